@@ -1,0 +1,56 @@
+# interconnect-operator: developer entry points.
+#   make demo   the main job: two simulated providers, the operator, links coming up
+#   make test   every test (lint, unit, integration, e2e on a real kube-apiserver, chart)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+export ICO_CACHE ?= $(CURDIR)/.cache
+export INTERCONNECT_SPEC_DIR ?= $(abspath $(CURDIR)/../shared/interconnect-spec)
+
+.PHONY: dev lint fmt test test-unit test-integration test-e2e test-chart crds crds-check chart-sync \
+	demo demo-down bench bench-smoke tools image clean help
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+dev: $(VENV)/.installed ## create .venv with the project (editable) and dev tools
+
+tools: dev ## build/install the control plane (kube-apiserver, etcd, kubectl, helm) and promtool
+	bash hack/build-controlplane.sh
+	bash hack/install-prometheus.sh
+
+lint: dev ## ruff, mypy --strict, import-linter, generated files current
+	$(VENV)/bin/ruff check operator tests bench hack
+	$(VENV)/bin/ruff format --check operator tests bench hack
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) -m interconnect_operator.k8s.crdgen --check
+
+fmt: dev
+	$(VENV)/bin/ruff format operator tests bench hack
+	$(VENV)/bin/ruff check --fix operator tests bench hack
+
+crds: dev ## regenerate crds/ from the models
+	$(PY) -m interconnect_operator.k8s.crdgen
+
+test: dev tools lint ## every test
+	$(PYTEST) -q -p no:cacheprovider tests
+
+test-unit: dev
+	$(PYTEST) -q tests/unit
+
+test-integration: dev
+	$(PYTEST) -q tests/integration
+
+test-e2e: dev tools
+	$(PYTEST) -q tests/e2e
+
+include hack/cluster.mk
