@@ -1,0 +1,66 @@
+"""Escalation decisions (Issues API)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from interconnect_operator.protocol.escalation import (
+    CloseIssue,
+    CommentIssue,
+    Impact,
+    NoEscalation,
+    OpenIssue,
+    OpenIssueRecord,
+    Priority,
+    StuckSignals,
+    decide_escalation,
+)
+from interconnect_operator.protocol.types import Side
+
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def test_p13_features_pending_too_long_opens_issue_with_responsible_side() -> None:
+    s = StuckSignals(Impact.BRING_UP, pending_since={Side.RESPONDER: T0})
+    assert isinstance(decide_escalation(s, None, T0 + H, "c1"), NoEscalation)
+    action = decide_escalation(s, None, T0 + 3 * H, "c1")
+    assert isinstance(action, OpenIssue)
+    assert action.side is Side.RESPONDER
+    assert action.priority is Priority.P3
+    assert "PENDING" in action.title
+
+
+def test_priority_by_impact() -> None:
+    s = StuckSignals(Impact.OUTAGE, unverified_since={Side.NEGOTIATOR: T0})
+    action = decide_escalation(s, None, T0 + 3 * H, "c1")
+    assert isinstance(action, OpenIssue)
+    assert (action.priority, action.side) == (Priority.P0, Side.NEGOTIATOR)
+
+
+def test_refusals_are_worst_finding() -> None:
+    s = StuckSignals(
+        Impact.DEGRADED,
+        pending_since={Side.NEGOTIATOR: T0},
+        refusals={Side.RESPONDER: 6},
+        last_refusal={Side.RESPONDER: "409 VLAN taken"},
+    )
+    action = decide_escalation(s, None, T0 + 3 * H, "c1")
+    assert isinstance(action, OpenIssue)
+    assert action.side is Side.RESPONDER
+    assert "409 VLAN taken" in action.body
+
+
+def test_comment_on_change_or_period_and_close_on_recovery() -> None:
+    s = StuckSignals(Impact.BRING_UP, pending_since={Side.RESPONDER: T0})
+    opened = decide_escalation(s, None, T0 + 3 * H, "c1")
+    assert isinstance(opened, OpenIssue)
+    rec = OpenIssueRecord("i1", Side.RESPONDER, opened.priority, opened.summary, T0 + 3 * H)
+    # same hour-rounded summary text changes as time passes -> comment
+    later = decide_escalation(s, rec, T0 + 5 * H, "c1")
+    assert isinstance(later, CommentIssue)
+    same = OpenIssueRecord("i1", Side.RESPONDER, opened.priority, later.summary, T0 + 5 * H)
+    assert isinstance(decide_escalation(s, same, T0 + 5 * H, "c1"), NoEscalation)
+    closed = decide_escalation(StuckSignals(Impact.NONE), rec, T0 + 6 * H, "c1")
+    assert isinstance(closed, CloseIssue)
+    assert closed.issue_id == "i1"
