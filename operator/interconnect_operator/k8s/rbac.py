@@ -1,0 +1,242 @@
+"""The operator's RBAC rules: the one place they are written down.
+
+    python -m interconnect_operator.k8s.rbac --namespace NS --out FILE \
+        [--service-account SA] [--link-secret-namespace NS ...]
+
+writes a ServiceAccount, ClusterRole + ClusterRoleBinding, Role + RoleBinding
+(and, on request, RoleBindings that let the operator read link Secrets). The
+Helm chart is generated from the same rule lists, so the chart, the e2e rig
+and this module cannot disagree.
+
+Why each rule exists:
+
+* `CLUSTER_RULES`: both kinds are watched in every namespace (kopf needs
+  list/watch cluster-wide, and patch on the objects for its finalizer and
+  progress annotations); status is written through the status subresource;
+  Events are posted on both event APIs (kopf uses the core one, kubectl
+  shows both); namespaces are read for the pool's namespaceSelector policy;
+  kopf peering objects coordinate active/standby replicas; CRDs are listed
+  because kopf scans them at startup.
+* `NAMESPACE_RULES` (operator's namespace only): provider credentials are
+  Secrets there (the ClusterIssuer pattern: a namespace that may create
+  links cannot read them, and the operator cannot read everybody's Secrets);
+  leases for leader election of the operator's own components.
+* `LINK_SECRET_RULES`: a link's activation key and BGP MD5 password live in
+  the link's own namespace. Reading them needs `get` there, and only `get`
+  (no list/watch: the operator asks for one named Secret). The ClusterRole is
+  bound per namespace by RoleBindings, or cluster-wide with `"*"`, as the
+  platform team chooses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from interconnect_operator.k8s import resources as r
+
+DEFAULT_NAME = "interconnect-operator"
+DEFAULT_SERVICE_ACCOUNT = "interconnect-operator"
+#: Value of `link_secret_namespaces` that binds link-secret reading cluster-wide.
+ALL_NAMESPACES = "*"
+
+Rule = dict[str, list[str]]
+
+_READ = ["get", "list", "watch"]
+
+CLUSTER_RULES: list[Rule] = [
+    {
+        "apiGroups": [r.GROUP],
+        "resources": [r.POOL_PLURAL, r.LINK_PLURAL],
+        "verbs": [*_READ, "patch", "update"],
+    },
+    {
+        "apiGroups": [r.GROUP],
+        "resources": [f"{r.POOL_PLURAL}/status", f"{r.LINK_PLURAL}/status"],
+        "verbs": ["get", "patch", "update"],
+    },
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(_READ)},
+    {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["clusterkopfpeerings", "kopfpeerings"],
+        "verbs": [*_READ, "patch"],
+    },
+    {
+        "apiGroups": ["apiextensions.k8s.io"],
+        "resources": ["customresourcedefinitions"],
+        "verbs": list(_READ),
+    },
+]
+
+NAMESPACE_RULES: list[Rule] = [
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": list(_READ)},
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": [*_READ, "create", "update", "patch"],
+    },
+]
+
+LINK_SECRET_RULES: list[Rule] = [
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+]
+
+
+def _labels(name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": "operator",
+        "app.kubernetes.io/part-of": "interconnect-operator",
+    }
+
+
+def _subject(namespace: str, service_account: str) -> dict[str, str]:
+    return {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+
+
+def _role_ref(kind: str, name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def _copy_rules(rules: Sequence[Rule]) -> list[Rule]:
+    # Callers may mutate what they get (the chart generator adds labels etc.);
+    # the module-level lists must stay as written.
+    return [{key: list(values) for key, values in rule.items()} for rule in rules]
+
+
+def render_rbac(
+    namespace: str,
+    service_account: str = DEFAULT_SERVICE_ACCOUNT,
+    *,
+    name: str = DEFAULT_NAME,
+    link_secret_namespaces: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """All RBAC manifests for an operator running as `service_account` in `namespace`.
+
+    `link_secret_namespaces` lists the namespaces whose MulticloudLinks may
+    reference Secrets (activation key, BGP MD5); `["*"]` grants `get` on
+    Secrets cluster-wide instead. Empty: links can only use
+    destinationAccountId and no BGP MD5.
+    """
+    labels = _labels(name)
+    subject = _subject(namespace, service_account)
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": service_account, "namespace": namespace, "labels": labels},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": labels},
+            "rules": _copy_rules(CLUSTER_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name, "labels": labels},
+            "roleRef": _role_ref("ClusterRole", name),
+            "subjects": [subject],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "rules": _copy_rules(NAMESPACE_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "roleRef": _role_ref("Role", name),
+            "subjects": [subject],
+        },
+    ]
+    if link_secret_namespaces:
+        secret_role = f"{name}-link-secrets"
+        docs.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": secret_role, "labels": labels},
+                "rules": _copy_rules(LINK_SECRET_RULES),
+            }
+        )
+        if ALL_NAMESPACES in link_secret_namespaces:
+            docs.append(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRoleBinding",
+                    "metadata": {"name": secret_role, "labels": labels},
+                    "roleRef": _role_ref("ClusterRole", secret_role),
+                    "subjects": [subject],
+                }
+            )
+        else:
+            for link_namespace in dict.fromkeys(link_secret_namespaces):  # dedupe, keep order
+                docs.append(
+                    {
+                        "apiVersion": "rbac.authorization.k8s.io/v1",
+                        "kind": "RoleBinding",
+                        "metadata": {
+                            "name": secret_role,
+                            "namespace": link_namespace,
+                            "labels": labels,
+                        },
+                        "roleRef": _role_ref("ClusterRole", secret_role),
+                        "subjects": [subject],
+                    }
+                )
+    return docs
+
+
+def render_yaml(docs: Sequence[dict[str, Any]]) -> str:
+    """Multi-document YAML with a do-not-edit header."""
+    header = "# generated by `python -m interconnect_operator.k8s.rbac`; do not edit\n"
+    return header + yaml.safe_dump_all(list(docs), sort_keys=False, width=100)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m interconnect_operator.k8s.rbac",
+        description="Write the operator's RBAC manifests.",
+    )
+    parser.add_argument("--namespace", required=True, help="namespace the operator runs in")
+    parser.add_argument("--service-account", default=DEFAULT_SERVICE_ACCOUNT)
+    parser.add_argument("--name", default=DEFAULT_NAME, help="name of the roles and bindings")
+    parser.add_argument(
+        "--link-secret-namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="namespace whose links may reference Secrets (repeatable; '*' for all)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output file (default: stdout)")
+    args = parser.parse_args(argv)
+    text = render_yaml(
+        render_rbac(
+            args.namespace,
+            args.service_account,
+            name=args.name,
+            link_secret_namespaces=args.link_secret_namespace,
+        )
+    )
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,993 @@
+"""Spec and status models of the two custom resources: the single source of truth.
+
+`CapacityPool` (cluster-scoped) and `MulticloudLink` (namespaced) of group
+`interconnect.io`, version `v1alpha1`. The same pydantic models serve three
+purposes, so they can never drift apart:
+
+* the kopf handlers parse `spec` into `CapacityPoolSpec` / `MulticloudLinkSpec`
+  and build `status` as `CapacityPoolStatus` / `MulticloudLinkStatus`
+  (`model_dump(by_alias=True, mode="json", exclude_none=True)`);
+* `crdgen` turns them into the structural OpenAPI schemas of the CRDs
+  (descriptions become `kubectl explain` text; bounds, enums and defaults are
+  enforced by the API server; `CEL_*` rules below become
+  `x-kubernetes-validations`);
+* tests validate the example manifests with them.
+
+Every CEL rule that can be expressed here is mirrored by a pydantic validator,
+so a spec the API server admits is a spec the operator can parse, and the
+other way round. Sizes are bounded (max lengths, max items) so that the CEL
+cost estimator of the API server accepts the rules.
+
+Secrets never appear in these models: specs only *reference* Secrets
+(`SecretKeyRef`), and status models have no field that could hold key
+material (P31; tests enforce it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
+
+GROUP = "interconnect.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+POOL_KIND = "CapacityPool"
+POOL_PLURAL = "capacitypools"
+POOL_SINGULAR = "capacitypool"
+POOL_SHORT_NAMES = ("cpool",)
+
+LINK_KIND = "MulticloudLink"
+LINK_PLURAL = "multicloudlinks"
+LINK_SINGULAR = "multicloudlink"
+LINK_SHORT_NAMES = ("mcl",)
+
+CATEGORIES = ("interconnect",)
+
+#: Annotation that pauses reconciliation of one MulticloudLink: while it is
+#: "true" the operator reads nothing and changes nothing for that link, at
+#: either provider, and reports `Reconciling=False` with reason `Paused`.
+PAUSED_ANNOTATION = f"{GROUP}/paused"
+
+# --- shared string shapes ---------------------------------------------------
+
+#: Kubernetes object name (DNS subdomain, RFC 1123).
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: Provider ids are path segments of the symmetric API (`providers/{p}`);
+#: a DNS label keeps them URL-safe and readable.
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: Secret data keys (same rule as Kubernetes ConfigMap/Secret keys).
+_SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+#: The endpoint must be an absolute http(s) URL; plain http is only meant for
+#: local simulators (P34 asks for TLS towards real providers).
+_ENDPOINT_URL = r"^https?://[^\s/?#]+([/?#][^\s]*)?$"
+#: Condition reasons are CamelCase per the Kubernetes API conventions.
+_CONDITION_REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+#: Condition types: CamelCase or a qualified name (metav1.Condition pattern).
+_CONDITION_TYPE = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+
+ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)]
+ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=_DNS_LABEL)]
+SecretDataKey = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=_SECRET_KEY)]
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+LabelValue = Annotated[str, StringConstraints(max_length=63)]
+
+#: ASN range of 4-byte BGP AS numbers (RFC 6793); 0 is reserved.
+MAX_ASN = 4_294_967_295
+MIN_MTU = 576
+MAX_MTU = 9216
+#: Upper bound of a link's bandwidth (400 Gbps): far above any sold size, low
+#: enough that arithmetic on it stays in int64.
+MAX_BANDWIDTH_MBPS = 400_000
+
+
+class _Model(BaseModel):
+    """Base of the spec models: camelCase on the wire, unknown fields refused.
+
+    The API server prunes unknown fields before the operator sees an object,
+    so `forbid` only bites on hand-written manifests (examples, tests): there
+    it turns a typo into an error instead of a silently ignored field.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_enum_values=False,
+    )
+
+
+class _StatusModel(BaseModel):
+    """Base of the status models: camelCase, tolerant of fields it does not know.
+
+    Status written by a newer operator version must still parse in an older
+    one during a rollout, hence `ignore`.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def _object_default(model: type[BaseModel]) -> JsonDict:
+    """CRD default of an optional sub-object: the model's own defaults, spelled out.
+
+    A bare `{}` would do for defaulting (the API server fills nested defaults),
+    but the API server validates a default against the CEL rules *without*
+    nested defaulting, so `{}` fails rules such as `self.type == 'None'`.
+    """
+    dumped: JsonDict = model().model_dump(by_alias=True, mode="json", exclude_none=True)
+    return dumped
+
+
+# --- enums ---------------------------------------------------------------------
+
+
+class ProviderRole(StrEnum):
+    """Role a provider plays in the negotiation of links of this pool (P4)."""
+
+    NEGOTIATOR = "Negotiator"
+    RESPONDER = "Responder"
+
+
+class AuthType(StrEnum):
+    """How the operator authenticates to a provider endpoint (P34)."""
+
+    NONE = "None"
+    BEARER = "Bearer"
+    OAUTH2 = "OAuth2"
+    SIGV4 = "SigV4"
+    MTLS = "MTLS"
+
+
+class DeletionPolicy(StrEnum):
+    """What happens at the providers when the MulticloudLink object is deleted."""
+
+    DELETE = "Delete"
+    ORPHAN = "Orphan"
+
+
+class SelectorOperator(StrEnum):
+    """Operator of a label selector requirement (as in metav1.LabelSelector)."""
+
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+class ConditionStatus(StrEnum):
+    """Status of a condition (Kubernetes API conventions)."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class PoolConditionType(StrEnum):
+    """Condition types a CapacityPool reports."""
+
+    READY = "Ready"
+    PROVIDERS_REACHABLE = "ProvidersReachable"
+    IN_SYNC = "InSync"
+
+
+class LinkConditionType(StrEnum):
+    """Condition types a MulticloudLink reports.
+
+    `Ready` is the summary that kstatus, Argo CD and Flux read; `Reconciling`
+    and `Stalled` are the kstatus abnormal-true conditions.
+    """
+
+    READY = "Ready"
+    KEY_CONFIRMED = "KeyConfirmed"
+    PLACED = "Placed"
+    NEGOTIATED = "Negotiated"
+    PROVISIONED = "Provisioned"
+    VERIFIED = "Verified"
+    DEGRADED = "Degraded"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+
+
+class LinkPhase(StrEnum):
+    """Known values of `MulticloudLink.status.phase` (a one-word summary).
+
+    The CRD keeps `phase` a free CamelCase string (not an enum) so that a
+    newer operator can add phases without a CRD change breaking status writes
+    of an older schema; these are the values this version writes.
+    """
+
+    PENDING = "Pending"
+    CONFIRMING_KEY = "ConfirmingKey"
+    PLACING = "Placing"
+    NEGOTIATING = "Negotiating"
+    PROVISIONING = "Provisioning"
+    VERIFYING = "Verifying"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    UPDATING = "Updating"
+    MIGRATING = "Migrating"
+    PAUSED = "Paused"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+
+# --- CEL rules -------------------------------------------------------------------
+# They live next to the models they guard; crdgen copies them verbatim into
+# `x-kubernetes-validations`, and the pydantic validators raise the same
+# messages. Every list or string a rule touches is bounded (maxItems,
+# maxLength) so the API server's cost estimator accepts it.
+
+CEL_SELECTOR_VALUES: JsonDict = {
+    "rule": "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+    "message": "values must be non-empty for In and NotIn and empty for Exists and DoesNotExist",
+}
+CEL_AUTH_SECRET: JsonDict = {
+    "rule": "self.type == 'None' || has(self.secretRef)",
+    "message": "auth.secretRef is required unless auth.type is None",
+}
+CEL_AUTH_SIGV4_ONLY: JsonDict = {
+    "rule": "self.type == 'SigV4' || (!has(self.region) && !has(self.service))",
+    "message": "auth.region and auth.service apply only to auth.type SigV4",
+}
+CEL_TWO_DISTINCT_PROVIDERS: JsonDict = {
+    "rule": "self.providers.size() == 2 && self.providers[0].name != self.providers[1].name",
+    "message": "providers must list exactly two providers with distinct names",
+}
+CEL_ONE_NEGOTIATOR_ONE_RESPONDER: JsonDict = {
+    "rule": (
+        "self.providers.exists(p, p.role == 'Negotiator') && "
+        "self.providers.exists(p, p.role == 'Responder')"
+    ),
+    "message": "providers must have one Negotiator and one Responder (P4)",
+}
+CEL_POOLREF_IMMUTABLE: JsonDict = {
+    "rule": "self == oldSelf",
+    "message": "poolRef is immutable; delete the link and create a new one",
+}
+CEL_POSITIVE_BANDWIDTH: JsonDict = {
+    "rule": "self.bandwidthMbps > 0",
+    "message": "bandwidthMbps must be positive",
+}
+CEL_KEY_XOR_ACCOUNT: JsonDict = {
+    "rule": "has(self.activationKey) != has(self.destinationAccountId)",
+    "message": "set exactly one of activationKey and destinationAccountId",
+}
+
+
+# --- shared building blocks ---------------------------------------------------------
+
+
+class SecretKeyRef(_Model):
+    """Reference to one key of a Secret in a fixed namespace (never the value)."""
+
+    name: ObjectName = Field(description="Name of the Secret.")
+    key: SecretDataKey | None = Field(
+        default=None,
+        description=(
+            "Key inside the Secret's data. When omitted, a default that depends on the "
+            "referencing field is used (see its description)."
+        ),
+    )
+
+
+class ActivationKeySecretRef(_Model):
+    """Reference to the Secret key that holds an activation key."""
+
+    name: ObjectName = Field(
+        description="Name of a Secret in the MulticloudLink's own namespace.",
+    )
+    key: SecretDataKey = Field(
+        default="activationKey",
+        description="Key inside the Secret's data holding the base64 `encodedKey` (P1).",
+    )
+
+
+class Md5SecretRef(_Model):
+    """Reference to the Secret key that holds the BGP MD5 password."""
+
+    name: ObjectName = Field(
+        description="Name of a Secret in the MulticloudLink's own namespace.",
+    )
+    key: SecretDataKey = Field(
+        default="password",
+        description="Key inside the Secret's data holding the BGP MD5 password.",
+    )
+
+
+class LabelSelectorRequirement(_Model):
+    """One requirement of a label selector (metav1.LabelSelectorRequirement)."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [CEL_SELECTOR_VALUES]})
+
+    key: Annotated[str, StringConstraints(min_length=1, max_length=317)] = Field(
+        description="Label key the requirement applies to.",
+    )
+    operator: SelectorOperator = Field(
+        description="Relation between the key and the values: In, NotIn, Exists, DoesNotExist.",
+    )
+    values: list[LabelValue] = Field(
+        default_factory=list,
+        max_length=64,
+        description=(
+            "Label values. Must be non-empty for In and NotIn, empty for Exists and DoesNotExist."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> LabelSelectorRequirement:
+        wants_values = self.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN)
+        if wants_values != bool(self.values):
+            raise ValueError(CEL_SELECTOR_VALUES["message"])
+        return self
+
+
+class LabelSelector(_Model):
+    """A label selector (metav1.LabelSelector shape); an empty selector matches everything."""
+
+    match_labels: dict[Annotated[str, StringConstraints(max_length=317)], LabelValue] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Labels that must all be present with exactly these values.",
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Requirements that must all hold; ANDed with matchLabels.",
+    )
+
+
+# --- CapacityPool ----------------------------------------------------------------
+
+
+class ProviderTls(_Model):
+    """TLS settings toward one provider endpoint. Verification is on by default."""
+
+    ca_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "Secret in the operator's namespace with the CA bundle (PEM) that signs the "
+            "endpoint's certificate; key defaults to `ca.crt`. When omitted, the system "
+            "trust store is used."
+        ),
+    )
+    insecure_skip_verify: bool = Field(
+        default=False,
+        description=(
+            "Skip verification of the endpoint's certificate. Only for local tests; "
+            "never toward a real provider."
+        ),
+    )
+
+
+class ProviderAuth(_Model):
+    """Credentials the operator uses toward one provider endpoint (P34)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [CEL_AUTH_SECRET, CEL_AUTH_SIGV4_ONLY]},
+    )
+
+    type: AuthType = Field(
+        default=AuthType.NONE,
+        description=(
+            "Authentication scheme: None, Bearer (static token), OAuth2 (client "
+            "credentials), SigV4 (AWS request signing), MTLS (client certificate)."
+        ),
+    )
+    secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "Secret in the operator's namespace holding the credentials; namespaces that "
+            "create links cannot read it. Keys: Bearer: `key` (default `token`); OAuth2: "
+            "`key` (default `credentials.json`), a service-account key JSON; SigV4: "
+            "`accessKeyId`, `secretAccessKey`, optional `sessionToken`; MTLS: `tls.crt`, "
+            "`tls.key` (a kubernetes.io/tls Secret)."
+        ),
+    )
+    region: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="SigV4 only: signing region (for example us-east-1).",
+    )
+    service: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="SigV4 only: signing service name.",
+    )
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> ProviderAuth:
+        if self.type is not AuthType.NONE and self.secret_ref is None:
+            raise ValueError(CEL_AUTH_SECRET["message"])
+        if self.type is not AuthType.SIGV4 and (self.region or self.service):
+            raise ValueError(CEL_AUTH_SIGV4_ONLY["message"])
+        return self
+
+
+class PoolProvider(_Model):
+    """One of the two providers sharing the pool's environment."""
+
+    name: ProviderId = Field(
+        description="Provider id as used in the symmetric API paths (`providers/{name}`).",
+    )
+    endpoint: Annotated[
+        str, StringConstraints(min_length=8, max_length=2048, pattern=_ENDPOINT_URL)
+    ] = Field(
+        description=(
+            "Base URL of this provider's Connection Coordinator API (http(s)://host[:port]"
+            "[/path]). Use https toward real providers (P34)."
+        ),
+    )
+    call_as: ProviderId | None = Field(
+        default=None,
+        description=(
+            "Provider id used as path prefix when calling this endpoint (a caller always "
+            "uses its own id). Default: the other provider's name."
+        ),
+    )
+    role: ProviderRole = Field(
+        description=(
+            "Negotiator: the provider that received the activation key and drives the "
+            "flow (P4). Responder: the provider that issued the key."
+        ),
+    )
+    auth: ProviderAuth = Field(
+        default_factory=ProviderAuth,
+        json_schema_extra={"default": _object_default(ProviderAuth)},
+        description="Credentials toward this endpoint.",
+    )
+    tls: ProviderTls = Field(
+        default_factory=ProviderTls,
+        json_schema_extra={"default": _object_default(ProviderTls)},
+        description="TLS settings toward this endpoint.",
+    )
+
+
+class PoolPolicy(_Model):
+    """Who may draw from the pool, and how much."""
+
+    namespace_selector: LabelSelector | None = Field(
+        default=None,
+        description=(
+            "Namespaces whose MulticloudLinks may use this pool. When omitted, every "
+            "namespace may; an empty selector also matches every namespace."
+        ),
+    )
+    max_bandwidth_mbps_per_link: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BANDWIDTH_MBPS,
+        description="Largest bandwidthMbps a single link of this pool may request.",
+    )
+    headroom_mbps: int = Field(
+        default=0,
+        ge=0,
+        le=10 * MAX_BANDWIDTH_MBPS,
+        description=(
+            "Capacity (Mbps) to keep free on every interconnect: placement skips an "
+            "interconnect whose available bandwidth would drop below it."
+        ),
+    )
+
+
+class MacsecPolicy(_Model):
+    """MACsec key rotation on the channels this pool's providers manage (P26-P31)."""
+
+    rotate: bool = Field(
+        default=False,
+        description=(
+            "Rotate MACsec keys on channels whose macsecManagerProvider is a provider the "
+            "operator acts for. Off by default: rotation is usually the provider's job."
+        ),
+    )
+    rotation_interval_hours: int = Field(
+        default=720,
+        ge=2,
+        le=87_600,
+        description=(
+            "Age (hours) after which a channel's active key is rotated. At most one "
+            "channel of an interconnect rotates at a time, with a 2 h bake time (P29)."
+        ),
+    )
+
+
+class CapacityPoolSpec(_Model):
+    """Desired state of a CapacityPool: one environment shared by two providers."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                CEL_TWO_DISTINCT_PROVIDERS,
+                CEL_ONE_NEGOTIATOR_ONE_RESPONDER,
+            ]
+        },
+    )
+
+    environment: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="Environment id, identical on both providers (`environments/{environment}`).",
+    )
+    providers: list[PoolProvider] = Field(
+        min_length=2,
+        max_length=2,
+        description="Exactly two providers, one Negotiator and one Responder.",
+    )
+    refresh_interval: int = Field(
+        default=30,
+        ge=5,
+        le=3600,
+        description=(
+            "Seconds between bulk reads of both providers' interconnects, channels and "
+            "connections (the pool timer)."
+        ),
+    )
+    policy: PoolPolicy = Field(
+        default_factory=PoolPolicy,
+        json_schema_extra={"default": _object_default(PoolPolicy)},
+        description="Which namespaces may draw from the pool, and limits.",
+    )
+    macsec: MacsecPolicy = Field(
+        default_factory=MacsecPolicy,
+        json_schema_extra={"default": _object_default(MacsecPolicy)},
+        description="MACsec key rotation settings.",
+    )
+
+    @model_validator(mode="after")
+    def _check_providers(self) -> CapacityPoolSpec:
+        names = {p.name for p in self.providers}
+        if len(self.providers) != 2 or len(names) != 2:
+            raise ValueError(CEL_TWO_DISTINCT_PROVIDERS["message"])
+        if {p.role for p in self.providers} != set(ProviderRole):
+            raise ValueError(CEL_ONE_NEGOTIATOR_ONE_RESPONDER["message"])
+        return self
+
+    def provider(self, role: ProviderRole) -> PoolProvider:
+        """The provider with this role (the validator guarantees exactly one)."""
+        return next(p for p in self.providers if p.role is role)
+
+    def call_as(self, provider_name: str) -> str:
+        """Path prefix to use when calling `provider_name`'s endpoint.
+
+        Defaults to the other provider's id: a caller always presents itself
+        under its own id (P-Objects).
+        """
+        target = next(p for p in self.providers if p.name == provider_name)
+        if target.call_as:
+            return target.call_as
+        return next(p.name for p in self.providers if p.name != provider_name)
+
+
+# --- Conditions ------------------------------------------------------------------
+
+
+class Condition(_StatusModel):
+    """One observation of the object's state (Kubernetes API conventions)."""
+
+    type: Annotated[
+        str, StringConstraints(min_length=1, max_length=316, pattern=_CONDITION_TYPE)
+    ] = Field(description="Condition type in CamelCase, for example Ready.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=1024, pattern=_CONDITION_REASON)
+    ] = Field(
+        description=(
+            "Machine-readable CamelCase reason for the last transition; cites the protocol "
+            "rule where one applies (for example P6CapacityConflict)."
+        ),
+    )
+    message: Annotated[str, StringConstraints(max_length=32768)] = Field(
+        default="",
+        description="Human-readable details about the last transition.",
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="metadata.generation the condition was computed from.",
+    )
+    last_transition_time: datetime = Field(
+        description="When status last changed (not when reason or message last changed).",
+    )
+
+
+_CONDITIONS_LIST: JsonDict = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["type"],
+}
+
+
+# --- CapacityPool status ---------------------------------------------------------
+
+
+class MaintenanceWindow(_StatusModel):
+    """A maintenance event published for a channel (P24-P25)."""
+
+    provider: ShortText = Field(description="Provider that published the event.")
+    maintenance_id: ShortText | None = Field(
+        default=None, description="Opaque maintenance id given by the provider."
+    )
+    start_time: datetime | None = Field(default=None, description="When the maintenance starts.")
+    end_time: datetime | None = Field(default=None, description="When the maintenance ends.")
+
+
+class PoolChannelStatus(_StatusModel):
+    """Observed state of one channel (LAG) of an interconnect."""
+
+    id: ShortText = Field(description="Channel id.")
+    admin_state: ShortText | None = Field(
+        default=None, description="Administrative state reported by the providers."
+    )
+    macsec_manager: ShortText | None = Field(
+        default=None,
+        description="Provider that manages MACsec keys on this channel (P27).",
+    )
+    maintenance: list[MaintenanceWindow] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Maintenance windows scheduled or in progress, from both providers.",
+    )
+
+
+class InterconnectStatus(_StatusModel):
+    """Observed capacity of one interconnect of the environment (P7)."""
+
+    id: ShortText = Field(description="Interconnect id (same on both providers).")
+    state: ShortText | None = Field(
+        default=None, description="Interconnect state: PENDING, ACTIVE or CLOSED."
+    )
+    max_mbps: int | None = Field(
+        default=None, ge=0, description="maxBandwidthMbps of the interconnect."
+    )
+    allocated_mbps: int | None = Field(
+        default=None, ge=0, description="Bandwidth reserved by existing connections."
+    )
+    available_mbps: int | None = Field(
+        default=None, ge=0, description="Bandwidth still free for new connections."
+    )
+    channels: list[PoolChannelStatus] = Field(
+        default_factory=list, max_length=16, description="Channels of the interconnect."
+    )
+
+
+class DisagreementKind(StrEnum):
+    """Kind of object that one provider lists and the other lacks."""
+
+    INTERCONNECT = "Interconnect"
+    CHANNEL = "Channel"
+
+
+class Disagreement(_StatusModel):
+    """An object one provider lists and the other lacks."""
+
+    kind: DisagreementKind = Field(description="Interconnect or Channel.")
+    id: ShortText = Field(description="Id of the object.")
+    interconnect: ShortText | None = Field(
+        default=None, description="For a channel: the interconnect it belongs to."
+    )
+    missing_on: ShortText = Field(description="Provider that does not list the object.")
+    message: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="Human-readable details."
+    )
+
+
+class CapacityPoolStatus(_StatusModel):
+    """Observed state of a CapacityPool, written by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation last reconciled."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra=_CONDITIONS_LIST,
+        description="Conditions: Ready, ProvidersReachable, InSync.",
+    )
+    interconnects: list[InterconnectStatus] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Interconnects of the environment with their capacity and channels.",
+    )
+    supported_sizes_mbps: list[int] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Connection sizes (Mbps) the environment sells; links must use one.",
+    )
+    available_mbps: int | None = Field(
+        default=None,
+        ge=0,
+        description="Sum of availableMbps over ACTIVE interconnects.",
+    )
+    link_count: int | None = Field(
+        default=None, ge=0, description="Number of MulticloudLinks that reference this pool."
+    )
+    disagreements: list[Disagreement] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Interconnects or channels that one provider lists and the other lacks.",
+    )
+    last_sync_time: datetime | None = Field(
+        default=None, description="When both providers were last read successfully."
+    )
+
+
+# --- MulticloudLink ----------------------------------------------------------------
+
+
+class PoolRef(_Model):
+    """Reference to a CapacityPool (cluster-scoped)."""
+
+    name: ObjectName = Field(description="Name of the CapacityPool.")
+
+
+class ActivationKeySource(_Model):
+    """Where the activation key issued by the responder is kept."""
+
+    secret_ref: ActivationKeySecretRef = Field(
+        description="Secret key holding the activation key (key defaults to `activationKey`).",
+    )
+
+
+class LinkBgp(_Model):
+    """BGP preferences of the customer's side."""
+
+    asn: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ASN,
+        json_schema_extra={"format": "int64"},
+        description=(
+            "Preferred BGP ASN. Must fall inside both providers' guidance (P9); when "
+            "omitted, the operator picks one from the guidance."
+        ),
+    )
+    md5_secret_ref: Md5SecretRef | None = Field(
+        default=None,
+        description=(
+            "Secret in the link's namespace with the BGP MD5 password (key defaults to "
+            "`password`). The password is never copied into status."
+        ),
+    )
+
+
+class MulticloudLinkSpec(_Model):
+    """Desired state of a MulticloudLink: one private L3 link across two providers.
+
+    Pause reconciliation with the annotation `interconnect.io/paused: "true"`.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [CEL_POSITIVE_BANDWIDTH, CEL_KEY_XOR_ACCOUNT],
+        },
+    )
+
+    pool_ref: PoolRef = Field(
+        json_schema_extra={"x-kubernetes-validations": [CEL_POOLREF_IMMUTABLE]},
+        description="The CapacityPool the link is placed on. Immutable.",
+    )
+    bandwidth_mbps: int = Field(
+        ge=1,
+        le=MAX_BANDWIDTH_MBPS,
+        description="Link bandwidth in Mbps; one of the pool's supportedSizesMbps.",
+    )
+    activation_key: ActivationKeySource | None = Field(
+        default=None,
+        description=(
+            "The activation key the responder issued (P1), from a Secret. Exactly one of "
+            "activationKey and destinationAccountId."
+        ),
+    )
+    destination_account_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=256)] | None
+    ) = Field(
+        default=None,
+        description=(
+            "Account id at the negotiator for which the operator asks the responder's "
+            "customer endpoint to issue a key. Exactly one of activationKey and "
+            "destinationAccountId."
+        ),
+    )
+    bgp: LinkBgp | None = Field(default=None, description="BGP preferences.")
+    ipv6: bool = Field(default=False, description="Also negotiate an IPv6 subnet per channel.")
+    mtu: int | None = Field(
+        default=None,
+        ge=MIN_MTU,
+        le=MAX_MTU,
+        description=(
+            "Largest MTU wanted; the operator picks the highest MTU both providers support "
+            "up to this value (P9)."
+        ),
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.DELETE,
+        description=(
+            "Delete: delete the connection at both providers when the object is deleted "
+            "(P19). Orphan: leave it in place."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_key_source(self) -> MulticloudLinkSpec:
+        if (self.activation_key is None) == (self.destination_account_id is None):
+            raise ValueError(CEL_KEY_XOR_ACCOUNT["message"])
+        return self
+
+
+# --- MulticloudLink status -------------------------------------------------------
+
+
+class BgpPeer(_StatusModel):
+    """One provider's end of a channel's BGP session."""
+
+    provider: ShortText = Field(description="Provider id.")
+    asn: int | None = Field(
+        default=None, ge=0, le=MAX_ASN, json_schema_extra={"format": "int64"}, description="ASN."
+    )
+    address: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="Host address of the BGP peer (CIDR notation)."
+    )
+
+
+class ProvisioningState(_StatusModel):
+    """Provisioning state of a channel's feature at one provider (P13)."""
+
+    provider: ShortText = Field(description="Provider id.")
+    state: ShortText | None = Field(default=None, description="PENDING or FINAL.")
+
+
+class LinkChannelStatus(_StatusModel):
+    """Negotiated L3 parameters of the link on one channel (the L3 base feature)."""
+
+    id: ShortText = Field(description="Channel id.")
+    vlan: int | None = Field(default=None, ge=0, le=4095, description="VLAN id.")
+    ipv4_subnet: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="IPv4 subnet (CIDR)."
+    )
+    ipv6_subnet: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="IPv6 subnet (CIDR), when ipv6 is on."
+    )
+    mtu: int | None = Field(default=None, ge=0, le=MAX_MTU, description="Negotiated MTU.")
+    bgp: list[BgpPeer] = Field(
+        default_factory=list, max_length=2, description="Both BGP ends, one per provider."
+    )
+    provisioning: list[ProvisioningState] = Field(
+        default_factory=list, max_length=2, description="Feature provisioning state per provider."
+    )
+
+
+class LinkProviderStatus(_StatusModel):
+    """The link as one provider sees it."""
+
+    name: ShortText = Field(description="Provider id.")
+    role: ProviderRole | None = Field(default=None, description="Negotiator or Responder.")
+    connection: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="Name (resource path) of the connection at this provider."
+    )
+    verification_state: ShortText | None = Field(
+        default=None, description="UNVERIFIED or VERIFIED (P14)."
+    )
+    admin_state: ShortText | None = Field(default=None, description="Administrative state.")
+
+
+class IssueRef(_StatusModel):
+    """An issue the operator opened with a provider about this link (Issues API)."""
+
+    provider: ShortText = Field(description="Provider the issue was opened with.")
+    id: ShortText = Field(description="Issue id.")
+    state: ShortText | None = Field(default=None, description="Issue state at the provider.")
+
+
+class MulticloudLinkStatus(_StatusModel):
+    """Observed state of a MulticloudLink, written by the operator. Holds no secret."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation last reconciled."
+    )
+    phase: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Z][A-Za-z]*$")] | None = (
+        Field(
+            default=None,
+            description=(
+                "One-word summary: Pending, ConfirmingKey, Placing, Negotiating, "
+                "Provisioning, Verifying, Ready, Degraded, Updating, Migrating, Paused, "
+                "Deleting or Failed. Read conditions for details."
+            ),
+        )
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra=_CONDITIONS_LIST,
+        description=(
+            "Conditions: Ready, KeyConfirmed, Placed, Negotiated, Provisioned, Verified, "
+            "Degraded, Reconciling, Stalled."
+        ),
+    )
+    shared_connection_uuid: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="Shared connection UUID, the connection id on both sides."
+    )
+    environment: ShortText | None = Field(default=None, description="Environment id.")
+    interconnect: ShortText | None = Field(
+        default=None, description="Interconnect the connection is placed on (P6)."
+    )
+    channels: list[LinkChannelStatus] = Field(
+        default_factory=list, max_length=16, description="Per channel: the negotiated feature."
+    )
+    providers: list[LinkProviderStatus] = Field(
+        default_factory=list, max_length=2, description="The connection at each provider."
+    )
+    ready_time: datetime | None = Field(
+        default=None, description="When the link first became Ready."
+    )
+    time_to_ready_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds from creation of the object to readyTime.",
+    )
+    issue: IssueRef | None = Field(
+        default=None, description="Open issue with a provider about this link, if any."
+    )
+    message: Annotated[str, StringConstraints(max_length=32768)] | None = Field(
+        default=None, description="Human-readable summary of the current state."
+    )
+
+
+# --- Whole objects (manifest shape, used for examples and tests) ------------------
+
+
+class _ObjectMeta(BaseModel):
+    """The parts of metadata the models care about; the rest passes through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: ObjectName
+    namespace: ObjectName | None = None
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class CapacityPool(BaseModel):
+    """A whole CapacityPool manifest."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    api_version: Literal["interconnect.io/v1alpha1"]
+    kind: Literal["CapacityPool"]
+    metadata: _ObjectMeta
+    spec: CapacityPoolSpec
+    status: CapacityPoolStatus | None = None
+
+    @model_validator(mode="after")
+    def _cluster_scoped(self) -> CapacityPool:
+        if self.metadata.namespace:
+            raise ValueError("CapacityPool is cluster-scoped: metadata.namespace must be empty")
+        return self
+
+
+class MulticloudLink(BaseModel):
+    """A whole MulticloudLink manifest."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    api_version: Literal["interconnect.io/v1alpha1"]
+    kind: Literal["MulticloudLink"]
+    metadata: _ObjectMeta
+    spec: MulticloudLinkSpec
+    status: MulticloudLinkStatus | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True when the `interconnect.io/paused` annotation is "true"."""
+        return is_paused(self.metadata.annotations)
+
+
+def is_paused(annotations: dict[str, str] | Any) -> bool:
+    """Whether an object's annotations pause its reconciliation.
+
+    Only the exact string "true" pauses (case-insensitive), as documented;
+    anything else, including a missing annotation, does not.
+    """
+    if not annotations:
+        return False
+    return str(annotations.get(PAUSED_ANNOTATION, "")).strip().lower() == "true"
