@@ -1,0 +1,177 @@
+"""configure_logging: JSON lines with extras; RedactSecrets masks registered secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from interconnect_operator.logging_setup import (
+    MASK,
+    RedactSecrets,
+    configure_logging,
+    redact,
+    register_secret,
+    unregister_secret,
+)
+
+SECRET = "cak-00112233445566778899aabbccddeeff"
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    yield buffer
+    for handler in list(root.handlers):
+        if handler not in saved_handlers:
+            root.removeHandler(handler)
+    root.setLevel(saved_level)
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_carry_fixed_fields_and_extras(stream: io.StringIO) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    log = logging.getLogger("interconnect_operator.test")
+    log.info(
+        "link %s is %s",
+        "db-link",
+        "Ready",
+        extra={"link": "db-link", "namespace": "team-a", "pool": "p1", "phase": "Ready"},
+    )
+    log.warning("placement refused", extra={"reason": "InsufficientCapacity", "attempt": 3})
+    log.debug("not shown at INFO")
+    records = lines(stream)
+    assert len(records) == 2
+    first = records[0]
+    assert first["message"] == "link db-link is Ready"
+    assert first["level"] == "INFO"
+    assert first["logger"] == "interconnect_operator.test"
+    assert str(first["timestamp"]).endswith("Z")
+    assert first["link"] == "db-link"
+    assert first["namespace"] == "team-a"
+    assert first["pool"] == "p1"
+    assert first["phase"] == "Ready"
+    assert records[1]["reason"] == "InsufficientCapacity"
+    assert records[1]["attempt"] == 3
+
+
+def test_multiline_message_and_exception_stay_on_one_line(stream: io.StringIO) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    log = logging.getLogger("interconnect_operator.test")
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError:
+        log.exception("first line\nsecond line", extra={"link": "l1"})
+    raw = stream.getvalue().splitlines()
+    assert len(raw) == 1
+    record = json.loads(raw[0])
+    assert record["message"] == "first line\nsecond line"
+    assert "ValueError: bad" in str(record["exception"])
+    assert record["link"] == "l1"
+
+
+def test_unserialisable_extra_is_written_as_text(stream: io.StringIO) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    logging.getLogger("t").info("x", extra={"when": object()})
+    assert str(lines(stream)[0]["when"]).startswith("<object object")
+
+
+def test_kopf_object_extras_become_a_compact_reference(stream: io.StringIO) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    logging.getLogger("kopf.objects").info(
+        "Handler succeeded.",
+        extra={
+            "k8s_ref": {"kind": "MulticloudLink", "namespace": "team-a", "name": "l1", "uid": "u"},
+            "k8s_skip": False,
+            "settings": object(),
+        },
+    )
+    record = lines(stream)[0]
+    assert record["object"] == {"kind": "MulticloudLink", "namespace": "team-a", "name": "l1"}
+    assert "settings" not in record
+    assert "k8s_skip" not in record
+
+
+def test_reconfiguring_replaces_the_handler(stream: io.StringIO) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    configure_logging("INFO", json_format=True, stream=stream)
+    logging.getLogger("t").info("once")
+    assert len(lines(stream)) == 1
+
+
+def test_text_format_shows_extras_as_key_value(stream: io.StringIO) -> None:
+    configure_logging("DEBUG", json_format=False, stream=stream)
+    logging.getLogger("t").debug("reconciled", extra={"link": "l1", "reason": "Two words"})
+    out = stream.getvalue()
+    assert "DEBUG t: reconciled" in out
+    assert "link=l1" in out
+    assert 'reason="Two words"' in out
+
+
+def test_unknown_level_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown log level"):
+        configure_logging("LOUD", json_format=True, stream=io.StringIO())
+
+
+def test_registered_secret_is_masked_in_message_args_extras_and_exception(
+    stream: io.StringIO,
+) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    register_secret(SecretStr(SECRET))
+    log = logging.getLogger("interconnect_operator.test")
+    log.info("key is " + SECRET)
+    log.info("key is %s", SECRET)
+    log.info("payload", extra={"body": {"cak": SECRET, "list": [SECRET]}, "link": "l1"})
+    try:
+        raise RuntimeError(f"provider echoed {SECRET}")
+    except RuntimeError:
+        log.exception("call failed")
+    out = stream.getvalue()
+    assert SECRET not in out
+    records = lines(stream)
+    assert records[0]["message"] == f"key is {MASK}"
+    assert records[1]["message"] == f"key is {MASK}"
+    assert records[2]["body"] == {"cak": MASK, "list": [MASK]}
+    assert records[2]["link"] == "l1"
+    assert f"provider echoed {MASK}" in str(records[3]["exception"])
+
+
+def test_secret_is_masked_in_text_format_too(stream: io.StringIO) -> None:
+    configure_logging("INFO", json_format=False, stream=stream)
+    register_secret(SECRET)
+    logging.getLogger("t").info("token %s", SECRET, extra={"token": SECRET})
+    assert SECRET not in stream.getvalue()
+    assert MASK in stream.getvalue()
+
+
+def test_filter_alone_rewrites_the_record() -> None:
+    register_secret(SECRET)
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "a=%s b=%d", (SECRET, 7), None)
+    assert RedactSecrets().filter(record) is True
+    assert record.getMessage() == f"a={MASK} b=7"
+    assert record.args is None
+
+
+def test_secret_with_trailing_newline_and_containing_secrets() -> None:
+    register_secret("md5-password\n")
+    register_secret("outer-md5-password-long")
+    # The stripped form is registered; the longer secret is masked whole.
+    assert redact("x md5-password y") == f"x {MASK} y"
+    assert redact("outer-md5-password-long") == MASK
+
+
+def test_short_values_are_not_registered_and_unregister_forgets() -> None:
+    register_secret("ab")
+    assert redact("ab cab") == "ab cab"
+    register_secret(SECRET)
+    unregister_secret(SECRET)
+    assert redact(SECRET) == SECRET

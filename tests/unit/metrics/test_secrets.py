@@ -1,0 +1,79 @@
+"""No secret reaches a metric label (P31), belt and braces."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from interconnect_operator.logging_setup import register_secret
+from interconnect_operator.metrics import OperatorMetrics, render
+
+from .conftest import link, pool, populated
+
+ACTIVATION_KEY = "ak-7Hq2-Zx91-secret-activation"
+MD5_PASSWORD = "bgp-md5-pa55word"
+MACSEC_CAK = "0123456789abcdef0123456789abcdef"
+
+
+def test_populated_scrape_carries_no_registered_secret() -> None:
+    for secret in (ACTIVATION_KEY, MD5_PASSWORD, MACSEC_CAK):
+        register_secret(secret)
+    text = render(populated(OperatorMetrics())).decode()
+    for secret in (ACTIVATION_KEY, MD5_PASSWORD, MACSEC_CAK):
+        assert secret not in text
+
+
+def test_secret_passed_as_label_value_is_masked() -> None:
+    # A caller mistake (the key where the shared UUID belongs, a reason that
+    # quotes a key) must not leak: the value is exported as `redacted`.
+    register_secret(ACTIVATION_KEY)
+    register_secret(MACSEC_CAK)
+    metrics = OperatorMetrics()
+    metrics.set_link(replace(link("l1"), shared_uuid=ACTIVATION_KEY))
+    metrics.record_reconcile_error("MulticloudLink", f"KeyRejected:{ACTIVATION_KEY}")
+    metrics.record_provider_request("aws", MACSEC_CAK, "400", 0.1)
+    text = render(metrics).decode()
+    assert ACTIVATION_KEY not in text
+    assert MACSEC_CAK not in text
+    assert 'shared_uuid="redacted"' in text
+    assert 'reason="redacted"' in text
+    assert 'operation="redacted"' in text
+
+
+def test_label_values_are_only_names_ids_phases_and_states() -> None:
+    metrics = populated(OperatorMetrics())
+    metrics.set_pool(pool("pool-2"))
+    from prometheus_client.parser import text_string_to_metric_families
+
+    allowed = {
+        "namespace",
+        "name",
+        "pool",
+        "environment",
+        "interconnect",
+        "shared_uuid",
+        "phase",
+        "provider",
+        "state",
+        "channel",
+        "admin_state",
+        "operation",
+        "code",
+        "kind",
+        "reason",
+        "version",
+        "le",
+    }
+    for family in text_string_to_metric_families(render(metrics).decode()):
+        for sample in family.samples:
+            assert set(sample.labels) <= allowed, (sample.name, sample.labels)
+
+
+def test_secret_registered_after_a_scrape_is_masked_on_the_next() -> None:
+    # Label verdicts are cached per value; registering a secret invalidates them.
+    metrics = OperatorMetrics()
+    metrics.set_link(replace(link("l1"), shared_uuid=MD5_PASSWORD))
+    assert MD5_PASSWORD in render(metrics).decode()
+    register_secret(MD5_PASSWORD)
+    text = render(metrics).decode()
+    assert MD5_PASSWORD not in text
+    assert 'shared_uuid="redacted"' in text
