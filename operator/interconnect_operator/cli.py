@@ -1,0 +1,48 @@
+"""Command line entry point: ``interconnect-operator run|simulate|version``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from interconnect_operator import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; each subcommand owns its flags."""
+    from interconnect_operator.k8s import main as operator_main
+    from interconnect_operator.simulator import cli as simulator_cli
+
+    parser = argparse.ArgumentParser(
+        prog="interconnect-operator",
+        description="Kubernetes operator for private cross-cloud links "
+        "(Connection Coordinator API).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator against the current kube context")
+    operator_main.add_arguments(run)
+    run.set_defaults(handler=operator_main.run)
+    simulate = sub.add_parser("simulate", help="serve a reference provider (simulator)")
+    simulator_cli.add_arguments(simulate)
+    simulate.set_defaults(handler=simulator_cli.run)
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(handler=_version)
+    return parser
+
+
+def _version(_: argparse.Namespace) -> int:
+    sys.stdout.write(f"interconnect-operator {__version__}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and dispatch to the subcommand; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    code: int = handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""k8s layer of interconnect-operator (see DESIGN.md)."""

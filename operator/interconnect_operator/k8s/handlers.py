@@ -1,0 +1,95 @@
+"""kopf handlers: thin adapters from watch events to the controller.
+
+Links and pools are watched with ``kopf.on.event``: it stores no progress in
+annotations and adds no finalizer of kopf's own, so the only Kubernetes
+writes are the operator's own (status, its finalizer, Events). The
+controller owns the rest (``controller.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import kopf
+
+from interconnect_operator.k8s.controller import Controller
+from interconnect_operator.k8s.kube import (
+    GROUP,
+    LINKS,
+    POOLS,
+    VERSION,
+    KubeClient,
+    load_configuration,
+)
+from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, FINALIZER, OperatorOptions
+from interconnect_operator.metrics import MetricsServer, OperatorMetrics, serve_metrics
+
+logger = logging.getLogger(__name__)
+
+_options = OperatorOptions()
+
+
+def configure(options: OperatorOptions) -> None:
+    """Set the process options before ``kopf.run`` (called by ``main.run``)."""
+    global _options
+    _options = options
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """All kopf settings in one place, then the controller and the metrics endpoint."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.batching.worker_limit = max(_options.workers, 1)
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    settings.networking.request_timeout = 60
+    settings.posting.level = logging.WARNING
+    settings.peering.name = settings.peering.name or "interconnect-operator"
+    metrics = OperatorMetrics(per_link=_options.per_link_metrics)
+    kube = KubeClient(load_configuration(_options.kubeconfig))
+    controller = Controller(_options, kube, metrics)
+    controller.start()
+    memo["controller"] = controller
+    memo["metrics_server"] = (
+        serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
+        if _options.metrics_port
+        else None
+    )
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller | None = memo.get("controller")
+    if controller is not None:
+        await controller.stop()
+    server: MetricsServer | None = memo.get("metrics_server")
+    if server is not None:
+        server.shutdown()
+
+
+@kopf.on.probe(id="links")
+def probe_links(memo: kopf.Memo, **_: Any) -> int:
+    """Liveness detail: how many links the controller tracks."""
+    controller: Controller | None = memo.get("controller")
+    return len(controller.links) if controller is not None else 0
+
+
+@kopf.on.event(GROUP, VERSION, POOLS)
+async def pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller = memo["controller"]
+    await controller.on_pool_event(event.get("type"), copy.deepcopy(event["object"]))
+
+
+@kopf.on.event(GROUP, VERSION, LINKS)
+async def link_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller = memo["controller"]
+    controller.on_link_event(event.get("type"), copy.deepcopy(event["object"]))

@@ -1,0 +1,125 @@
+"""``interconnect-operator run``: kopf with the project's settings.
+
+Everything the process needs is decided here, once: which namespaces to
+watch, the metrics and liveness endpoints, peering for active/standby
+replicas, logging. The handlers themselves live in ``handlers.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+from typing import Any
+
+import kopf
+
+from interconnect_operator.k8s.settings import OperatorOptions
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``interconnect-operator run``."""
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch links only in this namespace (repeatable); pools are cluster-scoped",
+    )
+    scope.add_argument(
+        "--all-namespaces", action="store_true", help="watch links in every namespace (default)"
+    )
+    parser.add_argument(
+        "--operator-namespace",
+        default=os.environ.get("POD_NAMESPACE", "interconnect-system"),
+        help="namespace holding pool credentials (default: $POD_NAMESPACE or interconnect-system)",
+    )
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig path (default: $KUBECONFIG)")
+    parser.add_argument(
+        "--metrics-port", type=int, default=8080, help="Prometheus port (0 disables)"
+    )
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="Prometheus bind address")
+    parser.add_argument(
+        "--per-link-metrics",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="export per-link series (labels namespace/name/pool)",
+    )
+    parser.add_argument(
+        "--liveness",
+        default=None,
+        help="liveness endpoint URL, e.g. http://0.0.0.0:8081/healthz",
+    )
+    parser.add_argument(
+        "--peering",
+        default=None,
+        help="kopf peering name for active/standby replicas (off: standalone)",
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority (default: random, so exactly one replica acts)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=32, help="concurrent link reconciles (default 32)"
+    )
+    parser.add_argument(
+        "--provider-concurrency",
+        type=int,
+        default=64,
+        help="concurrent requests per provider endpoint",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default=os.environ.get("LOG_FORMAT", "text")
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> OperatorOptions:
+    return OperatorOptions(
+        namespaces=tuple(args.namespace),
+        operator_namespace=args.operator_namespace,
+        kubeconfig=args.kubeconfig,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        per_link_metrics=args.per_link_metrics,
+        workers=args.workers,
+        provider_concurrency=args.provider_concurrency,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the operator until SIGINT/SIGTERM; returns the exit code."""
+    from interconnect_operator.k8s import handlers
+    from interconnect_operator.logging_setup import configure_logging
+
+    configure_logging(args.log_level, args.log_format == "json")
+    options = options_from_args(args)
+    if options.kubeconfig:
+        # kopf's login handler reads $KUBECONFIG through the kubernetes client.
+        os.environ["KUBECONFIG"] = options.kubeconfig
+    handlers.configure(options)
+    run_kwargs: dict[str, Any] = {
+        "clusterwide": not options.namespaces,
+        "namespaces": list(options.namespaces) or None,
+        "liveness_endpoint": args.liveness,
+    }
+    if args.peering:
+        run_kwargs["peering_name"] = args.peering
+        run_kwargs["priority"] = (
+            args.priority if args.priority is not None else random.randint(1, 1_000_000)
+        )
+    else:
+        run_kwargs["standalone"] = True
+    if not run_kwargs["namespaces"]:
+        del run_kwargs["namespaces"]
+    logger.info(
+        "starting interconnect-operator",
+        extra={"namespaces": list(options.namespaces) or "*", "peering": args.peering},
+    )
+    kopf.run(**run_kwargs)
+    return 0

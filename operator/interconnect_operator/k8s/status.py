@@ -1,0 +1,289 @@
+"""Status computation: reconcile results -> the ``.status`` bodies written to Kubernetes.
+
+Kept apart from the handlers (as cluster-api does) so it is unit-tested as
+func(input) = output. Conditions follow the Kubernetes conventions through
+``protocol.conditions.merge``: ``lastTransitionTime`` moves only when a
+condition's status flips, and the whole list is written in one patch.
+Nothing here ever touches a secret: the inputs carry none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from interconnect_operator.protocol.conditions import Condition, ConditionStatus, merge
+from interconnect_operator.protocol.link_state import LinkStatus
+from interconnect_operator.protocol.types import InterconnectState, Side
+from interconnect_operator.reconcile.pool import PoolReport
+
+_ROLE = {Side.NEGOTIATOR: "Negotiator", Side.RESPONDER: "Responder"}
+
+
+def _time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def conditions_from_status(status: Mapping[str, Any] | None) -> tuple[Condition, ...]:
+    """The stored conditions, as pure values (unknown statuses read as Unknown)."""
+    result = []
+    for raw in (status or {}).get("conditions") or []:
+        try:
+            cond_status = ConditionStatus(raw.get("status", "Unknown"))
+        except ValueError:
+            cond_status = ConditionStatus.UNKNOWN
+        result.append(
+            Condition(
+                type=str(raw.get("type", "")),
+                status=cond_status,
+                reason=str(raw.get("reason", "")),
+                message=str(raw.get("message", "")),
+                observed_generation=raw.get("observedGeneration"),
+                last_transition_time=parse_time(raw.get("lastTransitionTime")),
+            )
+        )
+    return tuple(c for c in result if c.type)
+
+
+def merged_conditions(
+    old_status: Mapping[str, Any] | None, new: Sequence[Condition], now: dt.datetime
+) -> list[dict[str, object]]:
+    return [c.to_kube() for c in merge(conditions_from_status(old_status), new, now)]
+
+
+def link_status_body(
+    status: LinkStatus,
+    *,
+    old_status: Mapping[str, Any] | None,
+    generation: int,
+    providers: Mapping[Side, str],
+    shared_uuid: str | None,
+    environment: str | None,
+    created_at: dt.datetime | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The full ``.status`` of a MulticloudLink for a reconcile result."""
+    old = old_status or {}
+    body: dict[str, Any] = {
+        "observedGeneration": generation,
+        "phase": status.phase.value,
+        "conditions": merged_conditions(old, status.conditions, now),
+        "sharedConnectionUuid": shared_uuid,
+        "environment": environment,
+        "interconnect": status.interconnect,
+        "message": status.message[:1024] if status.message else None,
+    }
+    body["channels"] = [_channel(c, providers) for c in status.channels]
+    body["providers"] = [
+        {
+            "name": providers[p.side],
+            "role": _ROLE[p.side],
+            "connection": p.connection_name,
+            "verificationState": p.verification.value if p.verification else None,
+            "adminState": p.admin_state.value if p.admin_state else None,
+        }
+        for p in status.providers
+    ]
+    ready_time = old.get("readyTime")
+    if status.ready and not ready_time:
+        ready_time = _time(now)
+        if created_at is not None:
+            body["timeToReadySeconds"] = round((now - created_at).total_seconds(), 3)
+    elif old.get("timeToReadySeconds") is not None:
+        body["timeToReadySeconds"] = old.get("timeToReadySeconds")
+    body["readyTime"] = ready_time
+    if old.get("issue"):
+        body["issue"] = old["issue"]
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _channel(channel: Any, providers: Mapping[Side, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": channel.channel}
+    if channel.vlan is not None:
+        out["vlan"] = channel.vlan
+    if channel.ipv4_subnet is not None:
+        out["ipv4Subnet"] = str(channel.ipv4_subnet)
+    if channel.ipv6_subnet is not None:
+        out["ipv6Subnet"] = str(channel.ipv6_subnet)
+    if channel.mtu is not None:
+        out["mtu"] = channel.mtu
+    out["bgp"] = [
+        {
+            "provider": providers[side],
+            "asn": end.asn,
+            "address": str(end.ipv4),
+        }
+        for side, end in sorted(channel.bgp.items())
+    ]
+    out["provisioning"] = [
+        {"provider": providers[side], "state": state.value}
+        for side, state in sorted(channel.provisioning.items())
+    ]
+    return out
+
+
+def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether writing ``new`` would change anything (no write when not: steady state)."""
+    return _comparable(old or {}) != _comparable(new)
+
+
+def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if v not in (None, [], {})}
+
+
+def simple_link_status(
+    *,
+    old_status: Mapping[str, Any] | None,
+    generation: int,
+    phase: str,
+    reason: str,
+    message: str,
+    now: dt.datetime,
+    stalled: bool,
+) -> dict[str, Any]:
+    """Status for a link the reconciler never saw (no pool, policy, missing secret)."""
+    false, true = ConditionStatus.FALSE, ConditionStatus.TRUE
+    conditions = [
+        Condition("Ready", false, reason, message, generation),
+        Condition(
+            "Reconciling",
+            false if stalled else true,
+            "Idle" if stalled else reason,
+            "" if stalled else message,
+            generation,
+        ),
+        Condition(
+            "Stalled",
+            true if stalled else false,
+            reason if stalled else "NotStalled",
+            message if stalled else "",
+            generation,
+        ),
+    ]
+    old = dict(old_status or {})
+    body = {
+        **{k: v for k, v in old.items() if k not in ("conditions", "phase", "message")},
+        "observedGeneration": generation,
+        "phase": phase,
+        "conditions": merged_conditions(old, conditions, now),
+        "message": message[:1024],
+    }
+    return body
+
+
+def pool_status_body(
+    report: PoolReport,
+    *,
+    old_status: Mapping[str, Any] | None,
+    generation: int,
+    link_count: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The ``.status`` of a CapacityPool after a refresh."""
+    gen = generation
+    unreachable = sorted(p for p, ok in report.reachable.items() if not ok)
+    reachable = bool(report.reachable) and not unreachable
+    conds = [
+        Condition(
+            "ProvidersReachable",
+            ConditionStatus.TRUE if reachable else ConditionStatus.FALSE,
+            "Reachable" if reachable else "ProviderUnreachable",
+            "both providers answered"
+            if reachable
+            else "; ".join(f"{p}: {report.errors.get(p, 'no answer')}" for p in unreachable)[:1024],
+            gen,
+        ),
+        Condition(
+            "InSync",
+            ConditionStatus.TRUE if not report.disagreements else ConditionStatus.FALSE,
+            "InSync" if not report.disagreements else "ViewsDisagree",
+            "both providers list the same interconnects and channels"
+            if not report.disagreements
+            else f"{len(report.disagreements)} objects listed by one side only",
+            gen,
+        ),
+    ]
+    ready = reachable and any(
+        ix.state == InterconnectState.ACTIVE.value for ix in report.interconnects
+    )
+    conds.insert(
+        0,
+        Condition(
+            "Ready",
+            ConditionStatus.TRUE if ready else ConditionStatus.FALSE,
+            "Ready"
+            if ready
+            else ("ProviderUnreachable" if not reachable else "NoActiveInterconnect"),
+            f"{report.available_mbps} Mbps available" if ready else "pool cannot place links now",
+            gen,
+        ),
+    )
+    body: dict[str, Any] = {
+        "observedGeneration": gen,
+        "conditions": merged_conditions(old_status, conds, now),
+        "interconnects": [
+            {
+                "id": ix.id,
+                "state": ix.state,
+                "maxMbps": ix.max_mbps,
+                "allocatedMbps": ix.allocated_mbps,
+                "availableMbps": ix.available_mbps,
+                "channels": [
+                    {k: v for k, v in (("id", c), ("adminState", a), ("macsecManager", m)) if v}
+                    for c, a, m in ix.channels
+                ],
+            }
+            for ix in report.interconnects
+        ],
+        "supportedSizesMbps": list(report.supported_sizes_mbps),
+        "availableMbps": report.available_mbps,
+        "linkCount": link_count,
+        "disagreements": [
+            {
+                "kind": kind,
+                "id": ident,
+                **({"interconnect": ix} if ix else {}),
+                "missingOn": missing,
+            }
+            for kind, ident, ix, missing in report.disagreements
+        ],
+    }
+    if not reachable and old_status:
+        # Keep the last known capacity rather than showing an empty pool.
+        for key in ("interconnects", "supportedSizesMbps", "availableMbps"):
+            if key in old_status:
+                body[key] = old_status[key]
+    return body
+
+
+def pool_status_error(
+    *,
+    old_status: Mapping[str, Any] | None,
+    generation: int,
+    reason: str,
+    message: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A pool that cannot be set up (bad credentials, missing secret)."""
+    conds = [
+        Condition("Ready", ConditionStatus.FALSE, reason, message, generation),
+        Condition("ProvidersReachable", ConditionStatus.UNKNOWN, reason, message, generation),
+    ]
+    old = dict(old_status or {})
+    old.update(
+        {
+            "observedGeneration": generation,
+            "conditions": merged_conditions(old_status, conds, now),
+        }
+    )
+    return old

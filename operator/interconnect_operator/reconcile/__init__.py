@@ -1,0 +1,1 @@
+"""reconcile layer of interconnect-operator (see DESIGN.md)."""

@@ -1,0 +1,235 @@
+"""Pool reconciliation: two provider clients, bulk refresh, capacity and health.
+
+A :class:`PoolRuntime` exists per CapacityPool. It owns one HTTP client per
+provider (created once, closed when the pool goes away), refreshes a
+:class:`~interconnect_operator.reconcile.snapshot.PoolSnapshot` of both sides
+on the pool's interval, and reports what the pool status shows: capacity per
+interconnect, channel health and maintenance, where the two views disagree.
+No Kubernetes here: the k8s layer turns a :class:`PoolReport` into status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from interconnect_operator.api.auth import Auth, Verify
+from interconnect_operator.api.client import ProviderClient, RequestRecord
+from interconnect_operator.api.retry import RetryPolicy
+from interconnect_operator.protocol import placement
+from interconnect_operator.protocol.types import Side
+from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideReader, read_pool
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """How to reach one provider of a pool (credentials already resolved)."""
+
+    name: str
+    endpoint: str
+    call_as: str
+    side: Side
+    auth: Auth | None = field(default=None, repr=False, compare=False)
+    verify: Verify = True
+    fingerprint: str = ""
+    """Changes when credentials change, so a runtime is rebuilt (never the secret itself)."""
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """A CapacityPool reduced to what reconciliation needs."""
+
+    name: str
+    environment: str
+    negotiator: ProviderConfig
+    responder: ProviderConfig
+    refresh_interval: float = 30.0
+    headroom_mbps: int = 0
+    max_bandwidth_mbps_per_link: int | None = None
+    macsec_rotate: bool = False
+    macsec_rotation_interval_hours: int = 720
+
+    def provider(self, side: Side) -> ProviderConfig:
+        return self.negotiator if side is Side.NEGOTIATOR else self.responder
+
+    @property
+    def providers(self) -> dict[Side, str]:
+        return {Side.NEGOTIATOR: self.negotiator.name, Side.RESPONDER: self.responder.name}
+
+
+@dataclass(frozen=True)
+class InterconnectReport:
+    id: str
+    state: str
+    max_mbps: int
+    allocated_mbps: int
+    available_mbps: int
+    channels: tuple[tuple[str, str | None, str | None], ...]
+    """(channel id, admin state, MACsec manager) as the negotiator lists them."""
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """What the pool status shows after a refresh."""
+
+    reachable: dict[str, bool]
+    errors: dict[str, str]
+    interconnects: tuple[InterconnectReport, ...]
+    supported_sizes_mbps: tuple[int, ...]
+    available_mbps: int
+    disagreements: tuple[tuple[str, str, str | None, str], ...]
+    """(kind, id, interconnect, missing on provider)."""
+    taken_at: dt.datetime
+
+
+def build_client(
+    config: ProviderConfig,
+    *,
+    max_concurrency: int = 64,
+    on_request: Callable[[RequestRecord], None] | None = None,
+    transport: object | None = None,
+) -> ProviderClient:
+    """One HTTP client per provider endpoint, calling as ``config.call_as``."""
+    kwargs: dict[str, object] = {}
+    if transport is not None:
+        kwargs["transport"] = transport
+    return ProviderClient(
+        config.endpoint,
+        config.call_as,
+        name=config.name,
+        auth=config.auth,
+        verify=config.verify,
+        max_concurrency=max_concurrency,
+        retry=RetryPolicy(),
+        on_request=on_request,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class PoolRuntime:
+    """The live side of one pool: clients, the latest snapshot, refresh."""
+
+    def __init__(
+        self,
+        config: PoolConfig,
+        negotiator: ProviderClient,
+        responder: ProviderClient,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.config = config
+        self.clients: dict[Side, ProviderClient] = {
+            Side.NEGOTIATOR: negotiator,
+            Side.RESPONDER: responder,
+        }
+        self._readers = {
+            Side.NEGOTIATOR: SideReader(negotiator, config.negotiator.name, config.environment),
+            Side.RESPONDER: SideReader(responder, config.responder.name, config.environment),
+        }
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self.snapshot: PoolSnapshot | None = None
+        self.generation = 0
+        self._fingerprints: dict[str, tuple[object, ...]] = {}
+        self.changed: set[str] = set()
+        """Shared UUIDs whose provider state changed in the latest refresh."""
+
+    def client(self, side: Side) -> ProviderClient:
+        return self.clients[side]
+
+    async def refresh(self) -> PoolSnapshot:
+        """Read both sides in bulk; concurrent callers share one refresh."""
+        started = self.generation
+        async with self._lock:
+            if self.generation != started and self.snapshot is not None:
+                return self.snapshot
+            self.snapshot = await read_pool(
+                self._readers[Side.NEGOTIATOR],
+                self._readers[Side.RESPONDER],
+                self.config.environment,
+                self._clock(),
+            )
+            self.generation += 1
+            if not self.snapshot.errors:
+                prints = self.snapshot.fingerprints()
+                old = self._fingerprints
+                self.changed = {
+                    u for u in prints.keys() | old.keys() if prints.get(u) != old.get(u)
+                }
+                self._fingerprints = prints
+            return self.snapshot
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self.clients.values()))
+
+    def report(self) -> PoolReport:
+        """Capacity, channels and disagreements of the latest snapshot."""
+        snapshot = self.snapshot
+        now = self._clock()
+        if snapshot is None:
+            return PoolReport({}, {}, (), (), 0, (), now)
+        neg_views = snapshot.interconnect_views(Side.NEGOTIATOR)
+        res_views = snapshot.interconnect_views(Side.RESPONDER)
+        pairs = placement.pair_views(neg_views, res_views)
+        capacity = placement.pool_capacity(neg_views, res_views)
+        interconnects = []
+        for pair in pairs:
+            channels = tuple(
+                (c.id, c.admin_state, c.macsec_manager)
+                for c in snapshot.negotiator.channels.get(pair.id, [])
+            )
+            interconnects.append(
+                InterconnectReport(
+                    id=pair.id,
+                    state=_state_of(pair),
+                    max_mbps=pair.max_mbps,
+                    allocated_mbps=pair.allocated_mbps,
+                    available_mbps=pair.free_mbps if pair.active else 0,
+                    channels=channels,
+                )
+            )
+        sizes: tuple[int, ...] = ()
+        env = snapshot.negotiator.environment or snapshot.responder.environment
+        if env is not None:
+            sizes = tuple(sorted(env.supported_connection_size_mbps or ()))
+        names = self.config.providers
+        reachable = {name: name not in snapshot.errors for name in names.values()}
+        return PoolReport(
+            reachable=reachable,
+            errors=dict(snapshot.errors),
+            interconnects=tuple(interconnects),
+            supported_sizes_mbps=sizes,
+            available_mbps=capacity.available_mbps,
+            disagreements=tuple(_disagreements(snapshot, names)),
+            taken_at=snapshot.taken_at,
+        )
+
+
+def _state_of(pair: placement.InterconnectCapacity) -> str:
+    states = {v.state.value for v in (pair.negotiator, pair.responder) if v is not None}
+    return states.pop() if len(states) == 1 else "/".join(sorted(states)) or "UNKNOWN"
+
+
+def _disagreements(
+    snapshot: PoolSnapshot, names: dict[Side, str]
+) -> list[tuple[str, str, str | None, str]]:
+    """Interconnects or channels one side lists and the other lacks."""
+    if snapshot.errors:
+        return []
+    result: list[tuple[str, str, str | None, str]] = []
+    neg, res = snapshot.negotiator, snapshot.responder
+    for ix in sorted(set(neg.interconnects) ^ set(res.interconnects)):
+        missing = names[Side.RESPONDER] if ix in neg.interconnects else names[Side.NEGOTIATOR]
+        result.append(("Interconnect", ix, None, missing))
+    for ix in sorted(set(neg.interconnects) & set(res.interconnects)):
+        neg_ch = {c.id for c in neg.channels.get(ix, [])}
+        res_ch = {c.id for c in res.channels.get(ix, [])}
+        for ch in sorted(neg_ch ^ res_ch):
+            missing = names[Side.RESPONDER] if ch in neg_ch else names[Side.NEGOTIATOR]
+            result.append(("Channel", ch, ix, missing))
+    return result

@@ -1,0 +1,340 @@
+"""Bulk observation of one pool: both providers' views, read with list calls.
+
+Observe in bulk, act per link (DESIGN.md): a refresh lists each side's
+interconnects, channels, connections and features (all pages) and converts
+them into the pure views of ``protocol.types``. Link reconciles read this
+snapshot instead of calling the providers per link, so the steady-state cost
+is O(interconnects) calls per refresh, not O(links).
+
+Features are listed per interconnect with the collection wildcard ``-`` for
+the connection segment (AIP-159 style: ``connections/-/features``). A provider
+that refuses the wildcard is read per connection instead, which is correct
+but O(links); the snapshot remembers which way works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from interconnect_operator.api import models
+from interconnect_operator.api.client import ProviderClient
+from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
+from interconnect_operator.api.names import last_id
+from interconnect_operator.protocol.types import (
+    AdminState,
+    BgpEnd,
+    ConnectionView,
+    FeatureView,
+    InterconnectState,
+    InterconnectView,
+    ProviderObservation,
+    ProvisioningState,
+    Side,
+    VerificationState,
+)
+
+logger = logging.getLogger(__name__)
+
+WILDCARD = "-"
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel as one side lists it."""
+
+    id: str
+    admin_state: str | None
+    macsec_manager: str | None
+
+
+@dataclass
+class SideView:
+    """Everything one provider lists for the pool's environment."""
+
+    provider: str
+    environment: models.Environment | None = None
+    interconnects: dict[str, models.Interconnect] = field(default_factory=dict)
+    channels: dict[str, list[ChannelInfo]] = field(default_factory=dict)
+    # interconnect -> connection id -> connection
+    connections: dict[str, dict[str, models.Connection]] = field(default_factory=dict)
+    # interconnect -> connection id -> channel id -> feature
+    features: dict[str, dict[str, dict[str, models.Feature]]] = field(default_factory=dict)
+
+    def allocated_mbps(self, interconnect: str) -> int:
+        return sum(c.bandwidth_mbps or 0 for c in self.connections.get(interconnect, {}).values())
+
+
+@dataclass
+class PoolSnapshot:
+    """Both sides of one pool at ``taken_at``."""
+
+    environment: str
+    negotiator: SideView
+    responder: SideView
+    taken_at: datetime
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def side(self, side: Side) -> SideView:
+        return self.negotiator if side is Side.NEGOTIATOR else self.responder
+
+    def interconnect_views(self, side: Side) -> list[InterconnectView]:
+        view = self.side(side)
+        result = []
+        for ix_id, ix in sorted(view.interconnects.items()):
+            result.append(
+                InterconnectView(
+                    id=ix_id,
+                    state=InterconnectState(ix.state or "UNKNOWN"),
+                    max_bandwidth_mbps=ix.max_bandwidth_mbps or 0,
+                    allocated_mbps=view.allocated_mbps(ix_id),
+                    supported_sizes_mbps=tuple(ix.supported_connection_size_mbps or ()),
+                    channels=tuple(c.id for c in view.channels.get(ix_id, [])),
+                )
+            )
+        return result
+
+    def observation(
+        self, side: Side, shared_uuid: str, providers: Mapping[Side, str]
+    ) -> ProviderObservation:
+        """What ``side`` holds under ``shared_uuid`` (one entry per interconnect)."""
+        view = self.side(side)
+        connections: dict[str, ConnectionView] = {}
+        for ix_id, by_id in view.connections.items():
+            connection = by_id.get(shared_uuid)
+            if connection is None:
+                continue
+            features = view.features.get(ix_id, {}).get(shared_uuid, {})
+            connections[ix_id] = connection_view(ix_id, connection, features, providers)
+        return ProviderObservation(side=side, connections=connections)
+
+    def fingerprints(self) -> dict[str, tuple[object, ...]]:
+        """Per shared UUID, what a link's status depends on (to wake only changed links)."""
+        prints: dict[str, list[object]] = {}
+        for side_view in (self.negotiator, self.responder):
+            for ix_id, by_id in side_view.connections.items():
+                features = side_view.features.get(ix_id, {})
+                for uuid, conn in by_id.items():
+                    states = tuple(
+                        sorted(
+                            (ch, f.provisioning_state) for ch, f in features.get(uuid, {}).items()
+                        )
+                    )
+                    prints.setdefault(uuid, []).append(
+                        (
+                            side_view.provider,
+                            ix_id,
+                            conn.bandwidth_mbps,
+                            conn.verification_state,
+                            conn.admin_state,
+                            states,
+                        )
+                    )
+        return {uuid: tuple(parts) for uuid, parts in prints.items()}
+
+    def in_use(self, interconnect: str) -> dict[str, list[FeatureView]]:
+        """Features per channel on both sides of ``interconnect`` (for allocation, P9)."""
+        result: dict[str, list[FeatureView]] = {}
+        for view in (self.negotiator, self.responder):
+            for features in view.features.get(interconnect, {}).values():
+                for channel, feature in features.items():
+                    converted = feature_view(channel, feature, {})
+                    if converted is not None:
+                        result.setdefault(channel, []).append(converted)
+        return result
+
+
+def connection_view(
+    interconnect: str,
+    connection: models.Connection,
+    features: Mapping[str, models.Feature],
+    providers: Mapping[Side, str],
+) -> ConnectionView:
+    """Convert a wire connection and its features (by channel id) into a protocol view."""
+    converted: dict[str, FeatureView] = {}
+    for channel, feature in features.items():
+        view = feature_view(channel, feature, providers)
+        if view is not None:
+            converted[channel] = view
+    return ConnectionView(
+        interconnect=interconnect,
+        bandwidth_mbps=connection.bandwidth_mbps or 0,
+        verification=VerificationState(connection.verification_state or "UNKNOWN"),
+        admin_state=AdminState(connection.admin_state or "ADMIN_STATE_ENABLED"),
+        features=converted,
+        name=connection.name,
+        defer_provisioning=bool(connection.defer_provisioning),
+    )
+
+
+def feature_view(
+    channel: str, feature: models.Feature, providers: Mapping[Side, str]
+) -> FeatureView | None:
+    """Convert a wire L3 base feature; None when it carries no usable L3 config."""
+    config = feature.feature_config.l3_base_config if feature.feature_config else None
+    if config is None or config.vlan_id is None or not config.ipv4_subnet:
+        return None
+    try:
+        ipv4 = ipaddress.IPv4Network(
+            f"{config.ipv4_subnet.split('/')[0]}/{config.ipv4_subnet_prefix_length or 30}"
+            if "/" not in config.ipv4_subnet
+            else config.ipv4_subnet,
+            strict=False,
+        )
+        ipv6 = None
+        if config.ipv6_subnet:
+            ipv6 = ipaddress.IPv6Network(
+                config.ipv6_subnet
+                if "/" in config.ipv6_subnet
+                else f"{config.ipv6_subnet}/{config.ipv6_subnet_prefix_length or 126}",
+                strict=False,
+            )
+    except ValueError:
+        return None
+    by_provider = {p: side for side, p in providers.items()}
+    bgp: dict[Side, BgpEnd] = {}
+    for end in config.provider_bgp_configs or []:
+        side = by_provider.get(end.provider or "")
+        if side is None or end.asn is None or not end.host_ipv4:
+            continue
+        try:
+            bgp[side] = BgpEnd(
+                asn=end.asn,
+                ipv4=ipaddress.IPv4Address(end.host_ipv4.split("/")[0]),
+                ipv6=ipaddress.IPv6Address(end.host_ipv6.split("/")[0]) if end.host_ipv6 else None,
+            )
+        except ValueError:
+            continue
+    return FeatureView(
+        channel=channel,
+        vlan=config.vlan_id,
+        ipv4_subnet=ipv4,
+        mtu=config.mtu_bytes or 0,
+        bgp=bgp,
+        ipv6_subnet=ipv6,
+        state=ProvisioningState(feature.provisioning_state or "UNKNOWN"),
+        name=feature.name,
+    )
+
+
+def feature_channel(feature: models.Feature) -> str | None:
+    """The channel id a feature belongs to (its ``channel`` field is a relative URI)."""
+    if not feature.channel:
+        return None
+    return last_id(feature.channel)
+
+
+class SideReader:
+    """Reads one provider's view of an environment in bulk."""
+
+    def __init__(self, client: ProviderClient, provider: str, environment: str) -> None:
+        self._client = client
+        self._provider = provider
+        self._environment = environment
+        self._wildcard_ok = True
+        self.calls = 0
+
+    async def read(self, *, with_channels: bool = True) -> SideView:
+        env = self._environment
+        view = SideView(provider=self._provider)
+        self.calls += 1
+        view.environment = await self._client.get_environment(env)
+        interconnects = [ix async for ix in self._client.list_interconnects(env)]
+        self.calls += 1
+        for ix in interconnects:
+            if ix.name:
+                view.interconnects[last_id(ix.name)] = ix
+
+        async def one(ix_id: str) -> None:
+            if with_channels:
+                self.calls += 1
+                view.channels[ix_id] = [
+                    ChannelInfo(
+                        id=last_id(ch.name or ""),
+                        admin_state=ch.admin_state,
+                        macsec_manager=ch.macsec_manager_provider,
+                    )
+                    async for ch in self._client.list_channels(env, ix_id)
+                    if ch.name
+                ]
+            self.calls += 1
+            view.connections[ix_id] = {
+                last_id(c.name): c
+                async for c in self._client.list_connections(env, ix_id)
+                if c.name
+            }
+            view.features[ix_id] = await self._features(ix_id, view.connections[ix_id])
+
+        await asyncio.gather(*(one(ix_id) for ix_id in view.interconnects))
+        return view
+
+    async def _features(
+        self, ix_id: str, connections: Mapping[str, models.Connection]
+    ) -> dict[str, dict[str, models.Feature]]:
+        env = self._environment
+        result: dict[str, dict[str, models.Feature]] = {}
+        if self._wildcard_ok:
+            try:
+                self.calls += 1
+                async for feature in self._client.list_features(env, ix_id, WILDCARD):
+                    _file_feature(result, feature)
+                return result
+            except (InvalidRequest, NotFound):
+                logger.info(
+                    "provider %s refuses the feature wildcard; listing per connection",
+                    self._provider,
+                )
+                self._wildcard_ok = False
+        for connection_id in connections:
+            self.calls += 1
+            try:
+                async for feature in self._client.list_features(env, ix_id, connection_id):
+                    _file_feature(result, feature, connection_id)
+            except NotFound:
+                continue
+        return result
+
+
+def _file_feature(
+    result: dict[str, dict[str, models.Feature]],
+    feature: models.Feature,
+    connection_id: str | None = None,
+) -> None:
+    channel = feature_channel(feature)
+    if channel is None or not feature.name:
+        return
+    if connection_id is None:
+        # .../connections/{k}/features/{f}: the connection id is two segments up.
+        parts = feature.name.split("/")
+        if len(parts) < 4:
+            return
+        connection_id = parts[-3]
+    result.setdefault(connection_id, {})[channel] = feature
+
+
+async def read_pool(
+    negotiator: SideReader, responder: SideReader, environment: str, now: datetime
+) -> PoolSnapshot:
+    """Read both sides concurrently; a side that fails is reported in ``errors``."""
+    results = await asyncio.gather(negotiator.read(), responder.read(), return_exceptions=True)
+    errors: dict[str, str] = {}
+    sides: list[SideView] = []
+    for reader, result in zip((negotiator, responder), results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, ApiError | OSError | asyncio.TimeoutError):
+                raise result
+            errors[reader._provider] = f"{type(result).__name__}: {result}"
+            sides.append(SideView(provider=reader._provider))
+        else:
+            sides.append(result)
+    return PoolSnapshot(
+        environment=environment,
+        negotiator=sides[0],
+        responder=sides[1],
+        taken_at=now,
+        errors=errors,
+    )
