@@ -1,0 +1,190 @@
+"""The ``simulate`` CLI: option parsing, and one real server process over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from interconnect_operator.simulator.cli import add_arguments, build_config, parse_token
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_tokens_from_options_and_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "tokens"
+    token_file.write_text("# partner tokens\ngcp,azure=file-token\n")
+    config = build_config(_args("--token", "gcp=abc==", "--token-file", str(token_file)))
+    assert config.tokens == {
+        "abc==": frozenset({"gcp"}),
+        "file-token": frozenset({"gcp", "azure"}),
+    }
+    assert "abc" not in repr(config)  # tokens never show in reprs
+
+
+@pytest.mark.parametrize("text", ["nosep", "=token", "gcp=", " , =x"])
+def test_bad_token_option_does_not_echo_it(text: str) -> None:
+    with pytest.raises(ValueError, match="PROVIDER_IDS=TOKEN") as error:
+        parse_token(text)
+    assert "token" not in str(error.value).replace("TOKEN", "")
+
+
+def test_config_from_options(tmp_path: Path) -> None:
+    config = build_config(
+        _args(
+            "--provider-id",
+            "gcp",
+            "--port",
+            "9000",
+            "--provisioning-delay",
+            "2.5",
+            "--bake-time",
+            "5",
+            "--state",
+            str(tmp_path / "s.db"),
+            "--fault",
+            "*:error_rate=0.1",
+            "--fault-seed",
+            "7",
+        )
+    )
+    assert (config.provider_id, config.port, config.provisioning_delay, config.bake_time) == (
+        "gcp",
+        9000,
+        2.5,
+        5.0,
+    )
+    assert config.inventory is not None
+    assert config.inventory.environments[0].peer == "aws"
+    assert config.faults is not None
+    assert config.faults.seed == 7
+    assert config.faults.operations["*"].error_rate == 0.1
+    with pytest.raises(ValueError, match="tls"):
+        build_config(_args("--tls-cert", "c.pem"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(port: int, state: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "interconnect_operator.simulator.cli",
+            "--provider-id",
+            "gcp",
+            "--port",
+            str(port),
+            "--state",
+            str(state),
+            "--token",
+            "aws=cli-secret",
+        ],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO / "operator"), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("simulator did not become ready")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> bool:
+    """SIGTERM; True when the server shut down cleanly.
+
+    uvicorn re-raises the captured signal after its graceful shutdown, so the
+    exit status is -SIGTERM (or 0); the log line proves the lifespan ran.
+    """
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    output = process.stdout.read().decode() if process.stdout else ""
+    return code in (0, -signal.SIGTERM) and "Application shutdown complete" in output
+
+
+def test_real_server_process_serves_over_http_and_keeps_state(tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    state = tmp_path / "gcp.sqlite"
+    auth = {"Authorization": "Bearer cli-secret"}
+    env_url = f"{base}/providers/aws/environments/aws-gcp-us-east"
+    process = _start(port, state)
+    try:
+        _wait_ready(base, process)
+        assert httpx.get(env_url).status_code == 401
+        listed = httpx.get(f"{base}/providers/aws/environments", headers=auth)
+        assert listed.status_code == 200
+        assert (
+            listed.json()["environments"][0]["name"] == "providers/aws/environments/aws-gcp-us-east"
+        )
+        created = httpx.post(
+            f"{env_url}/interconnects/ix2/connections",
+            params={"connectionId": "c1"},
+            json={"bandwidthMbps": 2000},
+            headers=auth,
+        )
+        assert created.status_code == 200
+        # An after-commit drop closes the connection without a response.
+        httpx.post(
+            f"{base}/admin/faults",
+            json={
+                "operations": {"DeleteConnection": {"timeout_after_commit_rate": 1}},
+                "hang_seconds": 0,
+            },
+        )
+        with pytest.raises(httpx.TransportError):
+            httpx.delete(f"{env_url}/interconnects/ix2/connections/c1", headers=auth)
+        httpx.post(f"{base}/admin/faults", json={})
+        assert (
+            httpx.get(f"{env_url}/interconnects/ix2/connections/c1", headers=auth).status_code
+            == 404
+        )
+        created = httpx.post(
+            f"{env_url}/interconnects/ix2/connections",
+            params={"connectionId": "c2"},
+            json={"bandwidthMbps": 5000},
+            headers=auth,
+        )
+        assert created.status_code == 200
+    finally:
+        assert _stop(process)
+
+    process = _start(port, state)
+    try:
+        _wait_ready(base, process)
+        got = httpx.get(f"{env_url}/interconnects/ix2/connections/c2", headers=auth)
+        assert got.status_code == 200
+        assert got.json()["bandwidthMbps"] == 5000
+    finally:
+        assert _stop(process)

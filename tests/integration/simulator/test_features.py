@@ -1,0 +1,309 @@
+"""Features: guidance (P8), validation (P9-P11), provisioning and verification
+(P13-P15), single-feature deletion (P20)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.integration.simulator.conftest import MakePeer, Peer
+
+
+async def test_p8_guidance_has_one_entry_per_channel(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    response = await peer.client.post(f"{peer.conn('c1')}/GenerateFeatureGuidance", json={})
+    assert response.status_code == 200
+    guidance = response.json()["featureGuidance"]
+    assert [g["channel"].rsplit("/", 1)[1] for g in guidance] == ["ch1", "ch2", "ch3", "ch4"]
+    l3 = guidance[0]["l3BaseGuidance"]
+    assert l3["asnRanges"] == [{"start": 64512, "stop": 64512}]
+    assert l3["vlanRanges"] == [{"start": 1025, "stop": 4094}]
+    assert l3["mtuRanges"] == [{"start": 1500, "stop": 8896}]
+    assert l3["ipv4SubnetGuidance"][0]["includeSubnet"] == "169.254.0.0/16"
+    assert l3["ipv4SubnetGuidance"][0]["excludeSubnets"]
+    assert l3["ipv4AllowedSubnetPrefixLengths"] == [29, 30]
+    assert l3["ipv6SubnetGuidance"][0]["includeSubnet"] == "fd00::/8"
+    assert l3["ipv6AllowedSubnetPrefixLengths"] == [126]
+
+
+async def test_p8_guidance_for_unknown_connection_is_404(peer: Peer) -> None:
+    response = await peer.client.post(f"{peer.conn('nope')}/GenerateFeatureGuidance", json={})
+    assert response.status_code == 404
+
+
+async def test_p9_valid_feature_is_accepted_in_full(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    l3 = peer.l3(vlan=2000, subnet="169.254.100.8", prefix=29)
+    response = await peer.create_feature("c1", "f1", "ch1", l3)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["provisioningState"] == "PROVISIONING_STATE_FINAL"  # delay 0
+    config = body["featureConfig"]["l3BaseConfig"]
+    assert config["vlanId"] == 2000
+    assert config["md5BgpPassword"] == "not-a-real-secret"  # echoed to the peer on the wire
+    got = await peer.client.get(f"{peer.conn('c1')}/features/f1")
+    assert got.json() == body
+
+
+def _bad(**overrides: Any) -> dict[str, Any]:
+    return overrides
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        _bad(vlanId=1024),
+        _bad(vlanId=100),
+        _bad(vlanId=4095),
+        _bad(ipv4Subnet="10.0.0.0"),
+        _bad(ipv4Subnet="169.254.0.8"),  # inside the excluded 169.254.0.0/28
+        _bad(ipv4SubnetPrefixLength=28),
+        _bad(ipv4Subnet="169.254.50.1"),  # host bits set
+        _bad(ipv4Subnet="169.254.50.0/29", ipv4SubnetPrefixLength=30),
+        _bad(mtuBytes=1400),
+        _bad(mtuBytes=9001),
+        _bad(ipv6Subnet="2001:db8::", ipv6SubnetPrefixLength=126),
+        _bad(ipv6Subnet="fd00::", ipv6SubnetPrefixLength=64),
+        _bad(vlanId=None),
+        _bad(providerBgpConfigs=[]),
+    ],
+    ids=[
+        "vlan-1024-reserved",
+        "vlan-low",
+        "vlan-above-range",
+        "subnet-outside-include",
+        "subnet-in-exclude",
+        "prefix-length-not-allowed",
+        "host-bits-set",
+        "prefix-disagrees",
+        "mtu-below-range",
+        "mtu-above-range",
+        "ipv6-outside-include",
+        "ipv6-prefix-not-allowed",
+        "vlan-missing",
+        "bgp-missing",
+    ],
+)
+async def test_p9_guidance_violation_is_rejected_in_full(
+    peer: Peer, overrides: dict[str, Any]
+) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    l3 = peer.l3(vlan=2000, subnet="169.254.50.0", prefix=30)
+    l3.update(overrides)
+    l3 = {k: v for k, v in l3.items() if v is not None}
+    response = await peer.create_feature("c1", "f1", "ch1", l3)
+    assert response.status_code == 400, response.text
+    assert (await peer.state())["features"] == []
+
+
+@pytest.mark.parametrize(
+    ("server_asn", "peer_asn", "status"),
+    [(64512, 16550, 200), (64999, 16550, 400), (64512, 0, 400), (64512, 23456, 400)],
+    ids=["ok", "server-asn-outside-guidance", "peer-asn-zero", "peer-asn-reserved"],
+)
+async def test_p9_asn_ranges(peer: Peer, server_asn: int, peer_asn: int, status: int) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    l3 = peer.l3(subnet="169.254.50.0")
+    l3["providerBgpConfigs"][0]["asn"] = server_asn
+    l3["providerBgpConfigs"][1]["asn"] = peer_asn
+    assert (await peer.create_feature("c1", "f1", "ch1", l3)).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("server_host", "peer_host"),
+    [
+        ("169.254.50.1", "169.254.50.1"),
+        ("169.254.50.0", "169.254.50.2"),
+        ("10.0.0.1", "169.254.50.2"),
+    ],
+    ids=["same-host", "network-address", "outside-subnet"],
+)
+async def test_p9_bgp_hosts_must_be_usable_addresses_of_the_subnet(
+    peer: Peer, server_host: str, peer_host: str
+) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    l3 = peer.l3(subnet="169.254.50.0")
+    l3["providerBgpConfigs"][0]["hostIpv4"] = server_host
+    l3["providerBgpConfigs"][1]["hostIpv4"] = peer_host
+    assert (await peer.create_feature("c1", "f1", "ch1", l3)).status_code == 400
+
+
+async def test_p9_feature_on_a_channel_of_another_interconnect_is_invalid(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    body = {
+        "channel": peer.channel_name("ch1", "ix2"),
+        "featureConfig": {"featureType": "FEATURE_TYPE_L3_BASE", "l3BaseConfig": peer.l3()},
+    }
+    response = await peer.client.post(
+        f"{peer.conn('c1')}/features", params={"featureId": "f1"}, json=body
+    )
+    assert response.status_code == 400
+
+
+async def test_p10_vlan_in_use_on_the_channel_is_conflict(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    assert (await peer.create_connection("c2")).status_code == 200
+    assert (await peer.create_feature("c1", "f1", "ch1", peer.l3(vlan=3000))).status_code == 200
+    clash = await peer.create_feature("c2", "f1", "ch1", peer.l3(vlan=3000))
+    assert clash.status_code == 409
+    assert "P10" in clash.json()["error"]["message"]
+    # The same VLAN on another channel is fine.
+    assert (await peer.create_feature("c2", "f1", "ch2", peer.l3(vlan=3000))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("169.254.60.0", 29), ("169.254.60.4", 30)),  # /30 inside a /29 in use
+        (("169.254.60.4", 30), ("169.254.60.0", 29)),  # /29 around a /30 in use
+        (("169.254.60.0", 30), ("169.254.60.0", 30)),
+    ],
+    ids=["inside", "around", "same"],
+)
+async def test_p10_overlapping_subnet_on_the_channel_is_conflict(
+    peer: Peer, first: tuple[str, int], second: tuple[str, int]
+) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    assert (await peer.create_connection("c2")).status_code == 200
+    l3 = peer.l3(subnet=first[0], prefix=first[1])
+    assert (await peer.create_feature("c1", "f1", "ch1", l3)).status_code == 200
+    l3 = peer.l3(subnet=second[0], prefix=second[1])
+    assert (await peer.create_feature("c2", "f1", "ch1", l3)).status_code == 409
+    # Adjacent subnets do not overlap.
+    l3 = peer.l3(subnet="169.254.60.8", prefix=30)
+    assert (await peer.create_feature("c2", "f1", "ch1", l3)).status_code == 200
+
+
+async def test_p10_overlapping_ipv6_subnet_is_conflict(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    assert (await peer.create_connection("c2")).status_code == 200
+    v6: dict[str, Any] = {"ipv6Subnet": "fd00:1::", "ipv6SubnetPrefixLength": 126}
+    assert (await peer.create_feature("c1", "f1", "ch1", peer.l3(**v6))).status_code == 200
+    assert (await peer.create_feature("c2", "f1", "ch1", peer.l3(**v6))).status_code == 409
+
+
+async def test_p10_concurrent_creations_are_serialised(peer: Peer) -> None:
+    for n in range(6):
+        assert (await peer.create_connection(f"c{n}")).status_code == 200
+    # Six negotiators race for the same VLAN and subnet on ch1: exactly one wins.
+    responses = await asyncio.gather(
+        *(
+            peer.create_feature(f"c{n}", "f1", "ch1", peer.l3(vlan=1500, subnet="169.254.70.0"))
+            for n in range(6)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 5
+
+
+async def test_p11_second_l3_feature_for_connection_and_channel_is_conflict(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    assert (await peer.create_feature("c1", "f1", "ch1")).status_code == 200
+    second = await peer.create_feature("c1", "f2", "ch1")
+    assert second.status_code == 409
+    assert "P11" in second.json()["error"]["message"]
+    duplicate_id = await peer.create_feature("c1", "f1", "ch2")
+    assert duplicate_id.status_code == 409
+
+
+async def test_p13_feature_is_pending_until_provisioned(make_peer: MakePeer) -> None:
+    peer: Peer = await make_peer(provisioning_delay=60)
+    assert (await peer.create_connection("c1")).status_code == 200
+    created = await peer.create_feature("c1", "f1", "ch1")
+    assert created.json()["provisioningState"] == "PROVISIONING_STATE_PENDING"
+    peer.clock.advance(59)
+    got = await peer.client.get(f"{peer.conn('c1')}/features/f1")
+    assert got.json()["provisioningState"] == "PROVISIONING_STATE_PENDING"
+    peer.clock.advance(1)
+    listed = await peer.client.get(f"{peer.conn('c1')}/features")
+    assert [f["provisioningState"] for f in listed.json()["features"]] == [
+        "PROVISIONING_STATE_FINAL"
+    ]
+
+
+async def _verification(peer: Peer, conn: str = "c1") -> str:
+    state: str = (await peer.client.get(peer.conn(conn))).json()["verificationState"]
+    return state
+
+
+async def _notify(peer: Peer, conn: str = "c1") -> None:
+    response = await peer.client.post(f"{peer.conn(conn)}/NotifyConnectionStatus", json={})
+    assert response.status_code == 200
+    assert response.json() == {}
+
+
+async def test_p14_verified_once_features_final_and_peer_notified(make_peer: MakePeer) -> None:
+    peer: Peer = await make_peer(provisioning_delay=10)
+    await peer.create_full_link("c1")
+    peer.clock.advance(10)
+    assert await _verification(peer) == "VERIFICATION_STATE_UNVERIFIED"  # no notify yet
+    await _notify(peer)
+    assert await _verification(peer) == "VERIFICATION_STATE_VERIFIED"
+
+
+async def test_p14_notify_before_final_is_remembered(make_peer: MakePeer) -> None:
+    peer: Peer = await make_peer(provisioning_delay=10)
+    await peer.create_full_link("c1")
+    await _notify(peer)
+    assert await _verification(peer) == "VERIFICATION_STATE_UNVERIFIED"  # features PENDING
+    peer.clock.advance(10)
+    assert await _verification(peer) == "VERIFICATION_STATE_VERIFIED"
+
+
+async def test_p14_three_of_four_features_is_not_verified(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    for n in range(1, 4):
+        assert (await peer.create_feature("c1", f"f{n}", f"ch{n}")).status_code == 200
+    await _notify(peer)
+    assert await _verification(peer) == "VERIFICATION_STATE_UNVERIFIED"  # P12
+    assert (await peer.create_feature("c1", "f4", "ch4")).status_code == 200
+    # The notification predates the fourth feature: a new one is needed.
+    assert await _verification(peer) == "VERIFICATION_STATE_UNVERIFIED"
+    peer.clock.advance(1)
+    await _notify(peer)
+    assert await _verification(peer) == "VERIFICATION_STATE_VERIFIED"
+
+
+async def test_p15_reprovisioned_feature_goes_pending_and_needs_a_new_notify(
+    make_peer: MakePeer,
+) -> None:
+    peer: Peer = await make_peer(provisioning_delay=10)
+    await peer.create_full_link("c1")
+    peer.clock.advance(10)
+    await _notify(peer)
+    assert await _verification(peer) == "VERIFICATION_STATE_VERIFIED"
+    peer.clock.advance(1)
+    name = f"{peer.conn('c1')}/features/f2".lstrip("/")
+    lost = await peer.client.post("/admin/lose-feature", json={"name": name, "mode": "pending"})
+    assert lost.status_code == 200
+    got = await peer.client.get(f"{peer.conn('c1')}/features/f2")
+    assert got.json()["provisioningState"] == "PROVISIONING_STATE_PENDING"
+    assert await _verification(peer) == "VERIFICATION_STATE_UNVERIFIED"
+    peer.clock.advance(10)
+    assert await _verification(peer) == "VERIFICATION_STATE_UNVERIFIED"  # old notify
+    await _notify(peer)
+    assert await _verification(peer) == "VERIFICATION_STATE_VERIFIED"
+
+
+async def test_p20_lost_feature_disappears_and_can_be_recreated(peer: Peer) -> None:
+    await peer.create_full_link("c1")
+    name = f"{peer.conn('c1')}/features/f3".lstrip("/")
+    lost = await peer.client.post("/admin/lose-feature", json={"name": name})
+    assert lost.status_code == 200
+    assert (await peer.client.get(f"{peer.conn('c1')}/features/f3")).status_code == 404
+    assert (await peer.create_feature("c1", "f3", "ch3")).status_code == 200
+    missing = await peer.client.post("/admin/lose-feature", json={"name": name + "x"})
+    assert missing.status_code == 404
+
+
+async def test_p20_deleting_a_feature_frees_its_vlan(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    assert (await peer.create_connection("c2")).status_code == 200
+    l3 = peer.l3(vlan=3500, subnet="169.254.80.0")
+    assert (await peer.create_feature("c1", "f1", "ch1", l3)).status_code == 200
+    assert (await peer.create_feature("c2", "f1", "ch1", dict(l3))).status_code == 409
+    deleted = await peer.client.delete(f"{peer.conn('c1')}/features/f1")
+    assert deleted.status_code == 200
+    assert (await peer.create_feature("c2", "f1", "ch1", dict(l3))).status_code == 200
+    assert (await peer.client.delete(f"{peer.conn('c1')}/features/f1")).status_code == 404
