@@ -1,0 +1,150 @@
+"""Wire models: camelCase, tolerance, output-only fields, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
+
+from interconnect_operator.api.models import (
+    AdminState,
+    Channel,
+    Connection,
+    Feature,
+    FeatureGuidance,
+    GenerateFeatureGuidanceResponse,
+    Issue,
+    ListProvidersResponse,
+    MacSecKey,
+    Provider,
+    ProvisioningState,
+    from_wire,
+    to_request,
+    to_wire,
+)
+from tests.unit.api import samples
+
+
+def test_camel_case_on_the_wire_snake_case_in_python() -> None:
+    connection = Connection(bandwidth_mbps=1000, defer_provisioning=True)
+    assert to_wire(connection) == {"bandwidthMbps": 1000, "deferProvisioning": True}
+    assert Connection.model_validate({"bandwidthMbps": 5}).bandwidth_mbps == 5
+    assert Connection.model_validate({"bandwidth_mbps": 5}).bandwidth_mbps == 5
+
+
+def test_none_fields_are_omitted_but_false_and_zero_kept() -> None:
+    assert to_wire(Connection(defer_provisioning=False, bandwidth_mbps=0)) == {
+        "deferProvisioning": False,
+        "bandwidthMbps": 0,
+    }
+
+
+def test_unknown_fields_round_trip() -> None:
+    document = {**samples.CHANNEL, "futureThing": {"a": [1, 2]}, "anotherOne": "x"}
+    channel = from_wire(Channel, document)
+    assert to_wire(channel) == document
+
+
+def test_unknown_enum_values_are_kept() -> None:
+    feature = Feature.model_validate(
+        {
+            "provisioningState": "PROVISIONING_STATE_ROLLING_BACK",
+            "featureConfig": {"featureType": "FEATURE_TYPE_L2"},
+        }
+    )
+    assert feature.provisioning_state == "PROVISIONING_STATE_ROLLING_BACK"
+    assert feature.provisioning_state not in set(ProvisioningState)
+    assert feature.feature_config is not None
+    assert feature.feature_config.feature_type == "FEATURE_TYPE_L2"
+
+
+def test_known_enum_values_compare_with_constants() -> None:
+    channel = Channel.model_validate(samples.CHANNEL)
+    assert channel.admin_state == AdminState.ENABLED
+    assert to_wire(Channel(admin_state=AdminState.DISABLED))["adminState"] == "ADMIN_STATE_DISABLED"
+
+
+def test_to_request_drops_output_only_fields_at_every_level() -> None:
+    response = GenerateFeatureGuidanceResponse.model_validate(samples.GUIDANCE)
+    assert to_request(response) == {}  # featureGuidance itself is readOnly
+    guidance = FeatureGuidance.model_validate(samples.GUIDANCE["featureGuidance"][0])
+    request = to_request(guidance)
+    assert "channelAdminState" not in request
+    assert request["l3BaseGuidance"]["vlanRanges"] == [{"start": 1025, "stop": 4094}]
+    issue = Issue.model_validate(samples.ISSUE)
+    request = to_request(issue)
+    for output_only in ("createTime", "localIssueId", "state"):
+        assert output_only not in request
+    assert request["connectionContexts"] == [{"name": samples.CONN}]
+    assert to_wire(issue)["state"] == "STATE_OPEN"
+
+
+def test_secrets_are_masked_everywhere_but_the_wire(caplog: pytest.LogCaptureFixture) -> None:
+    feature = Feature.model_validate(samples.FEATURE)
+    key = MacSecKey.model_validate(samples.MAC_SEC_KEY)
+    connection = Connection.model_validate(samples.CONNECTION)
+    secrets = [
+        "bgp-md5-secret",
+        samples.MAC_SEC_KEY["cak"],
+        samples.MAC_SEC_KEY["ckn"],
+        samples.CONNECTION["activationKey"],
+    ]
+    caplog.set_level(logging.INFO)
+    logging.getLogger("t").info("%s %r %s", feature, key, connection)
+    rendered = " ".join(
+        [
+            repr(feature),
+            str(key),
+            repr(connection),
+            json.dumps(feature.model_dump(mode="json")),
+            feature.model_dump_json(by_alias=True),
+            key.model_dump_json(),
+            connection.model_dump_json(),
+            caplog.text,
+        ]
+    )
+    for secret in secrets:
+        assert secret not in rendered
+    assert to_wire(feature)["featureConfig"]["l3BaseConfig"]["md5BgpPassword"] == "bgp-md5-secret"
+    assert to_request(key)["cak"] == samples.MAC_SEC_KEY["cak"]
+    assert to_wire(connection)["activationKey"] == samples.CONNECTION["activationKey"]
+
+
+def test_secret_fields_are_secretstr() -> None:
+    key = MacSecKey(cak="plain", ckn=SecretStr("wrapped"))
+    assert isinstance(key.cak, SecretStr)
+    assert key.cak.get_secret_value() == "plain"
+    assert isinstance(key.ckn, SecretStr)
+
+
+def test_datetimes_parse_and_serialize_as_rfc3339() -> None:
+    key = MacSecKey.model_validate({"startTime": "2000-01-23T04:56:07.000+00:00"})
+    assert key.start_time == datetime(2000, 1, 23, 4, 56, 7, tzinfo=UTC)
+    assert to_wire(key)["startTime"] == "2000-01-23T04:56:07Z"
+
+
+def test_list_providers_response_reads_both_names() -> None:
+    assert [
+        p.name
+        for p in ListProvidersResponse.model_validate(
+            {"environments": [{"name": "providers/a"}]}
+        ).items
+    ] == ["providers/a"]
+    assert [
+        p.name
+        for p in ListProvidersResponse.model_validate(
+            {"providers": [{"name": "providers/b"}]}
+        ).items
+    ] == ["providers/b"]
+
+
+def test_required_fields_of_the_spec_are_required() -> None:
+    with pytest.raises(ValueError, match="title"):
+        Issue.model_validate({"body": "no title"})
+
+
+def test_provider_output_only_display_name() -> None:
+    assert to_request(Provider(name="providers/a", display_name="A")) == {"name": "providers/a"}
