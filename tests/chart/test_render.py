@@ -1,0 +1,259 @@
+"""helm template: what the chart renders, toggle by toggle."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.chart.conftest import ALL_ON, REPO, Manifest, Render, by_kind, one
+
+RESTRICTED_CONTAINER = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+RECOMMENDED_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+)
+
+
+def _deployment(manifests: list[Manifest]) -> Manifest:
+    return one(manifests, "Deployment")
+
+
+def _container(manifests: list[Manifest]) -> dict[str, Any]:
+    containers = _deployment(manifests)["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    container: dict[str, Any] = containers[0]
+    return container
+
+
+@pytest.fixture(scope="module")
+def defaults(render: Render) -> list[Manifest]:
+    return render()
+
+
+@pytest.fixture(scope="module")
+def all_on(render: Render) -> list[Manifest]:
+    return render(values=[ALL_ON])
+
+
+def test_defaults_render_the_expected_kinds(defaults: list[Manifest]) -> None:
+    kinds = sorted(m["kind"] for m in defaults)
+    assert kinds == sorted(
+        [
+            "ServiceAccount",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "Deployment",
+        ]
+    )
+
+
+@pytest.mark.parametrize("values", ["defaults", "all_on"])
+def test_pod_runs_with_the_restricted_security_context(
+    values: str, request: pytest.FixtureRequest
+) -> None:
+    manifests: list[Manifest] = request.getfixturevalue(values)
+    pod = _deployment(manifests)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = _container(manifests)
+    for key, wanted in RESTRICTED_CONTAINER.items():
+        assert container["securityContext"][key] == wanted, key
+    # read-only root: the only writable place is an emptyDir at /tmp
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert "hostNetwork" not in pod
+    assert "hostPID" not in pod
+
+
+def test_container_has_requests_limits_and_liveness_on_health_port(
+    defaults: list[Manifest],
+) -> None:
+    container = _container(defaults)
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    probe = container["livenessProbe"]["httpGet"]
+    assert probe == {"path": "/healthz", "port": "health"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    assert "--liveness=http://0.0.0.0:8081/healthz" in container["args"]
+    assert "--metrics-port=8080" in container["args"]
+
+
+def test_operator_runs_all_namespaces_standalone_by_default(defaults: list[Manifest]) -> None:
+    container = _container(defaults)
+    args = container["args"]
+    assert args[0] == "run"
+    assert "--all-namespaces" in args
+    assert not any(a.startswith(("--namespace", "--peering")) for a in args)
+    assert "--log-format=json" in args
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert _deployment(defaults)["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_watch_namespaces_and_peering_with_two_replicas(all_on: list[Manifest]) -> None:
+    args = _container(all_on)["args"]
+    assert "--namespace=team-a" in args
+    assert "--namespace=team-b" in args
+    assert "--all-namespaces" not in args
+    assert "--peering=interconnect" in args
+    assert "--no-per-link-metrics" in args
+    assert args[-1] == "--priority=100"  # extraArgs go last
+    # namespaced peering: one KopfPeering per watched namespace, as a hook
+    peerings = by_kind(all_on, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    assert all(p["metadata"]["name"] == "interconnect" for p in peerings)
+    assert all("post-install" in p["metadata"]["annotations"]["helm.sh/hook"] for p in peerings)
+    crds = {c["metadata"]["name"] for c in by_kind(all_on, "CustomResourceDefinition")}
+    assert {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= crds
+
+
+@pytest.mark.parametrize(("replicas", "pdb"), [(1, False), (2, True), (3, True)])
+def test_pdb_and_peering_only_with_more_than_one_replica(
+    render: Render, replicas: int, pdb: bool
+) -> None:
+    manifests = render(sets=[f"replicaCount={replicas}"])
+    assert len(by_kind(manifests, "PodDisruptionBudget")) == (1 if pdb else 0)
+    args = _container(manifests)["args"]
+    assert any(a.startswith("--peering=") for a in args) is pdb
+    assert len(by_kind(manifests, "ClusterKopfPeering")) == (1 if pdb else 0)
+    if pdb:
+        budget = one(manifests, "PodDisruptionBudget")
+        selector = _deployment(manifests)["spec"]["selector"]["matchLabels"]
+        assert budget["spec"]["selector"]["matchLabels"] == selector
+        assert budget["spec"]["minAvailable"] == 1
+
+
+def test_peering_can_be_forced_with_one_replica(render: Render) -> None:
+    manifests = render(sets=["peering.enabled=true"])
+    assert "--peering=ico-interconnect-operator" in _container(manifests)["args"]
+    assert by_kind(manifests, "PodDisruptionBudget") == []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_crds_only_when_enabled(render: Render, enabled: bool) -> None:
+    manifests = render(sets=[f"crds.enabled={str(enabled).lower()}"])
+    names = {m["metadata"]["name"] for m in by_kind(manifests, "CustomResourceDefinition")}
+    project = {"capacitypools.interconnect.io", "multicloudlinks.interconnect.io"}
+    assert (names == project) if enabled else (names == set())
+
+
+def test_crds_are_the_generated_ones_and_kept(defaults: list[Manifest]) -> None:
+    rendered = {m["metadata"]["name"]: m for m in by_kind(defaults, "CustomResourceDefinition")}
+    sources = sorted((REPO / "crds").glob("*.yaml"))
+    assert len(sources) == 2
+    for source in sources:
+        crd = yaml.safe_load(source.read_text())
+        got = rendered[crd["metadata"]["name"]]
+        # fromYaml/toYaml in the template must not alter the schema (numbers, order)
+        assert got["spec"] == crd["spec"]
+        assert got["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_crds_keep_can_be_switched_off(render: Render) -> None:
+    manifests = render(sets=["crds.keep=false"])
+    for crd in by_kind(manifests, "CustomResourceDefinition"):
+        assert "helm.sh/resource-policy" not in (crd["metadata"].get("annotations") or {})
+
+
+@pytest.mark.parametrize("values", ["defaults", "all_on"])
+def test_every_object_has_the_recommended_labels(
+    values: str, request: pytest.FixtureRequest
+) -> None:
+    manifests: list[Manifest] = request.getfixturevalue(values)
+    for manifest in manifests:
+        labels = manifest["metadata"].get("labels") or {}
+        missing = [k for k in RECOMMENDED_LABELS if k not in labels]
+        assert not missing, f"{manifest['kind']}/{manifest['metadata']['name']}: {missing}"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+    pod_labels = _deployment(manifests)["spec"]["template"]["metadata"]["labels"]
+    assert all(k in pod_labels for k in RECOMMENDED_LABELS)
+
+
+def test_monitoring_objects_are_off_by_default(defaults: list[Manifest]) -> None:
+    kinds = {m["kind"] for m in defaults}
+    assert not kinds & {"ServiceMonitor", "PrometheusRule", "ConfigMap", "PodDisruptionBudget"}
+
+
+def test_service_monitor_scrapes_the_metrics_service(all_on: list[Manifest]) -> None:
+    monitor = one(all_on, "ServiceMonitor")
+    service = one(all_on, "Service", "-metrics")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert service["spec"]["ports"][0]["name"] == "metrics"
+    selector = service["spec"]["selector"]
+    pod_labels = _deployment(all_on)["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+
+
+def test_prometheus_rule_carries_the_project_alerts(all_on: list[Manifest]) -> None:
+    rule = one(all_on, "PrometheusRule")
+    alerts = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    assert rule["spec"]["groups"] == alerts["groups"]
+    # Prometheus' own templates reach the rule untouched by Helm
+    text = json.dumps(rule["spec"])
+    assert "{{ $labels." in text
+
+
+def test_grafana_dashboard_configmap(all_on: list[Manifest]) -> None:
+    configmap = one(all_on, "ConfigMap", "-dashboard")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["metadata"]["annotations"] == {"grafana_folder": "Networking"}
+    (payload,) = configmap["data"].values()
+    source = json.loads((REPO / "deploy" / "grafana" / "dashboard.json").read_text())
+    assert json.loads(payload) == source
+
+
+def test_image_digest_wins_over_tag(render: Render, all_on: list[Manifest]) -> None:
+    assert _container(all_on)["image"].endswith("@sha256:" + "0123456789abcdef" * 4)
+    tagged = render(sets=["image.tag=1.2.3"])
+    assert _container(tagged)["image"].endswith("interconnect-operator:1.2.3")
+
+
+def test_service_monitor_needs_the_metrics_service(render_text: Any) -> None:
+    with pytest.raises(AssertionError, match=r"needs metrics\.service\.enabled"):
+        render_text(sets=["metrics.serviceMonitor.enabled=true", "metrics.service.enabled=false"])
+
+
+@pytest.mark.parametrize("values", ["defaults", "all_on"])
+def test_rendered_arguments_parse_with_the_operator_cli(
+    values: str, request: pytest.FixtureRequest
+) -> None:
+    from interconnect_operator.cli import build_parser
+
+    manifests: list[Manifest] = request.getfixturevalue(values)
+    container = _container(manifests)
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "run"
+    assert args.metrics_port == 8080
+    assert args.liveness == "http://0.0.0.0:8081/healthz"
+    if values == "defaults":
+        assert args.all_namespaces
+        assert args.peering is None
+    else:
+        assert args.namespace == ["team-a", "team-b"]
+        assert args.peering == "interconnect"
+        assert args.per_link_metrics is False
