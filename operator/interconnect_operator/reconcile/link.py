@@ -24,6 +24,8 @@ the next bulk refresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import ipaddress
 import logging
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 from interconnect_operator.api import models
 from interconnect_operator.api.activation_key import InvalidActivationKey, decode
+from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.customer import request_activation_key
 from interconnect_operator.api.errors import (
     ApiError,
@@ -69,6 +72,10 @@ from interconnect_operator.protocol.types import (
 from interconnect_operator.reconcile.pool import PoolRuntime
 
 logger = logging.getLogger(__name__)
+
+# Provider calls of the reconcile in progress (a list shared with the tasks of
+# concurrent steps, which copy the context).
+_CALLS: contextvars.ContextVar[list[int]] = contextvars.ContextVar("link_calls")
 
 MAX_STEPS = 64
 L3_BASE = "FEATURE_TYPE_L3_BASE"
@@ -116,6 +123,7 @@ class LinkResult:
     finalized: bool = False
     events: tuple[LinkEvent, ...] = ()
     calls: int = 0
+    """Provider calls this reconcile made for the link (the pool refresh excluded)."""
 
 
 @dataclass
@@ -138,6 +146,9 @@ class LinkMemory:
     blocked_channels: dict[str, str] = field(default_factory=dict)
     rejected_features: dict[str, str] = field(default_factory=dict)
     notified_at: dict[Side, dt.datetime] = field(default_factory=dict)
+    # pool refresh generation at each notification: a later refresh that still
+    # shows the side UNVERIFIED proves the notification stale (P15)
+    notified_generation: dict[Side, int] = field(default_factory=dict)
     update_in_progress: bool = False
     failure: FailureRecord | None = None
 
@@ -178,7 +189,27 @@ class LinkReconciler:
     # ------------------------------------------------------------------ entry
 
     async def reconcile(self, request: LinkRequest) -> LinkResult:
-        """Drive one link as far as it can go now."""
+        """Drive one link as far as it can go now.
+
+        ``LinkResult.calls`` counts the provider calls made for this link
+        (retries inside the client and the pool's bulk refresh excluded).
+        """
+        counter = [0]
+        token = _CALLS.set(counter)
+        try:
+            result = await self._reconcile(request)
+        finally:
+            _CALLS.reset(token)
+        return replace(result, calls=counter[0])
+
+    def _client(self, side: Side) -> ProviderClient:
+        """The provider client of ``side``, counting one call for this link."""
+        counter = _CALLS.get(None)
+        if counter is not None:
+            counter[0] += 1
+        return self.pool.client(side)
+
+    async def _reconcile(self, request: LinkRequest) -> LinkResult:
         if request.spec.paused and not request.deleting:
             return await self._paused(request)
         uuid = request.shared_uuid
@@ -191,10 +222,25 @@ class LinkReconciler:
         if uuid is None:
             if request.deleting:
                 return LinkResult(None, None, self.environment, None, finalized=True)
+            if request.destination_account_id is None:
+                return self._failed(
+                    request,
+                    None,
+                    "NoActivationKey",
+                    "P1: the link names neither an activation key nor a destination account",
+                )
             violation = self._policy_violation(request)
             if violation is not None:
                 return self._failed(request, None, violation[0], violation[1])
             return await self._issue_key(request)
+        if (
+            request.activation_key is not None
+            and request.shared_uuid != uuid
+            and not request.deleting
+        ):
+            # Write-ahead: the caller records the UUID before anything exists on
+            # a provider, so a deletion after a crash still finds what was created.
+            return LinkResult(None, uuid, self.environment, 0.0, persist_uuid=uuid)
         memory = self._memory.setdefault(uuid, LinkMemory())
         if request.activation_key is not None:
             memory.key = request.activation_key
@@ -204,7 +250,46 @@ class LinkReconciler:
             memory.failure = request.failure
         if self.pool.snapshot is None:
             await self.pool.refresh()
+        if memory.key is None and not request.deleting:
+            memory.key = self._recover_key(uuid)
+            if (
+                memory.key is None
+                and request.destination_account_id is not None
+                and self.pool.snapshot is not None
+                and not self.pool.snapshot.errors  # a side we cannot read may hold it
+                and not self._anywhere(uuid)
+            ):
+                # The key issued for this UUID lived only in the memory of a
+                # process that is gone, and nothing was created with it: ask for
+                # a new one (the old one is never used, P3 refuses reuse anyway).
+                self._memory.pop(uuid, None)
+                logger.info("activation key of %s lost before use; requesting a new one", uuid)
+                return await self._issue_key(request)
         return await self._drive(request, uuid, memory)
+
+    def _recover_key(self, uuid: str) -> Secret | None:
+        """The key a connection of this UUID was created with (after a restart).
+
+        The negotiator's own connection carries the key it was created with,
+        and it was created only after the responder confirmed it (P3, P5).
+        """
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        for side in Side:
+            for by_id in snapshot.side(side).connections.values():
+                connection = by_id.get(uuid)
+                if connection is not None and connection.activation_key is not None:
+                    value = connection.activation_key.get_secret_value()
+                    if value:
+                        return Secret(value)
+        return None
+
+    def _anywhere(self, uuid: str) -> bool:
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        return any(
+            uuid in by_id for side in Side for by_id in snapshot.side(side).connections.values()
+        )
 
     # ------------------------------------------------------------------ key
 
@@ -274,7 +359,7 @@ class LinkReconciler:
             return self._failed(request, None, violation[0], violation[1])
         try:
             issued = await request_activation_key(
-                self.pool.client(Side.RESPONDER),
+                self._client(Side.RESPONDER),
                 self.environment,
                 request.spec.bandwidth_mbps,
                 request.destination_account_id,
@@ -291,13 +376,11 @@ class LinkReconciler:
             environment=self.environment,
             requeue_after=0.0,
             persist_uuid=issued.shared_connection_uuid,
-            calls=1,
         )
 
     # ------------------------------------------------------------------ loop
 
     async def _drive(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkResult:
-        calls = 0
         events: list[LinkEvent] = []
         decision: Decision | None = None
         previous: tuple[link_state.Step, ...] | None = None
@@ -315,7 +398,6 @@ class LinkReconciler:
                     self.environment,
                     TRANSIENT_RETRY_SECONDS * 6,
                     events=(LinkEvent("Warning", "NoProgress", _no_progress(step)),),
-                    calls=calls,
                 )
             previous = decision.concurrent
             if request.spec.paused and not request.deleting:
@@ -327,7 +409,6 @@ class LinkReconciler:
                 )
             except asyncio.CancelledError:
                 raise
-            calls += len(decision.concurrent)
             for result in results:
                 if isinstance(result, StepFailed):
                     status = self._status_with(decision, request, result.reason, result.message)
@@ -337,7 +418,6 @@ class LinkReconciler:
                         self.environment,
                         TRANSIENT_RETRY_SECONDS * 6,
                         events=(LinkEvent("Warning", result.reason, result.message),),
-                        calls=calls,
                     )
                 if isinstance(result, ApiError | OSError):
                     message = f"{type(result).__name__}: {result}"
@@ -348,7 +428,6 @@ class LinkReconciler:
                         self.environment,
                         TRANSIENT_RETRY_SECONDS,
                         events=(LinkEvent("Warning", "ProviderError", message),),
-                        calls=calls,
                     )
                 if isinstance(result, BaseException):
                     raise result
@@ -377,7 +456,6 @@ class LinkReconciler:
             requeue,
             finalized=finalized,
             events=tuple(events),
-            calls=calls,
         )
 
     def _facts(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkFacts:
@@ -398,6 +476,7 @@ class LinkReconciler:
             # Guidance is only needed to allocate: once every channel has a
             # feature on both sides (e.g. after a restart) there is nothing to ask.
             guidance_ready = bool(channels) and all(c in local and c in remote for c in channels)
+        deferred, deferral_timeout = self._deferral(uuid)
         return LinkFacts(
             shared_uuid=uuid,
             now=self._clock(),
@@ -411,12 +490,68 @@ class LinkReconciler:
             guidance_ready=guidance_ready,
             blocked_channels=dict(memory.blocked_channels),
             rejected_features=dict(memory.rejected_features),
-            notified_at=dict(memory.notified_at),
+            notified_at=self._live_notifications(uuid, memory, working),
             update_in_progress=memory.update_in_progress,
+            deferred=deferred,
+            deferral_timeout=deferral_timeout,
             started_at=request.created_at,
             ever_ready=request.ever_ready,
             failure=memory.failure,
         )
+
+    def _deferral(self, uuid: str) -> tuple[bool, dt.timedelta | None]:
+        """P22: whether this link is deferred to the peer, and the P23 timeout.
+
+        Deferred when the environment demands it, or when our own connection
+        was created deferred (so a restart keeps the role it had).
+        """
+        snapshot = self.pool.snapshot
+        if snapshot is None:
+            return False, None
+        env = snapshot.negotiator.environment or snapshot.responder.environment
+        demanded = bool(env is not None and env.defer_connection_provisioning)
+        created_deferred = any(
+            bool(by_id[uuid].defer_provisioning)
+            for by_id in snapshot.negotiator.connections.values()
+            if uuid in by_id
+        )
+        hours = env.deferral_timeout_hours if env is not None else None
+        timeout = dt.timedelta(hours=hours) if hours else None
+        return demanded or created_deferred, timeout
+
+    def _live_notifications(
+        self, uuid: str, memory: LinkMemory, working: str | None
+    ) -> dict[Side, dt.datetime]:
+        """Notifications still worth waiting on (P14-P15).
+
+        A notification is a refresh hint the peer evaluates against its own
+        feature set. When a refresh taken after it still shows that side
+        UNVERIFIED although every feature on both sides is FINAL, a feature
+        changed after it (P15: back to PENDING, recreated): forget it so the
+        decision sends a fresh one instead of waiting for the resend timer.
+        """
+        notified = dict(memory.notified_at)
+        snapshot = self.pool.snapshot
+        if snapshot is None or working is None:
+            return notified
+        all_final = True
+        for side in Side:
+            features = snapshot.side(side).features.get(working, {}).get(uuid, {})
+            if not features or any(
+                f.provisioning_state != ProvisioningState.FINAL.value for f in features.values()
+            ):
+                all_final = False
+        for side in list(notified):
+            if memory.notified_generation.get(side, self.pool.generation) >= self.pool.generation:
+                continue  # no refresh since: the provider has not been asked again
+            connection = snapshot.side(side).connections.get(working, {}).get(uuid)
+            if (
+                all_final
+                and connection is not None
+                and connection.verification_state != VerificationState.VERIFIED.value
+            ):
+                del notified[side]
+        return notified
 
     def _decide(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> Decision:
         snapshot = self.pool.snapshot
@@ -445,17 +580,22 @@ class LinkReconciler:
             await self._confirm_key(memory)
         elif isinstance(step, link_state.CreateLocalConnection):
             await self._create_connection(
-                request, uuid, memory, Side.NEGOTIATOR, step.interconnect, step.bandwidth_mbps
+                uuid,
+                memory,
+                side=Side.NEGOTIATOR,
+                interconnect=step.interconnect,
+                bandwidth=step.bandwidth_mbps,
+                # P22: a deferring provider creates its own side deferred too.
+                defer=self._deferral(uuid)[0],
             )
         elif isinstance(step, link_state.CreateRemoteConnection):
             await self._create_connection(
-                request,
                 uuid,
                 memory,
-                Side.RESPONDER,
-                step.interconnect,
-                step.bandwidth_mbps,
-                step.defer_provisioning,
+                side=Side.RESPONDER,
+                interconnect=step.interconnect,
+                bandwidth=step.bandwidth_mbps,
+                defer=step.defer_provisioning,
             )
         elif isinstance(step, link_state.RequestGuidance):
             await self._guidance(uuid, memory, step.interconnect)
@@ -469,6 +609,9 @@ class LinkReconciler:
             await self._update(uuid, memory, step)
         elif isinstance(step, link_state.Migrate):
             memory.migrating_to = step.to_interconnect
+            # Notifications are about one connection's feature set (P14): the new
+            # connection needs its own.
+            memory.notified_at.clear()
         elif isinstance(step, link_state.DeleteRemote):
             await self._delete_connection(uuid, memory, Side.RESPONDER, step.interconnect)
         elif isinstance(step, link_state.DeleteLocal):
@@ -479,7 +622,7 @@ class LinkReconciler:
         if memory.key is None:
             memory.key_refused = "the activation key is no longer known; re-issue required"
             return
-        client = self.pool.client(Side.RESPONDER)
+        client = self._client(Side.RESPONDER)
         try:
             answer = await client.confirm_activation_key(self.environment, memory.key.reveal())
         except InvalidRequest as exc:
@@ -496,16 +639,16 @@ class LinkReconciler:
 
     async def _create_connection(
         self,
-        request: LinkRequest,
         uuid: str,
         memory: LinkMemory,
+        *,
         side: Side,
         interconnect: str,
         bandwidth: int,
         defer: bool = False,
     ) -> None:
         """P5-P7: create on ``side``; a 409 there means no room (P6): place elsewhere."""
-        client = self.pool.client(side)
+        client = self._client(side)
         body = models.Connection(
             bandwidth_mbps=bandwidth,
             activation_key=memory.key.reveal() if memory.key is not None else None,
@@ -537,17 +680,17 @@ class LinkReconciler:
         self, side: Side, interconnect: str, uuid: str
     ) -> models.Connection | None:
         try:
-            return await self.pool.client(side).get_connection(self.environment, interconnect, uuid)
+            return await self._client(side).get_connection(self.environment, interconnect, uuid)
         except NotFound:
             return None
 
     async def _guidance(self, uuid: str, memory: LinkMemory, interconnect: str) -> None:
         """P8: the responder's guidance for this connection; ours once per interconnect."""
-        res_client = self.pool.client(Side.RESPONDER)
+        res_client = self._client(Side.RESPONDER)
         res_task = res_client.generate_feature_guidance(self.environment, interconnect, uuid)
         own = self._own_guidance.get(interconnect)
         if own is None:
-            neg_client = self.pool.client(Side.NEGOTIATOR)
+            neg_client = self._client(Side.NEGOTIATOR)
             neg_answer, res_answer = await asyncio.gather(
                 neg_client.generate_feature_guidance(self.environment, interconnect, uuid),
                 res_task,
@@ -626,7 +769,7 @@ class LinkReconciler:
             view = allocation.to_view(connection_id=uuid)
         self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
-        client = self.pool.client(side)
+        client = self._client(side)
         fid = feature_id(channel)
         try:
             created = await client.create_feature(self.environment, ix, uuid, fid, body)
@@ -657,12 +800,15 @@ class LinkReconciler:
         finally:
             self._tentative.get((ix, channel), {}).pop(uuid, None)
         memory.rejected_features.pop(channel, None)
+        # P15: a changed feature set needs fresh notifications (the peer ignores
+        # one older than the change).
+        memory.notified_at.clear()
         self._record_feature(side, ix, uuid, channel, created)
 
     def _feature_body(
         self, side: Side, interconnect: str, channel: str, view: FeatureView, spec: LinkSpec
     ) -> models.Feature:
-        caller = self.pool.client(side).caller
+        caller = self.pool.config.provider(side).call_as
         providers = self.pool.config.providers
         bgp = [
             models.ProviderBgpConfig(
@@ -684,7 +830,9 @@ class LinkReconciler:
             md5_bgp_password=spec.md5.reveal() if spec.md5 is not None else None,
         )
         return models.Feature(
-            channel=channel_name(caller, self.environment, interconnect, channel),  # caller's prefix
+            channel=channel_name(
+                caller, self.environment, interconnect, channel
+            ),  # caller's prefix
             feature_config=models.FeatureConfig(feature_type=L3_BASE, l3_base_config=config),
         )
 
@@ -692,9 +840,7 @@ class LinkReconciler:
         self, side: Side, interconnect: str, uuid: str, fid: str
     ) -> models.Feature | None:
         try:
-            return await self.pool.client(side).get_feature(
-                self.environment, interconnect, uuid, fid
-            )
+            return await self._client(side).get_feature(self.environment, interconnect, uuid, fid)
         except NotFound:
             return None
 
@@ -702,22 +848,22 @@ class LinkReconciler:
         self, uuid: str, memory: LinkMemory, step: link_state.DeleteFeature
     ) -> None:
         """P20: remove one feature (the rejected local half after a P10 refusal)."""
-        try:
-            await self.pool.client(step.side).delete_feature(
+        with contextlib.suppress(NotFound):  # already gone: the goal is reached
+            await self._client(step.side).delete_feature(
                 self.environment, step.interconnect, uuid, feature_id(step.channel)
             )
-        except NotFound:
-            pass
         self._forget_feature(step.side, step.interconnect, uuid, step.channel)
+        memory.notified_at.clear()
         memory.rejected_features.pop(step.channel, None)
         memory.guidance.pop(step.interconnect, None)
 
     async def _notify(self, uuid: str, memory: LinkMemory, step: link_state.NotifyStatus) -> None:
         """P14: tell ``step.side`` that the other side is final."""
-        await self.pool.client(step.side).notify_connection_status(
+        await self._client(step.side).notify_connection_status(
             self.environment, step.interconnect, uuid
         )
         memory.notified_at[step.side] = self._clock()
+        memory.notified_generation[step.side] = self.pool.generation
         self._infer_verified(uuid, memory, step.interconnect)
 
     def _infer_verified(self, uuid: str, memory: LinkMemory, interconnect: str) -> None:
@@ -747,7 +893,7 @@ class LinkReconciler:
         self, uuid: str, memory: LinkMemory, step: link_state.UpdateBandwidth
     ) -> None:
         """P16-P17: the peer confirms first; our side changes after its 200."""
-        client = self.pool.client(step.side)
+        client = self._client(step.side)
         try:
             updated = await client.update_connection(
                 self.environment,
@@ -770,7 +916,7 @@ class LinkReconciler:
     ) -> None:
         """P19: DeleteConnection implies its features; 404 means already gone."""
         try:
-            await self.pool.client(side).delete_connection(self.environment, interconnect, uuid)
+            await self._client(side).delete_connection(self.environment, interconnect, uuid)
         except NotFound:
             pass
         except OutcomeUnknown:
@@ -781,39 +927,34 @@ class LinkReconciler:
             # P18 complete: the new interconnect is the link's home now.
             memory.interconnect, memory.migrating_to = memory.migrating_to, None
             memory.notified_at.clear()
-        elif side is Side.NEGOTIATOR and interconnect in memory.rejected_interconnects:
-            if memory.interconnect == interconnect:
-                memory.interconnect = None
+        elif (
+            side is Side.NEGOTIATOR
+            and interconnect in memory.rejected_interconnects
+            and memory.interconnect == interconnect
+        ):
+            memory.interconnect = None
 
     # ------------------------------------------------------------------ snapshot records
+
+    # The pool applies these to its snapshot and replays them onto a refresh
+    # that was in flight meanwhile (pool.py), so a slow bulk read never
+    # hides what this reconciler just created or deleted.
 
     def _record_connection(
         self, side: Side, interconnect: str, uuid: str, connection: models.Connection
     ) -> None:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        view = snapshot.side(side)
-        view.connections.setdefault(interconnect, {})[uuid] = connection
+        self.pool.record_connection(side, interconnect, uuid, connection)
 
     def _forget_connection(self, side: Side, interconnect: str, uuid: str) -> None:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        view = snapshot.side(side)
-        view.connections.get(interconnect, {}).pop(uuid, None)
-        view.features.get(interconnect, {}).pop(uuid, None)
+        self.pool.forget_connection(side, interconnect, uuid)
 
     def _record_feature(
         self, side: Side, interconnect: str, uuid: str, channel: str, feature: models.Feature
     ) -> None:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        view = snapshot.side(side)
-        view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = feature
+        self.pool.record_feature(side, interconnect, uuid, channel, feature)
 
     def _forget_feature(self, side: Side, interconnect: str, uuid: str, channel: str) -> None:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).pop(channel, None)
+        self.pool.forget_feature(side, interconnect, uuid, channel)
 
     # ------------------------------------------------------------------ results
 
@@ -864,12 +1005,14 @@ class LinkReconciler:
         conditions = []
         for cond in decision.status.conditions:
             if cond.type == "Ready" and not cond.is_true:
-                cond = replace(cond, reason=reason, message=message, observed_generation=gen)
+                shown = replace(cond, reason=reason, message=message, observed_generation=gen)
             elif cond.type == "Reconciling":
-                cond = replace(
+                shown = replace(
                     cond, status=_TRUE, reason=reason, message=message, observed_generation=gen
                 )
-            conditions.append(cond)
+            else:
+                shown = cond
+            conditions.append(shown)
         return replace(decision.status, conditions=tuple(conditions), message=message)
 
 

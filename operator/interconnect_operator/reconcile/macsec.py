@@ -514,6 +514,12 @@ class MacsecDriver:
                 reason, message = note.reason, note.message
             elif ch.rotating:
                 reason, message = "Rotating", "waiting for the new key to become active (P28)"
+            elif self.enabled and rules.rotation_due(ch, now, self.rotation_interval):
+                # Due but not taken this run: say which rule holds it (P26, P29).
+                verdict = rules.may_rotate(view, info.id, now)
+                reason, message = verdict.reason, verdict.message
+                if verdict.not_before is not None and next_eligible is not None:
+                    next_eligible = max(next_eligible, verdict.not_before)
             elif rules.fail_closed(ch):
                 reason, message = "NoActiveKey", "no active key: fail closed (P31)"
             else:

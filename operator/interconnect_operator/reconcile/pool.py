@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from interconnect_operator.api import models
 from interconnect_operator.api.auth import Auth, Verify
 from interconnect_operator.api.client import ProviderClient, RequestRecord
 from interconnect_operator.api.retry import RetryPolicy
@@ -137,32 +138,95 @@ class PoolRuntime:
         self.generation = 0
         self._fingerprints: dict[str, tuple[object, ...]] = {}
         self.changed: set[str] = set()
+        self._journal: list[Callable[[PoolSnapshot], None]] | None = None
         """Shared UUIDs whose provider state changed in the latest refresh."""
 
     def client(self, side: Side) -> ProviderClient:
         return self.clients[side]
 
-    async def refresh(self) -> PoolSnapshot:
-        """Read both sides in bulk; concurrent callers share one refresh."""
+    async def refresh(self, *, fresh: bool = False) -> PoolSnapshot:
+        """Read both sides in bulk; concurrent callers share one refresh.
+
+        ``fresh``: the result must come from a read that started after this
+        call (deletion decides on it: nothing may be missed).
+
+        A side that cannot be read keeps its previous view (listed in
+        ``errors``): absence on an unreachable provider never reads as deleted.
+        Changes the reconcilers record while the read is in flight are
+        replayed onto the new snapshot.
+        """
         started = self.generation
         async with self._lock:
-            if self.generation != started and self.snapshot is not None:
+            if not fresh and self.generation != started and self.snapshot is not None:
                 return self.snapshot
-            self.snapshot = await read_pool(
-                self._readers[Side.NEGOTIATOR],
-                self._readers[Side.RESPONDER],
-                self.config.environment,
-                self._clock(),
-            )
+            self._journal = []
+            try:
+                snapshot = await read_pool(
+                    self._readers[Side.NEGOTIATOR],
+                    self._readers[Side.RESPONDER],
+                    self.config.environment,
+                    self._clock(),
+                )
+                previous = self.snapshot
+                if previous is not None:
+                    for side in Side:
+                        provider = self.config.provider(side).name
+                        if provider in snapshot.errors:
+                            if side is Side.NEGOTIATOR:
+                                snapshot.negotiator = previous.negotiator
+                            else:
+                                snapshot.responder = previous.responder
+                self.snapshot = snapshot
+                for change in self._journal:
+                    change(snapshot)
+            finally:
+                self._journal = None
             self.generation += 1
-            if not self.snapshot.errors:
-                prints = self.snapshot.fingerprints()
+            if not snapshot.errors:
+                prints = snapshot.fingerprints()
                 old = self._fingerprints
                 self.changed = {
                     u for u in prints.keys() | old.keys() if prints.get(u) != old.get(u)
                 }
                 self._fingerprints = prints
-            return self.snapshot
+            return snapshot
+
+    def _apply(self, change: Callable[[PoolSnapshot], None]) -> None:
+        if self.snapshot is not None:
+            change(self.snapshot)
+        if self._journal is not None:
+            self._journal.append(change)
+
+    def record_connection(
+        self, side: Side, interconnect: str, uuid: str, connection: models.Connection
+    ) -> None:
+        def change(snapshot: PoolSnapshot) -> None:
+            snapshot.side(side).connections.setdefault(interconnect, {})[uuid] = connection
+
+        self._apply(change)
+
+    def forget_connection(self, side: Side, interconnect: str, uuid: str) -> None:
+        def change(snapshot: PoolSnapshot) -> None:
+            view = snapshot.side(side)
+            view.connections.get(interconnect, {}).pop(uuid, None)
+            view.features.get(interconnect, {}).pop(uuid, None)
+
+        self._apply(change)
+
+    def record_feature(
+        self, side: Side, interconnect: str, uuid: str, channel: str, feature: models.Feature
+    ) -> None:
+        def change(snapshot: PoolSnapshot) -> None:
+            view = snapshot.side(side)
+            view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = feature
+
+        self._apply(change)
+
+    def forget_feature(self, side: Side, interconnect: str, uuid: str, channel: str) -> None:
+        def change(snapshot: PoolSnapshot) -> None:
+            snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).pop(channel, None)
+
+        self._apply(change)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.clients.values()))
