@@ -70,6 +70,7 @@ LinkKey = tuple[str, str]
 SECRET_RETRY = (5.0, 300.0)
 FAST_REFRESH_SECONDS = 1.0
 STARTUP_GRACE_SECONDS = 10.0
+RELEASED_MEMORY_SECONDS = 600.0
 IN_PROGRESS = frozenset(
     {"Pending", "Placing", "Negotiating", "Provisioning", "Verifying", "Updating", "Migrating"}
 )
@@ -129,6 +130,7 @@ class Controller:
         )
         self._namespace_labels: dict[str, tuple[float, dict[str, str]]] = {}
         self._started = time.monotonic()
+        self._released: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -410,6 +412,10 @@ class Controller:
         if event_type == "DELETED":
             self._drop_link(key)
             return
+        uid = str(meta.get("uid") or "")
+        if uid in self._released:
+            # Late watch events of a link already released: never act on them.
+            return
         old = self.links.get(key)
         if old is not None and _older(body, old):
             # A watch event older than what our own write returned: keep the newer copy.
@@ -430,6 +436,15 @@ class Controller:
         uuid = _shared_uuid(body)
         if uuid:
             self.uuid_index[uuid] = key
+
+    def _release(self, body: Mapping[str, Any]) -> None:
+        now = time.monotonic()
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        if uid:
+            self._released[uid] = now
+        for old_uid, when in list(self._released.items()):
+            if now - when > RELEASED_MEMORY_SECONDS:
+                del self._released[old_uid]
 
     def _drop_link(self, key: LinkKey) -> None:
         body = self.links.pop(key, None)
@@ -514,13 +529,43 @@ class Controller:
         state.secret_backoff = SECRET_RETRY[0]
         reconciler = entry.reconciler
         assert reconciler is not None and entry.runtime is not None
+        if request.shared_uuid is None and spec.destination_account_id and not deleting:
+            # Issuing a key is not idempotent: confirm on a fresh read that the link
+            # still exists, is not being deleted and has no UUID recorded yet.
+            fresh = await self.kube.get_object(LINKS, key[0], key[1])
+            if fresh["metadata"].get("deletionTimestamp") or _shared_uuid(fresh):
+                self.links[key] = fresh
+                return 0.0
+        if deleting:
+            # Decide deletion on a read that started now: a stale snapshot must
+            # never make an existing provider object look already gone.
+            snapshot = await entry.runtime.refresh(fresh=True)
+            if snapshot.errors:
+                unreachable = ", ".join(sorted(snapshot.errors))
+                return await self._simple(
+                    key,
+                    body,
+                    "Deleting",
+                    "ProviderUnreachable",
+                    f"deletion waits for {unreachable} to answer (P19); retrying",
+                    stalled=False,
+                    retry=10.0,
+                )
         result = await reconciler.reconcile(request)
         if result.persist_uuid is not None:
             await self._persist_uuid(key, body, result.persist_uuid)
             return 0.0
         await self._publish(key, body, entry, request, result)
         if result.finalized:
+            logger.info(
+                "link %s/%s released (%s)",
+                key[0],
+                key[1],
+                spec.deletion_policy.value,
+                extra={"link": f"{key[0]}/{key[1]}", "pool": entry.name},
+            )
             await self._remove_finalizer(key, body)
+            self._release(body)
             self._drop_link(key)
             return None
         return result.requeue_after

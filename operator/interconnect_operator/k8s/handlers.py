@@ -23,7 +23,7 @@ from interconnect_operator.k8s.kube import (
     KubeClient,
     load_configuration,
 )
-from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, FINALIZER, OperatorOptions
+from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, KOPF_FINALIZER, OperatorOptions
 from interconnect_operator.metrics import MetricsServer, OperatorMetrics, serve_metrics
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,10 @@ def configure(options: OperatorOptions) -> None:
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """All kopf settings in one place, then the controller and the metrics endpoint."""
-    settings.persistence.finalizer = FINALIZER
+    # kopf removes "its" finalizer from objects being deleted when it has no
+    # deletion handler; the controller owns FINALIZER, so kopf gets another name
+    # (never added: there are no kopf deletion handlers or daemons).
+    settings.persistence.finalizer = KOPF_FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=ANNOTATION_PREFIX
     )

@@ -71,7 +71,11 @@ class KubeClient:
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers: dict[str, str] = {"Accept": "application/json"}
-        token = self._configuration.get_api_key_with_prefix("authorization")
+        # The kubernetes client stores tokens as "BearerToken" (recent versions)
+        # or "authorization" (older); both carry the "Bearer " prefix already.
+        token = self._configuration.get_api_key_with_prefix(
+            "BearerToken"
+        ) or self._configuration.get_api_key_with_prefix("authorization")
         if token:
             headers["Authorization"] = token
         if content_type:

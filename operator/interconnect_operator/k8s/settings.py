@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FINALIZER = "interconnect.io/finalizer"
+KOPF_FINALIZER = "interconnect.io/kopf"
 ANNOTATION_PREFIX = "interconnect.io"
 PAUSED_ANNOTATION = "interconnect.io/paused"
 UUID_ANNOTATION = "interconnect.io/shared-connection-uuid"
