@@ -10,13 +10,14 @@ from tests.support.stack import is_ready, link_manifest, wait_for
 pytestmark = pytest.mark.e2e
 
 
-def _connections(sim_state: dict, uuid: str) -> list[dict]:
-    found = []
-    for ix in sim_state.get("interconnects", []):
-        for conn in ix.get("connectionsDetail", ix.get("connectionList", [])) or []:
-            if uuid in str(conn.get("name", "")):
-                found.append(conn)
-    return found
+def _objects(sim_state: dict, uuid: str) -> list[dict]:
+    """Connections and features a simulator holds for ``uuid`` (keys are history)."""
+    return [
+        obj
+        for kind in ("connections", "features")
+        for obj in sim_state.get(kind, [])
+        if uuid in str(obj)
+    ]
 
 
 def test_link_becomes_ready_and_delete_removes_it_from_both_providers(
@@ -33,9 +34,10 @@ def test_link_becomes_ready_and_delete_removes_it_from_both_providers(
     assert status["phase"] == "Ready"
     assert len(status["channels"]) == 4
     assert {p["verificationState"] for p in status["providers"]} == {"VERIFICATION_STATE_VERIFIED"}
-    assert uuid in str(stack.aws.state()) and uuid in str(stack.gcp.state())
+    assert len(_objects(stack.aws.state(), uuid)) == 5  # 1 connection + 4 features
+    assert len(_objects(stack.gcp.state(), uuid)) == 5
 
     stack.kube.delete("mcl", "smoke", namespace)
     wait_for(lambda: stack.kube.try_get("mcl", "smoke", namespace) is None, 60, "link gone")
-    assert uuid not in str(stack.aws.state())
-    assert uuid not in str(stack.gcp.state())
+    assert _objects(stack.aws.state(), uuid) == []
+    assert _objects(stack.gcp.state(), uuid) == []

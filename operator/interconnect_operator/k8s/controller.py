@@ -40,7 +40,7 @@ from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, Opera
 from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.logging_setup import register_secret
 from interconnect_operator.metrics import (
-    ChannelHealth,
+    ChannelHealth as ChannelMetrics,
     InterconnectHealth,
     LinkHealth,
     OperatorMetrics,
@@ -55,6 +55,7 @@ from interconnect_operator.protocol.types import (
     Side,
     VerificationState,
 )
+from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
 from interconnect_operator.reconcile.link import LinkReconciler, LinkRequest, LinkResult
 from interconnect_operator.reconcile.pool import (
     PoolConfig,
@@ -98,6 +99,7 @@ class PoolEntry:
     error: tuple[str, str] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     busy: set[tuple[str, str]] = field(default_factory=set)
+    watch: ChannelWatch | None = None
     """Links of this pool still making progress: the pool refreshes faster meanwhile."""
 
 
@@ -201,6 +203,7 @@ class Controller:
             )
             entry.runtime = PoolRuntime(config, negotiator, responder)
             entry.reconciler = LinkReconciler(entry.runtime)
+            entry.watch = ChannelWatch(entry.runtime)
         runtime = entry.runtime
         first = True
         while True:
@@ -212,8 +215,12 @@ class Controller:
                 logger.exception("pool refresh failed", extra={"pool": entry.name})
                 self.metrics.record_reconcile_error("pool", "RefreshFailed")
             report = runtime.report()
-            await self._write_pool_status(entry, report)
-            self._export_pool(entry.name, report)
+            if entry.watch is not None and entry.watch.due() and not report.errors:
+                # MACsec (P26-P31) and maintenance (P24-P25): channel-level, slow cadence.
+                await entry.watch.run()
+            health = entry.watch.health if entry.watch is not None else {}
+            await self._write_pool_status(entry, report, health)
+            self._export_pool(entry.name, report, health)
             entry.ready.set()
             if first:
                 first = False
@@ -335,7 +342,12 @@ class Controller:
             data[key] = decoded
         return data
 
-    async def _write_pool_status(self, entry: PoolEntry, report: PoolReport) -> None:
+    async def _write_pool_status(
+        self,
+        entry: PoolEntry,
+        report: PoolReport,
+        health: Mapping[tuple[str, str], ChannelHealth],
+    ) -> None:
         old = entry.body.get("status") or {}
         new = status_mod.pool_status_body(
             report,
@@ -343,6 +355,7 @@ class Controller:
             generation=entry.generation,
             link_count=len(self.links_by_pool.get(entry.name, ())),
             now=_now(),
+            channels=health,
         )
         await self._patch_pool_status(entry, old, new)
 
@@ -372,7 +385,9 @@ class Controller:
         entry.body["status"] = result.get("status", new)
         return True
 
-    def _export_pool(self, name: str, report: PoolReport) -> None:
+    def _export_pool(
+        self, name: str, report: PoolReport, health: Mapping[tuple[str, str], ChannelHealth]
+    ) -> None:
         interconnects = []
         for ix in report.interconnects:
             by_state: dict[str, int] = {}
@@ -385,7 +400,7 @@ class Controller:
                     allocated_mbps=ix.allocated_mbps,
                     available_mbps=ix.available_mbps,
                     channels_by_admin_state=by_state,
-                    channels=[ChannelHealth(id=c) for c, _, _ in ix.channels],
+                    channels=[_channel_metrics(ix.id, c, health) for c, _, _ in ix.channels],
                 )
             )
         self.metrics.set_pool(
@@ -862,6 +877,23 @@ class Controller:
             }
         )
         self.uuid_index[uuid] = key
+
+
+def _channel_metrics(
+    interconnect: str, channel: str, health: Mapping[tuple[str, str], ChannelHealth]
+) -> ChannelMetrics:
+    known = health.get((interconnect, channel))
+    if known is None:
+        return ChannelMetrics(id=channel)
+    return ChannelMetrics(
+        id=channel,
+        maintenance_active=known.maintenance_active,
+        next_maintenance_start=known.next_maintenance_start.timestamp()
+        if known.next_maintenance_start is not None
+        else None,
+        macsec_key_age_seconds=known.macsec_key_age_seconds,
+        maintenance_overlap=known.maintenance_overlap,
+    )
 
 
 def _now() -> dt.datetime:

@@ -16,6 +16,7 @@ from typing import Any
 from interconnect_operator.protocol.conditions import Condition, ConditionStatus, merge
 from interconnect_operator.protocol.link_state import LinkStatus
 from interconnect_operator.protocol.types import InterconnectState, Side
+from interconnect_operator.reconcile.channels import ChannelHealth
 from interconnect_operator.reconcile.pool import PoolReport
 
 _ROLE = {Side.NEGOTIATOR: "Negotiator", Side.RESPONDER: "Responder"}
@@ -188,6 +189,7 @@ def pool_status_body(
     generation: int,
     link_count: int,
     now: dt.datetime,
+    channels: Mapping[tuple[str, str], ChannelHealth] | None = None,
 ) -> dict[str, Any]:
     """The ``.status`` of a CapacityPool after a refresh."""
     gen = generation
@@ -239,7 +241,7 @@ def pool_status_body(
                 "allocatedMbps": ix.allocated_mbps,
                 "availableMbps": ix.available_mbps,
                 "channels": [
-                    {k: v for k, v in (("id", c), ("adminState", a), ("macsecManager", m)) if v}
+                    _pool_channel(ix.id, c, a, m, (channels or {}).get((ix.id, c)))
                     for c, a, m in ix.channels
                 ],
             }
@@ -264,6 +266,33 @@ def pool_status_body(
             if key in old_status:
                 body[key] = old_status[key]
     return body
+
+
+def _pool_channel(
+    interconnect: str,
+    channel: str,
+    admin_state: str | None,
+    manager: str | None,
+    health: ChannelHealth | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": channel}
+    if admin_state:
+        out["adminState"] = admin_state
+    if health is not None and health.macsec_manager:
+        manager = health.macsec_manager
+    if manager:
+        out["macsecManager"] = manager
+    if health is not None and health.windows:
+        out["maintenance"] = [
+            {
+                "provider": "either",
+                "maintenanceId": mid,
+                "startTime": _time(start),
+                "endTime": _time(end),
+            }
+            for mid, start, end in health.windows
+        ]
+    return out
 
 
 def pool_status_error(
