@@ -12,13 +12,31 @@ objects; a 409 on a create is resolved by reading before deciding (P33); an
 outcome-unknown error is followed by a read of the object. The negotiator
 side is always created first (P5).
 
+Crash safety: the shared UUID is written ahead (``LinkResult.persist_uuid``)
+before any provider object exists, for key links as for destination-account
+links. Everything else may be lost with the process: a fresh reconciler
+finds the link's objects in the snapshot, takes the interconnect from where
+they are, and recovers the activation key from the negotiator's own
+connection (created only after the responder confirmed it, P3/P5). A key
+issued for a destination account that died with the process before anything
+used it is replaced by a new one (a new UUID, written ahead again). The
+integration tests stop the operator after every single call of a bring-up
+and check that a fresh one converges to the same state without duplicates.
+
 Calls per link to Ready, against the protocol minimum: ConfirmActivationKey,
 CreateConnection x2, GenerateFeatureGuidance at the responder, CreateFeature
 x8, NotifyConnectionStatus x2: 14. The negotiator's own guidance is read once
 per interconnect and reused (its ranges are per channel, not per connection;
 what is in use comes from the snapshot). Verification is inferred from P14
 (both notifications acknowledged after both sides were FINAL) and confirmed by
-the next bulk refresh.
+the next bulk refresh. A notification the provider has evidently discarded
+(a refresh after it still shows that side UNVERIFIED with every feature
+FINAL: a feature changed since, P15) is sent again at once.
+
+Deferral (P22-P23): when the environment demands it, both connections are
+created with ``deferProvisioning`` and the peer drives the rest; the link is
+rolled back (peer first, then our side) when it is not ready within the
+environment's ``deferralTimeoutHours`` counted from the link's creation.
 """
 
 from __future__ import annotations
@@ -213,12 +231,17 @@ class LinkReconciler:
         if request.spec.paused and not request.deleting:
             return await self._paused(request)
         uuid = request.shared_uuid
-        memory: LinkMemory | None = self._memory.get(uuid) if uuid else None
         if request.activation_key is not None:
             resolved = self._decode_key(request)
             if isinstance(resolved, LinkResult):
                 return resolved
             uuid = resolved
+            if not request.deleting:
+                if self.pool.snapshot is None:
+                    await self.pool.refresh()
+                mismatch = self._key_size_mismatch(request, uuid)
+                if mismatch is not None:
+                    return mismatch
         if uuid is None:
             if request.deleting:
                 return LinkResult(None, None, self.environment, None, finalized=True)
@@ -235,9 +258,18 @@ class LinkReconciler:
             return await self._issue_key(request)
         if (
             request.activation_key is not None
+            and request.shared_uuid is not None
             and request.shared_uuid != uuid
-            and not request.deleting
         ):
+            # Following the new key would abandon the objects of the old UUID.
+            return self._failed(
+                request,
+                request.shared_uuid,
+                "KeyChanged",
+                "P3: the activation key now names another connection than the one this "
+                "link created; delete the link and create a new one for the new key",
+            )
+        if request.activation_key is not None and request.shared_uuid is None:
             # Write-ahead: the caller records the UUID before anything exists on
             # a provider, so a deletion after a crash still finds what was created.
             return LinkResult(None, uuid, self.environment, 0.0, persist_uuid=uuid)
@@ -284,6 +316,18 @@ class LinkReconciler:
                         return Secret(value)
         return None
 
+    def _observed_interconnect(self, uuid: str) -> str | None:
+        snapshot = self.pool.snapshot
+        if snapshot is None:
+            return None
+        for side in Side:
+            held = sorted(
+                ix for ix, by_id in snapshot.side(side).connections.items() if uuid in by_id
+            )
+            if held:
+                return held[0]
+        return None
+
     def _anywhere(self, uuid: str) -> bool:
         snapshot = self.pool.snapshot
         assert snapshot is not None
@@ -294,13 +338,13 @@ class LinkReconciler:
     # ------------------------------------------------------------------ key
 
     def _decode_key(self, request: LinkRequest) -> str | LinkResult:
-        """P2: the key is well formed, for this environment and this size."""
+        """P2: the key is well formed and for this pool's environment; its UUID."""
         assert request.activation_key is not None
         try:
             key = decode(request.activation_key.reveal())
         except InvalidActivationKey as exc:
             return self._failed(request, None, "InvalidActivationKey", f"P2: {exc}")
-        if not key.destination_environment_uri.rstrip("/").endswith(self.environment):
+        if key.destination_environment_uri.rstrip("/").rsplit("/", 1)[-1] != self.environment:
             return self._failed(
                 request,
                 key.shared_connection_uuid,
@@ -308,17 +352,35 @@ class LinkReconciler:
                 f"P2: the key is for {key.destination_environment_uri}, "
                 f"the pool's environment is {self.environment}",
             )
-        if key.connection_size_mbps != request.spec.bandwidth_mbps:
-            already = self._memory.get(key.shared_connection_uuid)
-            if already is None or already.interconnect is None:
-                return self._failed(
-                    request,
-                    key.shared_connection_uuid,
-                    "KeySizeMismatch",
-                    f"P2: the key is for {key.connection_size_mbps} Mbps, "
-                    f"the link asks for {request.spec.bandwidth_mbps} Mbps",
-                )
         return key.shared_connection_uuid
+
+    def _key_size_mismatch(self, request: LinkRequest, uuid: str) -> LinkResult | None:
+        """P2: a key is for one size; only a link not yet placed must match it.
+
+        Once placed, the bandwidth may have been updated (P16) or migrated
+        (P18) since the key was used, which is no mismatch.
+        """
+        assert request.activation_key is not None
+        size = decode(request.activation_key.reveal()).connection_size_mbps
+        if size == request.spec.bandwidth_mbps:
+            return None
+        memory = self._memory.get(uuid)
+        if memory is not None and memory.interconnect is not None:
+            return None
+        snapshot = self.pool.snapshot
+        if snapshot is not None and self._anywhere(uuid):
+            return None
+        if snapshot is None or snapshot.errors:
+            # Cannot tell whether it was placed before: look again later.
+            return self._transient(
+                request, uuid, "ProvidersUnreadable", "P2: cannot read both providers"
+            )
+        return self._failed(
+            request,
+            uuid,
+            "KeySizeMismatch",
+            f"P2: the key is for {size} Mbps, the link asks for {request.spec.bandwidth_mbps} Mbps",
+        )
 
     def _policy_violation(self, request: LinkRequest) -> tuple[str, str] | None:
         config = self.pool.config
@@ -459,6 +521,10 @@ class LinkReconciler:
         )
 
     def _facts(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkFacts:
+        if memory.interconnect is None and memory.migrating_to is None:
+            # Status lost (restart without it): the link lives where the providers
+            # hold it, the negotiator's side first (P5), as decide() assumes too.
+            memory.interconnect = self._observed_interconnect(uuid)
         working = memory.migrating_to or memory.interconnect
         channels: tuple[str, ...] = ()
         guidance_ready = False

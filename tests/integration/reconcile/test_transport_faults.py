@@ -1,0 +1,104 @@
+"""Faults between the operator and a provider that it must survive in one process.
+
+P33: after a lost response the operator reads before it retries and keeps
+the same ids and body. SideReader: a provider that refuses the feature
+wildcard is read per connection instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import httpx
+
+from tests.integration.reconcile.conftest import (
+    Rig,
+    assert_ready_on_both,
+    calls_by_operation,
+    link_request,
+)
+
+
+class LoseFirstResponse(httpx.AsyncBaseTransport):
+    """Applies every request, but drops the response of the first attempt of each
+    non-idempotent create or delete (the connection breaks after the server
+    committed)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, lost: Counter[str]) -> None:
+        self._inner = inner
+        self._lost = lost
+        self._seen: set[str] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        path = request.url.path
+        creates = request.method == "POST" and path.endswith(("/connections", "/features"))
+        if (creates or request.method == "DELETE") and str(request.url) not in self._seen:
+            self._seen.add(str(request.url))
+            await response.aread()
+            self._lost[request.method + " " + path.rsplit("/", 1)[-1]] += 1
+            raise httpx.ReadError("connection reset after the request was sent")
+        return response
+
+
+class RefuseWildcard(httpx.AsyncBaseTransport):
+    """A provider that does not know the ``connections/-/features`` wildcard."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/connections/-/" in request.url.path:
+            return httpx.Response(
+                400, json={"error": {"code": 400, "message": "invalid connection id"}}
+            )
+        return await self._inner.handle_async_request(request)
+
+
+async def test_p33_lost_responses_are_read_back_not_duplicated(rig: Rig) -> None:
+    lost: Counter[str] = Counter()
+    op = rig.operator(wrap=lambda t: LoseFirstResponse(t, lost))
+    ready, request = await rig.drive(op, link_request(account="acct-1"), rounds=12)
+    assert request.shared_uuid is not None
+    assert ready.status is not None
+    interconnect = ready.status.interconnect or ""
+    # Every create lost its first response (2 connections + 8 features).
+    assert sum(lost.values()) == 10
+    neg, res = await rig.states()
+    assert_ready_on_both(neg, res, request.shared_uuid, bandwidth=1000, interconnect=interconnect)
+    calls = calls_by_operation(await rig.gcp.stats(), await rig.aws.stats())
+    # Each create reached the provider once; the operator read it back instead of resending.
+    assert calls["CreateConnection"] == 2
+    assert calls["CreateFeature"] == 8
+    assert calls["GetConnection"] + calls["GetFeature"] >= 10
+
+    lost.clear()
+    gone, _ = await rig.drive(
+        op, replace(request, deleting=True), until=lambda r: r.finalized, rounds=6
+    )
+    assert gone.finalized
+    assert lost["DELETE " + request.shared_uuid] == 2
+    for state in await rig.states():
+        assert state["connections"] == []
+        assert state["features"] == []
+
+
+async def test_snapshot_falls_back_to_per_connection_feature_lists(rig: Rig) -> None:
+    op = rig.operator(wrap=RefuseWildcard)
+    _ready, request = await rig.drive(op, link_request(account="acct-1"))
+    assert request.shared_uuid is not None
+    await rig.gcp.reset_stats()
+    await rig.aws.reset_stats()
+
+    snapshot = await op.runtime.refresh()
+
+    for side_view in (snapshot.negotiator, snapshot.responder):
+        features = [by_uuid.get(request.shared_uuid, {}) for by_uuid in side_view.features.values()]
+        assert sorted(ch for f in features for ch in f) == ["ch1", "ch2", "ch3", "ch4"]
+    # The refusal is remembered: only per-connection lists now (one link: one each).
+    for handle in (rig.gcp, rig.aws):
+        assert calls_by_operation(await handle.stats())["ListFeatures"] == 1
+    again = await op.reconciler.reconcile(request)
+    assert again.status is not None
+    assert again.status.ready
