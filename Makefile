@@ -33,13 +33,24 @@ lint: dev ## ruff, mypy --strict, import-linter, generated files current
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m interconnect_operator.k8s.crdgen --check
+	$(PY) hack/chart-sync.py --check
+	$(PY) hack/chart-readme.py --check
 
 fmt: dev
 	$(VENV)/bin/ruff format operator tests bench hack
 	$(VENV)/bin/ruff check --fix operator tests bench hack
 
-crds: dev ## regenerate crds/ from the models
+crds: dev ## regenerate crds/ from the models, then the chart's copies
 	$(PY) -m interconnect_operator.k8s.crdgen
+	$(PY) hack/chart-sync.py
+	$(PY) hack/chart-readme.py
+
+chart-sync: dev ## copy CRDs, RBAC rules, alerts and dashboard into the chart
+	$(PY) hack/chart-sync.py
+	$(PY) hack/chart-readme.py
+
+test-chart: dev tools
+	$(PYTEST) -q tests/chart
 
 test: dev tools lint ## every test
 	$(PYTEST) -q -p no:cacheprovider tests
@@ -54,3 +65,9 @@ test-e2e: dev tools
 	$(PYTEST) -q tests/e2e
 
 include hack/cluster.mk
+
+demo: dev ## the main job: control plane, two simulated providers, the operator, links coming up
+	PYTHONPATH=$(CURDIR) $(PY) hack/demo.py up
+
+demo-down: ## stop everything `make demo` started (and nothing else)
+	PYTHONPATH=$(CURDIR) $(PY) hack/demo.py down

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import logging
 import ssl
@@ -41,6 +42,8 @@ from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.logging_setup import register_secret
 from interconnect_operator.metrics import (
     ChannelHealth as ChannelMetrics,
+)
+from interconnect_operator.metrics import (
     InterconnectHealth,
     LinkHealth,
     OperatorMetrics,
@@ -235,10 +238,8 @@ class Controller:
             if entry.busy:
                 interval = min(interval, FAST_REFRESH_SECONDS)
             delay = max(interval - (time.monotonic() - started), 0.2)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.wake.wait(), delay)
-            except TimeoutError:
-                pass
 
     async def _pool_config(self, entry: PoolEntry) -> PoolConfig:
         try:
@@ -534,7 +535,14 @@ class Controller:
             if FINALIZER not in finalizers:
                 await self._add_finalizer(key, body)
         try:
-            request = await self._request(key, body, spec, generation, deleting, old_status)
+            request = await self._request(
+                key,
+                body=body,
+                spec=spec,
+                generation=generation,
+                deleting=deleting,
+                old_status=old_status,
+            )
         except ConfigError as exc:
             delay = state.secret_backoff
             state.secret_backoff = min(delay * 2, SECRET_RETRY[1])
@@ -543,7 +551,8 @@ class Controller:
             )
         state.secret_backoff = SECRET_RETRY[0]
         reconciler = entry.reconciler
-        assert reconciler is not None and entry.runtime is not None
+        assert reconciler is not None
+        assert entry.runtime is not None
         if request.shared_uuid is None and spec.destination_account_id and not deleting:
             # Issuing a key is not idempotent: confirm on a fresh read that the link
             # still exists, is not being deleted and has no UUID recorded yet.
@@ -588,6 +597,7 @@ class Controller:
     async def _request(
         self,
         key: LinkKey,
+        *,
         body: Mapping[str, Any],
         spec: MulticloudLinkSpec,
         generation: int,
@@ -665,7 +675,10 @@ class Controller:
             self._namespace_labels[namespace] = cached
         if selector_matches(selector, cached[1]):
             return None
-        return f"namespace {namespace} is not allowed to draw from pool {entry.name} (namespaceSelector)"
+        return (
+            f"namespace {namespace} is not allowed to draw from pool {entry.name} "
+            "(namespaceSelector)"
+        )
 
     async def _publish(
         self,

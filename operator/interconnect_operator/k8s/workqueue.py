@@ -12,6 +12,7 @@ pool refresh can wake keys early (observe in bulk, act per link).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -107,10 +108,8 @@ class WorkQueue(Generic[K]):
                     self.add(key)
             timeout = self._delayed[0][0] - now if self._delayed else None
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
 
     async def _work(self) -> None:
         while True:
