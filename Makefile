@@ -71,3 +71,11 @@ demo: dev ## the main job: control plane, two simulated providers, the operator,
 
 demo-down: ## stop everything `make demo` started (and nothing else)
 	PYTHONPATH=$(CURDIR) $(PY) hack/demo.py down
+
+BENCH_N ?= 100,1000
+bench: dev tools ## benchmark on the rig's API server (BENCH_N=100,1000; BENCH_STEADY_SECONDS=300): bench/results.json, bench/REPORT.md
+	BENCH_N=$(BENCH_N) PYTHONPATH=$(CURDIR) $(PY) -m bench.run
+
+bench-smoke: dev tools ## the benchmark harness at N=20 with a 5 s steady window (CI): results in .cache/bench-smoke
+	PYTHONPATH=$(CURDIR) $(PY) -m bench.run --sizes 20 --steady-seconds 5 --single-runs 5 \
+		--no-merge --out-dir $(CURDIR)/.cache/bench-smoke
