@@ -141,8 +141,10 @@ def test_prometheus_sees_ready_then_degraded_then_ready(
 
     # P20: the provider accepts again; the operator recreates the feature.
     wait_for(
-        lambda: prometheus.value(f"interconnect_link_degraded{{{selector}}}") == 0.0
-        and prometheus.value(f"interconnect_link_ready{{{selector}}}") == 1.0,
+        lambda: (
+            prometheus.value(f"interconnect_link_degraded{{{selector}}}") == 0.0
+            and prometheus.value(f"interconnect_link_ready{{{selector}}}") == 1.0
+        ),
         60,
         "back to ready=1, degraded=0",
     )

@@ -48,7 +48,7 @@ def _wait_http(url: str, timeout: float, what: str, log: Path | None = None) -> 
     last = ""
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status < 500:
                     return
         except (urllib.error.URLError, OSError) as exc:
@@ -77,13 +77,13 @@ class Simulator:
     def admin(self, path: str, body: Any = None, method: str | None = None) -> Any:
         """Call an admin endpoint (``/admin/...``) and return its JSON."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310 - loopback
+        request = urllib.request.Request(
             self.url + path,
             data=data,
             method=method or ("POST" if data is not None else "GET"),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             raw = response.read()
         return json.loads(raw) if raw.strip() else None
 
@@ -114,7 +114,7 @@ def _spawn(
 ) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handle = log_path.open("ab")
-    return subprocess.Popen(  # noqa: S603 - our own executables
+    return subprocess.Popen(
         argv,
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -178,7 +178,7 @@ class OperatorProcess:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:
             return response.read().decode()
 
     def alive(self) -> bool:
@@ -248,7 +248,7 @@ class Kube:
         self.kubectl = str(kubectl_path())
 
     def run(self, *args: str, input_text: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [self.kubectl, "--kubeconfig", str(self.kubeconfig), *args],
             input=input_text,
             capture_output=True,

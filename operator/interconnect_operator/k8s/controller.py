@@ -59,7 +59,12 @@ from interconnect_operator.protocol.types import (
     VerificationState,
 )
 from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
-from interconnect_operator.reconcile.link import LinkReconciler, LinkRequest, LinkResult
+from interconnect_operator.reconcile.link import (
+    LinkEvent,
+    LinkReconciler,
+    LinkRequest,
+    LinkResult,
+)
 from interconnect_operator.reconcile.pool import (
     PoolConfig,
     PoolReport,
@@ -280,9 +285,11 @@ class Controller:
                         "SecretKeyMissing",
                         f"secret {provider.auth.secret_ref.name} has no key {key!r}",
                     )
-                settings["token" if provider.auth.type is AuthType.BEARER else key] = data[key]
+                settings[_SETTING_FOR_KEY.get(provider.auth.type, key)] = data[key]
             else:
                 settings.update(data)
+                if provider.auth.type is AuthType.OAUTH2 and "credentials.json" in data:
+                    settings["serviceAccountJson"] = data["credentials.json"]
             fingerprint = str(hash(tuple(sorted(data.items()))))
         if provider.auth.region:
             settings["region"] = provider.auth.region
@@ -450,7 +457,9 @@ class Controller:
                 keys.discard(key)
         self.links_by_pool.setdefault(pool, set()).add(key)
         uuid = _shared_uuid(body)
-        if uuid:
+        if uuid and self._uuid_owner(uuid, key) is None:
+            # First claim wins: a link that merely shows the UUID (a refused reused
+            # key) never takes it from the link that recorded it.
             self.uuid_index[uuid] = key
 
     def _release(self, body: Mapping[str, Any]) -> None:
@@ -577,6 +586,21 @@ class Controller:
                 )
         result = await reconciler.reconcile(request)
         if result.persist_uuid is not None:
+            owner = self._uuid_owner(result.persist_uuid, key)
+            if owner is not None:
+                # P3: a key is good for one connection. The reconciler would adopt the
+                # other link's objects as if they were this link's (it cannot tell them
+                # from its own after a crash); deleting either would delete both.
+                return await self._simple(
+                    key,
+                    body,
+                    "Failed",
+                    "KeyRefused",
+                    f"P3: the activation key names shared connection {result.persist_uuid}, "
+                    f"which link {owner[0]}/{owner[1]} already uses; a key is good for "
+                    "one connection",
+                    stalled=True,
+                )
             await self._persist_uuid(key, body, result.persist_uuid)
             return 0.0
         await self._publish(key, body, entry, request, result)
@@ -731,7 +755,20 @@ class Controller:
                 )
                 state.last_phase = phase
             self._export_link(key, entry, result, new)
-        for event in result.events:
+        events = list(result.events)
+        stalled = next(
+            (
+                c
+                for c in (result.status.conditions if result.status is not None else ())
+                if c.type == "Stalled" and c.is_true
+            ),
+            None,
+        )
+        if stalled is not None and stalled.reason not in {e.reason for e in events}:
+            # A link stuck waiting (e.g. NoCapacity, P7) says why once, as a Warning
+            # Event, like a link that failed; the reconciler only reports it as a Wait.
+            events.append(LinkEvent("Warning", stalled.reason, stalled.message))
+        for event in events:
             if event.reason != state.last_event:
                 await self.kube.create_event(
                     _involved(body, "MulticloudLink"),
@@ -873,15 +910,30 @@ class Controller:
             if exc.status != 404:
                 raise
 
+    def _uuid_owner(self, uuid: str, key: LinkKey) -> LinkKey | None:
+        """Another live link that already recorded ``uuid``, if any."""
+        owner = self.uuid_index.get(uuid)
+        if owner is None or owner == key or owner not in self.links:
+            return None
+        return owner
+
     async def _persist_uuid(self, key: LinkKey, body: dict[str, Any], uuid: str) -> None:
         """Write-ahead of the shared UUID (and the finalizer) before any provider object exists."""
         meta = body["metadata"]
         finalizers = list(meta.get("finalizers") or [])
         if FINALIZER not in finalizers:
             finalizers.append(FINALIZER)
-        patched = await self._patch_meta(
-            key, body, {"finalizers": finalizers, "annotations": {UUID_ANNOTATION: uuid}}
-        )
+        # Claim the UUID before the write: a concurrent worker with the same key
+        # must see it taken (_uuid_owner), not race this patch.
+        self.uuid_index[uuid] = key
+        try:
+            patched = await self._patch_meta(
+                key, body, {"finalizers": finalizers, "annotations": {UUID_ANNOTATION: uuid}}
+            )
+        except BaseException:
+            if self.uuid_index.get(uuid) == key:
+                del self.uuid_index[uuid]
+            raise
         meta.update(
             {
                 "finalizers": patched["metadata"].get("finalizers", finalizers),
@@ -890,6 +942,10 @@ class Controller:
             }
         )
         self.uuid_index[uuid] = key
+
+
+# A secretRef with a `key` names one value; it becomes the setting build_auth reads.
+_SETTING_FOR_KEY = {AuthType.BEARER: "token", AuthType.OAUTH2: "serviceAccountJson"}
 
 
 def _channel_metrics(

@@ -377,8 +377,9 @@ class ProviderAuth(_Model):
     type: AuthType = Field(
         default=AuthType.NONE,
         description=(
-            "Authentication scheme: None, Bearer (static token), OAuth2 (client "
-            "credentials), SigV4 (AWS request signing), MTLS (client certificate)."
+            "Authentication scheme: None, Bearer (static token), OAuth2 (tokens minted "
+            "from a Google service-account key), SigV4 (AWS request signing), MTLS "
+            "(client certificate)."
         ),
     )
     secret_ref: SecretKeyRef | None = Field(
@@ -469,8 +470,8 @@ class PoolPolicy(_Model):
         ge=0,
         le=10 * MAX_BANDWIDTH_MBPS,
         description=(
-            "Capacity (Mbps) to keep free on every interconnect: placement skips an "
-            "interconnect whose available bandwidth would drop below it."
+            "Capacity (Mbps) the pool keeps available across its ACTIVE interconnects: "
+            "a link that would leave less available is refused with PolicyDenied."
         ),
     )
 
