@@ -40,10 +40,11 @@ fmt: dev
 	$(VENV)/bin/ruff format operator tests bench hack
 	$(VENV)/bin/ruff check --fix operator tests bench hack
 
-crds: dev ## regenerate crds/ from the models, then the chart's copies
+crds: dev ## regenerate crds/ from the models, then the chart's copies and the README reference
 	$(PY) -m interconnect_operator.k8s.crdgen
 	$(PY) hack/chart-sync.py
 	$(PY) hack/chart-readme.py
+	$(PY) hack/readme-reference.py
 
 chart-sync: dev ## copy CRDs, RBAC rules, alerts and dashboard into the chart
 	$(PY) hack/chart-sync.py

@@ -472,7 +472,10 @@ def _next(ctx: _Ctx) -> tuple[Step, tuple[Step, ...], Phase]:
 
     feature_steps = _feature_steps(working, local, remote, health.channels, facts)
     if feature_steps:
-        return feature_steps[0], tuple(feature_steps), busy_phase or Phase.NEGOTIATING
+        # A link that was Ready and is repairing a lost feature (P20) is Degraded
+        # meanwhile (P12), not back to Negotiating.
+        repairing = _progress_phase(health, facts) if facts.ever_ready else Phase.NEGOTIATING
+        return feature_steps[0], tuple(feature_steps), busy_phase or repairing
 
     possible = [c for c in health.channels if c not in facts.blocked_channels]
     if len(health.negotiated) < MIN_CHANNELS and len(possible) < MIN_CHANNELS:
