@@ -722,11 +722,13 @@ class LinkReconciler:
         )
         if memory.migrating_to is None:
             memory.interconnect = interconnect
+        placeholder = self._reserve(side, interconnect, uuid, bandwidth)
         try:
             created = await client.create_connection(self.environment, interconnect, uuid, body)
         except Conflict:
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
+                self._unreserve(side, interconnect, uuid, placeholder)
                 memory.rejected_interconnects.add(interconnect)
                 return
             created = existing
@@ -737,10 +739,40 @@ class LinkReconciler:
                 raise
             created = existing
         except InvalidRequest as exc:
+            self._unreserve(side, interconnect, uuid, placeholder)
             raise StepFailed("ConnectionRefused", f"P22/P32: {exc.message}") from exc
         except AuthError as exc:
+            self._unreserve(side, interconnect, uuid, placeholder)
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
+        except BaseException:
+            self._unreserve(side, interconnect, uuid, placeholder)
+            raise
         self._record_connection(side, interconnect, uuid, created)
+
+    def _reserve(
+        self, side: Side, interconnect: str, uuid: str, bandwidth: int
+    ) -> models.Connection | None:
+        """Count the bandwidth in the snapshot before the call returns (P7).
+
+        Links placed concurrently then see each other's reservations and spread
+        over the interconnects instead of racing for the same one (P6 409s).
+        Returns the placeholder, or None when the snapshot already holds one.
+        """
+        snapshot = self.pool.snapshot
+        if snapshot is None or uuid in snapshot.side(side).connections.get(interconnect, {}):
+            return None
+        placeholder = models.Connection(bandwidth_mbps=bandwidth)
+        self._record_connection(side, interconnect, uuid, placeholder)
+        return placeholder
+
+    def _unreserve(
+        self, side: Side, interconnect: str, uuid: str, placeholder: models.Connection | None
+    ) -> None:
+        snapshot = self.pool.snapshot
+        if placeholder is None or snapshot is None:
+            return
+        if snapshot.side(side).connections.get(interconnect, {}).get(uuid) is placeholder:
+            self._forget_connection(side, interconnect, uuid)
 
     async def _read_connection(
         self, side: Side, interconnect: str, uuid: str
