@@ -615,8 +615,17 @@ class Controller:
             await self._remove_finalizer(key, body)
             self._release(body)
             self._drop_link(key)
+            self._wake_placing(entry.name)
             return None
         return result.requeue_after
+
+    def _wake_placing(self, pool: str) -> None:
+        """Bandwidth a released link gave back (P19) may be what a waiting link
+        needs (P7): links still placing retry now rather than at their slow poll."""
+        for other in list(self.links_by_pool.get(pool, ())):
+            state = self.link_state.get(other)
+            if state is not None and state.last_phase == "Placing":
+                self.queue.add(other)
 
     async def _request(
         self,
