@@ -729,7 +729,7 @@ class Controller:
             new = status_mod.link_status_body(
                 result.status,
                 old_status=old_status,
-                generation=request.spec.generation,
+                generation=_observed_generation(request, old_status),
                 providers=runtime.config.providers,
                 shared_uuid=result.shared_uuid,
                 environment=result.environment,
@@ -972,6 +972,19 @@ def _channel_metrics(
         macsec_key_age_seconds=known.macsec_key_age_seconds,
         maintenance_overlap=known.maintenance_overlap,
     )
+
+
+def _observed_generation(request: LinkRequest, old_status: Mapping[str, Any]) -> int:
+    """The generation the status describes.
+
+    While paused, a spec change is not acted on, so the status keeps the last
+    generation it did act on: kstatus, Argo CD and Flux then see the change as
+    not reconciled yet instead of reading Ready for a spec never applied.
+    """
+    old = old_status.get("observedGeneration")
+    if request.spec.paused and isinstance(old, int):
+        return old
+    return request.spec.generation
 
 
 def _now() -> dt.datetime:

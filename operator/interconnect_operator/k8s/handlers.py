@@ -56,6 +56,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
     settings.posting.level = logging.WARNING
+    # kopf logs every handled watch event at INFO; the controller logs transitions.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.peering.name = settings.peering.name or "interconnect-operator"
     metrics = OperatorMetrics(per_link=_options.per_link_metrics)
     kube = KubeClient(load_configuration(_options.kubeconfig))
