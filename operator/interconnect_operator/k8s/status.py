@@ -226,7 +226,13 @@ def pool_status_body(
             "Ready"
             if ready
             else ("ProviderUnreachable" if not reachable else "NoActiveInterconnect"),
-            f"{report.available_mbps} Mbps available" if ready else "pool cannot place links now",
+            f"{report.available_mbps} Mbps available"
+            if ready
+            else (
+                "providers unreachable: " + ", ".join(unreachable)
+                if not reachable
+                else "no interconnect is ACTIVE on both sides"
+            ),
             gen,
         ),
     )

@@ -481,6 +481,7 @@ def _next(ctx: _Ctx) -> tuple[Step, tuple[Step, ...], Phase]:
     if len(health.negotiated) < MIN_CHANNELS and len(possible) < MIN_CHANNELS:
         ctx.stalled = "NegotiationFailed"
         blocked = "; ".join(f"{c}: {r}" for c, r in sorted(facts.blocked_channels.items()))
+        blocked = blocked or f"the interconnect has only {len(health.channels)} channels"
         return (
             Wait(
                 "NegotiationFailed",

@@ -98,6 +98,11 @@ _CALLS: contextvars.ContextVar[list[int]] = contextvars.ContextVar("link_calls")
 MAX_STEPS = 64
 L3_BASE = "FEATURE_TYPE_L3_BASE"
 TRANSIENT_RETRY_SECONDS = 5.0
+# P6: a 409 from CreateConnection means "no room there now". Capacity comes
+# back when other links go, so the refusal is remembered only this long;
+# forgetting it for good would leave a waiting link off that interconnect
+# until the operator restarts.
+REJECTION_MEMORY = dt.timedelta(seconds=10)
 
 
 def feature_id(channel: str) -> str:
@@ -158,6 +163,8 @@ class LinkMemory:
     interconnect: str | None = None
     migrating_to: str | None = None
     rejected_interconnects: set[str] = field(default_factory=set)
+    rejected_at: dict[str, dt.datetime] = field(default_factory=dict)
+    """When each of ``rejected_interconnects`` answered 409 (they expire, P6)."""
     guidance: dict[str, tuple[dict[str, GuidanceView], dict[str, GuidanceView]]] = field(
         default_factory=dict
     )
@@ -525,6 +532,7 @@ class LinkReconciler:
             # Status lost (restart without it): the link lives where the providers
             # hold it, the negotiator's side first (P5), as decide() assumes too.
             memory.interconnect = self._observed_interconnect(uuid)
+        self._expire_rejections(memory)
         working = memory.migrating_to or memory.interconnect
         channels: tuple[str, ...] = ()
         guidance_ready = False
@@ -564,6 +572,15 @@ class LinkReconciler:
             ever_ready=request.ever_ready,
             failure=memory.failure,
         )
+
+    def _expire_rejections(self, memory: LinkMemory) -> None:
+        """Forget P6 refusals older than REJECTION_MEMORY: capacity may be back."""
+        now = self._clock()
+        for interconnect in list(memory.rejected_interconnects):
+            at = memory.rejected_at.setdefault(interconnect, now)
+            if now - at >= REJECTION_MEMORY:
+                memory.rejected_interconnects.discard(interconnect)
+                memory.rejected_at.pop(interconnect, None)
 
     def _deferral(self, uuid: str) -> tuple[bool, dt.timedelta | None]:
         """P22: whether this link is deferred to the peer, and the P23 timeout.
@@ -730,6 +747,7 @@ class LinkReconciler:
             if existing is None:
                 self._unreserve(side, interconnect, uuid, placeholder)
                 memory.rejected_interconnects.add(interconnect)
+                memory.rejected_at[interconnect] = self._clock()
                 return
             created = existing
         except OutcomeUnknown:

@@ -327,7 +327,7 @@ async def read_pool(
         if isinstance(result, BaseException):
             if not isinstance(result, ApiError | OSError | asyncio.TimeoutError):
                 raise result
-            errors[reader._provider] = f"{type(result).__name__}: {result}"
+            errors[reader._provider] = _describe(result)
             sides.append(SideView(provider=reader._provider))
         else:
             sides.append(result)
@@ -338,3 +338,21 @@ async def read_pool(
         taken_at=now,
         errors=errors,
     )
+
+
+def _describe(error: BaseException) -> str:
+    """The error and its root cause, so a pool condition says *why* a side is
+    unreachable (e.g. ``CERTIFICATE_VERIFY_FAILED`` rather than ``ConnectError``).
+
+    Transport errors carry no request headers, so no credential can show here.
+    """
+    text = f"{type(error).__name__}: {error}"
+    cause = error.__cause__ or error.__context__
+    seen = 0
+    while cause is not None and seen < 5:
+        detail = str(cause).strip()
+        if detail and detail not in text:
+            text += f" ({detail[:300]})"
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return text

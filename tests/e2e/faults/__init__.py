@@ -1,0 +1,1 @@
+"""Fault scenarios: providers failing, processes killed, an API server restarted."""
