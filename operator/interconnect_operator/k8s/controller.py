@@ -541,7 +541,9 @@ class Controller:
             denied = await self._policy_denial(entry, key[0])
             if denied is not None:
                 return await self._simple(key, body, "Failed", "PolicyDenied", denied, stalled=True)
-            if FINALIZER not in finalizers:
+            if FINALIZER not in finalizers and _shared_uuid(body) is not None:
+                # Links without a UUID get the finalizer with it, in the one
+                # write-ahead patch (_persist_uuid): before any provider object.
                 await self._add_finalizer(key, body)
         try:
             request = await self._request(

@@ -50,7 +50,13 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
-    settings.batching.worker_limit = max(_options.workers, 1)
+    # No kopf worker limit: kopf keeps an object's worker for idle_timeout after
+    # its last event, so a limit throttles bursts to limit/idle_timeout objects
+    # per second. Handlers only enqueue; the controller's work queue bounds the
+    # real concurrency (--workers). A short batch window keeps latency low.
+    settings.batching.worker_limit = None
+    settings.batching.batch_window = 0.01
+    settings.batching.idle_timeout = 1.0
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30

@@ -41,6 +41,10 @@ from interconnect_operator.protocol.types import (
 logger = logging.getLogger(__name__)
 
 WILDCARD = "-"
+PAGE_SIZE = 1000
+"""Largest page the spec's list calls are asked for: fewer round trips per refresh."""
+STATIC_REFRESH_EVERY = 10
+"""Bulk reads between two reads of environment, interconnects and channels."""
 
 
 @dataclass(frozen=True)
@@ -236,21 +240,35 @@ class SideReader:
         self._provider = provider
         self._environment = environment
         self._wildcard_ok = True
+        self._reads = 0
+        self._static: SideView | None = None
         self.calls = 0
 
     async def read(self, *, with_channels: bool = True) -> SideView:
+        """One bulk read. Environment, interconnects and channels (set up out of
+        band, they rarely change) are re-read every STATIC_REFRESH_EVERY reads;
+        connections and features every time: 2 list calls per interconnect."""
         env = self._environment
         view = SideView(provider=self._provider)
-        self.calls += 1
-        view.environment = await self._client.get_environment(env)
-        interconnects = [ix async for ix in self._client.list_interconnects(env)]
-        self.calls += 1
-        for ix in interconnects:
-            if ix.name:
-                view.interconnects[last_id(ix.name)] = ix
+        static = self._static
+        full = static is None or self._reads % STATIC_REFRESH_EVERY == 0
+        self._reads += 1
+        if full or static is None:
+            self.calls += 2
+            view.environment = await self._client.get_environment(env)
+            interconnects = [
+                ix async for ix in self._client.list_interconnects(env, page_size=PAGE_SIZE)
+            ]
+            for ix in interconnects:
+                if ix.name:
+                    view.interconnects[last_id(ix.name)] = ix
+        else:
+            view.environment = static.environment
+            view.interconnects = dict(static.interconnects)
+            view.channels = dict(static.channels)
 
         async def one(ix_id: str) -> None:
-            if with_channels:
+            if with_channels and (full or ix_id not in view.channels):
                 self.calls += 1
                 view.channels[ix_id] = [
                     ChannelInfo(
@@ -258,18 +276,20 @@ class SideReader:
                         admin_state=ch.admin_state,
                         macsec_manager=ch.macsec_manager_provider,
                     )
-                    async for ch in self._client.list_channels(env, ix_id)
+                    async for ch in self._client.list_channels(env, ix_id, page_size=PAGE_SIZE)
                     if ch.name
                 ]
             self.calls += 1
             view.connections[ix_id] = {
                 last_id(c.name): c
-                async for c in self._client.list_connections(env, ix_id)
+                async for c in self._client.list_connections(env, ix_id, page_size=PAGE_SIZE)
                 if c.name
             }
             view.features[ix_id] = await self._features(ix_id, view.connections[ix_id])
 
         await asyncio.gather(*(one(ix_id) for ix_id in view.interconnects))
+        if full:
+            self._static = view
         return view
 
     async def _features(
@@ -280,7 +300,9 @@ class SideReader:
         if self._wildcard_ok:
             try:
                 self.calls += 1
-                async for feature in self._client.list_features(env, ix_id, WILDCARD):
+                async for feature in self._client.list_features(
+                    env, ix_id, WILDCARD, page_size=PAGE_SIZE
+                ):
                     _file_feature(result, feature)
                 return result
             except (InvalidRequest, NotFound):

@@ -1,0 +1,1 @@
+"""The benchmark harness (``make bench``): throughput, latency, memory and calls per link."""

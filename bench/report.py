@@ -1,0 +1,396 @@
+"""Writes bench/REPORT.md from bench/results.json: each figure next to its target.
+
+The generated part (machine, one table per size, calls by operation, writes
+by resource, profile) is rebuilt on every run; the hand-written findings in
+``bench/analysis.md`` (why a target is missed, what to change, with the
+measured evidence) are appended as they are, so re-running keeps them.
+
+``python -m bench.report [results.json] [REPORT.md]`` rewrites the report alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ANALYSIS = HERE / "analysis.md"
+PROTOCOL_MINIMUM_CALLS = 14
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row: where the number is, its unit, the target and how to judge it."""
+
+    scenario: str
+    key: str
+    label: str
+    target: str
+    check: Callable[[Any, int], bool | None]
+    unit: str = ""
+
+
+def _at_most(limit: float) -> Callable[[Any, int], bool | None]:
+    return lambda v, _n: None if v is None else float(v) <= limit
+
+
+def _at_least_at(limit: float, size: int) -> Callable[[Any, int], bool | None]:
+    return lambda v, n: (None if v is None else float(v) >= limit) if n >= size else None
+
+
+def _at_most_at(limit: float, size: int) -> Callable[[Any, int], bool | None]:
+    return lambda v, n: (None if v is None else float(v) <= limit) if n >= size else None
+
+
+def _true(v: Any, _n: int) -> bool | None:
+    return None if v is None else bool(v)
+
+
+def _max_value(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return max(v.values()) if v else None
+    return v
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("burst", "seconds_to_all_ready", "seconds until all Ready", "-", lambda v, n: None, "s"),
+    Figure("burst", "links_per_second", "links/s", ">= 50 at N=1000", _at_least_at(50, 1000)),
+    Figure("burst", "p50_ms", "apply-to-Ready p50", "-", lambda v, n: None, "ms"),
+    Figure("burst", "p99_ms", "apply-to-Ready p99", "-", lambda v, n: None, "ms"),
+    Figure("burst", "max_ms", "apply-to-Ready max", "-", lambda v, n: None, "ms"),
+    Figure(
+        "burst",
+        "operator_cpu_ms_per_link",
+        "operator CPU per link (psutil)",
+        "-",
+        lambda v, n: None,
+        "ms",
+    ),
+    Figure(
+        "burst",
+        "operator_cpu_percent",
+        "operator CPU during burst, % of one core",
+        "-",
+        lambda v, n: None,
+        "%",
+    ),
+    Figure(
+        "burst",
+        "provider_calls_per_link",
+        "provider calls per link to Ready (minus refresh)",
+        f"<= 15 (protocol minimum {PROTOCOL_MINIMUM_CALLS})",
+        _at_most(15),
+    ),
+    Figure("burst", "k8s_writes_per_link", "Kubernetes writes per link", "<= 4", _at_most(4)),
+    Figure(
+        "burst",
+        "rss_mib_peak",
+        "operator RSS peak during burst",
+        "<= 128 MiB",
+        _at_most(128),
+        "MiB",
+    ),
+    Figure("single", "p50_ms", "single link apply-to-Ready p50", "<= 50 ms", _at_most(50), "ms"),
+    Figure("single", "p99_ms", "single link apply-to-Ready p99", "<= 150 ms", _at_most(150), "ms"),
+    Figure("single", "max_ms", "single link apply-to-Ready max", "-", lambda v, n: None, "ms"),
+    Figure(
+        "single",
+        "operator_cpu_ms_per_link",
+        "operator CPU of one link (psutil)",
+        "-",
+        lambda v, n: None,
+        "ms",
+    ),
+    Figure(
+        "single",
+        "provider_calls_per_link",
+        "provider calls of one link (exact)",
+        "<= 15",
+        _at_most(15),
+    ),
+    Figure("single", "k8s_writes_per_link", "Kubernetes writes of one link", "<= 4", _at_most(4)),
+    Figure(
+        "steady", "steady_calls_per_link", "provider calls per link in the window", "0", _at_most(0)
+    ),
+    Figure(
+        "steady",
+        "list_calls_per_interconnect_per_refresh",
+        "list calls per interconnect per refresh (worst side)",
+        "<= 2",
+        lambda v, n: None if _max_value(v) is None else float(_max_value(v)) <= 2,
+    ),
+    Figure(
+        "steady",
+        "idle_cpu_percent",
+        "operator CPU, % of one core",
+        "<= 1 at N=1000",
+        _at_most_at(1, 1000),
+        "%",
+    ),
+    Figure("steady", "k8s_writes", "Kubernetes writes in the window", "0", _at_most(0)),
+    Figure(
+        "steady",
+        "rss_mib_peak",
+        "operator RSS peak (whole run so far)",
+        "<= 128 MiB at N=1000",
+        _at_most_at(128, 1000),
+        "MiB",
+    ),
+    Figure(
+        "steady",
+        "rss_mib_settled",
+        "operator RSS settled",
+        "<= 128 MiB at N=1000",
+        _at_most_at(128, 1000),
+        "MiB",
+    ),
+    Figure(
+        "restart",
+        "recovery_seconds",
+        "restart: seconds until every link confirmed",
+        "-",
+        lambda v, n: None,
+        "s",
+    ),
+    Figure(
+        "restart", "recovery_mutating_calls", "restart: mutating provider calls", "0", _at_most(0)
+    ),
+    Figure("restart", "recovery_status_writes", "restart: status writes", "0", _at_most(0)),
+    Figure("restart", "links_changed", "restart: links whose object changed", "0", _at_most(0)),
+    Figure("restart", "probe_ready", "restart: link applied meanwhile Ready", "yes", _true),
+)
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items()) or "n/a"
+    if isinstance(value, float):
+        text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:.0f}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: ""}[ok]
+
+
+def _by_size(scenarios: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Mapping[str, Any]]]:
+    out: dict[int, dict[str, Mapping[str, Any]]] = {}
+    for s in scenarios:
+        out.setdefault(int(s["n"]), {})[str(s["name"])] = s
+    return dict(sorted(out.items()))
+
+
+def summary_table(results: Mapping[str, Any]) -> list[str]:
+    sizes = _by_size(results.get("scenarios", []))
+    if not sizes:
+        return ["No results yet: run `make bench`."]
+    header = "| scenario | figure | target | " + " | ".join(f"N={n}" for n in sizes) + " |"
+    lines = [header, "|" + " --- |" * (3 + len(sizes))]
+    for fig in FIGURES:
+        cells = []
+        for n, by_name in sizes.items():
+            scenario = by_name.get(fig.scenario)
+            if scenario is None or fig.key not in scenario:
+                cells.append("n/a")
+                continue
+            value = scenario[fig.key]
+            verdict = _verdict(fig.check(value, n))
+            cells.append(f"{_fmt(value, fig.unit)} {verdict}".strip())
+        lines.append(f"| {fig.scenario} | {fig.label} | {fig.target} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def missed(results: Mapping[str, Any]) -> list[str]:
+    """Human-readable list of missed targets (also used by the smoke test's output)."""
+    out = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        for fig in FIGURES:
+            scenario = by_name.get(fig.scenario)
+            if scenario is None or fig.key not in scenario:
+                continue
+            value = _fmt(scenario[fig.key], fig.unit)
+            if fig.check(scenario[fig.key], n) is False:
+                out.append(f"N={n} {fig.scenario}: {fig.label} = {value} (target {fig.target})")
+    return out
+
+
+def _profile(what: str, scenario: Mapping[str, Any]) -> list[str]:
+    profile = scenario.get("profile")
+    if not profile:
+        if scenario.get("profile_error"):
+            return [f"Profile of the {what}: not taken ({scenario['profile_error']}).", ""]
+        return []
+    lines = [
+        f"Profile of the operator during the {what} (py-spy, {profile.get('samples')} samples "
+        "of CPU-active threads; self = innermost frame, owner = innermost non-stdlib frame, "
+        "inclusive = anywhere below the event loop's dispatch):",
+        "",
+        "| where | self % | owner % | inclusive % |",
+        "| --- | --- | --- | --- |",
+    ]
+    for cat in profile.get("inclusive_percent", {}):
+        lines.append(
+            f"| {cat} | {_fmt(profile['self_percent'].get(cat, 0.0))} | "
+            f"{_fmt(profile['owner_percent'].get(cat, 0.0))} | "
+            f"{_fmt(profile['inclusive_percent'].get(cat, 0.0))} |"
+        )
+    lines += [
+        "",
+        "Hottest leaf functions (%): " + _fmt(profile.get("top_leaf_functions")) + ".",
+        "",
+        "Our code, inclusive (%): " + _fmt(profile.get("top_our_functions_inclusive")) + ".",
+        "",
+    ]
+    return lines
+
+
+def _detail(n: int, by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines = [f"### N={n}", ""]
+    burst = by_name.get("burst", {})
+    single = by_name.get("single", {})
+    steady = by_name.get("steady", {})
+    restart = by_name.get("restart", {})
+    if burst:
+        lines.append(
+            f"Burst: {burst.get('ready')}/{n} Ready; kubectl finished applying after "
+            f"{_fmt(burst.get('apply_seconds'), 's')}; settled (no operator writes for 5 s) "
+            f"{_fmt(burst.get('settle_seconds'), 's')} after the last Ready. Provider calls: "
+            f"{burst.get('calls_total')} in total, "
+            f"{burst.get('refresh_calls_during_burst')} of them pool-level (steady rate "
+            f"predicts {burst.get('refresh_calls_expected_from_steady')}); "
+            f"mutating calls per link {_fmt(burst.get('mutating_calls_per_link'))}."
+        )
+        lines.append("")
+        lines.append("| operation | burst calls per link | single link (exact) |")
+        lines.append("| --- | --- | --- |")
+        ops = sorted(
+            set(burst.get("calls_by_operation", {})) | set(single.get("calls_by_operation", {}))
+        )
+        for op in ops:
+            lines.append(
+                f"| {op} | {_fmt(burst.get('calls_by_operation', {}).get(op))} | "
+                f"{_fmt(single.get('calls_by_operation', {}).get(op))} |"
+            )
+        lines.append("")
+        lines.append(
+            "Kubernetes writes by the operator during the burst: "
+            + _fmt(burst.get("k8s_writes_by_resource"))
+            + f" (total {burst.get('k8s_writes_total')}, {burst.get('k8s_writes_at_all_ready')} "
+            "of them by the time the last link was Ready)."
+        )
+        lines.append("")
+    if steady:
+        lines.append(
+            f"Steady window {_fmt(steady.get('window_seconds'), 's')}: refreshes "
+            f"{_fmt(steady.get('refreshes'))}; pool-level calls (refresh, MACsec, maintenance) "
+            f"{steady.get('steady_pool_level_calls')}, per-link calls "
+            f"{steady.get('steady_link_calls')}; list calls per interconnect per refresh by "
+            f"operation {_fmt(steady.get('list_calls_per_interconnect_per_refresh_by_operation'))}"
+            "; Kubernetes writes "
+            f"{_fmt(steady.get('k8s_writes_by_resource')) if steady.get('k8s_writes') else 0}."
+        )
+        lines.append("")
+    if restart:
+        other_writes = (
+            _fmt(restart.get("recovery_k8s_writes_by_resource"))
+            if restart.get("recovery_k8s_writes")
+            else 0
+        )
+        fields = _fmt(restart.get("status_fields_changed")) or "none"
+        lines.append(
+            f"Restart: {restart.get('confirmed')}/{restart.get('links')} links confirmed Ready "
+            "by the "
+            f"new process (its `interconnect_link_ready` gauges) after "
+            f"{_fmt(restart.get('recovery_seconds'), 's')} (process live after "
+            f"{_fmt(restart.get('restart_to_live_seconds'), 's')}); provider calls "
+            f"{_fmt(restart.get('recovery_calls_by_operation'))}; mutating calls raw "
+            f"{restart.get('recovery_mutating_calls_raw')} of which the link applied meanwhile "
+            f"is expected to need {_fmt(restart.get('probe_mutating_calls_expected'))}; "
+            f"Kubernetes writes other than the new link's: "
+            f"{other_writes}; new link Ready "
+            f"{_fmt(restart.get('probe_seconds_to_ready'), 's')} after the restart began; "
+            f"status fields that changed (links): {fields}."
+        )
+        lines.append("")
+    lines.extend(_profile("burst", burst))
+    lines.extend(_profile("single-link runs", single))
+    return lines
+
+
+def render(results: Mapping[str, Any], *, findings: bool = True) -> str:
+    machine = results.get("machine", {})
+    settings = results.get("settings", {})
+    lines = [
+        "# Benchmark report",
+        "",
+        "Generated by `make bench` (bench/run.py, bench/report.py) from `bench/results.json`;",
+        "the findings at the end are written by hand (bench/analysis.md).",
+        "",
+        "Setup: a fresh kube-apiserver + etcd of the test rig per size (audit log on), two",
+        "simulators (`--provisioning-delay 0`, inventory with room for every link), the operator",
+        "as a separate process under the chart's ServiceAccount. Apply-to-Ready = the harness's",
+        "own monotonic time when kubectl reported the object applied (burst) or before the create",
+        "call (single), to the first watch event (`kubectl get -w`) with Ready=True. Kubernetes",
+        "writes = audit events (create/update/patch/delete) of the operator's user, Events",
+        "included.",
+        "",
+        "Machine: "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in machine.items()
+            if k
+            in (
+                "cores",
+                "cpu_model",
+                "memory_mib",
+                "python",
+                "kopf",
+                "kubernetes",
+                "pydantic",
+                "httpx",
+                "aiohttp",
+                "load_average_at_start",
+            )
+        ),
+        "",
+        "Settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()),
+        "",
+        "## Figures and targets",
+        "",
+        *summary_table(results),
+        "",
+        "## Details",
+        "",
+    ]
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        lines.extend(_detail(n, by_name))
+    if findings and ANALYSIS.exists():
+        lines.extend(["## Findings", "", ANALYSIS.read_text().strip(), ""])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(results: Mapping[str, Any], path: Path) -> None:
+    """Write the report; the hand-written findings go only into bench/REPORT.md itself."""
+    findings = path.resolve() == (HERE / "REPORT.md").resolve()
+    path.write_text(render(results, findings=findings))
+
+
+def main(argv: Sequence[str]) -> int:
+    results_path = Path(argv[0]) if argv else HERE / "results.json"
+    out = Path(argv[1]) if len(argv) > 1 else HERE / "REPORT.md"
+    write_report(json.loads(results_path.read_text()), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,808 @@
+"""Benchmark harness: the operator on the rig's real API server against two simulators.
+
+``make bench`` (``python -m bench.run``) starts, for each size N of
+``BENCH_N`` (default ``100,1000``), a fresh control plane with its audit log
+on (never the developer's cluster), two simulators at zero provisioning
+delay with capacity for N links, and the operator as a separate process
+under the chart's ServiceAccount, then runs the scenarios:
+
+- ``burst``: N links applied at once (server-side apply in parallel chunks);
+  seconds until all Ready, links/s, apply-to-Ready p50/p99/max, provider
+  calls per link by operation (minus the pool refresh measured in steady),
+  Kubernetes writes per link (audit log, the operator's user), RSS peak and
+  a py-spy profile of the operator;
+- ``steady``: a window after settling (``BENCH_STEADY_SECONDS``, default
+  300): provider calls per link, list calls per interconnect per refresh,
+  operator CPU %, Kubernetes writes, RSS settled;
+- ``single``: one link at a time on the idle operator (``BENCH_SINGLE_RUNS``,
+  default 50): apply-to-Ready p50/p99/max and the exact calls of one link;
+- ``restart``: SIGKILL the operator with all links Ready, start it again,
+  apply one link meanwhile: seconds until every link is confirmed Ready by
+  the new process, mutating provider calls and status writes during it.
+
+Results go to ``bench/results.json`` (merged by size with an earlier file)
+and ``bench/REPORT.md`` (bench/report.py); logs and profiles to
+``.cache/bench/<time>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+from tests.support.cluster import ControlPlane, cache_dir, kubectl_path
+from tests.support.stack import (
+    POOL_ENVIRONMENT,
+    Kube,
+    OperatorProcess,
+    Simulator,
+    is_ready,
+    link_manifest,
+    operator_kubeconfig,
+    pool_manifests,
+    start_operator,
+    start_simulator,
+    wait_for,
+)
+
+from bench import report
+from bench.measure import (
+    AuditReader,
+    ProcessSampler,
+    Profiler,
+    ReadyWatcher,
+    cpu_seconds,
+    is_mutating,
+    is_pool_level,
+    latency_summary,
+    merge_ops,
+    read_stats,
+    reset_stats,
+    split_calls,
+    summarise_profile,
+    wait_quiet,
+)
+
+log = logging.getLogger("bench")
+
+REPO = Path(__file__).resolve().parents[1]
+CRDS = REPO / "crds"
+PROTOTYPES = REPO / "bench" / "prototypes"
+GROUP, VERSION, PLURAL = "interconnect.io", "v1alpha1", "multicloudlinks"
+OPERATOR_NAMESPACE = "interconnect-bench"
+SERVICE_ACCOUNT = "interconnect-operator"
+POOL = "bench-pool"
+LINK_MBPS = 1000
+INTERCONNECTS = 10
+APPLY_CHUNK = 250
+APPLY_PARALLEL = 4
+SCENARIO_ORDER = ("burst", "single", "steady", "restart")
+
+
+@dataclass(frozen=True)
+class Options:
+    sizes: tuple[int, ...]
+    steady_seconds: float
+    single_runs: int
+    refresh_interval: int
+    profile: bool
+    out_dir: Path
+    log_dir: Path
+    merge: bool
+    prototypes: tuple[str, ...] = ()
+    recompute: bool = False
+
+
+@dataclass
+class Rig:
+    """One size's world: control plane, simulators, operator, helpers."""
+
+    cp: ControlPlane
+    kube: Kube
+    custom: Any  # kubernetes.client.CustomObjectsApi
+    aws: Simulator
+    gcp: Simulator
+    operator: OperatorProcess
+    audit: AuditReader
+    sampler: ProcessSampler
+    log_dir: Path
+
+    @property
+    def sims(self) -> tuple[Simulator, Simulator]:
+        return (self.aws, self.gcp)
+
+
+# --------------------------------------------------------------------------
+# Setup
+
+
+def write_inventory(path: Path, n: int) -> None:
+    """Both sides: INTERCONNECTS interconnects with room for N links and a fifth spare."""
+    per_ix = max(1_000_000, math.ceil(n * LINK_MBPS * 1.25 / INTERCONNECTS / 1000) * 1000)
+    document = {
+        "environments": [
+            {
+                "id": POOL_ENVIRONMENT,
+                "interconnectCount": INTERCONNECTS,
+                "maxBandwidthMbps": per_ix,
+                "channelsPerInterconnect": 4,
+            }
+        ]
+    }
+    path.write_text(yaml.safe_dump(document))
+
+
+def start_rig(n: int, opts: Options, log_dir: Path) -> Rig:
+    from kubernetes import client, config
+
+    cp = ControlPlane(log_dir=log_dir / "controlplane", audit=True)
+    cp.start()
+    try:
+        kube = Kube(cp.kubeconfig)
+        kube.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+        kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        inventory = log_dir / "inventory.yaml"
+        write_inventory(inventory, n)
+        tokens = {"aws": secrets.token_hex(16), "gcp": secrets.token_hex(16)}
+        inv = ["--inventory", str(inventory)]
+        aws = start_simulator("aws", log_dir=log_dir, tokens={"gcp": tokens["aws"]}, extra_args=inv)
+        gcp = start_simulator("gcp", log_dir=log_dir, tokens={"aws": tokens["gcp"]}, extra_args=inv)
+        identity = operator_kubeconfig(
+            kube,
+            operator_namespace=OPERATOR_NAMESPACE,
+            path=log_dir / "operator.kubeconfig",
+            service_account=SERVICE_ACCOUNT,
+            link_secret_namespaces=["*"],
+        )
+        kube.apply(
+            pool_manifests(
+                POOL,
+                negotiator=gcp,
+                responder=aws,
+                operator_namespace=OPERATOR_NAMESPACE,
+                refresh_interval=opts.refresh_interval,
+            )
+        )
+        for ns in ("bench-burst", "bench-single", "bench-restart"):
+            kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
+        operator = start_operator(
+            identity,
+            log_dir=log_dir,
+            operator_namespace=OPERATOR_NAMESPACE,
+            env=_prototype_env(opts.prototypes),
+        )
+        wait_for(
+            lambda: is_ready(kube.try_get("cpool", POOL)),
+            120,
+            "pool Ready",
+            interval=0.5,
+        )
+        api = config.new_client_from_config(config_file=str(cp.kubeconfig))  # type: ignore[no-untyped-call]
+        audit_path = cp.audit_log_path
+        assert audit_path is not None
+        audit = AuditReader(
+            audit_path, f"system:serviceaccount:{OPERATOR_NAMESPACE}:{SERVICE_ACCOUNT}"
+        )
+        return Rig(
+            cp=cp,
+            kube=kube,
+            custom=client.CustomObjectsApi(api),
+            aws=aws,
+            gcp=gcp,
+            operator=operator,
+            audit=audit,
+            sampler=ProcessSampler(operator.process.pid),
+            log_dir=log_dir,
+        )
+    except BaseException:
+        cp.stop()
+        raise
+
+
+def _prototype_env(prototypes: Sequence[str]) -> dict[str, str]:
+    """Environment that applies bench/prototypes/sitecustomize.py to the operator process."""
+    if not prototypes:
+        return {}
+    path = os.pathsep.join(p for p in (str(PROTOTYPES), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "BENCH_PROTOTYPES": ",".join(prototypes)}
+
+
+def stop_rig(rig: Rig) -> None:
+    rig.sampler.stop()
+    rig.operator.stop()
+    for sim in rig.sims:
+        sim.stop()
+    rig.cp.stop()
+
+
+# --------------------------------------------------------------------------
+# Scenarios
+
+
+def _apply_chunk(
+    kubectl: str, kubeconfig: Path, path: Path, submitted: dict[str, float], lock: threading.Lock
+) -> None:
+    """Server-side apply one file; note the time kubectl reports each object applied."""
+    proc = subprocess.Popen(
+        [kubectl, "--kubeconfig", str(kubeconfig), "apply", "--server-side", "-f", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        now = time.monotonic()
+        ref = line.split(" ", 1)[0]
+        if "/" in ref:
+            with lock:
+                submitted[ref.rsplit("/", 1)[1]] = now
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        log.warning("kubectl apply %s failed: %s", path.name, err.strip()[-300:])
+
+
+def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
+    namespace = "bench-burst"
+    names = [f"burst-{i:05d}" for i in range(n)]
+    chunk_files: list[Path] = []
+    for start in range(0, n, APPLY_CHUNK):
+        path = rig.log_dir / f"burst-{start:05d}.yaml"
+        items = [
+            link_manifest(nm, namespace, POOL, LINK_MBPS)
+            for nm in names[start : start + APPLY_CHUNK]
+        ]
+        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+        chunk_files.append(path)
+
+    watcher = ReadyWatcher(str(kubectl_path()), rig.cp.kubeconfig, namespace)
+    time.sleep(1.0)  # let the watch establish before anything is created
+    reset_stats(rig.sims)
+    rig.audit.mark()
+    profiler = (
+        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"burst-{n}.pyspy.txt")
+        if opts.profile
+        else None
+    )
+    submitted: dict[str, float] = {}
+    lock = threading.Lock()
+    cpu0 = cpu_seconds(rig.operator.process.pid)
+    t0 = time.monotonic()
+    threads: list[threading.Thread] = []
+    pending = list(chunk_files)
+    while pending or threads:
+        while pending and len(threads) < APPLY_PARALLEL:
+            thread = threading.Thread(
+                target=_apply_chunk,
+                args=(str(kubectl_path()), rig.cp.kubeconfig, pending.pop(0), submitted, lock),
+            )
+            thread.start()
+            threads.append(thread)
+        threads[0].join()
+        threads = [t for t in threads if t.is_alive()]
+    applied_seconds = time.monotonic() - t0
+    timeout = max(120.0, n * 0.5)
+    all_ready = watcher.wait(names, timeout)
+    t_end = time.monotonic()
+    cpu1 = cpu_seconds(rig.operator.process.pid)
+    if profiler is not None:
+        profiler.stop()
+    stats = read_stats(rig.sims)
+    writes_at_ready = rig.audit.writes_since_mark().total
+    settle_seconds = wait_quiet(rig.audit, quiet_seconds=5.0, cap_seconds=120.0)
+    writes = rig.audit.writes_since_mark()
+    watcher.stop()
+
+    ready_times = {nm: watcher.ready[nm] for nm in names if nm in watcher.ready}
+    last_ready = max(ready_times.values()) if ready_times else t_end
+    latencies = [ready_times[nm] - submitted[nm] for nm in ready_times if nm in submitted]
+    seconds = last_ready - t0
+    ops = merge_ops(stats)
+    result: dict[str, Any] = {
+        "name": "burst",
+        "n": n,
+        "ready": len(ready_times),
+        "all_ready": all_ready,
+        "apply_seconds": round(applied_seconds, 2),
+        "seconds_to_all_ready": round(seconds, 2),
+        "links_per_second": round(len(ready_times) / seconds, 1) if seconds > 0 else 0.0,
+        **latency_summary(latencies),
+        "burst_seconds": round(t_end - t0, 2),
+        # psutil CPU time, not py-spy samples: on a busy machine py-spy also
+        # counts threads that are runnable but waiting for a core.
+        "operator_cpu_seconds": round(cpu1 - cpu0, 2),
+        "operator_cpu_ms_per_link": round(1000.0 * (cpu1 - cpu0) / n, 1),
+        "operator_cpu_percent": round(100.0 * (cpu1 - cpu0) / (t_end - t0), 1),
+        "calls_total": sum(ops.values()),
+        "calls_by_provider": stats,
+        "k8s_writes_total": writes.total,
+        "k8s_writes_at_all_ready": writes_at_ready,
+        "k8s_writes_per_link": round(writes.total / n, 2),
+        "k8s_writes_by_resource": writes.as_dict(),
+        "settle_seconds": round(settle_seconds, 1),
+        "rss_mib_peak": rig.sampler.peak_mib(since=t0),
+    }
+    if profiler is not None:
+        if profiler.out.exists():
+            result["profile"] = summarise_profile(profiler.out)
+            result["profile_file"] = str(profiler.out)
+        else:
+            result["profile_error"] = profiler.error
+    return result
+
+
+def derive_call_figures(burst: dict[str, Any], steady: dict[str, Any]) -> None:
+    """Call figures of both scenarios from their raw counters (``calls_by_provider``).
+
+    Burst: calls per link by operation minus the pool-level calls the steady
+    window's rate predicts over the burst. Steady: per-link calls (operations
+    on a connection), pool-level calls, list calls per interconnect per
+    refresh (ListInterconnects counts the refreshes: one per refresh).
+    Kept apart from the scenarios so that ``--recompute`` can redo them.
+    """
+    stats: dict[str, dict[str, int]] = steady["calls_by_provider"]
+    elapsed = float(steady["window_seconds"])
+    links = int(steady["n"])
+    ops = merge_ops(stats)
+    pool_level, link, _ = split_calls(ops)
+    per_ix: dict[str, float] = {}
+    per_op_ix: dict[str, dict[str, float]] = {}
+    for provider, pops in stats.items():
+        refreshes = pops.get("ListInterconnects", 0)
+        if not refreshes:
+            continue
+        lists = {k: v for k, v in pops.items() if k.startswith("List") and k != "ListInterconnects"}
+        per_op_ix[provider] = {
+            k: round(v / (refreshes * INTERCONNECTS), 2) for k, v in lists.items()
+        }
+        per_ix[provider] = round(sum(lists.values()) / (refreshes * INTERCONNECTS), 2)
+    steady["refreshes"] = {p: pops.get("ListInterconnects", 0) for p, pops in stats.items()}
+    steady["steady_calls_per_link"] = round(link / links, 3) if links else 0.0
+    steady["steady_link_calls"] = link
+    steady["steady_pool_level_calls"] = pool_level
+    steady["list_calls_per_interconnect_per_refresh"] = per_ix
+    steady["list_calls_per_interconnect_per_refresh_by_operation"] = per_op_ix
+
+    rates = {op: c / elapsed for op, c in ops.items() if is_pool_level(op) and elapsed > 0}
+    burst_ops = merge_ops(burst["calls_by_provider"])
+    duration = float(burst["burst_seconds"])
+    n = int(burst["n"])
+    expected = {op: rate * duration for op, rate in rates.items()}
+    per_op: dict[str, float] = {}
+    for op, count in burst_ops.items():
+        net = max(0.0, count - expected.get(op, 0.0))
+        if net > 0:
+            per_op[op] = round(net / n, 2)
+    b_pool, b_link, b_mutating = split_calls(burst_ops)
+    burst["calls_by_operation"] = per_op
+    burst["provider_calls_per_link"] = round(sum(per_op.values()), 2)
+    burst["link_operation_calls_per_link"] = round(b_link / n, 2)
+    burst["mutating_calls_per_link"] = round(b_mutating / n, 2)
+    burst["refresh_calls_during_burst"] = b_pool
+    burst["refresh_calls_expected_from_steady"] = round(sum(expected.values()), 1)
+
+
+def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]:
+    window = opts.steady_seconds
+    pid = rig.operator.process.pid
+    reset_stats(rig.sims)
+    rig.audit.mark()
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(window)
+    cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    stats = read_stats(rig.sims)
+    writes = rig.audit.writes_since_mark()
+    elapsed = t1 - t0
+    return {
+        "name": "steady",
+        "n": total_links,
+        "window_seconds": round(elapsed, 1),
+        "calls_by_provider": stats,
+        "idle_cpu_percent": round(100.0 * (cpu1 - cpu0) / elapsed, 2) if elapsed else 0.0,
+        "k8s_writes": writes.total,
+        "k8s_writes_by_resource": writes.as_dict(),
+        "rss_mib_peak": rig.sampler.peak_mib(),
+        "rss_mib_settled": rig.sampler.median_mib(since=t0, until=t1),
+    }
+
+
+def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
+    namespace = "bench-single"
+    watcher = ReadyWatcher(str(kubectl_path()), rig.cp.kubeconfig, namespace)
+    time.sleep(1.0)
+    profiler = (
+        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"single-{n}.pyspy.txt")
+        if opts.profile
+        else None
+    )
+    latencies: list[float] = []
+    cpu_per_link: list[float] = []
+    calls: list[int] = []
+    per_op_runs: list[dict[str, int]] = []
+    writes_runs: list[int] = []
+    failures = 0
+    for i in range(opts.single_runs):
+        name = f"single-{i:03d}"
+        reset_stats(rig.sims)
+        rig.audit.mark()
+        cpu0 = cpu_seconds(rig.operator.process.pid)
+        t0 = time.monotonic()
+        rig.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, link_manifest(name, namespace, POOL, LINK_MBPS)
+        )
+        if not watcher.wait([name], 30.0):
+            failures += 1
+            continue
+        latencies.append(watcher.ready[name] - t0)
+        time.sleep(0.3)  # trailing writes and calls of this link land before counting
+        cpu_per_link.append(cpu_seconds(rig.operator.process.pid) - cpu0)
+        ops = {k: v for k, v in merge_ops(read_stats(rig.sims)).items() if not is_pool_level(k)}
+        per_op_runs.append(ops)
+        calls.append(sum(ops.values()))
+        # The operator is otherwise idle: every write but the pool's status is this link's.
+        writes = rig.audit.writes_since_mark()
+        writes_runs.append(
+            writes.total - sum(v for k, v in writes.by_resource.items() if "capacitypools" in k)
+        )
+        time.sleep(0.2)
+    watcher.stop()
+    extra: dict[str, Any] = {}
+    if profiler is not None:
+        profiler.stop()
+        if profiler.out.exists():
+            extra["profile"] = summarise_profile(profiler.out)
+            extra["profile_file"] = str(profiler.out)
+        else:
+            extra["profile_error"] = profiler.error
+    all_ops = sorted({op for run in per_op_runs for op in run})
+    return {
+        **extra,
+        "name": "single",
+        "n": n,
+        "runs": opts.single_runs,
+        "failures": failures,
+        **latency_summary(latencies),
+        "provider_calls_per_link": statistics.median(calls) if calls else 0,
+        "operator_cpu_ms_per_link": round(1000.0 * statistics.median(cpu_per_link), 1)
+        if cpu_per_link
+        else 0.0,
+        "calls_by_operation": {
+            op: statistics.median(run.get(op, 0) for run in per_op_runs) for op in all_ops
+        },
+        "mutating_calls_per_link": statistics.median(
+            sum(v for k, v in run.items() if is_mutating(k)) for run in per_op_runs
+        )
+        if per_op_runs
+        else 0,
+        "k8s_writes_per_link": statistics.median(writes_runs) if writes_runs else 0,
+    }
+
+
+def _ready_links_in_metrics(operator: OperatorProcess) -> int:
+    try:
+        text = operator.metrics()
+    except OSError:
+        return 0
+    count = 0
+    for line in text.splitlines():
+        if line.startswith("interconnect_link_ready{") and line.rsplit(" ", 1)[-1] in ("1", "1.0"):
+            count += 1
+    return count
+
+
+def _link_versions(rig: Rig) -> dict[str, tuple[str, Any]]:
+    items = rig.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+    return {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}": (
+            o["metadata"]["resourceVersion"],
+            o.get("status"),
+        )
+        for o in items
+    }
+
+
+def _status_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
+    """Names of the status fields (conditions by type and key) that differ."""
+    out: set[str] = set()
+    for field in set(before) | set(after):
+        if field != "conditions":
+            if before.get(field) != after.get(field):
+                out.add(field)
+            continue
+        old = {c.get("type"): c for c in before.get(field) or []}
+        new = {c.get("type"): c for c in after.get(field) or []}
+        for type_ in set(old) | set(new):
+            a, b = old.get(type_) or {}, new.get(type_) or {}
+            out.update(f"conditions[{type_}].{k}" for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return out
+
+
+def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]:
+    namespace = "bench-restart"
+    probe = "restart-probe"
+    before = _link_versions(rig)
+    total = len(before) + 1
+    watcher = ReadyWatcher(str(kubectl_path()), rig.cp.kubeconfig, namespace)
+    time.sleep(1.0)
+    reset_stats(rig.sims)
+    rig.audit.mark()
+    rig.operator.kill()
+    rig.custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, link_manifest(probe, namespace, POOL, LINK_MBPS)
+    )
+    t_start = time.monotonic()
+    rig.operator.restart()
+    rig.sampler.set_pid(rig.operator.process.pid)
+    t_live = time.monotonic()
+    timeout = max(120.0, total * 0.3)
+    confirmed = 0
+    while time.monotonic() - t_start < timeout:
+        confirmed = _ready_links_in_metrics(rig.operator)
+        if confirmed >= total:
+            break
+        time.sleep(0.2)
+    t_confirmed = time.monotonic()
+    probe_ready = watcher.wait([probe], 60.0)
+    t_probe = watcher.ready.get(probe)
+    time.sleep(2.0)  # anything the new process still does right after confirming
+    stats = read_stats(rig.sims)
+    writes = rig.audit.writes_since_mark(exclude_names=[probe])
+    status_writes = sum(
+        v for k, v in writes.by_resource.items() if k.endswith("multicloudlinks/status")
+    )
+    after = _link_versions(rig)
+    changed = [k for k, (rv, _) in before.items() if after.get(k, ("", None))[0] != rv]
+    fields_changed: Counter[str] = Counter()
+    for key in changed:
+        fields_changed.update(
+            _status_diff(before[key][1] or {}, after.get(key, ("", None))[1] or {})
+        )
+    watcher.stop()
+    ops = merge_ops(stats)
+    _, _, mutating = split_calls(ops)
+    return {
+        "name": "restart",
+        "n": n,
+        "links": total,
+        "confirmed": confirmed,
+        "restart_to_live_seconds": round(t_live - t_start, 2),
+        "recovery_seconds": round(t_confirmed - t_start, 2),
+        "recovery_mutating_calls": max(0, round(mutating - single_mutating)),
+        "recovery_mutating_calls_raw": mutating,
+        "probe_mutating_calls_expected": single_mutating,
+        "recovery_calls_by_operation": ops,
+        "recovery_status_writes": status_writes,
+        "recovery_k8s_writes": writes.total,
+        "recovery_k8s_writes_by_resource": writes.as_dict(),
+        "links_changed": len(changed),
+        "status_fields_changed": dict(fields_changed.most_common()),
+        "probe_ready": probe_ready,
+        "probe_seconds_to_ready": round(t_probe - t_start, 2) if t_probe else None,
+        "rss_mib_after_recovery": rig.sampler.peak_mib(since=t_confirmed),
+    }
+
+
+# --------------------------------------------------------------------------
+# Driver
+
+
+def _py_spy() -> str:
+    candidate = Path(sys.executable).parent / "py-spy"
+    return str(candidate) if candidate.exists() else (shutil.which("py-spy") or "py-spy")
+
+
+def _operator_log_problems(rig: Rig) -> dict[str, int]:
+    text = rig.operator.log()
+    return {
+        "errors": sum(1 for ln in text.splitlines() if " ERROR " in ln or '"ERROR"' in ln),
+        "tracebacks": text.count("Traceback"),
+    }
+
+
+def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
+    log_dir = opts.log_dir / f"n{n}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.info("N=%d: starting control plane, simulators and operator (logs %s)", n, log_dir)
+    rig = start_rig(n, opts, log_dir)
+    try:
+        log.info("N=%d: burst", n)
+        burst = scenario_burst(rig, n, opts)
+        log.info(
+            "N=%d: burst %d/%d Ready in %.1fs; steady window %.0fs",
+            n,
+            burst["ready"],
+            n,
+            burst["seconds_to_all_ready"],
+            opts.steady_seconds,
+        )
+        steady = scenario_steady(rig, n, opts)
+        derive_call_figures(burst, steady)
+        log.info("N=%d: single (%d runs)", n, opts.single_runs)
+        single = scenario_single(rig, n, opts)
+        log.info("N=%d: restart", n)
+        restart = scenario_restart(rig, n, float(single["mutating_calls_per_link"]))
+        problems = _operator_log_problems(rig)
+    finally:
+        stop_rig(rig)
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    scenarios = [burst, single, steady, restart]
+    for s in scenarios:
+        s["run_at"] = stamp
+        s["operator_log"] = problems
+        s["logs"] = str(log_dir)
+    return scenarios
+
+
+def machine_info(server_version: str) -> dict[str, Any]:
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "absent"
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "cpu_model": model,
+        "memory_mib": round(psutil.virtual_memory().total / 2**20),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "kopf": version("kopf"),
+        "kubernetes": server_version,
+        "kubernetes_python_client": version("kubernetes"),
+        "pydantic": version("pydantic"),
+        "httpx": version("httpx"),
+        "aiohttp": version("aiohttp"),
+        "uvicorn": version("uvicorn"),
+        "psutil": version("psutil"),
+        "py_spy": version("py-spy"),
+    }
+
+
+def _server_version() -> str:
+    env_file = cache_dir() / "bin" / "current.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            if line.startswith("export ICO_K8S_VERSION="):
+                return line.split("=", 1)[1].strip()
+    return "unknown"
+
+
+def _env_number(name: str, default: str, cast: Callable[[str], Any]) -> Any:
+    return cast(os.environ.get(name, default) or default)
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default=os.environ.get("BENCH_N", "100,1000"))
+    parser.add_argument(
+        "--steady-seconds", type=float, default=_env_number("BENCH_STEADY_SECONDS", "300", float)
+    )
+    parser.add_argument(
+        "--single-runs", type=int, default=_env_number("BENCH_SINGLE_RUNS", "50", int)
+    )
+    parser.add_argument(
+        "--refresh-interval",
+        type=int,
+        default=_env_number("BENCH_REFRESH_SECONDS", "0", int),
+        help="pool refreshInterval (default: 30, or the steady window when shorter; min 5)",
+    )
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_PROFILE", "1") not in ("0", "false", "no"),
+    )
+    parser.add_argument(
+        "--prototype",
+        action="append",
+        default=[],
+        help="measure a proposed operator change (bench/prototypes/sitecustomize.py): "
+        "unlimited-kopf-workers, sniffio; repeatable",
+    )
+    parser.add_argument("--out-dir", type=Path, default=REPO / "bench")
+    parser.add_argument("--log-dir", type=Path, default=None)
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="only redo the derived call figures and REPORT.md from the stored results",
+    )
+    parser.add_argument(
+        "--no-merge", dest="merge", action="store_false", help="do not keep other sizes' results"
+    )
+    args = parser.parse_args(argv)
+    sizes = tuple(int(x) for x in str(args.sizes).replace(" ", "").split(",") if x)
+    refresh = args.refresh_interval or max(5, min(30, int(args.steady_seconds)))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Options(
+        sizes=sizes,
+        steady_seconds=float(args.steady_seconds),
+        single_runs=int(args.single_runs),
+        refresh_interval=max(5, refresh),
+        profile=bool(args.profile),
+        out_dir=args.out_dir.resolve(),
+        log_dir=(args.log_dir or cache_dir() / "bench" / stamp).resolve(),
+        merge=bool(args.merge),
+        prototypes=tuple(args.prototype),
+        recompute=bool(args.recompute),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s bench %(message)s")
+    opts = parse_args(argv)
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = opts.out_dir / "results.json"
+    if opts.recompute:
+        stored = json.loads(results_path.read_text())
+        sizes: dict[int, dict[str, dict[str, Any]]] = {}
+        for scenario in stored["scenarios"]:
+            sizes.setdefault(int(scenario["n"]), {})[scenario["name"]] = scenario
+        for by_name in sizes.values():
+            if "burst" in by_name and "steady" in by_name:
+                derive_call_figures(by_name["burst"], by_name["steady"])
+        results_path.write_text(json.dumps(stored, indent=2) + "\n")
+        report.write_report(stored, opts.out_dir / "REPORT.md")
+        return 0
+    previous: list[dict[str, Any]] = []
+    if opts.merge and results_path.exists():
+        try:
+            previous = list(json.loads(results_path.read_text()).get("scenarios", []))
+        except (ValueError, AttributeError):
+            previous = []
+    results: dict[str, Any] = {
+        "machine": machine_info(_server_version()),
+        "settings": {
+            "sizes": list(opts.sizes),
+            "steady_seconds": opts.steady_seconds,
+            "single_runs": opts.single_runs,
+            "pool_refresh_interval_seconds": opts.refresh_interval,
+            "interconnects": INTERCONNECTS,
+            "link_mbps": LINK_MBPS,
+            "provisioning_delay_seconds": 0,
+            "operator_prototypes": list(opts.prototypes),
+            "apply": (
+                f"kubectl apply --server-side, chunks of {APPLY_CHUNK}, {APPLY_PARALLEL} at once"
+            ),
+        },
+        "scenarios": [s for s in previous if s.get("n") not in opts.sizes],
+    }
+    for n in opts.sizes:
+        results["scenarios"].extend(run_size(n, opts))
+        results["scenarios"].sort(key=lambda s: (int(s["n"]), SCENARIO_ORDER.index(s["name"])))
+        results_path.write_text(json.dumps(results, indent=2) + "\n")
+        report.write_report(results, opts.out_dir / "REPORT.md")
+        log.info("N=%d done: %s", n, results_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

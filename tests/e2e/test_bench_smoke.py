@@ -1,0 +1,144 @@
+"""The benchmark harness runs end to end at N=20 and writes results of the promised shape.
+
+Runs ``python -m bench.run`` as ``make bench`` does (its own control plane
+with the audit log on, two simulators, the operator process) with a 5 s
+steady window, then checks the SHAPE of ``results.json`` and ``REPORT.md``:
+every scenario and key present, every number non-negative. Timings are
+not asserted: they depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+N = 20
+
+MACHINE_KEYS = {"cores", "python", "kopf", "kubernetes", "pydantic", "httpx"}
+SCENARIO_KEYS: dict[str, set[str]] = {
+    "burst": {
+        "n",
+        "links_per_second",
+        "seconds_to_all_ready",
+        "p50_ms",
+        "p99_ms",
+        "max_ms",
+        "provider_calls_per_link",
+        "calls_by_operation",
+        "k8s_writes_per_link",
+        "rss_mib_peak",
+    },
+    "single": {"n", "p50_ms", "p99_ms", "max_ms", "provider_calls_per_link", "calls_by_operation"},
+    "steady": {
+        "n",
+        "steady_calls_per_link",
+        "list_calls_per_interconnect_per_refresh",
+        "idle_cpu_percent",
+        "k8s_writes",
+        "rss_mib_peak",
+        "rss_mib_settled",
+    },
+    "restart": {
+        "n",
+        "recovery_seconds",
+        "recovery_mutating_calls",
+        "recovery_status_writes",
+        "probe_ready",
+    },
+}
+
+
+def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield path, float(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{i}]")
+
+
+@pytest.fixture(scope="module")
+def bench_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--sizes",
+            str(N),
+            "--steady-seconds",
+            "5",
+            "--single-runs",
+            "3",
+            "--no-merge",
+            "--out-dir",
+            str(out),
+            "--log-dir",
+            str(out / "logs"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"bench.run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return out
+
+
+def test_results_have_every_scenario_with_its_keys(bench_output: Path) -> None:
+    results = json.loads((bench_output / "results.json").read_text())
+    assert set(results["machine"]) >= MACHINE_KEYS, results["machine"]
+    by_name = {s["name"]: s for s in results["scenarios"]}
+    assert set(by_name) == set(SCENARIO_KEYS)
+    for name, keys in SCENARIO_KEYS.items():
+        missing = keys - set(by_name[name])
+        assert not missing, f"{name} lacks {missing}"
+        assert by_name[name]["n"] == N
+
+
+def test_every_number_is_non_negative(bench_output: Path) -> None:
+    results = json.loads((bench_output / "results.json").read_text())
+    numbers = list(_numbers(results["scenarios"]))
+    assert numbers, "no figures at all"
+    negative = [(path, v) for path, v in numbers if v < 0]
+    assert not negative, negative
+
+
+def test_links_went_ready_and_calls_were_counted(bench_output: Path) -> None:
+    by_name = {
+        s["name"]: s for s in json.loads((bench_output / "results.json").read_text())["scenarios"]
+    }
+    burst = by_name["burst"]
+    assert burst["ready"] == N
+    assert burst["all_ready"] is True
+    # Counting works: a link cannot come up without calling both providers.
+    assert burst["provider_calls_per_link"] > 0
+    assert by_name["single"]["calls_by_operation"].get("CreateConnection", 0) >= 1
+    assert by_name["restart"]["probe_ready"] is True
+
+
+def test_report_lists_figures_next_to_targets(bench_output: Path) -> None:
+    report = (bench_output / "REPORT.md").read_text()
+    assert "| scenario | figure | target | N=20 |" in report
+    for label in ("links/s", "apply-to-Ready p99", "Kubernetes writes per link", "status writes"):
+        assert label in report
