@@ -27,6 +27,11 @@ def test_sigkill_mid_negotiation_converges_without_duplicates(
 ) -> None:
     # Features stay PENDING 2 s (P13): the kills land while links are negotiating.
     pool = make_pool(provisioning_delay=2.0, refresh_interval=5)
+    # Slow every provider call down so the kills land mid-flow however fast the
+    # operator is (it creates all ten links in well under a second otherwise).
+    slow = {"operations": {"*": {"latency_ms": 150}}}
+    pool.aws.admin("/admin/faults", slow)
+    pool.gcp.admin("/admin/faults", slow)
     names = [f"link-{i}" for i in range(LINKS)]
     stack.kube.apply([link_manifest(n, namespace, pool.name, 1000) for n in names])
 
@@ -34,7 +39,7 @@ def test_sigkill_mid_negotiation_converges_without_duplicates(
         return len(pool.gcp.state()["connections"])
 
     # First kill: as soon as the first connections exist (mid-flow for most links).
-    wait_for(lambda: progress() >= 1, 60, "first connection created")
+    wait_for(lambda: progress() >= 1, 60, "first connection created", interval=0.05)
     stack.operator.kill()
     mid = (progress(), len(pool.aws.state()["features"]))
     stack.operator.restart()
@@ -42,6 +47,8 @@ def test_sigkill_mid_negotiation_converges_without_duplicates(
     time.sleep(1.5)
     stack.operator.kill()
     stack.operator.restart()
+    pool.aws.admin("/admin/faults", {})
+    pool.gcp.admin("/admin/faults", {})
 
     def all_ready() -> list[Any] | None:
         items = [stack.kube.try_get("mcl", n, namespace) for n in names]

@@ -818,39 +818,20 @@ class LinkReconciler:
         memory.guidance[interconnect] = (own, guidance_views(res_answer))
 
     def _usage(self, interconnect: str, channel: str, uuid: str) -> ChannelUsage:
+        """In use on the channel (snapshot, cached) plus allocations still in flight.
+
+        The link's own features need no exclusion: allocation only happens on a
+        channel where neither side holds one of them.
+        """
         snapshot = self.pool.snapshot
         assert snapshot is not None
-        vlans: set[int] = set()
-        v4: list[ipaddress.IPv4Network] = []
-        v6: list[ipaddress.IPv6Network] = []
-        for view in (snapshot.negotiator, snapshot.responder):
-            for conn_id, features in view.features.get(interconnect, {}).items():
-                if conn_id == uuid:
-                    continue
-                feature = features.get(channel)
-                config = (
-                    feature.feature_config.l3_base_config
-                    if feature is not None and feature.feature_config
-                    else None
-                )
-                if config is None:
-                    continue
-                if config.vlan_id is not None:
-                    vlans.add(config.vlan_id)
-                if config.ipv4_subnet:
-                    v4.append(
-                        ipaddress.IPv4Network(
-                            _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length),
-                            strict=False,
-                        )
-                    )
-                if config.ipv6_subnet:
-                    v6.append(
-                        ipaddress.IPv6Network(
-                            _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length),
-                            strict=False,
-                        )
-                    )
+        base = snapshot.channel_usage(interconnect, channel)
+        pending = self._tentative.get((interconnect, channel), {})
+        if not pending:
+            return base
+        vlans = set(base.vlans)
+        v4 = list(base.ipv4)
+        v6 = list(base.ipv6)
         for conn_id, tentative in self._tentative.get((interconnect, channel), {}).items():
             if conn_id == uuid:
                 continue

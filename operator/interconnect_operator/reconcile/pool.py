@@ -202,6 +202,7 @@ class PoolRuntime:
     ) -> None:
         def change(snapshot: PoolSnapshot) -> None:
             snapshot.side(side).connections.setdefault(interconnect, {})[uuid] = connection
+            snapshot.invalidate(usage=False)
 
         self._apply(change)
 
@@ -210,6 +211,7 @@ class PoolRuntime:
             view = snapshot.side(side)
             view.connections.get(interconnect, {}).pop(uuid, None)
             view.features.get(interconnect, {}).pop(uuid, None)
+            snapshot.invalidate(interconnect)
 
         self._apply(change)
 
@@ -219,12 +221,14 @@ class PoolRuntime:
         def change(snapshot: PoolSnapshot) -> None:
             view = snapshot.side(side)
             view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = feature
+            snapshot.invalidate(interconnect, channel)
 
         self._apply(change)
 
     def forget_feature(self, side: Side, interconnect: str, uuid: str, channel: str) -> None:
         def change(snapshot: PoolSnapshot) -> None:
             snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).pop(channel, None)
+            snapshot.invalidate(interconnect, channel)
 
         self._apply(change)
 

@@ -25,6 +25,7 @@ from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
 from interconnect_operator.api.names import last_id
+from interconnect_operator.protocol.allocation import ChannelUsage
 from interconnect_operator.protocol.types import (
     AdminState,
     BgpEnd,
@@ -82,11 +83,81 @@ class PoolSnapshot:
     responder: SideView
     taken_at: datetime
     errors: dict[str, str] = field(default_factory=dict)
+    # Derived data, rebuilt lazily; PoolRuntime calls ``invalidate`` on every
+    # recorded change. Decisions read these once per step and link, so
+    # recomputing them from all connections each time made a burst O(N^2).
+    _views: dict[Side, list[InterconnectView]] = field(default_factory=dict, repr=False)
+    _usage: dict[tuple[str, str], ChannelUsage] = field(default_factory=dict, repr=False)
 
     def side(self, side: Side) -> SideView:
         return self.negotiator if side is Side.NEGOTIATOR else self.responder
 
+    def invalidate(
+        self,
+        interconnect: str | None = None,
+        channel: str | None = None,
+        *,
+        usage: bool = True,
+    ) -> None:
+        """Forget derived data after a change: capacity always; channel usage
+        of the interconnect (or one channel of it) unless ``usage`` is False."""
+        self._views.clear()
+        if not usage:
+            return
+        if interconnect is None:
+            self._usage.clear()
+        elif channel is None:
+            for key in [k for k in self._usage if k[0] == interconnect]:
+                del self._usage[key]
+        else:
+            self._usage.pop((interconnect, channel), None)
+
+    def channel_usage(self, interconnect: str, channel: str) -> ChannelUsage:
+        """VLANs and subnets in use on a channel, on both sides together (P9)."""
+        key = (interconnect, channel)
+        cached = self._usage.get(key)
+        if cached is not None:
+            return cached
+        vlans: set[int] = set()
+        v4: list[ipaddress.IPv4Network] = []
+        v6: list[ipaddress.IPv6Network] = []
+        for view in (self.negotiator, self.responder):
+            for features in view.features.get(interconnect, {}).values():
+                feature = features.get(channel)
+                config = (
+                    feature.feature_config.l3_base_config
+                    if feature is not None and feature.feature_config
+                    else None
+                )
+                if config is None:
+                    continue
+                if config.vlan_id is not None:
+                    vlans.add(config.vlan_id)
+                try:
+                    if config.ipv4_subnet:
+                        v4.append(
+                            ipaddress.IPv4Network(
+                                _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length),
+                                strict=False,
+                            )
+                        )
+                    if config.ipv6_subnet:
+                        v6.append(
+                            ipaddress.IPv6Network(
+                                _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length),
+                                strict=False,
+                            )
+                        )
+                except ValueError:
+                    continue
+        usage = ChannelUsage(frozenset(vlans), tuple(v4), tuple(v6))
+        self._usage[key] = usage
+        return usage
+
     def interconnect_views(self, side: Side) -> list[InterconnectView]:
+        cached = self._views.get(side)
+        if cached is not None:
+            return cached
         view = self.side(side)
         result = []
         for ix_id, ix in sorted(view.interconnects.items()):
@@ -100,6 +171,7 @@ class PoolSnapshot:
                     channels=tuple(c.id for c in view.channels.get(ix_id, [])),
                 )
             )
+        self._views[side] = result
         return result
 
     def observation(
@@ -150,6 +222,10 @@ class PoolSnapshot:
                     if converted is not None:
                         result.setdefault(channel, []).append(converted)
         return result
+
+
+def _cidr(address: str, prefix: int | None) -> str:
+    return address if "/" in address else f"{address}/{prefix if prefix is not None else 32}"
 
 
 def connection_view(
