@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -400,18 +400,16 @@ class ProviderClient:
     @staticmethod
     def _parse(operation_id: str, response: httpx.Response, model: type[ModelT]) -> ModelT:
         raw = response.content
-        if not raw.strip():
-            document: Any = {}
-        else:
-            try:
-                document = json.loads(raw)
-            except ValueError:
+        try:
+            if not raw.strip():
+                return model.model_validate({})
+            # Parse and validate in one pass (pydantic-core reads the bytes).
+            return model.model_validate_json(raw)
+        except ValidationError as error:
+            if any(e["type"] == "json_invalid" for e in error.errors()):
                 raise InvalidResponse(
                     operation_id, "body is not JSON", response.status_code
                 ) from None
-        try:
-            return model.model_validate(document)
-        except ValidationError as error:
             # Locations only: values could be secrets echoed by the peer.
             where = ", ".join(
                 sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in error.errors()})

@@ -101,10 +101,23 @@ def probe_links(memo: kopf.Memo, **_: Any) -> int:
 @kopf.on.event(GROUP, VERSION, POOLS)
 async def pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     controller: Controller = memo["controller"]
-    await controller.on_pool_event(event.get("type"), copy.deepcopy(event["object"]))
+    await controller.on_pool_event(event.get("type"), _slim(event["object"]))
 
 
 @kopf.on.event(GROUP, VERSION, LINKS)
 async def link_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     controller: Controller = memo["controller"]
-    controller.on_link_event(event.get("type"), copy.deepcopy(event["object"]))
+    controller.on_link_event(event.get("type"), _slim(event["object"]))
+
+
+def _slim(obj: Any) -> dict[str, Any]:
+    """A private copy of a watched object without ``managedFields``.
+
+    The controller keeps the latest body of every link; managedFields (large
+    under server-side apply) are never read, so they are not kept.
+    """
+    body: dict[str, Any] = copy.deepcopy({k: v for k, v in obj.items() if k != "metadata"})
+    body["metadata"] = copy.deepcopy(
+        {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
+    )
+    return body

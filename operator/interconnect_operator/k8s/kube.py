@@ -105,6 +105,10 @@ class KubeClient:
                 message = response.text
             raise KubeError(response.status_code, message)
         result: dict[str, Any] = response.json()
+        metadata = result.get("metadata")
+        if isinstance(metadata, dict):
+            # Never read, and large under server-side apply: not kept in memory.
+            metadata.pop("managedFields", None)
         return result
 
     @staticmethod
