@@ -90,6 +90,9 @@ class KubeClient:
         self, method: str, path: str, body: Any = None, content_type: str | None = None
     ) -> dict[str, Any]:
         content = json.dumps(body).encode() if body is not None else None
+        if content is not None and content_type is None:
+            # aiohttp would label raw bytes application/octet-stream (415).
+            content_type = "application/json"
         if method != "GET":
             self.writes += 1
         try:
@@ -188,7 +191,9 @@ class KubeClient:
             "count": 1,
         }
         try:
-            await self._request("POST", f"/api/v1/namespaces/{namespace}/events", body)
+            await self._request(
+                "POST", f"/api/v1/namespaces/{namespace}/events", body, "application/json"
+            )
         except KubeError as exc:
             # Events are best effort: losing one must never fail a reconcile.
             logger.warning("could not emit event %s: %s", reason, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -92,7 +93,11 @@ def test_kopf_object_extras_become_a_compact_reference(stream: io.StringIO) -> N
         extra={
             "k8s_ref": {"kind": "MulticloudLink", "namespace": "team-a", "name": "l1", "uid": "u"},
             "k8s_skip": False,
-            "settings": object(),
+            # kopf's own K8sPoster filter (installed once kopf is configured in
+            # the same process) reads settings.posting; give it a real-looking one.
+            "settings": types.SimpleNamespace(
+                posting=types.SimpleNamespace(level=logging.CRITICAL + 1, enabled=False)
+            ),
         },
     )
     record = lines(stream)[0]
