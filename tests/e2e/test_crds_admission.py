@@ -357,7 +357,9 @@ def test_status_is_a_subresource_and_unknown_status_fields_are_pruned(
             {"status": {"phase": "Failed"}},
         )
     )
-    assert spec_patch["status"]["phase"] == "Ready"
+    # (The session's operator may have written its own status meanwhile; what
+    # matters is that the main resource did not take ours.)
+    assert spec_patch["status"].get("phase") != "Failed"
 
 
 def test_bad_condition_reason_is_rejected(custom: client.CustomObjectsApi, namespace: str) -> None:
