@@ -510,6 +510,10 @@ class LinkReconciler:
                 finalized = True
                 self.forget(uuid)
                 requeue = None
+            else:
+                # Guidance only serves allocation; a finished link holds a feature on
+                # every channel (repairs re-request it), so it is not kept per link.
+                memory.guidance.clear()
         elif isinstance(step, link_state.Fail):
             memory.failure = FailureRecord(step.reason, step.message, request.spec.generation)
             requeue = None
