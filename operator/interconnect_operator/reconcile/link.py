@@ -1124,10 +1124,6 @@ def _no_progress(step: link_state.Step) -> str:
     return f"step {step.kind} repeated without progress; retrying later"
 
 
-def _cidr(address: str, prefix: int | None) -> str:
-    return address if "/" in address else f"{address}/{prefix if prefix is not None else 32}"
-
-
 def _bare_status(
     request: LinkRequest, phase: Phase, reason: str, message: str, *, stalled: bool = False
 ) -> LinkStatus:

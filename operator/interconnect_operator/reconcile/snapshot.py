@@ -137,14 +137,14 @@ class PoolSnapshot:
                     if config.ipv4_subnet:
                         v4.append(
                             ipaddress.IPv4Network(
-                                _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length),
+                                _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30),
                                 strict=False,
                             )
                         )
                     if config.ipv6_subnet:
                         v6.append(
                             ipaddress.IPv6Network(
-                                _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length),
+                                _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126),
                                 strict=False,
                             )
                         )
@@ -224,8 +224,15 @@ class PoolSnapshot:
         return result
 
 
-def _cidr(address: str, prefix: int | None) -> str:
-    return address if "/" in address else f"{address}/{prefix if prefix is not None else 32}"
+def _cidr(address: str, prefix: int | None, default: int) -> str:
+    """``address/prefix`` from the spec's split fields (a CIDR is kept as is).
+
+    A missing prefix length reads as the point-to-point default (/30, /126),
+    the same in usage accounting and in feature views.
+    """
+    if "/" in address:
+        return address
+    return f"{address}/{prefix if prefix is not None else default}"
 
 
 def connection_view(
@@ -260,18 +267,12 @@ def feature_view(
         return None
     try:
         ipv4 = ipaddress.IPv4Network(
-            f"{config.ipv4_subnet.split('/')[0]}/{config.ipv4_subnet_prefix_length or 30}"
-            if "/" not in config.ipv4_subnet
-            else config.ipv4_subnet,
-            strict=False,
+            _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30), strict=False
         )
         ipv6 = None
         if config.ipv6_subnet:
             ipv6 = ipaddress.IPv6Network(
-                config.ipv6_subnet
-                if "/" in config.ipv6_subnet
-                else f"{config.ipv6_subnet}/{config.ipv6_subnet_prefix_length or 126}",
-                strict=False,
+                _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126), strict=False
             )
     except ValueError:
         return None
