@@ -20,8 +20,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import ipaddress
 import json
 import os
 import ssl
@@ -35,14 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.e2e.conftest import Stack, release_links
 from tests.e2e.faults.rig import record_summary
 from tests.support.cluster import free_port
+from tests.support.cluster import make_pki as make_rig_pki
 from tests.support.stack import _bin, condition, is_ready, link_manifest, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -63,101 +58,21 @@ class Pki:
     ca_file: Path
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 def make_pki(directory: Path, name: str) -> Pki:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    ca_key = _key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    """A fresh CA, a server certificate for 127.0.0.1 and a client certificate.
 
-    def leaf(cn: str, usage: x509.ObjectIdentifier, server: bool) -> tuple[str, str]:
-        key = _key()
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-        )
-        if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.DNSName("localhost"),
-                    ]
-                ),
-                critical=False,
-            )
-        cert = builder.sign(ca_key, hashes.SHA256())
-        return cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key)
-
-    directory.mkdir(parents=True, exist_ok=True)
-    server_cert, server_key = leaf("127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH, True)
-    client_cert, client_key = leaf("interconnect-operator", ExtendedKeyUsageOID.CLIENT_AUTH, False)
-    ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
-    paths = {
-        "ca.crt": ca_pem,
-        "server.crt": server_cert,
-        "server.key": server_key,
-    }
-    for file_name, text in paths.items():
-        (directory / f"{name}-{file_name}").write_text(text)
-    (directory / f"{name}-server.key").chmod(0o600)
+    The rig's own PKI maker serves (its serving certificate carries the
+    127.0.0.1 and localhost SANs); the CA is new per call, so its client
+    certificate grants nothing on the cluster.
+    """
+    files = make_rig_pki(directory / name, days=1)
     return Pki(
-        ca_pem=ca_pem,
-        server_cert=directory / f"{name}-server.crt",
-        server_key=directory / f"{name}-server.key",
-        client_cert_pem=client_cert,
-        client_key_pem=client_key,
-        ca_file=directory / f"{name}-ca.crt",
+        ca_pem=files.ca_cert.read_text(),
+        server_cert=files.serving_cert,
+        server_key=files.serving_key,
+        client_cert_pem=files.admin_cert.read_text(),
+        client_key_pem=files.admin_key.read_text(),
+        ca_file=files.ca_cert,
     )
 
 

@@ -179,7 +179,8 @@ class OperatorProcess:
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=10) as response:
-            return response.read().decode()
+            raw: bytes = response.read()
+        return raw.decode()
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import ssl
 import subprocess
 import sys
@@ -12,72 +11,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.integration.simulator.test_cli import REPO, _free_port, _stop
+from tests.support.cluster import make_pki
 
 _NOW = datetime.datetime.now(datetime.UTC)
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def _cert(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: x509.Certificate | None,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    usage: x509.ObjectIdentifier | None,
-) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_NOW - datetime.timedelta(minutes=5))
-        .not_valid_after(_NOW + datetime.timedelta(hours=1))
-    )
-    if issuer is None or usage is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-    else:
-        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), False)
-        if usage == ExtendedKeyUsageOID.SERVER_AUTH:
-            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-            builder = builder.add_extension(san, False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("pki")
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("test-ca", ca_key, None, ca_key, None)
-    files: dict[str, Path] = {"ca": base / "ca.pem"}
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for role, usage in (
-        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
-        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
-    ):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _cert(role, key, ca, ca_key, usage)
-        files[role] = base / f"{role}.pem"
-        files[f"{role}-key"] = base / f"{role}-key.pem"
-        files[role].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, files[f"{role}-key"])
-    return files
+    """CA, server certificate for 127.0.0.1 and a client certificate (the rig's PKI maker)."""
+    files = make_pki(tmp_path_factory.mktemp("pki"), days=1)
+    return {
+        "ca": files.ca_cert,
+        "server": files.serving_cert,
+        "server-key": files.serving_key,
+        "client": files.admin_cert,
+        "client-key": files.admin_key,
+    }
 
 
 def test_p34_mutual_tls_requires_a_client_certificate(pki: dict[str, Path]) -> None:
