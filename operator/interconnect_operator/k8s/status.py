@@ -13,7 +13,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from interconnect_operator.protocol.conditions import Condition, ConditionStatus, merge
+from interconnect_operator.protocol.conditions import (
+    Condition,
+    ConditionStatus,
+    merge,
+    not_reconciled,
+)
 from interconnect_operator.protocol.link_state import LinkStatus
 from interconnect_operator.protocol.types import InterconnectState, Side
 from interconnect_operator.reconcile.channels import ChannelHealth
@@ -153,24 +158,7 @@ def simple_link_status(
     stalled: bool,
 ) -> dict[str, Any]:
     """Status for a link the reconciler never saw (no pool, policy, missing secret)."""
-    false, true = ConditionStatus.FALSE, ConditionStatus.TRUE
-    conditions = [
-        Condition("Ready", false, reason, message, generation),
-        Condition(
-            "Reconciling",
-            false if stalled else true,
-            "Idle" if stalled else reason,
-            "" if stalled else message,
-            generation,
-        ),
-        Condition(
-            "Stalled",
-            true if stalled else false,
-            reason if stalled else "NotStalled",
-            message if stalled else "",
-            generation,
-        ),
-    ]
+    conditions = not_reconciled(reason, message, generation, stalled=stalled)
     old = dict(old_status or {})
     body = {
         **{k: v for k, v in old.items() if k not in ("conditions", "phase", "message")},

@@ -120,3 +120,32 @@ def ready_summary(
     return Condition(
         "Ready", ConditionStatus.TRUE, "Ready", "all conditions are met", observed_generation
     )
+
+
+def not_reconciled(
+    reason: str, message: str, generation: int | None, *, stalled: bool, idle: bool = False
+) -> tuple[Condition, Condition, Condition]:
+    """Ready/Reconciling/Stalled for a link no provider step can advance now.
+
+    ``stalled``: only a change by the user helps (kstatus Failed). Otherwise the
+    operator is still at work (Reconciling=True) unless ``idle`` (e.g. paused).
+    """
+    false, true = ConditionStatus.FALSE, ConditionStatus.TRUE
+    quiet = stalled or idle
+    return (
+        Condition("Ready", false, reason, message, generation),
+        Condition(
+            "Reconciling",
+            false if quiet else true,
+            "Idle" if quiet else reason,
+            "" if quiet else message,
+            generation,
+        ),
+        Condition(
+            "Stalled",
+            true if stalled else false,
+            reason if stalled else "NotStalled",
+            message if stalled else "",
+            generation,
+        ),
+    )

@@ -70,7 +70,7 @@ from interconnect_operator.protocol.allocation import (
     FeatureAllocation,
     allocate_feature,
 )
-from interconnect_operator.protocol.conditions import Condition, ConditionStatus
+from interconnect_operator.protocol.conditions import ConditionStatus, not_reconciled
 from interconnect_operator.protocol.link_state import Decision, LinkStatus, Phase
 from interconnect_operator.protocol.types import (
     AdminState,
@@ -1129,24 +1129,7 @@ def _bare_status(
 ) -> LinkStatus:
     """Status of a link that never reached the providers (bad input, paused, waiting)."""
     gen = request.spec.generation
-    status_false = ConditionStatus.FALSE
-    conditions = (
-        Condition("Ready", status_false, reason, message, gen),
-        Condition(
-            "Reconciling",
-            status_false if stalled or phase is Phase.PAUSED else _TRUE,
-            "Idle" if stalled or phase is Phase.PAUSED else reason,
-            "" if stalled or phase is Phase.PAUSED else message,
-            gen,
-        ),
-        Condition(
-            "Stalled",
-            _TRUE if stalled else status_false,
-            reason if stalled else "NotStalled",
-            message if stalled else "",
-            gen,
-        ),
-    )
+    conditions = not_reconciled(reason, message, gen, stalled=stalled, idle=phase is Phase.PAUSED)
     failure = FailureRecord(reason, message, gen) if stalled else None
     return LinkStatus(
         phase=phase,

@@ -71,3 +71,24 @@ def test_kube_form_and_status_of() -> None:
         "lastTransitionTime": "2026-01-01T00:00:00Z",
     }
     assert [status_of(v) for v in (True, False, None)] == [T, F, U]
+
+
+def test_not_reconciled_stalled_waiting_and_idle() -> None:
+    from interconnect_operator.protocol.conditions import not_reconciled
+
+    stalled = {c.type: c for c in not_reconciled("PolicyDenied", "no", 3, stalled=True)}
+    assert stalled["Ready"].status is ConditionStatus.FALSE
+    assert stalled["Stalled"].status is ConditionStatus.TRUE
+    assert stalled["Stalled"].reason == "PolicyDenied"
+    assert stalled["Reconciling"].status is ConditionStatus.FALSE
+    assert {c.observed_generation for c in stalled.values()} == {3}
+
+    waiting = {c.type: c for c in not_reconciled("PoolNotFound", "m", 1, stalled=False)}
+    assert waiting["Reconciling"].status is ConditionStatus.TRUE
+    assert waiting["Reconciling"].reason == "PoolNotFound"
+    assert waiting["Stalled"].reason == "NotStalled"
+
+    idle = {c.type: c for c in not_reconciled("Paused", "m", 1, stalled=False, idle=True)}
+    assert idle["Reconciling"].status is ConditionStatus.FALSE
+    assert idle["Reconciling"].reason == "Idle"
+    assert idle["Stalled"].status is ConditionStatus.FALSE
