@@ -51,6 +51,7 @@ from prometheus_client.registry import Collector
 
 from interconnect_operator import __version__
 from interconnect_operator.logging_setup import contains_secret, secrets_generation
+from interconnect_operator.protocol.link_state import Phase
 
 __all__ = [
     "CODE_CONNECTION_ERROR",
@@ -71,22 +72,12 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "interconnect_"
 
-#: Phases a MulticloudLink goes through. `interconnect_link_phase` and
+#: Phases a MulticloudLink goes through (the state machine's own list).
+#: `interconnect_link_phase` and
 #: `interconnect_pool_links` export one series per phase in this list (0 or 1
 #: / a count, so a phase with no link reads 0 rather than "absent"); a phase
 #: outside the list is still exported for the links that are in it.
-LINK_PHASES: tuple[str, ...] = (
-    "Pending",
-    "Negotiating",
-    "Provisioning",
-    "Verifying",
-    "Ready",
-    "Degraded",
-    "Updating",
-    "Migrating",
-    "Deleting",
-    "Failed",
-)
+LINK_PHASES: tuple[str, ...] = tuple(phase.value for phase in Phase)
 
 #: `code` label of `interconnect_provider_requests_total` when no HTTP status
 #: came back. Otherwise `code` is the status as a string ("200", "429", ...).
