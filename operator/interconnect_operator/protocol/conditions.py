@@ -20,6 +20,35 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class PoolConditionType(StrEnum):
+    """Condition types a CapacityPool reports."""
+
+    READY = "Ready"
+    PROVIDERS_REACHABLE = "ProvidersReachable"
+    IN_SYNC = "InSync"
+
+
+class LinkConditionType(StrEnum):
+    """Condition types a MulticloudLink reports.
+
+    ``Ready`` is the summary that kstatus, Argo CD and Flux read; ``Reconciling``
+    and ``Stalled`` are the kstatus abnormal-true conditions.
+    """
+
+    READY = "Ready"
+    KEY_CONFIRMED = "KeyConfirmed"
+    PLACED = "Placed"
+    NEGOTIATED = "Negotiated"
+    PROVISIONED = "Provisioned"
+    VERIFIED = "Verified"
+    DEGRADED = "Degraded"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+
+
+CONDITION_TYPES: tuple[str, ...] = tuple(t.value for t in LinkConditionType)
+
+
 @dataclass(frozen=True)
 class Condition:
     """One condition. ``reason`` is CamelCase; ``message`` is for humans."""

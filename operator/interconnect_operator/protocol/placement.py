@@ -14,8 +14,9 @@ CreateConnection, P6, then moves the caller to the next candidate).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from .types import InterconnectState, InterconnectView
 
@@ -228,3 +229,17 @@ def place(
         if why is not None:
             refusals.append(why)
     return NoCapacity(bandwidth_mbps, tuple(refusals))
+
+
+#: P6: a 409 from CreateConnection means "no room there now". Capacity comes
+#: back when other links go, so a refusal is remembered only this long;
+#: forgetting it for good would leave a waiting link off that interconnect
+#: until the operator restarts.
+REJECTION_MEMORY = timedelta(seconds=10)
+
+
+def live_rejections(
+    rejected_at: Mapping[str, datetime], now: datetime, memory: timedelta = REJECTION_MEMORY
+) -> dict[str, datetime]:
+    """P6: the interconnect refusals still excluded from placement at ``now``."""
+    return {ix: at for ix, at in rejected_at.items() if now - at < memory}

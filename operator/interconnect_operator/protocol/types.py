@@ -30,6 +30,10 @@ IPAddress = IPv4Address | IPv6Address
 #: VLAN ids 1024 and below are reserved (P9); 4094 is the highest usable id.
 VLAN_MIN: Final = 1025
 VLAN_MAX: Final = 4094
+#: The highest 4-byte BGP ASN.
+MAX_ASN: Final = 4_294_967_295
+#: P12: a connection is usable once this many of its features are negotiated.
+MIN_CHANNELS: Final = 3
 
 
 class Side(StrEnum):

@@ -1,0 +1,89 @@
+"""The link state machine: observed state of both sides -> next step and status.
+
+``steps`` (what to do), ``health`` (P12-P14 counts), ``decide`` (the decision
+table) and ``status`` (phase, conditions, detail). Ready: both connections
+VERIFIED and every channel's feature FINAL on both sides. Degraded (P12): at
+least 3 of the channels FINAL on both sides, but not all, and the rest cannot
+progress (or the link was ready before).
+"""
+
+from __future__ import annotations
+
+from ..conditions import CONDITION_TYPES, LinkConditionType
+from ..notifications import RENOTIFY_AFTER
+from ..types import MIN_CHANNELS
+from .decide import Outcome, Where, decide, observed_interconnect, progress_phase
+from .health import Health, degraded, health
+from .status import (
+    IN_PROGRESS_PHASES,
+    BgpEndStatus,
+    ChannelStatus,
+    Decision,
+    LinkStatus,
+    Phase,
+    ProviderStatus,
+    link_status,
+)
+from .steps import (
+    POLL,
+    POLL_SLOW,
+    ConfirmKey,
+    CreateFeature,
+    CreateLocalConnection,
+    CreateRemoteConnection,
+    DeleteFeature,
+    DeleteLocal,
+    DeleteRemote,
+    Done,
+    Fail,
+    Migrate,
+    NotifyStatus,
+    RequestGuidance,
+    Settled,
+    Step,
+    UpdateBandwidth,
+    Wait,
+    step_message,
+)
+
+__all__ = [
+    "CONDITION_TYPES",
+    "IN_PROGRESS_PHASES",
+    "MIN_CHANNELS",
+    "POLL",
+    "POLL_SLOW",
+    "RENOTIFY_AFTER",
+    "BgpEndStatus",
+    "ChannelStatus",
+    "ConfirmKey",
+    "CreateFeature",
+    "CreateLocalConnection",
+    "CreateRemoteConnection",
+    "Decision",
+    "DeleteFeature",
+    "DeleteLocal",
+    "DeleteRemote",
+    "Done",
+    "Fail",
+    "Health",
+    "LinkConditionType",
+    "LinkStatus",
+    "Migrate",
+    "NotifyStatus",
+    "Outcome",
+    "Phase",
+    "ProviderStatus",
+    "RequestGuidance",
+    "Settled",
+    "Step",
+    "UpdateBandwidth",
+    "Wait",
+    "Where",
+    "decide",
+    "degraded",
+    "health",
+    "link_status",
+    "observed_interconnect",
+    "progress_phase",
+    "step_message",
+]

@@ -1,0 +1,453 @@
+"""The decision table of the link state machine: observed state of both sides -> next step.
+
+``decide()`` is a pure function. The reconcile layer reads both providers,
+fills a :class:`~..types.LinkFacts` from the link's status, calls ``decide``,
+performs ``decision.step`` (or all of ``decision.concurrent``, which are
+independent of each other), writes ``decision.status`` and calls again.
+
+Order of concerns, first match wins:
+
+1. deletion (P19): ``Orphan`` stops managing and touches nothing; ``Delete``
+   removes the remote connection first, then the local one. Reverse order of
+   creation (P5 creates local first) and the order P23 prescribes for a
+   rollback: the peer is told the customer wants the link gone while our own
+   connection still exists, so if the operator dies in between, the leftover
+   is on our side where the next reconcile (or P21's 7-day rule) finds it;
+2. a terminal failure recorded for this generation stays (change the spec to retry);
+3. pause: nothing is done, status still reported;
+4. deferral timeout (P23): roll back remote then local, then fail;
+5. key (P2-P3); placement (P6-P7, P5 local first); bandwidth update in
+   place (P16-P17) or migration (P18, make before break);
+6. guidance (P8), features (P9-P11, local then remote per channel),
+   notifications (P14), then wait for FINAL and VERIFIED.
+
+Every rule returns an :class:`Outcome` that names, besides the step, what the
+status needs: the phase, where the link lives after the step, and why it is
+stalled (no hidden state is carried from the decision to the status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..notifications import notify_targets
+from ..placement import NoCapacity, candidates, pair_views, place
+from ..types import (
+    MIN_CHANNELS,
+    ConnectionView,
+    DeletionPolicy,
+    InterconnectView,
+    LinkFacts,
+    LinkSpec,
+    ProviderObservation,
+    Side,
+)
+from .health import Health, degraded, health
+from .status import Decision, Phase, link_status
+from .steps import (
+    POLL,
+    POLL_SLOW,
+    ConfirmKey,
+    CreateFeature,
+    CreateLocalConnection,
+    CreateRemoteConnection,
+    DeleteFeature,
+    DeleteLocal,
+    DeleteRemote,
+    Done,
+    Fail,
+    Migrate,
+    NotifyStatus,
+    RequestGuidance,
+    Step,
+    UpdateBandwidth,
+    Wait,
+)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where the link lives: its interconnect and, during a migration (P18), the target."""
+
+    interconnect: str | None
+    migrating_to: str | None = None
+
+    @property
+    def working(self) -> str | None:
+        """The interconnect steps act on: the migration target while there is one."""
+        return self.migrating_to or self.interconnect
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A rule's answer: the step(s), the phase, and what the status must show."""
+
+    step: Step
+    phase: Phase
+    where: Where
+    concurrent: tuple[Step, ...] = ()
+    stalled: str | None = None
+    """Reason of the Stalled condition when the link cannot progress without a change."""
+    no_capacity: str | None = None
+    """Why placement found no room (P6-P7, P18): the Placed condition's message."""
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    spec: LinkSpec
+    neg: ProviderObservation
+    resp: ProviderObservation
+    facts: LinkFacts
+    pool_neg: Sequence[InterconnectView]
+    pool_resp: Sequence[InterconnectView]
+
+    def both_present(self, interconnect: str | None) -> bool:
+        return self.neg.on(interconnect) is not None and self.resp.on(interconnect) is not None
+
+
+def decide(
+    spec: LinkSpec,
+    negotiator: ProviderObservation,
+    responder: ProviderObservation,
+    facts: LinkFacts,
+    *,
+    pool_negotiator: Sequence[InterconnectView] = (),
+    pool_responder: Sequence[InterconnectView] = (),
+) -> Decision:
+    """The next step for a link and the status to show.
+
+    ``pool_*`` are both sides' interconnect views (with reservations), needed
+    for placement (P6-P7) and bandwidth updates (P16-P18).
+    """
+    inputs = _Inputs(spec, negotiator, responder, facts, pool_negotiator, pool_responder)
+    where = Where(
+        facts.interconnect or observed_interconnect(negotiator, responder), facts.migrating_to
+    )
+    outcome = _next(inputs, where)
+    status = link_status(
+        spec,
+        negotiator,
+        responder,
+        facts,
+        step=outcome.step,
+        phase=outcome.phase,
+        interconnect=outcome.where.interconnect,
+        migrating_to=outcome.where.migrating_to,
+        stalled=outcome.stalled,
+        no_capacity=outcome.no_capacity,
+    )
+    return Decision(outcome.step, status, outcome.concurrent)
+
+
+def observed_interconnect(neg: ProviderObservation, resp: ProviderObservation) -> str | None:
+    """Where the link lives when status was lost: the local side decides (P5)."""
+    for obs in (neg, resp):
+        if obs.connections:
+            return sorted(obs.connections)[0]
+    return None
+
+
+def _next(inp: _Inputs, where: Where) -> Outcome:
+    # Long on purpose: the decision table, read top to bottom in rule order.
+    spec, facts, neg, resp = inp.spec, inp.facts, inp.neg, inp.resp
+
+    if facts.deleting:
+        return _delete(inp, where)
+    if facts.failure is not None and facts.failure.generation == spec.generation:
+        return Outcome(Fail(facts.failure.reason, facts.failure.message), Phase.FAILED, where)
+    if spec.paused:
+        wait = Wait("Paused", "reconciliation paused by annotation", POLL_SLOW)
+        return Outcome(wait, Phase.PAUSED, where)
+
+    timed_out = _deferral_timeout(inp, where)
+    if timed_out is not None:
+        return timed_out
+
+    key = _key(inp, where)
+    if key is not None:
+        return key
+
+    placed = _place(inp, where)
+    if isinstance(placed, Outcome):
+        return placed
+    where = placed
+
+    working = where.working
+    assert working is not None
+    local = neg.on(working)
+    remote = resp.on(working)
+    assert local is not None
+    assert remote is not None
+
+    if where.migrating_to is None:
+        update = _update(inp, where, working, local, remote)
+        if update is not None:
+            return update
+
+    h = health(local, remote, facts.channels)
+    busy_phase = Phase.MIGRATING if where.migrating_to else None
+
+    if facts.deferred:
+        # P22: the peer drives guidance, features and notifications.
+        if h.ready:
+            return _finish(inp, where)
+        wait = Wait("DeferredToPeer", "P22: the peer drives provisioning", POLL)
+        return Outcome(wait, busy_phase or progress_phase(h, facts), where)
+
+    if not facts.guidance_ready:
+        return Outcome(RequestGuidance(working), busy_phase or Phase.NEGOTIATING, where)
+    if not h.channels:
+        wait = Wait("NoChannels", "guidance names no channel", POLL_SLOW)
+        return Outcome(wait, busy_phase or Phase.NEGOTIATING, where, stalled="NoChannels")
+
+    feature_steps = _feature_steps(working, local, remote, h.channels, facts)
+    if feature_steps:
+        # A link that was Ready and is repairing a lost feature (P20) is Degraded
+        # meanwhile (P12), not back to Negotiating.
+        repairing = progress_phase(h, facts) if facts.ever_ready else Phase.NEGOTIATING
+        return Outcome(
+            feature_steps[0], busy_phase or repairing, where, concurrent=tuple(feature_steps)
+        )
+
+    failed = _negotiation_failed(h, facts, where, busy_phase)
+    if failed is not None:
+        return failed
+
+    notify = [
+        NotifyStatus(working, target)
+        for target in notify_targets(local, remote, h.negotiated, facts.notified_at, facts.now)
+    ]
+    if notify:
+        phase = busy_phase or progress_phase(h, facts)
+        return Outcome(notify[0], phase, where, concurrent=tuple(notify))
+
+    if h.ready:
+        return _finish(inp, where)
+    return _await_provider(h, busy_phase or progress_phase(h, facts), where)
+
+
+def _deferral_timeout(inp: _Inputs, where: Where) -> Outcome | None:
+    """P23: the deferring side rolls back what the peer did not finalise in time."""
+    facts = inp.facts
+    if (
+        not facts.deferred
+        or facts.deferral_timeout is None
+        or facts.started_at is None
+        or facts.now - facts.started_at <= facts.deferral_timeout
+    ):
+        return None
+    working = where.working
+    if health(inp.neg.on(working), inp.resp.on(working), facts.channels).ready:
+        return None
+    rollback = _delete_all(inp)
+    if rollback is not None:
+        return Outcome(rollback[0], Phase.DELETING, where, concurrent=rollback)
+    hours = facts.deferral_timeout.total_seconds() / 3600
+    message = f"P23: not finalised within the deferral timeout of {hours:g}h; rolled back"
+    return Outcome(Fail("DeferralTimeout", message), Phase.FAILED, where)
+
+
+def _key(inp: _Inputs, where: Where) -> Outcome | None:
+    """P2-P3: confirm the key first; a refusal deletes what was created for it, then fails."""
+    facts = inp.facts
+    if facts.key_confirmed or inp.resp.present:
+        return None
+    if facts.key_refused is None:
+        return Outcome(ConfirmKey(), Phase.PENDING, where)
+    # P3: must not proceed, and should delete what it created for it.
+    leftover = sorted(inp.neg.connections)
+    if leftover:
+        return Outcome(DeleteLocal(leftover[0]), Phase.PENDING, where)
+    return Outcome(Fail("KeyRefused", f"P3: {facts.key_refused}"), Phase.FAILED, where)
+
+
+def _negotiation_failed(
+    h: Health, facts: LinkFacts, where: Where, busy_phase: Phase | None
+) -> Outcome | None:
+    """P12: fewer than MIN_CHANNELS channels can ever be negotiated."""
+    possible = [c for c in h.channels if c not in facts.blocked_channels]
+    if len(h.negotiated) >= MIN_CHANNELS or len(possible) >= MIN_CHANNELS:
+        return None
+    blocked = "; ".join(f"{c}: {r}" for c, r in sorted(facts.blocked_channels.items()))
+    blocked = blocked or f"the interconnect has only {len(h.channels)} channels"
+    wait = Wait(
+        "NegotiationFailed",
+        f"P12: fewer than {MIN_CHANNELS} channels can be negotiated ({blocked})",
+        POLL_SLOW,
+    )
+    return Outcome(wait, busy_phase or Phase.NEGOTIATING, where, stalled="NegotiationFailed")
+
+
+def _await_provider(h: Health, phase: Phase, where: Where) -> Outcome:
+    """Everything is asked: wait for FINAL (P13), then for VERIFIED (P14)."""
+    if not h.all_final:
+        msg = f"{len(h.final)}/{len(h.channels)} channels FINAL on both sides (P13)"
+        return Outcome(Wait("WaitingForProvisioning", msg, POLL), phase, where)
+    message = f"P14: unverified on {', '.join(h.unverified)}"
+    return Outcome(Wait("WaitingForVerification", message, POLL), phase, where)
+
+
+def progress_phase(h: Health, facts: LinkFacts) -> Phase:
+    """The phase of a placed link still on its way to Ready."""
+    if degraded(h, facts.blocked_channels, facts.ever_ready):
+        return Phase.DEGRADED
+    if len(h.negotiated) < len(h.channels):
+        return Phase.NEGOTIATING
+    if not h.all_final:
+        return Phase.PROVISIONING
+    return Phase.VERIFYING
+
+
+def _finish(inp: _Inputs, where: Where) -> Outcome:
+    """Working interconnect ready: complete a migration (P18) or report Ready."""
+    old = where.interconnect
+    if where.migrating_to is not None and old is not None and old != where.migrating_to:
+        # P18: the new connection is up; now break the old one, peer first (P19).
+        if inp.resp.on(old) is not None:
+            return Outcome(DeleteRemote(old), Phase.MIGRATING, where)
+        if inp.neg.on(old) is not None:
+            return Outcome(DeleteLocal(old), Phase.MIGRATING, where)
+    if where.migrating_to is not None:
+        where = Where(where.migrating_to)
+    return Outcome(Done("Ready", POLL_SLOW), Phase.READY, where)
+
+
+def _delete_all(inp: _Inputs) -> tuple[Step, ...] | None:
+    """Every connection of the link, the peer's first (P19, P23)."""
+    remote = tuple(DeleteRemote(i) for i in sorted(inp.resp.connections))
+    if remote:
+        return remote
+    local = tuple(DeleteLocal(i) for i in sorted(inp.neg.connections))
+    return local or None
+
+
+def _delete(inp: _Inputs, where: Where) -> Outcome:
+    if inp.spec.deletion_policy is DeletionPolicy.ORPHAN:
+        return Outcome(Done("Orphaned"), Phase.DELETING, where)
+    steps = _delete_all(inp)
+    if steps is not None:
+        return Outcome(steps[0], Phase.DELETING, where, concurrent=steps)
+    return Outcome(Done("Deleted"), Phase.DELETING, where)
+
+
+def _place(inp: _Inputs, where: Where) -> Outcome | Where:
+    """P5-P7: make sure both connections exist on the working interconnect.
+
+    Returns the step that gets them there, or where the link lives once they do.
+    """
+    facts, neg, resp = inp.facts, inp.neg, inp.resp
+    phase = Phase.MIGRATING if where.migrating_to else Phase.PLACING
+    working = where.working
+
+    # P6: the peer answered 409 there. Undo our side, then place elsewhere.
+    if working is not None and working in facts.rejected_interconnects and resp.on(working) is None:
+        if neg.on(working) is not None:
+            return Outcome(DeleteLocal(working), phase, where)
+        if where.migrating_to:
+            # Back to the old interconnect; a new target is chosen by _update.
+            back = Where(where.interconnect)
+            return back if inp.both_present(back.interconnect) else _place(inp, back)
+        where = Where(None)
+        working = None
+
+    if working is None:
+        choice = place(
+            inp.pool_neg,
+            inp.pool_resp,
+            inp.spec.bandwidth_mbps,
+            facts.shared_uuid,
+            exclude=facts.rejected_interconnects,
+        )
+        if isinstance(choice, NoCapacity):
+            wait = Wait("NoCapacity", choice.message, POLL_SLOW // 5)
+            return Outcome(
+                wait, Phase.PLACING, where, stalled="NoCapacity", no_capacity=choice.message
+            )
+        step = CreateLocalConnection(choice.id, inp.spec.bandwidth_mbps)
+        return Outcome(step, Phase.PLACING, replace(where, interconnect=choice.id))
+
+    if neg.on(working) is None:
+        return Outcome(CreateLocalConnection(working, inp.spec.bandwidth_mbps), phase, where)
+    local = neg.on(working)
+    if resp.on(working) is None:
+        assert local is not None
+        step_ = CreateRemoteConnection(working, local.bandwidth_mbps, facts.deferred)
+        return Outcome(step_, phase, where)
+    return where
+
+
+def _update(
+    inp: _Inputs, where: Where, working: str, local: ConnectionView, remote: ConnectionView
+) -> Outcome | None:
+    """P16-P18: change bandwidth in place when the interconnect has room, else migrate."""
+    want = inp.spec.bandwidth_mbps
+    if local.bandwidth_mbps == want and remote.bandwidth_mbps == want:
+        return None
+    if inp.facts.update_in_progress:
+        wait = Wait("UpdateInProgress", "P17: the peer is processing an update", POLL)
+        return Outcome(wait, Phase.UPDATING, where)
+    if _fits_in_place(inp, working, local, remote):
+        # P16: confirm with the peer first; our side changes only after its 200.
+        side = Side.RESPONDER if remote.bandwidth_mbps != want else Side.NEGOTIATOR
+        return Outcome(UpdateBandwidth(working, side, want), Phase.UPDATING, where)
+    exclude = {working, *inp.facts.rejected_interconnects}
+    found = candidates(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)
+    if not found:
+        choice = place(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)
+        detail = choice.message if isinstance(choice, NoCapacity) else ""
+        why = f"P18: {working} lacks room for {want} Mbps and no other interconnect fits: {detail}"
+        wait = Wait("NoCapacity", why, POLL_SLOW // 5)
+        return Outcome(wait, Phase.UPDATING, where, stalled="NoCapacity", no_capacity=why)
+    target = found[0].id
+    return Outcome(
+        Migrate(working, target, want), Phase.MIGRATING, replace(where, migrating_to=target)
+    )
+
+
+def _fits_in_place(
+    inp: _Inputs, working: str, local: ConnectionView, remote: ConnectionView
+) -> bool:
+    """Room for the change on both sides of the current interconnect (P16).
+
+    Each side's reservation already counts that side's current bandwidth, so
+    each side needs room for the difference only. Without a pool view the
+    peer decides (it answers 409 when the change does not fit).
+    """
+    want = inp.spec.bandwidth_mbps
+    pairs = {c.id: c for c in pair_views(inp.pool_neg, inp.pool_resp)}
+    cap = pairs.get(working)
+    if cap is None or cap.negotiator is None or cap.responder is None:
+        return True
+    return (
+        cap.negotiator.free_mbps >= want - local.bandwidth_mbps
+        and cap.responder.free_mbps >= want - remote.bandwidth_mbps
+    )
+
+
+def _feature_steps(
+    working: str,
+    local: ConnectionView,
+    remote: ConnectionView,
+    channels: Sequence[str],
+    facts: LinkFacts,
+) -> list[Step]:
+    """One step per channel that lacks a feature on a side (channels are independent, P10)."""
+    steps: list[Step] = []
+    for ch in channels:
+        lf = local.features.get(ch)
+        rf = remote.features.get(ch)
+        if ch in facts.rejected_features and lf is not None and rf is None:
+            # P10: a refused channel restarts from fresh guidance.
+            steps.append(
+                DeleteFeature(working, ch, Side.NEGOTIATOR, f"P10: {facts.rejected_features[ch]}")
+            )
+        elif lf is None and rf is None:
+            if ch not in facts.blocked_channels:
+                steps.append(CreateFeature(working, ch, Side.NEGOTIATOR))
+        elif lf is None:
+            # The peer holds a feature we lack (status lost, or P20 repair): mirror it.
+            steps.append(CreateFeature(working, ch, Side.NEGOTIATOR, copy_of=rf))
+        elif rf is None:
+            steps.append(CreateFeature(working, ch, Side.RESPONDER, copy_of=lf))
+    return steps

@@ -1,0 +1,21 @@
+"""Link reconciliation: one MulticloudLink driven through the state machine against both providers.
+
+``types`` (request, result, memory), ``keys`` (P1-P3), ``reconciler`` (the
+observe -> decide -> act loop), ``steps`` (each step's provider calls),
+``results`` (status of links the loop does not reach), ``calls`` (per-link
+call counting).
+"""
+
+from __future__ import annotations
+
+from .reconciler import LinkReconciler
+from .types import LinkEvent, LinkMemory, LinkRequest, LinkResult, feature_id
+
+__all__ = [
+    "LinkEvent",
+    "LinkMemory",
+    "LinkReconciler",
+    "LinkRequest",
+    "LinkResult",
+    "feature_id",
+]
