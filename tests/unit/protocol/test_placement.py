@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interconnect_operator.protocol.placement import (
+    REJECTION_MEMORY,
     InterconnectCapacity,
     NoCapacity,
     PlacementPolicy,
     candidates,
+    live_rejections,
     place,
     policy_violation,
     pool_capacity,
@@ -115,3 +119,10 @@ def test_p7_candidates_never_over_max_only_active_deterministic(
     assert candidates(list(reversed(neg)), list(reversed(resp)), bw, uuid) == found
     r = place(neg, resp, bw, uuid)
     assert (r == found[0]) if found else isinstance(r, NoCapacity)
+
+
+def test_p6_refusals_expire_after_the_rejection_memory() -> None:
+    now = datetime(2026, 7, 1, 12, tzinfo=UTC)
+    rejected = {"ic1": now - REJECTION_MEMORY, "ic2": now - REJECTION_MEMORY / 2}
+    assert live_rejections(rejected, now) == {"ic2": rejected["ic2"]}
+    assert live_rejections(rejected, now, memory=timedelta(0)) == {}
