@@ -188,7 +188,7 @@ def _object_schema(
         "type": "object",
         "properties": {
             "apiVersion": {
-                "description": "APIVersion of this object: interconnect.io/v1alpha1.",
+                "description": f"APIVersion of this object: {r.API_VERSION}.",
                 "type": "string",
             },
             "kind": {"description": f"Kind of this object: {kind}.", "type": "string"},

@@ -15,14 +15,8 @@ from typing import Any
 import kopf
 
 from interconnect_operator.k8s.controller import Controller
-from interconnect_operator.k8s.kube import (
-    GROUP,
-    LINKS,
-    POOLS,
-    VERSION,
-    KubeClient,
-    load_configuration,
-)
+from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
+from interconnect_operator.k8s.resources import GROUP, VERSION
 from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, KOPF_FINALIZER, OperatorOptions
 from interconnect_operator.metrics import MetricsServer, OperatorMetrics, serve_metrics
 

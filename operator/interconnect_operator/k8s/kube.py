@@ -20,11 +20,10 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from interconnect_operator.api.transport import ProviderTransport
+from interconnect_operator.k8s.resources import GROUP, VERSION
 
 logger = logging.getLogger(__name__)
 
-GROUP = "interconnect.io"
-VERSION = "v1alpha1"
 LINKS = "multicloudlinks"
 POOLS = "capacitypools"
 

@@ -33,6 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
+from interconnect_operator.protocol.conditions import (
+    ConditionStatus,
+    LinkConditionType,
+    PoolConditionType,
+)
+from interconnect_operator.protocol.link_state import Phase as LinkPhase
+from interconnect_operator.protocol.types import MAX_ASN
+
 GROUP = "interconnect.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -80,8 +88,6 @@ SecretDataKey = Annotated[str, StringConstraints(min_length=1, max_length=253, p
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
 
-#: ASN range of 4-byte BGP AS numbers (RFC 6793); 0 is reserved.
-MAX_ASN = 4_294_967_295
 MIN_MTU = 576
 MAX_MTU = 9216
 #: Upper bound of a link's bandwidth (400 Gbps): far above any sold size, low
@@ -162,61 +168,18 @@ class SelectorOperator(StrEnum):
     DOES_NOT_EXIST = "DoesNotExist"
 
 
-class ConditionStatus(StrEnum):
-    """Status of a condition (Kubernetes API conventions)."""
-
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
-
-
-class PoolConditionType(StrEnum):
-    """Condition types a CapacityPool reports."""
-
-    READY = "Ready"
-    PROVIDERS_REACHABLE = "ProvidersReachable"
-    IN_SYNC = "InSync"
-
-
-class LinkConditionType(StrEnum):
-    """Condition types a MulticloudLink reports.
-
-    `Ready` is the summary that kstatus, Argo CD and Flux read; `Reconciling`
-    and `Stalled` are the kstatus abnormal-true conditions.
-    """
-
-    READY = "Ready"
-    KEY_CONFIRMED = "KeyConfirmed"
-    PLACED = "Placed"
-    NEGOTIATED = "Negotiated"
-    PROVISIONED = "Provisioned"
-    VERIFIED = "Verified"
-    DEGRADED = "Degraded"
-    RECONCILING = "Reconciling"
-    STALLED = "Stalled"
-
-
-class LinkPhase(StrEnum):
-    """Known values of `MulticloudLink.status.phase` (a one-word summary).
-
-    The CRD keeps `phase` a free CamelCase string (not an enum) so that a
-    newer operator can add phases without a CRD change breaking status writes
-    of an older schema; these are the values this version writes.
-    """
-
-    PENDING = "Pending"
-    CONFIRMING_KEY = "ConfirmingKey"
-    PLACING = "Placing"
-    NEGOTIATING = "Negotiating"
-    PROVISIONING = "Provisioning"
-    VERIFYING = "Verifying"
-    READY = "Ready"
-    DEGRADED = "Degraded"
-    UPDATING = "Updating"
-    MIGRATING = "Migrating"
-    PAUSED = "Paused"
-    DELETING = "Deleting"
-    FAILED = "Failed"
+# Condition statuses and types and the phase list are the state machine's
+# (`protocol.conditions`, `protocol.link_state.Phase`); `LinkPhase` names the
+# values `MulticloudLink.status.phase` takes. The CRD keeps `phase` a free
+# CamelCase string (not an enum) so that a newer operator can add phases
+# without a CRD change breaking status writes of an older schema.
+__all__ = [
+    "MAX_ASN",
+    "ConditionStatus",
+    "LinkConditionType",
+    "LinkPhase",
+    "PoolConditionType",
+]
 
 
 # --- CEL rules -------------------------------------------------------------------
@@ -684,7 +647,7 @@ class CapacityPoolStatus(_StatusModel):
         default_factory=list,
         max_length=16,
         json_schema_extra=_CONDITIONS_LIST,
-        description="Conditions: Ready, ProvidersReachable, InSync.",
+        description="Conditions: " + ", ".join(t.value for t in PoolConditionType) + ".",
     )
     interconnects: list[InterconnectStatus] = Field(
         default_factory=list,
@@ -891,9 +854,9 @@ class MulticloudLinkStatus(_StatusModel):
         Field(
             default=None,
             description=(
-                "One-word summary: Pending, ConfirmingKey, Placing, Negotiating, "
-                "Provisioning, Verifying, Ready, Degraded, Updating, Migrating, Paused, "
-                "Deleting or Failed. Read conditions for details."
+                "One-word summary: "
+                + ", ".join(p.value for p in list(LinkPhase)[:-1])
+                + f" or {list(LinkPhase)[-1].value}. Read conditions for details."
             ),
         )
     )
@@ -901,10 +864,7 @@ class MulticloudLinkStatus(_StatusModel):
         default_factory=list,
         max_length=16,
         json_schema_extra=_CONDITIONS_LIST,
-        description=(
-            "Conditions: Ready, KeyConfirmed, Placed, Negotiated, Provisioned, Verified, "
-            "Degraded, Reconciling, Stalled."
-        ),
+        description="Conditions: " + ", ".join(t.value for t in LinkConditionType) + ".",
     )
     shared_connection_uuid: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None, description="Shared connection UUID, the connection id on both sides."

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FINALIZER = "interconnect.io/finalizer"
-KOPF_FINALIZER = "interconnect.io/kopf"
-ANNOTATION_PREFIX = "interconnect.io"
-PAUSED_ANNOTATION = "interconnect.io/paused"
-UUID_ANNOTATION = "interconnect.io/shared-connection-uuid"
+from interconnect_operator.k8s.resources import GROUP
+
+FINALIZER = f"{GROUP}/finalizer"
+KOPF_FINALIZER = f"{GROUP}/kopf"
+ANNOTATION_PREFIX = GROUP
+UUID_ANNOTATION = f"{GROUP}/shared-connection-uuid"
 
 
 @dataclass(frozen=True)
