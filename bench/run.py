@@ -87,7 +87,6 @@ log = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parents[1]
 CRDS = REPO / "crds"
-PROTOTYPES = REPO / "bench" / "prototypes"
 GROUP, VERSION, PLURAL = "interconnect.io", "v1alpha1", "multicloudlinks"
 OPERATOR_NAMESPACE = "interconnect-bench"
 SERVICE_ACCOUNT = "interconnect-operator"
@@ -109,7 +108,6 @@ class Options:
     out_dir: Path
     log_dir: Path
     merge: bool
-    prototypes: tuple[str, ...] = ()
     recompute: bool = False
 
 
@@ -189,7 +187,6 @@ def start_rig(n: int, opts: Options, log_dir: Path) -> Rig:
             identity,
             log_dir=log_dir,
             operator_namespace=OPERATOR_NAMESPACE,
-            env=_prototype_env(opts.prototypes),
         )
         wait_for(
             lambda: is_ready(kube.try_get("cpool", POOL)),
@@ -217,14 +214,6 @@ def start_rig(n: int, opts: Options, log_dir: Path) -> Rig:
     except BaseException:
         cp.stop()
         raise
-
-
-def _prototype_env(prototypes: Sequence[str]) -> dict[str, str]:
-    """Environment that applies bench/prototypes/sitecustomize.py to the operator process."""
-    if not prototypes:
-        return {}
-    path = os.pathsep.join(p for p in (str(PROTOTYPES), os.environ.get("PYTHONPATH", "")) if p)
-    return {"PYTHONPATH": path, "BENCH_PROTOTYPES": ",".join(prototypes)}
 
 
 def stop_rig(rig: Rig) -> None:
@@ -721,13 +710,6 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action=argparse.BooleanOptionalAction,
         default=os.environ.get("BENCH_PROFILE", "1") not in ("0", "false", "no"),
     )
-    parser.add_argument(
-        "--prototype",
-        action="append",
-        default=[],
-        help="measure a proposed operator change (bench/prototypes/sitecustomize.py): "
-        "unlimited-kopf-workers, sniffio; repeatable",
-    )
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench")
     parser.add_argument("--log-dir", type=Path, default=None)
     parser.add_argument(
@@ -751,7 +733,6 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         out_dir=args.out_dir.resolve(),
         log_dir=(args.log_dir or cache_dir() / "bench" / stamp).resolve(),
         merge=bool(args.merge),
-        prototypes=tuple(args.prototype),
         recompute=bool(args.recompute),
     )
 
@@ -788,7 +769,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "interconnects": INTERCONNECTS,
             "link_mbps": LINK_MBPS,
             "provisioning_delay_seconds": 0,
-            "operator_prototypes": list(opts.prototypes),
             "apply": (
                 f"kubectl apply --server-side, chunks of {APPLY_CHUNK}, {APPLY_PARALLEL} at once"
             ),
