@@ -46,9 +46,6 @@ class LinkConditionType(StrEnum):
     STALLED = "Stalled"
 
 
-CONDITION_TYPES: tuple[str, ...] = tuple(t.value for t in LinkConditionType)
-
-
 @dataclass(frozen=True)
 class Condition:
     """One condition. ``reason`` is CamelCase; ``message`` is for humans."""

@@ -9,13 +9,12 @@ progress (or the link was ready before).
 
 from __future__ import annotations
 
-from ..conditions import CONDITION_TYPES, LinkConditionType
+from ..conditions import LinkConditionType
 from ..notifications import RENOTIFY_AFTER
 from ..types import MIN_CHANNELS
 from .decide import Outcome, Where, decide, observed_interconnect, progress_phase
 from .health import Health, degraded, health
 from .status import (
-    IN_PROGRESS_PHASES,
     BgpEndStatus,
     ChannelStatus,
     Decision,
@@ -47,8 +46,6 @@ from .steps import (
 )
 
 __all__ = [
-    "CONDITION_TYPES",
-    "IN_PROGRESS_PHASES",
     "MIN_CHANNELS",
     "POLL",
     "POLL_SLOW",

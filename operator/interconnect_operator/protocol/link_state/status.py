@@ -47,20 +47,6 @@ class Phase(StrEnum):
     FAILED = "Failed"
 
 
-#: Phases of a link still on its way somewhere (neither settled nor failed).
-IN_PROGRESS_PHASES = frozenset(
-    {
-        Phase.PENDING,
-        Phase.PLACING,
-        Phase.NEGOTIATING,
-        Phase.PROVISIONING,
-        Phase.VERIFYING,
-        Phase.UPDATING,
-        Phase.MIGRATING,
-    }
-)
-
-
 _T = LinkConditionType
 
 
