@@ -82,12 +82,13 @@ from bench.measure import (
     summarise_profile,
     wait_quiet,
 )
+from interconnect_operator.k8s.resources import GROUP, LINK_PLURAL, VERSION
 
 log = logging.getLogger("bench")
 
 REPO = Path(__file__).resolve().parents[1]
 CRDS = REPO / "crds"
-GROUP, VERSION, PLURAL = "interconnect.io", "v1alpha1", "multicloudlinks"
+PLURAL = LINK_PLURAL
 OPERATOR_NAMESPACE = "interconnect-bench"
 SERVICE_ACCOUNT = "interconnect-operator"
 POOL = "bench-pool"
