@@ -1,6 +1,7 @@
 """Pure protocol rules of interconnect-operator (no I/O; see DESIGN.md, PROTOCOL.md).
 
-Modules: ``types`` (value types), ``conditions`` (status conditions),
-``placement`` (P6-P7), ``allocation`` (P8-P11), ``link_state`` (the link state
-machine), ``macsec`` (P26-P31), ``maintenance`` (P24-P25), ``escalation``.
+Modules: ``types`` (value types and shared limits), ``conditions`` (status
+conditions, condition types), ``keys`` (P1-P2), ``placement`` (P6-P7),
+``allocation`` (P8-P11), ``notifications`` (P14-P15), ``link_state`` (the link
+state machine), ``macsec`` (P26-P31), ``maintenance`` (P24-P25), ``escalation``.
 """
