@@ -7,10 +7,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export ICO_CACHE ?= $(CURDIR)/.cache
-export INTERCONNECT_SPEC_DIR ?= $(abspath $(CURDIR)/../shared/interconnect-spec)
+# The pinned OpenAPI spec: INTERCONNECT_SPEC_DIR when set, else .cache/spec/<commit> (`make spec`).
 
 .PHONY: dev lint fmt test test-unit test-integration test-e2e test-chart crds crds-check chart-sync \
-	demo demo-down bench bench-smoke tools image clean help
+	demo demo-down bench bench-smoke tools image clean help spec
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 dev: $(VENV)/.installed ## create .venv with the project (editable) and dev tools
+
+spec: ## fetch the pinned upstream spec into .cache/spec/ and verify it against hack/spec/SHA256SUMS
+	$(PYTHON) hack/spec_fetch.py
 
 tools: dev ## build/install the control plane (kube-apiserver, etcd, kubectl, helm) and promtool
 	bash hack/build-controlplane.sh

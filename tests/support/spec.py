@@ -1,8 +1,8 @@
 """The pinned Connection Coordinator spec, loaded for conformance tests.
 
-The spec is located through ``INTERCONNECT_SPEC_DIR`` (default:
-``../shared/interconnect-spec`` relative to the repository root) and never
-copied into the project. Its multi-file ``$ref``s are resolved into one
+The spec is located through ``INTERCONNECT_SPEC_DIR`` when it is set, else in
+``.cache/spec/<pinned commit>/`` where ``make spec`` puts a verified copy; it is
+never committed to the project. Its multi-file ``$ref``s are resolved into one
 in-memory document, then its known defects (SOURCE.md beside the spec) are
 mended in :func:`_mend`, the ONE place where this project departs from the
 files, which are never edited:
@@ -55,10 +55,19 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+def pinned_commit() -> str:
+    """The upstream commit the spec is pinned to (``hack/spec/PIN``)."""
+    for line in (REPO_ROOT / "hack" / "spec" / "PIN").read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "commit":
+            return value.strip()
+    raise RuntimeError("hack/spec/PIN names no commit")
+
+
 def spec_dir() -> Path:
-    """Directory of the pinned spec."""
+    """Directory of the pinned spec: ``INTERCONNECT_SPEC_DIR``, else the ``make spec`` cache."""
     configured = os.environ.get("INTERCONNECT_SPEC_DIR")
-    path = Path(configured) if configured else REPO_ROOT / ".." / "shared" / "interconnect-spec"
+    path = Path(configured) if configured else REPO_ROOT / ".cache" / "spec" / pinned_commit()
     return path.resolve()
 
 
@@ -179,7 +188,10 @@ def _iter_operations(document: dict[str, Any]) -> list[SpecOperation]:
 def _loaded() -> tuple[dict[str, Any], dict[str, Any]]:
     root = spec_dir() / "openapi.yaml"
     if not root.is_file():
-        raise FileNotFoundError(f"pinned spec not found at {root}; set INTERCONNECT_SPEC_DIR")
+        raise FileNotFoundError(
+            f"pinned spec not found at {root}: run `make spec` in {REPO_ROOT} "
+            "(or set INTERCONNECT_SPEC_DIR to a copy of its connection-coordinator/ directory)"
+        )
     document = _resolve(copy.deepcopy(_load_file(root)), root)
     schemas: dict[str, Any] = {}
     for schema_file in sorted((spec_dir() / "schemas").glob("*.yaml")):
