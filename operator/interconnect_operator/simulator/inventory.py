@@ -424,6 +424,7 @@ def _explicit_channels(
 
 
 def _environment(provider_id: str, asn: int, document: Any) -> EnvironmentSpec:
+    # Long on purpose: one flat read of every environment field, in document order.
     if not isinstance(document, dict) or not document.get("id"):
         raise InventoryError("each environment needs an id")
     env_id = str(document["id"])

@@ -84,6 +84,18 @@ class ConnectionRules(StoreBase):
 
     # ----------------------------------------------------------- connections (P5-P7, P16-P22)
 
+    @staticmethod
+    def _check_key_fits(key: ActivationKeyRecord, environment: str, bandwidth_mbps: int) -> None:
+        """The pending record of the customer key endpoint may be placed (P3, P19)."""
+        if key.state == "invalidated":
+            raise SimError(400, "P19: the activation key of this connection was invalidated")
+        if key.environment != environment:
+            raise SimError(400, "the activation key names another environment")
+        # Only the first placement must match the key's size: a second one is a
+        # migration (P18), which may carry a bandwidth updated since (P16).
+        if key.state == "issued" and key.bandwidth_mbps != bandwidth_mbps:
+            raise SimError(400, "bandwidthMbps differs from the activation key")
+
     def create_connection(
         self,
         caller: str,
@@ -112,15 +124,7 @@ class ConnectionRules(StoreBase):
             raise SimError(409, f"connection {connection_id!r} already exists")
         key = self.keys.get(connection_id)
         if key is not None:
-            # The pending record of the customer key endpoint: place it.
-            if key.state == "invalidated":
-                raise SimError(400, "P19: the activation key of this connection was invalidated")
-            if key.environment != environment:
-                raise SimError(400, "the activation key names another environment")
-            # Only the first placement must match the key's size: a second one is a
-            # migration (P18), which may carry a bandwidth updated since (P16).
-            if key.state == "issued" and key.bandwidth_mbps != bandwidth_mbps:
-                raise SimError(400, "bandwidthMbps differs from the activation key")
+            self._check_key_fits(key, environment, bandwidth_mbps)
         state = self.interconnect_state_of(env, ix)
         if state != InterconnectState.ACTIVE:
             raise SimError(409, f"P7: interconnect {interconnect!r} is {state}")

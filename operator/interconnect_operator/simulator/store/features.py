@@ -84,18 +84,7 @@ class FeatureRules(StoreBase):
             raise SimError(409, f"feature {feature_id!r} already exists")
         if (*conn_key, channel.id) in self.l3_by_channel:
             raise SimError(409, "P11: this connection already has an L3 base feature there")
-        index = self.channel_index.get((environment, interconnect, channel.id))
-        if index is not None:
-            if parsed.vlan in index.vlans:
-                raise SimError(409, f"P10: VLAN {parsed.vlan} is in use on {channel.id}")
-            if index.ipv4.overlap(parsed.ipv4_net, parsed.ipv4_len) is not None:
-                raise SimError(409, f"P10: the IPv4 subnet overlaps one in use on {channel.id}")
-            if (
-                parsed.ipv6_net is not None
-                and parsed.ipv6_len is not None
-                and index.ipv6.overlap(parsed.ipv6_net, parsed.ipv6_len) is not None
-            ):
-                raise SimError(409, f"P10: the IPv6 subnet overlaps one in use on {channel.id}")
+        self._check_free_on_channel(environment, interconnect, channel.id, parsed)
         feature = FeatureRecord(
             environment=environment,
             interconnect=interconnect,
@@ -116,6 +105,23 @@ class FeatureRules(StoreBase):
         self._put("feature", self._conn_id(feature), feature)
         self._put("connection", self._conn_id(record), record)
         return feature
+
+    def _check_free_on_channel(
+        self, environment: str, interconnect: str, channel_id: str, parsed: ParsedL3
+    ) -> None:
+        """P10: 409 when the VLAN or a subnet is already used on the channel."""
+        index = self.channel_index.get((environment, interconnect, channel_id))
+        if index is not None:
+            if parsed.vlan in index.vlans:
+                raise SimError(409, f"P10: VLAN {parsed.vlan} is in use on {channel_id}")
+            if index.ipv4.overlap(parsed.ipv4_net, parsed.ipv4_len) is not None:
+                raise SimError(409, f"P10: the IPv4 subnet overlaps one in use on {channel_id}")
+            if (
+                parsed.ipv6_net is not None
+                and parsed.ipv6_len is not None
+                and index.ipv6.overlap(parsed.ipv6_net, parsed.ipv6_len) is not None
+            ):
+                raise SimError(409, f"P10: the IPv6 subnet overlaps one in use on {channel_id}")
 
     def _feature_channel(
         self, caller: str, env: EnvironmentSpec, ix: InterconnectSpec, name: str | None
