@@ -543,7 +543,7 @@ def feature_follows_guidance(
                 continue
             if guidance and not any(net.subnet_of(s.include) for s in guidance):  # type: ignore[arg-type]
                 problems.append(f"{net} outside the {side} include subnets")
-            if any(net.overlaps(x) for s in guidance for x in s.excludes):  # type: ignore[arg-type]
+            if any(net.overlaps(x) for s in guidance for x in s.excludes):
                 problems.append(f"{net} overlaps a {side} exclude subnet")
             if lengths and net.prefixlen not in lengths:
                 problems.append(f"/{net.prefixlen} not allowed by the {side}")

@@ -131,7 +131,7 @@ def connection_view(caller: str, record: ConnectionRecord, store: Store, now: fl
     verified = store.connection_verified(record, now)
     return Connection(
         name=connection_name(caller, record.environment, record.interconnect, record.id),
-        activation_key=record.activation_key,  # type: ignore[arg-type]
+        activation_key=record.activation_key,
         bandwidth_mbps=record.bandwidth_mbps,
         admin_state=AdminState.ENABLED,
         verification_state=VerificationState.VERIFIED if verified else VerificationState.UNVERIFIED,
@@ -208,8 +208,8 @@ def macsec_view(caller: str, record: MacSecKeyRecord, active: bool) -> MacSecKey
         name=mac_sec_key_name(
             caller, record.environment, record.interconnect, record.channel, record.id
         ),
-        cak=record.cak,  # type: ignore[arg-type]
-        ckn=record.ckn,  # type: ignore[arg-type]
+        cak=record.cak,
+        ckn=record.ckn,
         start_time=timestamp(record.start_time),
         active=active,
     )

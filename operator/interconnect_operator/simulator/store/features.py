@@ -221,9 +221,7 @@ class FeatureRules(StoreBase):
             raise SimError(400, f"P9: /{network.prefixlen} is not an allowed prefix length")
         if guidance:
             inside = [
-                g
-                for g in guidance
-                if g.include.version == version and network.subnet_of(g.include)  # type: ignore[arg-type]
+                g for g in guidance if g.include.version == version and network.subnet_of(g.include)
             ]
             if not inside:
                 raise SimError(400, f"P9: {label} is outside every include subnet")
