@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from tests.support.cluster import free_port, kubectl_path, make_sa_kubeconfig
+from tests.support.cluster import kubectl_path, make_sa_kubeconfig
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 POOL_ENVIRONMENT = "aws-gcp-us-east"

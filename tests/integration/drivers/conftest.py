@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,11 @@ from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.simulator import SimulatorConfig, create_app
 from interconnect_operator.simulator.app import Simulator
 from interconnect_operator.simulator.inventory import load_inventory
+from tests.support.clock import FakeClock
 
 ENV = "aws-gcp-us-east"
 OURS = "gcp"
 PEER = "aws"
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def dt(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
 
 
 @dataclass

@@ -32,7 +32,8 @@ def link(issues_opened: int = 0) -> LinkContext:
 
 def pending_at_peer(pair: Pair, hours: float = 3) -> StuckSignals:
     return StuckSignals(
-        impact=Impact.BRING_UP, pending_since={Side.RESPONDER: pair.clock.dt() - hours * HOURS}
+        impact=Impact.BRING_UP,
+        pending_since={Side.RESPONDER: pair.clock.datetime() - hours * HOURS},
     )
 
 
@@ -42,7 +43,7 @@ def issues_at_peer(pair: Pair) -> dict[str, object]:
 
 async def test_open_comment_close_on_recovery(make_pair: MakePair) -> None:
     pair = make_pair()
-    escalator = Escalator(pair.client_for, clock=pair.clock.dt)
+    escalator = Escalator(pair.client_for, clock=pair.clock.datetime)
 
     opened = await escalator.escalate(link(), pending_at_peer(pair), None)
     assert opened.action == "OpenIssue"
@@ -70,13 +71,13 @@ async def test_open_comment_close_on_recovery(make_pair: MakePair) -> None:
     # The situation changes: a comment, and the record follows.
     worse = StuckSignals(
         impact=Impact.BRING_UP,
-        pending_since={Side.RESPONDER: pair.clock.dt() - 4 * HOURS},
-        unverified_since={Side.RESPONDER: pair.clock.dt() - 3 * HOURS},
+        pending_since={Side.RESPONDER: pair.clock.datetime() - 4 * HOURS},
+        unverified_since={Side.RESPONDER: pair.clock.datetime() - 3 * HOURS},
     )
     commented = await escalator.escalate(link(1), worse, opened.record)
     assert commented.action == "CommentIssue"
     assert commented.record is not None
-    assert commented.record.last_comment_at == pair.clock.dt()
+    assert commented.record.last_comment_at == pair.clock.datetime()
     assert "unverified" in commented.record.summary
     assert len(stored.comments) == 1
     assert "unverified" in stored.comments[0].body
@@ -119,7 +120,7 @@ async def test_lost_response_then_retry_opens_no_duplicate_P33(make_pair: MakePa
         return transports[-1]
 
     pair = make_pair(peer_transport=wrap)
-    escalator = Escalator(pair.client_for, clock=pair.clock.dt)
+    escalator = Escalator(pair.client_for, clock=pair.clock.datetime)
     result = await escalator.escalate(link(), pending_at_peer(pair), None)
 
     assert transports[0].lost == 1  # the fault did happen
@@ -133,7 +134,7 @@ async def test_status_lost_after_create_adopts_the_issue(make_pair: MakePair) ->
     # The operator opened the issue but crashed before writing the status:
     # the next reconcile decides "open" again, with the same counter.
     pair = make_pair()
-    escalator = Escalator(pair.client_for, clock=pair.clock.dt)
+    escalator = Escalator(pair.client_for, clock=pair.clock.datetime)
     first = await escalator.escalate(link(), pending_at_peer(pair), None)
     second = await escalator.escalate(link(), pending_at_peer(pair), None)
     assert second.action == "OpenIssue"
@@ -147,7 +148,7 @@ async def test_status_lost_after_create_adopts_the_issue(make_pair: MakePair) ->
 
 async def test_closed_issue_under_reused_id_is_not_reopened(make_pair: MakePair) -> None:
     pair = make_pair()
-    escalator = Escalator(pair.client_for, clock=pair.clock.dt)
+    escalator = Escalator(pair.client_for, clock=pair.clock.datetime)
     first = await escalator.escalate(link(), pending_at_peer(pair), None)
     assert first.record is not None
     await escalator.escalate(link(1), StuckSignals(Impact.NONE), first.record)
@@ -160,7 +161,7 @@ async def test_closed_issue_under_reused_id_is_not_reopened(make_pair: MakePair)
 
 async def test_issue_goes_to_the_side_that_is_stuck(make_pair: MakePair) -> None:
     pair = make_pair()
-    escalator = Escalator(pair.client_for, clock=pair.clock.dt)
+    escalator = Escalator(pair.client_for, clock=pair.clock.datetime)
     signals = StuckSignals(
         impact=Impact.OUTAGE,
         refusals={Side.NEGOTIATOR: 6},
@@ -177,14 +178,14 @@ async def test_issue_goes_to_the_side_that_is_stuck(make_pair: MakePair) -> None
 
 async def test_unreachable_provider_keeps_the_record(make_pair: MakePair) -> None:
     pair = make_pair()
-    escalator = Escalator(pair.client_for, clock=pair.clock.dt)
+    escalator = Escalator(pair.client_for, clock=pair.clock.datetime)
     opened = await escalator.escalate(link(), pending_at_peer(pair), None)
     assert opened.record is not None
     await pair.peer_http.post(
         "/admin/faults", json={"operations": {"AddComment": {"error_rate": 1.0}}}
     )
     worse = StuckSignals(
-        impact=Impact.DEGRADED, pending_since={Side.RESPONDER: pair.clock.dt() - 9 * HOURS}
+        impact=Impact.DEGRADED, pending_since={Side.RESPONDER: pair.clock.datetime() - 9 * HOURS}
     )
     failed: EscalationResult = await escalator.escalate(link(1), worse, opened.record)
     assert failed.error is not None

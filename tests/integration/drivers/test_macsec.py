@@ -23,7 +23,7 @@ def make_driver(pair: Pair, **kwargs: Any) -> MacsecDriver:
     kwargs.setdefault("rotation_interval", DAY)
     kwargs.setdefault("enabled", True)
     return MacsecDriver(
-        pair.negotiator, pair.responder, ENV, OURS, PEER, clock=pair.clock.dt, **kwargs
+        pair.negotiator, pair.responder, ENV, OURS, PEER, clock=pair.clock.datetime, **kwargs
     )
 
 

@@ -38,7 +38,7 @@ async def admin_schedule(http: httpx.AsyncClient, window: MaintenanceWindow) -> 
 
 
 def window(pair: Pair, channel: str, mid: str, start_h: float, hours: float) -> MaintenanceWindow:
-    start: datetime = pair.clock.dt() + start_h * HOUR
+    start: datetime = pair.clock.datetime() + start_h * HOUR
     return MaintenanceWindow("ix1", channel, mid, start, start + hours * HOUR)
 
 
@@ -54,7 +54,7 @@ async def test_read_both_sides_and_flag_overlap_across_providers_P25(
     windows = await read_maintenance(pair.negotiator, pair.responder, ENV, CHANNELS)
     assert sorted(w.maintenance_id for w in windows) == ["aws-m1", "gcp-m1", "gcp-m2"]
 
-    report = maintenance_report(windows, CHANNELS, pair.clock.dt())
+    report = maintenance_report(windows, CHANNELS, pair.clock.datetime())
     [violation] = report.violations
     assert {violation.first.maintenance_id, violation.second.maintenance_id} == {
         "aws-m1",
@@ -63,11 +63,11 @@ async def test_read_both_sides_and_flag_overlap_across_providers_P25(
     assert "P25" in violation.message
     assert report.channel("ix1", "ch1").conflicting_ids == ("gcp-m1",)
     assert report.channel("ix1", "ch3").conflicting_ids == ()
-    assert report.channel("ix1", "ch3").next_start == pair.clock.dt() + 5 * HOUR
+    assert report.channel("ix1", "ch3").next_start == pair.clock.datetime() + 5 * HOUR
     assert report.channel("ix1", "ch4").next_window is None
 
     pair.clock.advance(1.5 * 3600)
-    later = maintenance_report(windows, CHANNELS, pair.clock.dt())
+    later = maintenance_report(windows, CHANNELS, pair.clock.datetime())
     active = later.channel("ix1", "ch1").active
     assert active is not None
     assert active.maintenance_id == "aws-m1"
@@ -126,7 +126,7 @@ async def test_emergency_schedule_is_published_despite_overlap_P24_P25(
     pair = make_pair()
     await admin_schedule(pair.peer_http, window(pair, "ch1", "aws-m1", 1, 2))
     known = await read_maintenance(pair.negotiator, pair.responder, ENV, CHANNELS)
-    start = pair.clock.dt() + HOUR
+    start = pair.clock.datetime() + HOUR
     urgent = MaintenanceWindow("ix1", "ch2", "gcp-e1", start, start + HOUR, emergency=True)
     await schedule(pair.responder, ENV, urgent, known)
     assert (ENV, "ix1", "ch2") in pair.peer.store.peer_maintenance

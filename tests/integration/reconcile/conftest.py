@@ -16,7 +16,6 @@ simulators (``/admin/state``), never from the reconciler.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid as uuid_module
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -44,26 +43,11 @@ from interconnect_operator.reconcile.pool import (
 from interconnect_operator.simulator import SimulatorConfig, create_app
 from interconnect_operator.simulator.app import Simulator
 from interconnect_operator.simulator.inventory import Inventory
+from tests.support.clock import FakeClock
 
 ENV = "aws-gcp-us-east"
 NEGOTIATOR = "gcp"
 RESPONDER = "aws"
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def datetime(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.now, dt.UTC)
 
 
 class OperatorCrash(Exception):

@@ -18,24 +18,12 @@ import pytest
 
 from interconnect_operator.simulator import SimulatorConfig, create_app
 from interconnect_operator.simulator.app import Simulator
+from tests.support.clock import FakeClock
 from tests.support.spec import validate_response
 
 ENV = "aws-gcp-us-east"
 SERVER = "aws"
 CALLER = "gcp"
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def _validate(response: httpx.Response) -> None:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from interconnect_operator.simulator.cli import add_arguments, build_config, parse_token
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.support import simulator_process
+from tests.support.ports import free_port
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -76,72 +72,24 @@ def test_config_from_options(tmp_path: Path) -> None:
         build_config(_args("--tls-cert", "c.pem"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start(port: int, state: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    return simulator_process.start(
         [
-            sys.executable,
-            "-m",
-            "interconnect_operator.simulator.cli",
-            "--provider-id",
-            "gcp",
-            "--port",
-            str(port),
-            "--state",
-            str(state),
-            "--token",
-            "aws=cli-secret",
-        ],
-        cwd=REPO,
-        env={"PYTHONPATH": str(REPO / "operator"), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("simulator did not become ready")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> bool:
-    """SIGTERM; True when the server shut down cleanly.
-
-    uvicorn re-raises the captured signal after its graceful shutdown, so the
-    exit status is -SIGTERM (or 0); the log line proves the lifespan ran.
-    """
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    output = process.stdout.read().decode() if process.stdout else ""
-    return code in (0, -signal.SIGTERM) and "Application shutdown complete" in output
+            "--provider-id", "gcp", "--port", str(port),
+            "--state", str(state), "--token", "aws=cli-secret",
+        ]
+    )  # fmt: skip
 
 
 def test_real_server_process_serves_over_http_and_keeps_state(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     state = tmp_path / "gcp.sqlite"
     auth = {"Authorization": "Bearer cli-secret"}
     env_url = f"{base}/providers/aws/environments/aws-gcp-us-east"
     process = _start(port, state)
     try:
-        _wait_ready(base, process)
+        assert simulator_process.wait_ready(f"{base}/healthz", process).status_code == 200
         assert httpx.get(env_url).status_code == 401
         listed = httpx.get(f"{base}/providers/aws/environments", headers=auth)
         assert listed.status_code == 200
@@ -178,13 +126,13 @@ def test_real_server_process_serves_over_http_and_keeps_state(tmp_path: Path) ->
         )
         assert created.status_code == 200
     finally:
-        assert _stop(process)
+        assert simulator_process.stop(process)
 
     process = _start(port, state)
     try:
-        _wait_ready(base, process)
+        assert simulator_process.wait_ready(f"{base}/healthz", process).status_code == 200
         got = httpx.get(f"{env_url}/interconnects/ix2/connections/c2", headers=auth)
         assert got.status_code == 200
         assert got.json()["bandwidthMbps"] == 5000
     finally:
-        assert _stop(process)
+        assert simulator_process.stop(process)

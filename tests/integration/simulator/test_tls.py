@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.simulator.test_cli import REPO, _free_port, _stop
-from tests.support.cluster import make_pki
-
-_NOW = datetime.datetime.now(datetime.UTC)
+from tests.support import simulator_process
+from tests.support.pki import make_pki
+from tests.support.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -32,36 +27,25 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_p34_mutual_tls_requires_a_client_certificate(pki: dict[str, Path]) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
+    port = free_port()
+    process = simulator_process.start(
         [
-            sys.executable, "-m", "interconnect_operator.simulator.cli",
             "--provider-id", "aws", "--port", str(port),
             "--tls-cert", str(pki["server"]), "--tls-key", str(pki["server-key"]),
             "--client-ca", str(pki["ca"]),
-        ],
-        cwd=REPO,
-        env={"PYTHONPATH": str(REPO / "operator"), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        ]
     )  # fmt: skip
     base = f"https://127.0.0.1:{port}"
     with_cert = ssl.create_default_context(cafile=str(pki["ca"]))
     with_cert.load_cert_chain(str(pki["client"]), str(pki["client-key"]))
     without_cert = ssl.create_default_context(cafile=str(pki["ca"]))
     try:
-        deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
-        while True:
-            assert process.poll() is None
-            try:
-                response = httpx.get(f"{base}/providers/gcp/environments", verify=with_cert)
-                break
-            except httpx.ConnectError:
-                assert datetime.datetime.now() < deadline, "server did not start"
-                time.sleep(0.1)
+        response = simulator_process.wait_ready(
+            f"{base}/providers/gcp/environments", process, verify=with_cert
+        )
         assert response.status_code == 200
         assert response.json()["environments"][0]["name"].endswith("/aws-gcp-us-east")
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{base}/healthz", verify=without_cert)
     finally:
-        assert _stop(process)
+        assert simulator_process.stop(process)
