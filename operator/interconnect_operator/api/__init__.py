@@ -1,4 +1,4 @@
-"""The symmetric API on the wire (see DESIGN.md, "api/").
+"""The symmetric API on the wire (see README.md, Architecture, "api/").
 
 - :mod:`.models`: pydantic models of every schema of the pinned spec;
 - :mod:`.client`: :class:`ProviderClient`, an async client of all 33 operations;

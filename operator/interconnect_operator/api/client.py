@@ -877,7 +877,7 @@ class ProviderClient:
         return await collect(self.list_issues(page_size=page_size))
 
     async def create_issue(self, issue_id: str, issue: Issue) -> Issue:
-        """CreateIssue (escalation, DESIGN.md)."""
+        """CreateIssue (escalation, README.md)."""
         return await self._call("CreateIssue", Issue, params={"issueId": issue_id}, body=issue)
 
     async def get_issue(self, issue: str) -> Issue:

@@ -1,6 +1,6 @@
 """Build and parse resource names of the Connection Coordinator API.
 
-Names follow the spec's formats (PROTOCOL.md "Objects")::
+Names follow the spec's formats (docs/protocol.md, vocabulary)::
 
     providers/{p}
     providers/{p}/environments/{e}

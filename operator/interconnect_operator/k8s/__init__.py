@@ -1,1 +1,1 @@
-"""k8s layer of interconnect-operator (see DESIGN.md)."""
+"""k8s layer of interconnect-operator (see README.md, Architecture)."""

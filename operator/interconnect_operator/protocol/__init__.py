@@ -1,4 +1,4 @@
-"""Pure protocol rules of interconnect-operator (no I/O; see DESIGN.md, PROTOCOL.md).
+"""Pure protocol rules of interconnect-operator (no I/O; see README.md and docs/protocol.md).
 
 Modules: ``types`` (value types and shared limits), ``conditions`` (status
 conditions, condition types), ``keys`` (P1-P2), ``placement`` (P6-P7),

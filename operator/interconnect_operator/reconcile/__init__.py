@@ -3,5 +3,5 @@
 Modules: ``pool`` (one pool's clients and bulk snapshot), ``snapshot`` (the
 bulk reads), ``views`` (per-link reads of the snapshot, guidance views),
 ``link`` (the link reconciler), ``channels``, ``macsec``, ``maintenance``,
-``escalation``. No Kubernetes imports (DESIGN.md).
+``escalation``. No Kubernetes imports (README.md, Architecture).
 """

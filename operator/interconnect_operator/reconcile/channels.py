@@ -1,7 +1,7 @@
 """Channel health of a pool: MACsec rotation and maintenance, on a slow cadence.
 
 MACsec keys and maintenance belong to channels, which every link of an
-interconnect shares, so they are pool-level (DESIGN.md). Reading them costs
+interconnect shares, so they are pool-level (README.md, Architecture). Reading them costs
 calls per channel on both sides, so they run every ``interval`` seconds
 (default 5 minutes), not on every bulk refresh: the steady-state refresh
 stays at its few list calls per interconnect.

@@ -1,6 +1,6 @@
 """Bulk observation of one pool: both providers' views, read with list calls.
 
-Observe in bulk, act per link (DESIGN.md): a refresh lists each side's
+Observe in bulk, act per link (README.md, Architecture): a refresh lists each side's
 interconnects, channels, connections and features (all pages) and converts
 them into the pure views of ``protocol.types``. Link reconciles read this
 snapshot instead of calling the providers per link, so the steady-state cost

@@ -1,7 +1,7 @@
 """Static inventory of a simulated provider: environments, interconnects, channels.
 
 Static objects (provider, environment, interconnect, channel) are set up out
-of band in the real world; the API only reads them (PROTOCOL.md "Objects").
+of band in the real world; the API only reads them (docs/protocol.md, vocabulary).
 The simulator takes them from this inventory: a built-in default, or a YAML
 file given with ``--inventory``.
 

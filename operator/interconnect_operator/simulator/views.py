@@ -1,7 +1,7 @@
 """Wire views: store records and inventory specs as the API's pydantic models.
 
 Names are spelled with the caller's provider prefix (a caller always uses its
-own id, PROTOCOL.md "Objects"); provider references inside resources
+own id as the path prefix); provider references inside resources
 (``macsecManagerProvider``, ``providerSites[].providerId``) are
 ``providers/{id}`` resource names, as the spec formats them.
 """

@@ -18,7 +18,7 @@ from tests.integration.reconcile.conftest import (
     link_request,
 )
 
-#: The protocol minimum to bring one link up (DESIGN.md "Observe in bulk"):
+#: The protocol minimum to bring one link up (README.md, Architecture: bulk reads):
 #: ConfirmActivationKey, CreateConnection x2, GenerateFeatureGuidance at the
 #: responder, CreateFeature x8, NotifyConnectionStatus x2, plus the
 #: negotiator's own guidance once per interconnect.

@@ -1,5 +1,5 @@
 """Fixtures for the simulator tests: an in-process app behind httpx's
-ASGITransport, a fake clock, and a caller helper that speaks as the peer.
+ASGITransport, a fake clock, and a caller that speaks as the peer.
 
 Every response to a spec path is validated against the pinned spec
 (tests/support/spec.py), so each test is also a conformance check.
