@@ -137,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         files = extract_verified(download(args.url), pin["directory"], read_sums())
         install(files, args.dest)
     except SpecError as exc:
-        print(f"spec: {exc}", file=sys.stderr)
+        sys.stderr.write(f"spec: {exc}\n")
         return 1
-    print(f"spec: {len(files)} files of {pin['repository']}@{pin['commit'][:12]} in {args.dest}")
+    pinned = f"{pin['repository']}@{pin['commit'][:12]}"
+    sys.stdout.write(f"spec: {len(files)} files of {pinned} in {args.dest}\n")
     return 0
 
 
