@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import urllib.request
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Stack, mutating_calls, sim_connections
+from tests.support.keys import issue_key, key_ref, key_secret
 from tests.support.stack import Simulator, condition, is_ready, link_manifest, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -33,40 +33,6 @@ TINY_INVENTORY = {
     ]
 }
 RECONCILES = 'interconnect_reconcile_duration_seconds_count{kind="link"}'
-
-
-def issue_key(sim: Simulator, bandwidth_mbps: int = 1000) -> dict[str, Any]:
-    """A real activation key from the responder's customer endpoint (P1)."""
-    body = json.dumps(
-        {
-            "environment": ENV,
-            "bandwidthMbps": bandwidth_mbps,
-            "destinationAccountId": "123456789012",
-        }
-    ).encode()
-    request = urllib.request.Request(
-        f"{sim.url}/customer/v1/activationKeys",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        issued: dict[str, Any] = json.loads(response.read())
-    return issued
-
-
-def key_secret(name: str, namespace: str, value: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "stringData": {"activationKey": value},
-    }
-
-
-def key_ref(secret: str) -> dict[str, Any]:
-    return {"secretRef": {"name": secret, "key": "activationKey"}}
 
 
 def _reconciles(stack: Stack) -> float:

@@ -13,7 +13,7 @@ import secrets
 import pytest
 
 from tests.e2e.conftest import Stack, api_features
-from tests.e2e.test_operator_bad_input import issue_key, key_ref, key_secret
+from tests.support.keys import issue_key, key_ref, key_secret
 from tests.support.stack import is_ready, link_manifest, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -2,8 +2,9 @@
 
 Simulators and reconcilers take a ``clock`` callable; integration tests hand
 them the same :class:`FakeClock` so that provisioning delays, bake times and
-deadlines pass exactly when the test advances time. (Unit tests of async code
-that sleeps use ``looptime`` instead.)
+deadlines pass exactly when the test advances time. Code that sleeps through
+an injected ``sleep`` (the API client's retries) gets :meth:`FakeClock.sleep`,
+which records the delay and moves the clock by it instead of waiting.
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ class FakeClock:
 
     def __init__(self, start: float = START) -> None:
         self.now = start
+        self.sleeps: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """A sleep that returns at once: records ``seconds`` and advances the clock."""
+        self.sleeps.append(seconds)
         self.now += seconds
 
     def datetime(self) -> dt.datetime:

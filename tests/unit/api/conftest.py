@@ -19,6 +19,7 @@ import pytest
 
 from interconnect_operator.api.client import ProviderClient, RequestRecord
 from interconnect_operator.api.retry import RetryPolicy
+from tests.support.clock import FakeClock
 from tests.support.spec import validate_request
 
 BASE_URL = "https://peer.test"
@@ -76,21 +77,6 @@ def check_against_spec(request: httpx.Request) -> None:
     validate_request(request.method, path, dict(request.url.params), request_body(request))
 
 
-@dataclass
-class FakeTime:
-    """Fake monotonic clock advanced only by the fake sleep."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def peer() -> Iterator[Peer]:
     scripted = Peer()
@@ -101,8 +87,8 @@ def peer() -> Iterator[Peer]:
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> FakeClock:
+    return FakeClock(start=0.0)
 
 
 @pytest.fixture
@@ -112,7 +98,7 @@ def records() -> list[RequestRecord]:
 
 @pytest.fixture
 def make_client(
-    peer: Peer, fake_time: FakeTime, records: list[RequestRecord]
+    peer: Peer, fake_time: FakeClock, records: list[RequestRecord]
 ) -> Callable[..., ProviderClient]:
     def factory(**overrides: Any) -> ProviderClient:
         options: dict[str, Any] = {
@@ -120,7 +106,7 @@ def make_client(
             "retry": RetryPolicy(max_attempts=4, max_elapsed_s=60.0, base_delay_s=0.5),
             "on_request": records.append,
             "sleep": fake_time.sleep,
-            "clock": fake_time.clock,
+            "clock": fake_time,
             "rng": random.Random(7),
         }
         options.update(overrides)

@@ -30,8 +30,9 @@ from interconnect_operator.api.errors import (
 )
 from interconnect_operator.api.models import Connection, Feature, FeatureConfig, L3BaseConfig
 from interconnect_operator.api.retry import RetryPolicy, is_retryable, parse_retry_after
+from tests.support.clock import FakeClock
 from tests.unit.api import samples
-from tests.unit.api.conftest import FakeTime, Peer
+from tests.unit.api.conftest import Peer
 
 E, IC, K = "env-1", "ic-1", "conn-1"
 
@@ -126,7 +127,7 @@ async def test_empty_body_is_accepted_for_empty_responses(
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 async def test_p33_get_retried_on_transient_status(
-    status: int, peer: Peer, client: ProviderClient, fake_time: FakeTime
+    status: int, peer: Peer, client: ProviderClient, fake_time: FakeClock
 ) -> None:
     peer.reply(status, error_body(status, "busy"), times=2)
     peer.reply(200, samples.CONNECTION)
@@ -138,7 +139,7 @@ async def test_p33_get_retried_on_transient_status(
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409])
 async def test_p33_never_retry_answers(
-    status: int, peer: Peer, client: ProviderClient, fake_time: FakeTime
+    status: int, peer: Peer, client: ProviderClient, fake_time: FakeClock
 ) -> None:
     peer.reply(status, error_body(status, "no"), times=3)
     with pytest.raises(ApiError):
@@ -150,7 +151,7 @@ async def test_p33_never_retry_answers(
 
 
 async def test_p33_retry_after_is_a_minimum(
-    peer: Peer, client: ProviderClient, fake_time: FakeTime
+    peer: Peer, client: ProviderClient, fake_time: FakeClock
 ) -> None:
     peer.reply(429, error_body(429, "slow down"), headers={"Retry-After": "7"})
     peer.reply(200, samples.CONNECTION)
@@ -160,7 +161,7 @@ async def test_p33_retry_after_is_a_minimum(
 
 
 async def test_p33_backoff_grows_and_is_jittered(
-    peer: Peer, make_client: Callable[..., ProviderClient], fake_time: FakeTime
+    peer: Peer, make_client: Callable[..., ProviderClient], fake_time: FakeClock
 ) -> None:
     policy = RetryPolicy(max_attempts=6, base_delay_s=1.0, max_delay_s=4.0, max_elapsed_s=100)
     client = make_client(retry=policy)
@@ -186,7 +187,7 @@ def test_backoff_full_jitter_bounds() -> None:
 
 
 async def test_p33_elapsed_budget_stops_retries(
-    peer: Peer, make_client: Callable[..., ProviderClient], fake_time: FakeTime
+    peer: Peer, make_client: Callable[..., ProviderClient], fake_time: FakeClock
 ) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=10, max_elapsed_s=5.0))
     peer.reply(429, error_body(429, "later"), headers={"Retry-After": "3"}, times=10)
@@ -273,7 +274,7 @@ async def test_p33_connect_error_on_post_is_retried(peer: Peer, client: Provider
 
 
 async def test_transport_error_after_max_attempts(
-    peer: Peer, client: ProviderClient, fake_time: FakeTime
+    peer: Peer, client: ProviderClient, fake_time: FakeClock
 ) -> None:
     peer.fail(httpx.ConnectError("refused"), times=4)
     with pytest.raises(TransportError) as caught:

@@ -34,7 +34,7 @@ from interconnect_operator.api.models import (
 )
 from tests.support.spec import spec_operations, spec_schemas, validate_request, validate_response
 from tests.unit.api import samples
-from tests.unit.api.test_client_operations import CASES
+from tests.unit.api.operation_cases import CASES
 
 
 def snake(operation_id: str) -> str:
