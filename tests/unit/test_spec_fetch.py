@@ -8,6 +8,7 @@ the spec the tests already use, serves it as a ``file://`` URL and runs
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.spec import REPO_ROOT, spec_dir
+from tests.support.spec import REPO_ROOT, pinned_commit, spec_dir
 
 FETCHER = REPO_ROOT / "hack" / "spec_fetch.py"
 SUMS = REPO_ROOT / "hack" / "spec" / "SHA256SUMS"
@@ -127,3 +128,16 @@ def test_without_a_spec_the_error_names_the_command(
     )
     assert result.returncode != 0
     assert "run `make spec`" in result.stderr
+
+
+def test_make_spec_writes_where_the_tests_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    loader = importlib.util.spec_from_file_location("spec_fetch", FETCHER)
+    assert loader is not None
+    assert loader.loader is not None
+    fetcher = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(fetcher)
+    monkeypatch.delenv("INTERCONNECT_SPEC_DIR", raising=False)
+    pin = fetcher.read_pin()
+    assert pin["commit"] == pinned_commit()
+    assert fetcher.default_dest(pin).resolve() == spec_dir()
+    assert set(fetcher.read_sums()) == set(_pinned_names())
