@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 POOL_ENVIRONMENT = "aws-gcp-us-east"
 
 
-def _bin(name: str) -> str:
+def console_script(name: str) -> str:
     """A console script of the project's venv (the one running this code)."""
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
@@ -138,7 +138,7 @@ def start_simulator(
     """Start ``interconnect-operator simulate`` and wait for /healthz."""
     port = port or free_port()
     argv = [
-        _bin("interconnect-operator"),
+        console_script("interconnect-operator"),
         "simulate",
         "--provider-id",
         provider_id,
@@ -220,7 +220,7 @@ def start_operator(
     """Run the operator against ``kubeconfig``; waits for its liveness endpoint."""
     metrics_port, liveness_port = free_port(), free_port()
     argv = [
-        _bin("interconnect-operator"),
+        console_script("interconnect-operator"),
         "run",
         "--kubeconfig",
         str(kubeconfig),
