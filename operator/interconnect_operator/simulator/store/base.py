@@ -43,7 +43,7 @@ from interconnect_operator.simulator.store.records import (
 
 
 class StoreBase:
-    """All dynamic state of one simulated provider and the rules over it."""
+    """Dynamic state of one simulated provider: records, indexes, persistence, lookups."""
 
     def __init__(
         self,
