@@ -27,6 +27,11 @@ from interconnect_operator.reconcile.pool import PoolReport
 _ROLE = {Side.NEGOTIATOR: "Negotiator", Side.RESPONDER: "Responder"}
 
 
+def now() -> dt.datetime:
+    """The current time as status timestamps hold it (UTC, whole seconds)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
 def _time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
