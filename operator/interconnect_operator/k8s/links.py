@@ -424,7 +424,6 @@ def build_request(
 ) -> LinkRequest:
     """The reconciler's input from a stored link: its spec, Secrets, and what status carries."""
     meta = body["metadata"]
-    old_status = body.get("status") or {}
     link_spec = LinkSpec(
         bandwidth_mbps=spec.bandwidth_mbps,
         ipv6=spec.ipv6,
@@ -441,13 +440,26 @@ def build_request(
         spec=link_spec,
         activation_key=activation_key,
         destination_account_id=spec.destination_account_id,
-        shared_uuid=shared_uuid(body),
-        interconnect=old_status.get("interconnect"),
         deleting=deleting,
         created_at=status_mod.parse_time(meta.get("creationTimestamp")),
-        ever_ready=bool(old_status.get("readyTime")),
-        failure=failure_record(old_status, generation),
+        **carried_over(body, generation),
     )
+
+
+def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
+    """What a stored link carries from one reconcile into the next request.
+
+    The shared UUID written ahead (or shown in status), the interconnect the
+    link was placed on, whether it was ever Ready, and a failure recorded for
+    this very generation. Keyword arguments of ``LinkRequest``.
+    """
+    old_status = body.get("status") or {}
+    return {
+        "shared_uuid": shared_uuid(body),
+        "interconnect": old_status.get("interconnect"),
+        "ever_ready": bool(old_status.get("readyTime")),
+        "failure": failure_record(old_status, generation),
+    }
 
 
 def failure_record(old_status: Mapping[str, Any], generation: int) -> FailureRecord | None:
