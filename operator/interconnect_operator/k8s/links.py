@@ -338,23 +338,7 @@ class LinkWorkers:
             phase = result.status.phase.value
             self._track_progress(entry, key, phase)
             if phase != state.last_phase:
-                await self._publisher.transition(
-                    body, state.last_phase, phase, result.status.message
-                )
-                logger.info(
-                    "link %s/%s %s -> %s",
-                    key[0],
-                    key[1],
-                    state.last_phase,
-                    phase,
-                    extra={
-                        "link": f"{key[0]}/{key[1]}",
-                        "pool": entry.name,
-                        "phase": phase,
-                        "reason": result.status.message,
-                    },
-                )
-                state.last_phase = phase
+                await self._announce(key, body, entry.name, state, phase, result.status.message)
             spec = self._index.links.get(key, {}).get("spec") or {}
             bandwidth = int(spec.get("bandwidthMbps") or 0)
             self._publisher.export_link(
@@ -372,6 +356,32 @@ class LinkWorkers:
             # Event, like a link that failed; the reconciler only reports it as a Wait.
             events.append(waiting)
         await self._publisher.link_events(state, body, events)
+
+    async def _announce(
+        self,
+        key: LinkKey,
+        body: Mapping[str, Any],
+        pool: str,
+        state: LinkState,
+        phase: str,
+        message: str,
+    ) -> None:
+        """A phase change: an Event when worth one, a log line always."""
+        await self._publisher.transition(body, state.last_phase, phase, message)
+        logger.info(
+            "link %s/%s %s -> %s",
+            key[0],
+            key[1],
+            state.last_phase,
+            phase,
+            extra={
+                "link": f"{key[0]}/{key[1]}",
+                "pool": pool,
+                "phase": phase,
+                "reason": message,
+            },
+        )
+        state.last_phase = phase
 
     @staticmethod
     def _track_progress(entry: PoolEntry, key: LinkKey, phase: str) -> None:
