@@ -338,7 +338,9 @@ class LinkWorkers:
             phase = result.status.phase.value
             self._track_progress(entry, key, phase)
             if phase != state.last_phase:
-                await self._announce(key, body, entry.name, state, phase, result.status.message)
+                await self._announce(
+                    key, body, state, pool=entry.name, phase=phase, message=result.status.message
+                )
             spec = self._index.links.get(key, {}).get("spec") or {}
             bandwidth = int(spec.get("bandwidthMbps") or 0)
             self._publisher.export_link(
@@ -361,8 +363,9 @@ class LinkWorkers:
         self,
         key: LinkKey,
         body: Mapping[str, Any],
-        pool: str,
         state: LinkState,
+        *,
+        pool: str,
         phase: str,
         message: str,
     ) -> None:
