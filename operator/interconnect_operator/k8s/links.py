@@ -59,7 +59,6 @@ IN_PROGRESS = frozenset(
 class LinkState(EventMemory):
     """What the operator keeps per link between reconciles (never a secret)."""
 
-    failures: int = 0
     secret_backoff: float = SECRET_RETRY[0]
 
 

@@ -43,6 +43,8 @@ ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
 
 @dataclass
 class PoolEntry:
+    """One CapacityPool: its latest body, its loop, its clients once built."""
+
     name: str
     body: dict[str, Any]
     generation: int = 0
