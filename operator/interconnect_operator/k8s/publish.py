@@ -18,13 +18,13 @@ from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkKey
 from interconnect_operator.k8s.kube import LINKS
 from interconnect_operator.k8s.kubeapi import KubeApi
+from interconnect_operator.k8s.resources import API_VERSION
 from interconnect_operator.metrics import LinkHealth, OperatorMetrics
 from interconnect_operator.protocol.types import ProvisioningState, Side, VerificationState
 from interconnect_operator.reconcile.link import LinkEvent, LinkResult
 
 logger = logging.getLogger(__name__)
 
-LINK_API_VERSION = "interconnect.io/v1alpha1"
 ANNOUNCED_PHASES = ("Ready", "Degraded", "Migrating", "Deleting")
 
 
@@ -38,7 +38,7 @@ class EventMemory:
 
 def involved(body: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The ``involvedObject`` source for an Event about ``body``."""
-    return {"apiVersion": LINK_API_VERSION, "kind": kind, "metadata": body.get("metadata") or {}}
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": body.get("metadata") or {}}
 
 
 def stalled_event(result: LinkResult) -> LinkEvent | None:
