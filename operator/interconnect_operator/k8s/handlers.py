@@ -3,7 +3,7 @@
 Links and pools are watched with ``kopf.on.event``: it stores no progress in
 annotations and adds no finalizer of kopf's own, so the only Kubernetes
 writes are the operator's own (status, its finalizer, Events). The
-controller owns the rest (``controller.py``).
+controller owns the rest (``controller.py`` and the parts it composes).
 """
 
 from __future__ import annotations

@@ -27,6 +27,11 @@ from interconnect_operator.reconcile.pool import PoolReport
 _ROLE = {Side.NEGOTIATOR: "Negotiator", Side.RESPONDER: "Responder"}
 
 
+def now() -> dt.datetime:
+    """The current time as status timestamps hold it (UTC, whole seconds)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
 def _time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -181,6 +186,48 @@ def pool_status_body(
 ) -> dict[str, Any]:
     """The ``.status`` of a CapacityPool after a refresh."""
     gen = generation
+    reachable = bool(report.reachable) and all(report.reachable.values())
+    conds = pool_conditions(report, gen)
+    body: dict[str, Any] = {
+        "observedGeneration": gen,
+        "conditions": merged_conditions(old_status, conds, now),
+        "interconnects": [
+            {
+                "id": ix.id,
+                "state": ix.state,
+                "maxMbps": ix.max_mbps,
+                "allocatedMbps": ix.allocated_mbps,
+                "availableMbps": ix.available_mbps,
+                "channels": [
+                    _pool_channel(ix.id, c, a, m, (channels or {}).get((ix.id, c)))
+                    for c, a, m in ix.channels
+                ],
+            }
+            for ix in report.interconnects
+        ],
+        "supportedSizesMbps": list(report.supported_sizes_mbps),
+        "availableMbps": report.available_mbps,
+        "linkCount": link_count,
+        "disagreements": [
+            {
+                "kind": kind,
+                "id": ident,
+                **({"interconnect": ix} if ix else {}),
+                "missingOn": missing,
+            }
+            for kind, ident, ix, missing in report.disagreements
+        ],
+    }
+    if not reachable and old_status:
+        # Keep the last known capacity rather than showing an empty pool.
+        for key in ("interconnects", "supportedSizesMbps", "availableMbps"):
+            if key in old_status:
+                body[key] = old_status[key]
+    return body
+
+
+def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
+    """Ready, ProvidersReachable and InSync of a pool from one refresh."""
     unreachable = sorted(p for p, ok in report.reachable.items() if not ok)
     reachable = bool(report.reachable) and not unreachable
     conds = [
@@ -224,42 +271,7 @@ def pool_status_body(
             gen,
         ),
     )
-    body: dict[str, Any] = {
-        "observedGeneration": gen,
-        "conditions": merged_conditions(old_status, conds, now),
-        "interconnects": [
-            {
-                "id": ix.id,
-                "state": ix.state,
-                "maxMbps": ix.max_mbps,
-                "allocatedMbps": ix.allocated_mbps,
-                "availableMbps": ix.available_mbps,
-                "channels": [
-                    _pool_channel(ix.id, c, a, m, (channels or {}).get((ix.id, c)))
-                    for c, a, m in ix.channels
-                ],
-            }
-            for ix in report.interconnects
-        ],
-        "supportedSizesMbps": list(report.supported_sizes_mbps),
-        "availableMbps": report.available_mbps,
-        "linkCount": link_count,
-        "disagreements": [
-            {
-                "kind": kind,
-                "id": ident,
-                **({"interconnect": ix} if ix else {}),
-                "missingOn": missing,
-            }
-            for kind, ident, ix, missing in report.disagreements
-        ],
-    }
-    if not reachable and old_status:
-        # Keep the last known capacity rather than showing an empty pool.
-        for key in ("interconnects", "supportedSizesMbps", "availableMbps"):
-            if key in old_status:
-                body[key] = old_status[key]
-    return body
+    return conds
 
 
 def _pool_channel(

@@ -7,11 +7,15 @@ toward aws. Both simulators share one fake clock, so provisioning delays
 (P13) and deferral timeouts (P23) move only when a test advances it; the
 reconciler and the pool read the same clock.
 
-``Rig.drive`` plays the part of the k8s controller: it passes a written-ahead
-UUID back (``persist_uuid``), carries ``ever_ready`` as the link status would,
-refreshes the pool between rounds as the pool timer would, and stops at a
-predicate on the result. Assertions read provider state back from both
-simulators (``/admin/state``), never from the reconciler.
+``Rig.drive`` plays the part of the k8s controller without a Kubernetes API:
+it keeps the link's stored form (the UUID annotation written ahead on
+``persist_uuid``, the status the controller computes with
+``k8s.status.link_status_body``) and builds each next request from it with
+the controller's own ``k8s.links.carried_over``, so what carries between
+reconciles is the operator's code, not a copy. It refreshes the pool between
+rounds as the pool timer would and stops at a predicate on the result.
+Assertions read provider state back from both simulators (``/admin/state``),
+never from the reconciler.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ import httpx
 import pytest
 
 from interconnect_operator.api import activation_key
+from interconnect_operator.k8s.links import carried_over, observed_generation
+from interconnect_operator.k8s.settings import UUID_ANNOTATION
+from interconnect_operator.k8s.status import link_status_body
 from interconnect_operator.protocol.link_state import Phase
 from interconnect_operator.protocol.types import LinkSpec, Secret, Side
 from interconnect_operator.reconcile.link import (
@@ -263,6 +270,7 @@ class Rig:
         request as the controller would build it next.
         """
         stop = until or (lambda r: r.status is not None and r.status.ready)
+        stored = _stored_link(request, self.clock.datetime())
         result: LinkResult | None = None
         for _ in range(rounds):
             result = await op.reconciler.reconcile(request)
@@ -270,15 +278,22 @@ class Rig:
             self.events.extend((request.name, event) for event in result.events)
             if result.persist_uuid is not None:
                 self.persisted[request.name] = result.persist_uuid
-                request = replace(request, shared_uuid=result.persist_uuid)
+                stored["metadata"]["annotations"][UUID_ANNOTATION] = result.persist_uuid
+            elif result.status is not None and not result.finalized:
+                # The status the controller writes, then the request it builds from it.
+                stored["status"] = link_status_body(
+                    result.status,
+                    old_status=stored["status"],
+                    generation=observed_generation(request, stored["status"]),
+                    providers=op.runtime.config.providers,
+                    shared_uuid=result.shared_uuid,
+                    environment=result.environment,
+                    created_at=request.created_at,
+                    now=self.clock.datetime(),
+                )
+            request = replace(request, **carried_over(stored, request.spec.generation))
+            if result.persist_uuid is not None:
                 continue
-            if result.shared_uuid and request.shared_uuid is None:
-                request = replace(request, shared_uuid=result.shared_uuid)
-            if result.status is not None:
-                if result.status.ready:
-                    request = replace(request, ever_ready=True)
-                if result.status.interconnect:
-                    request = replace(request, interconnect=result.status.interconnect)
             if stop(result):
                 return result, request
             if result.finalized:
@@ -308,6 +323,17 @@ class Rig:
             )
             assert response.status_code == 200, response.text
         return filler
+
+
+def _stored_link(request: LinkRequest, now: dt.datetime) -> dict[str, Any]:
+    """The stored MulticloudLink a request stands for (what its earlier reconciles wrote)."""
+    annotations = {UUID_ANNOTATION: request.shared_uuid} if request.shared_uuid else {}
+    status: dict[str, Any] = {}
+    if request.interconnect:
+        status["interconnect"] = request.interconnect
+    if request.ever_ready:
+        status["readyTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"metadata": {"annotations": annotations}, "status": status}
 
 
 def calls_by_operation(*stats: dict[str, Any]) -> Counter[str]:

@@ -1,0 +1,499 @@
+"""Links: the work queue and the per-link reconcile, gate -> prepare -> reconcile -> persist.
+
+Watch events land in the link index and, when they carry new intent, in the
+work queue; a fixed set of workers reconciles one key at a time per key.
+Each reconcile
+
+1. gates the link: a valid spec, a pool ready to serve it, a namespace the
+   pool admits, the operator's finalizer;
+2. prepares the ``LinkRequest``: the Secrets it names, what the stored
+   status carries over, fresh reads where acting on a stale copy could harm;
+3. hands it to ``reconcile.LinkReconciler``;
+4. persists the result: the UUID write-ahead, status, Events, metrics, and
+   the finalizer's removal once the provider side is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s.config_error import ConfigError, validation_message
+from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid
+from interconnect_operator.k8s.kube import LINKS, KubeError
+from interconnect_operator.k8s.kubeapi import KubeApi
+from interconnect_operator.k8s.meta import LinkMetadata
+from interconnect_operator.k8s.namespaces import NamespacePolicy
+from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
+from interconnect_operator.k8s.publish import EventMemory, Publisher, stalled_event
+from interconnect_operator.k8s.resources import DeletionPolicy, MulticloudLinkSpec, is_paused
+from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
+from interconnect_operator.k8s.workqueue import WorkQueue
+from interconnect_operator.metrics import OperatorMetrics
+from interconnect_operator.protocol.types import DeletionPolicy as ProtoDeletionPolicy
+from interconnect_operator.protocol.types import FailureRecord, LinkSpec, Secret
+from interconnect_operator.reconcile.link import (
+    LinkEvent,
+    LinkReconciler,
+    LinkRequest,
+    LinkResult,
+)
+
+logger = logging.getLogger(__name__)
+
+SECRET_RETRY = (5.0, 300.0)
+STARTUP_GRACE_SECONDS = 10.0
+IN_PROGRESS = frozenset(
+    {"Pending", "Placing", "Negotiating", "Provisioning", "Verifying", "Updating", "Migrating"}
+)
+
+
+@dataclass
+class LinkState(EventMemory):
+    """What the operator keeps per link between reconciles (never a secret)."""
+
+    secret_backoff: float = SECRET_RETRY[0]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The reconcile ends here; ``retry``: seconds until the link is looked at again."""
+
+    retry: float | None
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A link that passed the gate: its parsed spec, its pool, its memory."""
+
+    spec: MulticloudLinkSpec
+    entry: PoolEntry
+    reconciler: LinkReconciler
+    state: LinkState
+    deleting: bool
+    generation: int
+
+
+class LinkWorkers:
+    """The link work queue and everything one link reconcile does around the reconciler."""
+
+    def __init__(
+        self,
+        options: OperatorOptions,
+        kube: KubeApi,
+        metrics: OperatorMetrics,
+        *,
+        index: LinkIndex,
+        pools: PoolLoops,
+        credentials: Credentials,
+        meta: LinkMetadata,
+        namespaces: NamespacePolicy,
+        publisher: Publisher,
+    ) -> None:
+        self._kube = kube
+        self._metrics = metrics
+        self._index = index
+        self._pools = pools
+        self._credentials = credentials
+        self._meta = meta
+        self._namespaces = namespaces
+        self._publisher = publisher
+        self.state: dict[LinkKey, LinkState] = {}
+        self.queue: WorkQueue[LinkKey] = WorkQueue(
+            self.process, workers=options.workers, name="links"
+        )
+        self._started = time.monotonic()
+
+    def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        meta = body["metadata"]
+        key: LinkKey = (meta["namespace"], meta["name"])
+        if event_type == "DELETED":
+            self.drop(key)
+        elif self._index.observe(body):
+            self.queue.add(key)
+
+    def drop(self, key: LinkKey) -> None:
+        """Forget a link everywhere: index, memory, queue, pool progress, metrics."""
+        self._index.drop(key)
+        self.state.pop(key, None)
+        self.queue.forget(key)
+        self._pools.forget_link(key)
+        self._publisher.forget_link(key)
+
+    async def process(self, key: LinkKey) -> float | None:
+        """The queue's processor: one reconcile; Kubernetes API failures retry later."""
+        body = self._index.links.get(key)
+        if body is None:
+            return None
+        with self._metrics.reconcile_duration("link"):
+            try:
+                return await self.reconcile(key, body)
+            except KubeError as exc:
+                self._metrics.record_reconcile_error("link", "KubernetesApi")
+                logger.warning(
+                    "kubernetes write failed: %s", exc, extra={"link": f"{key[0]}/{key[1]}"}
+                )
+                return 5.0 if exc.status != 404 else None
+
+    async def reconcile(self, key: LinkKey, body: dict[str, Any]) -> float | None:
+        """Gate -> prepare -> reconcile -> persist; returns seconds until the next look."""
+        admitted = await self._gate(key, body)
+        if isinstance(admitted, Stop):
+            return admitted.retry
+        request = await self._prepare(key, body, admitted)
+        if isinstance(request, Stop):
+            return request.retry
+        result = await admitted.reconciler.reconcile(request)
+        return await self._persist(key, body, admitted, request, result)
+
+    async def _gate(self, key: LinkKey, body: dict[str, Any]) -> Admitted | Stop:
+        """Whether the reconciler may take the link now; if not, say why on the link."""
+        meta = body["metadata"]
+        deleting = bool(meta.get("deletionTimestamp"))
+        finalizers = list(meta.get("finalizers") or [])
+        if deleting and FINALIZER not in finalizers:
+            return Stop(None)
+        state = self.state.get(key)
+        if state is None:
+            # After a restart the stored phase is the baseline: no repeated events.
+            old_phase = (body.get("status") or {}).get("phase")
+            state = self.state[key] = LinkState(last_phase=old_phase)
+        try:
+            spec = MulticloudLinkSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            message = validation_message(exc)
+            return await self._refuse(key, body, "Failed", "InvalidSpec", message, stalled=True)
+        entry = self._pools.get(spec.pool_ref.name)
+        if entry is None and time.monotonic() - self._started < STARTUP_GRACE_SECONDS:
+            # Watches start together: the pool's first event may not have arrived yet.
+            return Stop(1.0)
+        if entry is None or entry.reconciler is None:
+            return await self._pool_unavailable(key, body, spec, entry, deleting=deleting)
+        if not entry.ready.is_set():
+            await entry.ready.wait()
+        if not deleting:
+            denied = await self._namespaces.denial(entry.name, entry.body, key[0])
+            if denied is not None:
+                return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
+            if FINALIZER not in finalizers and shared_uuid(body) is not None:
+                # Links without a UUID get the finalizer with it, in the one
+                # write-ahead patch (LinkMetadata.persist_uuid): before any provider object.
+                await self._meta.add_finalizer(key, body)
+        generation = int(meta.get("generation") or 1)
+        return Admitted(spec, entry, entry.reconciler, state, deleting, generation)
+
+    async def _pool_unavailable(
+        self,
+        key: LinkKey,
+        body: dict[str, Any],
+        spec: MulticloudLinkSpec,
+        entry: PoolEntry | None,
+        *,
+        deleting: bool,
+    ) -> Stop:
+        if deleting and spec.deletion_policy is DeletionPolicy.ORPHAN:
+            await self._meta.remove_finalizer(key, body)
+            return Stop(None)
+        if entry is not None and entry.error is not None:
+            reason, message = "PoolNotReady", f"pool {entry.name}: {entry.error[1]}"
+        else:
+            reason = "PoolNotFound"
+            message = f"CapacityPool {spec.pool_ref.name} does not exist"
+        if deleting:
+            message += "; provider objects cannot be deleted until it is back"
+        return await self._refuse(key, body, "Pending", reason, message, stalled=False, retry=30.0)
+
+    async def _prepare(
+        self, key: LinkKey, body: dict[str, Any], link: Admitted
+    ) -> LinkRequest | Stop:
+        """The reconciler's input, with fresh reads where a stale copy could do harm."""
+        state = link.state
+        try:
+            activation_key, md5 = await self._credentials.link_secrets(
+                key, link.spec, deleting=link.deleting
+            )
+        except ConfigError as exc:
+            delay = state.secret_backoff
+            state.secret_backoff = min(delay * 2, SECRET_RETRY[1])
+            return await self._refuse(
+                key, body, "Pending", exc.reason, exc.message, stalled=False, retry=delay
+            )
+        state.secret_backoff = SECRET_RETRY[0]
+        request = build_request(
+            key,
+            body,
+            link.spec,
+            generation=link.generation,
+            deleting=link.deleting,
+            activation_key=activation_key,
+            md5=md5,
+        )
+        if request.shared_uuid is None and link.spec.destination_account_id and not link.deleting:
+            # Issuing a key is not idempotent: confirm on a fresh read that the link
+            # still exists, is not being deleted and has no UUID recorded yet.
+            fresh = await self._kube.get_object(LINKS, key[0], key[1])
+            if fresh["metadata"].get("deletionTimestamp") or shared_uuid(fresh):
+                self._index.links[key] = fresh
+                return Stop(0.0)
+        runtime = link.entry.runtime
+        assert runtime is not None
+        if link.deleting:
+            # Decide deletion on a read that started now: a stale snapshot must
+            # never make an existing provider object look already gone.
+            snapshot = await runtime.refresh(fresh=True)
+            if snapshot.errors:
+                unreachable = ", ".join(sorted(snapshot.errors))
+                return await self._refuse(
+                    key,
+                    body,
+                    "Deleting",
+                    "ProviderUnreachable",
+                    f"deletion waits for {unreachable} to answer (P19); retrying",
+                    stalled=False,
+                    retry=10.0,
+                )
+        return request
+
+    async def _persist(
+        self,
+        key: LinkKey,
+        body: dict[str, Any],
+        link: Admitted,
+        request: LinkRequest,
+        result: LinkResult,
+    ) -> float | None:
+        """Write what the reconcile decided: UUID write-ahead, status, or the release."""
+        if result.persist_uuid is not None:
+            owner = self._index.uuid_owner(result.persist_uuid, key)
+            if owner is not None:
+                # P3: a key is good for one connection. The reconciler would adopt the
+                # other link's objects as if they were this link's (it cannot tell them
+                # from its own after a crash); deleting either would delete both.
+                message = (
+                    f"P3: the activation key names shared connection {result.persist_uuid}, "
+                    f"which link {owner[0]}/{owner[1]} already uses; a key is good for "
+                    "one connection"
+                )
+                stop = await self._refuse(key, body, "Failed", "KeyRefused", message, stalled=True)
+                return stop.retry
+            await self._meta.persist_uuid(key, body, result.persist_uuid)
+            return 0.0
+        await self._publish(key, body, link.entry, request, result)
+        if not result.finalized:
+            return result.requeue_after
+        logger.info(
+            "link %s/%s released (%s)",
+            key[0],
+            key[1],
+            link.spec.deletion_policy.value,
+            extra={"link": f"{key[0]}/{key[1]}", "pool": link.entry.name},
+        )
+        await self._meta.remove_finalizer(key, body)
+        self._index.release(body)
+        self.drop(key)
+        self._wake_placing(link.entry.name)
+        return None
+
+    def _wake_placing(self, pool: str) -> None:
+        """Bandwidth a released link gave back (P19) may be what a waiting link
+        needs (P7): links still placing retry now rather than at their slow poll."""
+        for other in self._index.keys_of_pool(pool):
+            state = self.state.get(other)
+            if state is not None and state.last_phase == "Placing":
+                self.queue.add(other)
+
+    async def _publish(
+        self,
+        key: LinkKey,
+        body: dict[str, Any],
+        entry: PoolEntry,
+        request: LinkRequest,
+        result: LinkResult,
+    ) -> None:
+        """Status, transition Event and metrics of a reconcile result, then its Events."""
+        state = self.state.setdefault(key, LinkState())
+        runtime = entry.runtime
+        assert runtime is not None
+        old_status = body.get("status") or {}
+        if result.status is not None and not result.finalized:
+            new = status_mod.link_status_body(
+                result.status,
+                old_status=old_status,
+                generation=observed_generation(request, old_status),
+                providers=runtime.config.providers,
+                shared_uuid=result.shared_uuid,
+                environment=result.environment,
+                created_at=request.created_at,
+                now=status_mod.now(),
+            )
+            await self._publisher.write_link_status(key, body, new)
+            phase = result.status.phase.value
+            self._track_progress(entry, key, phase)
+            if phase != state.last_phase:
+                await self._announce(
+                    key, body, state, pool=entry.name, phase=phase, message=result.status.message
+                )
+            spec = self._index.links.get(key, {}).get("spec") or {}
+            bandwidth = int(spec.get("bandwidthMbps") or 0)
+            self._publisher.export_link(
+                key,
+                pool=entry.name,
+                providers=runtime.config.providers,
+                result=result,
+                status=new,
+                bandwidth_mbps=bandwidth,
+            )
+        events = list(result.events)
+        waiting = stalled_event(result)
+        if waiting is not None:
+            # A link stuck waiting (e.g. NoCapacity, P7) says why once, as a Warning
+            # Event, like a link that failed; the reconciler only reports it as a Wait.
+            events.append(waiting)
+        await self._publisher.link_events(state, body, events)
+
+    async def _announce(
+        self,
+        key: LinkKey,
+        body: Mapping[str, Any],
+        state: LinkState,
+        *,
+        pool: str,
+        phase: str,
+        message: str,
+    ) -> None:
+        """A phase change: an Event when worth one, a log line always."""
+        await self._publisher.transition(body, state.last_phase, phase, message)
+        logger.info(
+            "link %s/%s %s -> %s",
+            key[0],
+            key[1],
+            state.last_phase,
+            phase,
+            extra={
+                "link": f"{key[0]}/{key[1]}",
+                "pool": pool,
+                "phase": phase,
+                "reason": message,
+            },
+        )
+        state.last_phase = phase
+
+    @staticmethod
+    def _track_progress(entry: PoolEntry, key: LinkKey, phase: str) -> None:
+        """Links in progress make their pool refresh faster (see ``pools``)."""
+        if phase in IN_PROGRESS:
+            if not entry.busy:
+                entry.wake.set()  # the pool loop shortens its interval now
+            entry.busy.add(key)
+        else:
+            entry.busy.discard(key)
+
+    async def _refuse(
+        self,
+        key: LinkKey,
+        body: dict[str, Any],
+        phase: str,
+        reason: str,
+        message: str,
+        *,
+        stalled: bool,
+        retry: float | None = None,
+    ) -> Stop:
+        """A condition with a reason and an Event, for links the reconciler cannot take."""
+        state = self.state.setdefault(key, LinkState())
+        generation = int(body["metadata"].get("generation") or 1)
+        new = status_mod.simple_link_status(
+            old_status=body.get("status") or {},
+            generation=generation,
+            phase=phase,
+            reason=reason,
+            message=message,
+            now=status_mod.now(),
+            stalled=stalled,
+        )
+        await self._publisher.write_link_status(key, body, new)
+        await self._publisher.link_events(state, body, [LinkEvent("Warning", reason, message)])
+        state.last_phase = phase
+        return Stop(retry)
+
+
+def build_request(
+    key: LinkKey,
+    body: Mapping[str, Any],
+    spec: MulticloudLinkSpec,
+    *,
+    generation: int,
+    deleting: bool,
+    activation_key: Secret | None,
+    md5: Secret | None,
+) -> LinkRequest:
+    """The reconciler's input from a stored link: its spec, Secrets, and what status carries."""
+    meta = body["metadata"]
+    link_spec = LinkSpec(
+        bandwidth_mbps=spec.bandwidth_mbps,
+        ipv6=spec.ipv6,
+        mtu=spec.mtu,
+        bgp_asn=spec.bgp.asn if spec.bgp is not None else None,
+        deletion_policy=ProtoDeletionPolicy(spec.deletion_policy.value),
+        paused=is_paused(meta.get("annotations") or {}),
+        generation=generation,
+        md5=md5,
+    )
+    return LinkRequest(
+        namespace=key[0],
+        name=key[1],
+        spec=link_spec,
+        activation_key=activation_key,
+        destination_account_id=spec.destination_account_id,
+        deleting=deleting,
+        created_at=status_mod.parse_time(meta.get("creationTimestamp")),
+        **carried_over(body, generation),
+    )
+
+
+def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
+    """What a stored link carries from one reconcile into the next request.
+
+    The shared UUID written ahead (or shown in status), the interconnect the
+    link was placed on, whether it was ever Ready, and a failure recorded for
+    this very generation. Keyword arguments of ``LinkRequest``.
+    """
+    old_status = body.get("status") or {}
+    return {
+        "shared_uuid": shared_uuid(body),
+        "interconnect": old_status.get("interconnect"),
+        "ever_ready": bool(old_status.get("readyTime")),
+        "failure": failure_record(old_status, generation),
+    }
+
+
+def failure_record(old_status: Mapping[str, Any], generation: int) -> FailureRecord | None:
+    """The stored failure of this very generation (a Failed link stays failed until edited)."""
+    if old_status.get("phase") != "Failed" or old_status.get("observedGeneration") != generation:
+        return None
+    stalled = next(
+        (c for c in old_status.get("conditions") or [] if c.get("type") == "Stalled"), None
+    )
+    if stalled is None or stalled.get("status") != "True":
+        return None
+    return FailureRecord(str(stalled.get("reason")), str(stalled.get("message")), generation)
+
+
+def observed_generation(request: LinkRequest, old_status: Mapping[str, Any]) -> int:
+    """The generation the status describes.
+
+    While paused, a spec change is not acted on, so the status keeps the last
+    generation it did act on: kstatus, Argo CD and Flux then see the change as
+    not reconciled yet instead of reading Ready for a spec never applied.
+    """
+    old = old_status.get("observedGeneration")
+    if request.spec.paused and isinstance(old, int):
+        return old
+    return request.spec.generation

@@ -1,0 +1,274 @@
+"""Pools: one refresh loop per CapacityPool, its status and its metrics.
+
+A pool gets a loop of its own (a timer per pool, never per link): it builds
+the pool's provider clients from the spec and Secrets, then reads both
+providers in bulk on the pool's interval and wakes only the links whose
+provider state changed. While links of the pool are making progress the
+loop refreshes faster. The pool's ``.status`` and health series are written
+from each refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from interconnect_operator.api.client import RequestRecord
+from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s.config_error import ConfigError
+from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.index import LinkIndex, LinkKey
+from interconnect_operator.k8s.kube import POOLS, KubeError
+from interconnect_operator.k8s.kubeapi import KubeApi
+from interconnect_operator.k8s.publish import involved
+from interconnect_operator.k8s.settings import OperatorOptions
+from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
+from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
+from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
+from interconnect_operator.reconcile.link import LinkReconciler
+from interconnect_operator.reconcile.pool import PoolReport, PoolRuntime, build_client
+
+logger = logging.getLogger(__name__)
+
+FAST_REFRESH_SECONDS = 1.0
+CONFIG_RETRY = (5.0, 300.0)
+
+ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
+
+
+@dataclass
+class PoolEntry:
+    """One CapacityPool: its latest body, its loop, its clients once built."""
+
+    name: str
+    body: dict[str, Any]
+    generation: int = 0
+    runtime: PoolRuntime | None = None
+    reconciler: LinkReconciler | None = None
+    task: asyncio.Task[None] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    error: tuple[str, str] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    busy: set[tuple[str, str]] = field(default_factory=set)
+    """Links of this pool still making progress: the pool refreshes faster meanwhile."""
+    watch: ChannelWatch | None = None
+
+
+class PoolLoops:
+    """The pools the operator knows and their refresh loops."""
+
+    def __init__(
+        self,
+        options: OperatorOptions,
+        kube: KubeApi,
+        metrics: OperatorMetrics,
+        *,
+        credentials: Credentials,
+        index: LinkIndex,
+        wake_link: Callable[[LinkKey], None],
+        on_request: Callable[[RequestRecord], None],
+    ) -> None:
+        self._options = options
+        self._kube = kube
+        self._metrics = metrics
+        self._credentials = credentials
+        self._index = index
+        self._wake_link = wake_link
+        self._on_request = on_request
+        self.entries: dict[str, PoolEntry] = {}
+
+    def get(self, name: str) -> PoolEntry | None:
+        return self.entries.get(name)
+
+    async def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """(Re)start a pool's loop on a spec change; stop it on deletion."""
+        name = body["metadata"]["name"]
+        if event_type == "DELETED":
+            entry = self.entries.pop(name, None)
+            if entry is not None:
+                await self.stop_pool(entry)
+            self._metrics.remove_pool(name)
+            self.wake_links(name)
+            return
+        entry = self.entries.get(name)
+        generation = int(body["metadata"].get("generation") or 0)
+        if entry is None:
+            entry = PoolEntry(name=name, body=dict(body))
+            self.entries[name] = entry
+        entry.body = dict(body)
+        if entry.task is None or generation != entry.generation:
+            entry.generation = generation
+            await self.stop_pool(entry)
+            entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
+
+    async def stop(self) -> None:
+        for entry in list(self.entries.values()):
+            await self.stop_pool(entry)
+
+    async def stop_pool(self, entry: PoolEntry) -> None:
+        if entry.task is not None:
+            entry.task.cancel()
+            await asyncio.gather(entry.task, return_exceptions=True)
+            entry.task = None
+        if entry.runtime is not None:
+            await entry.runtime.aclose()
+            entry.runtime = None
+            entry.reconciler = None
+        entry.ready.clear()
+
+    def wake_links(self, pool: str) -> None:
+        for key in self._index.keys_of_pool(pool):
+            self._wake_link(key)
+
+    def forget_link(self, key: LinkKey) -> None:
+        for entry in self.entries.values():
+            entry.busy.discard(key)
+
+    async def _loop(self, entry: PoolEntry) -> None:
+        """Build the pool's clients, then refresh on its interval (or when woken)."""
+        runtime = await self._connect(entry)
+        first = True
+        while True:
+            started = time.monotonic()
+            await self._refresh_once(entry, runtime)
+            entry.ready.set()
+            if first:
+                first = False
+                self.wake_links(entry.name)
+            else:
+                for uuid in runtime.changed:
+                    key = self._index.key_for_uuid(uuid)
+                    if key is not None:
+                        self._wake_link(key)
+            entry.wake.clear()
+            interval = runtime.config.refresh_interval
+            if entry.busy:
+                interval = min(interval, FAST_REFRESH_SECONDS)
+            delay = max(interval - (time.monotonic() - started), 0.2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry.wake.wait(), delay)
+
+    async def _connect(self, entry: PoolEntry) -> PoolRuntime:
+        """Resolve the pool's configuration (retrying with backoff) and build its clients."""
+        backoff = CONFIG_RETRY[0]
+        while entry.runtime is None:
+            try:
+                config = await self._credentials.pool_config(entry.name, entry.body)
+            except ConfigError as exc:
+                entry.error = (exc.reason, exc.message)
+                await self._write_error(entry, exc.reason, exc.message)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, CONFIG_RETRY[1])
+                continue
+            entry.error = None
+            negotiator, responder = (
+                build_client(
+                    provider,
+                    max_concurrency=self._options.provider_concurrency,
+                    on_request=self._on_request,
+                )
+                for provider in (config.negotiator, config.responder)
+            )
+            entry.runtime = PoolRuntime(config, negotiator, responder)
+            entry.reconciler = LinkReconciler(entry.runtime)
+            entry.watch = ChannelWatch(entry.runtime)
+        return entry.runtime
+
+    async def _refresh_once(self, entry: PoolEntry, runtime: PoolRuntime) -> None:
+        try:
+            with self._metrics.reconcile_duration("pool"):
+                await runtime.refresh()
+        except Exception:
+            logger.exception("pool refresh failed", extra={"pool": entry.name})
+            self._metrics.record_reconcile_error("pool", "RefreshFailed")
+        report = runtime.report()
+        if entry.watch is not None and entry.watch.due() and not report.errors:
+            # MACsec (P26-P31) and maintenance (P24-P25): channel-level, slow cadence.
+            await entry.watch.run()
+        health = entry.watch.health if entry.watch is not None else {}
+        await self._write_status(entry, report, health)
+        self._metrics.set_pool(pool_health(entry.name, report, health))
+
+    async def _write_status(
+        self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap
+    ) -> None:
+        old = entry.body.get("status") or {}
+        new = status_mod.pool_status_body(
+            report,
+            old_status=old,
+            generation=entry.generation,
+            link_count=self._index.count_of_pool(entry.name),
+            now=status_mod.now(),
+            channels=health,
+        )
+        await self._patch_status(entry, old, new)
+
+    async def _write_error(self, entry: PoolEntry, reason: str, message: str) -> None:
+        old = entry.body.get("status") or {}
+        new = status_mod.pool_status_error(
+            old_status=old,
+            generation=entry.generation,
+            reason=reason,
+            message=message,
+            now=status_mod.now(),
+        )
+        if await self._patch_status(entry, old, new):
+            await self._kube.create_event(
+                involved(entry.body, "CapacityPool"),
+                type_="Warning",
+                reason=reason,
+                message=message,
+            )
+
+    async def _patch_status(
+        self, entry: PoolEntry, old: Mapping[str, Any], new: dict[str, Any]
+    ) -> bool:
+        if not status_mod.status_changed(old, new):
+            return False
+        try:
+            result = await self._kube.patch_status(POOLS, None, entry.name, new)
+        except KubeError as exc:
+            logger.warning("pool status write failed: %s", exc, extra={"pool": entry.name})
+            return False
+        entry.body["status"] = result.get("status", new)
+        return True
+
+
+def pool_health(name: str, report: PoolReport, health: ChannelHealthMap) -> PoolHealth:
+    """The pool's health series from a refresh report and the channel watch."""
+    interconnects = []
+    for ix in report.interconnects:
+        by_state: dict[str, int] = {}
+        for _, admin, _ in ix.channels:
+            by_state[admin or "UNKNOWN"] = by_state.get(admin or "UNKNOWN", 0) + 1
+        interconnects.append(
+            InterconnectHealth(
+                id=ix.id,
+                max_mbps=ix.max_mbps,
+                allocated_mbps=ix.allocated_mbps,
+                available_mbps=ix.available_mbps,
+                channels_by_admin_state=by_state,
+                channels=[channel_metrics(ix.id, c, health) for c, _, _ in ix.channels],
+            )
+        )
+    return PoolHealth(pool=name, providers_reachable=report.reachable, interconnects=interconnects)
+
+
+def channel_metrics(interconnect: str, channel: str, health: ChannelHealthMap) -> ChannelMetrics:
+    known = health.get((interconnect, channel))
+    if known is None:
+        return ChannelMetrics(id=channel)
+    return ChannelMetrics(
+        id=channel,
+        maintenance_active=known.maintenance_active,
+        next_maintenance_start=known.next_maintenance_start.timestamp()
+        if known.next_maintenance_start is not None
+        else None,
+        macsec_key_age_seconds=known.macsec_key_age_seconds,
+        maintenance_overlap=known.maintenance_overlap,
+    )

@@ -1,0 +1,159 @@
+"""Publishing what a link reconcile found: status patches, Events, link metrics.
+
+Status is written only when it changed (steady state: zero writes). Events
+are de-duplicated per link: the same reason is not emitted twice in a row,
+and phase transitions are announced once. Nothing published here carries a
+secret: the inputs hold none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from interconnect_operator.api.client import RequestRecord
+from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s.index import LinkKey
+from interconnect_operator.k8s.kube import LINKS
+from interconnect_operator.k8s.kubeapi import KubeApi
+from interconnect_operator.k8s.resources import API_VERSION
+from interconnect_operator.metrics import LinkHealth, OperatorMetrics
+from interconnect_operator.protocol.types import ProvisioningState, Side, VerificationState
+from interconnect_operator.reconcile.link import LinkEvent, LinkResult
+
+logger = logging.getLogger(__name__)
+
+ANNOUNCED_PHASES = ("Ready", "Degraded", "Migrating", "Deleting")
+
+
+@dataclass
+class EventMemory:
+    """The last Event reason and phase reported for one link (repeats are not re-emitted)."""
+
+    last_event: str | None = None
+    last_phase: str | None = None
+
+
+def involved(body: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The ``involvedObject`` source for an Event about ``body``."""
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": body.get("metadata") or {}}
+
+
+def stalled_event(result: LinkResult) -> LinkEvent | None:
+    """A Warning for a link stuck waiting (e.g. NoCapacity, P7) that no event explains yet."""
+    conditions = result.status.conditions if result.status is not None else ()
+    stalled = next((c for c in conditions if c.type == "Stalled" and c.is_true), None)
+    if stalled is None or stalled.reason in {e.reason for e in result.events}:
+        return None
+    return LinkEvent("Warning", stalled.reason, stalled.message)
+
+
+class Publisher:
+    """Writes link status and Events, exports link and provider-call metrics."""
+
+    def __init__(self, kube: KubeApi, metrics: OperatorMetrics) -> None:
+        self._kube = kube
+        self._metrics = metrics
+
+    async def write_link_status(
+        self, key: LinkKey, body: dict[str, Any], new: dict[str, Any]
+    ) -> None:
+        """Patch ``.status`` when it changed; the body copy takes the server's answer."""
+        if not status_mod.status_changed(body.get("status") or {}, new):
+            return
+        patched = await self._kube.patch_status(LINKS, key[0], key[1], new)
+        body["status"] = patched.get("status", new)
+        body["metadata"] = patched.get("metadata", body["metadata"])
+
+    async def link_events(
+        self, memory: EventMemory, body: Mapping[str, Any], events: Iterable[LinkEvent]
+    ) -> None:
+        """Emit each event unless its reason is the last one emitted for this link."""
+        for event in events:
+            if event.reason == memory.last_event:
+                continue
+            await self._kube.create_event(
+                involved(body, "MulticloudLink"),
+                type_=event.type,
+                reason=event.reason,
+                message=event.message,
+            )
+            memory.last_event = event.reason
+            if event.type == "Warning":
+                self._metrics.record_reconcile_error("link", event.reason)
+
+    async def transition(
+        self, body: Mapping[str, Any], old: str | None, new: str, message: str | None
+    ) -> None:
+        """Announce a phase change worth a user's attention (never into Failed: its event says)."""
+        if new in ANNOUNCED_PHASES or (old is None and new != "Failed"):
+            type_ = "Warning" if new == "Degraded" else "Normal"
+            text = f"phase {old or 'New'} -> {new}"
+            if message:
+                text += f": {message}"
+            await self._kube.create_event(
+                involved(body, "MulticloudLink"), type_=type_, reason=f"Link{new}", message=text
+            )
+
+    def export_link(
+        self,
+        key: LinkKey,
+        *,
+        pool: str,
+        providers: Mapping[Side, str],
+        result: LinkResult,
+        status: Mapping[str, Any],
+        bandwidth_mbps: int,
+    ) -> None:
+        """The link's health series (per-link metrics are behind a switch in ``metrics``)."""
+        assert result.status is not None
+        features: dict[tuple[str, str], int] = {}
+        channels_up: dict[str, bool] = {}
+        for channel in result.status.channels:
+            states = channel.provisioning
+            for side, pstate in states.items():
+                fkey = (providers.get(side, side.value), pstate.value)
+                features[fkey] = features.get(fkey, 0) + 1
+            channels_up[channel.channel] = len(states) == 2 and all(
+                s is ProvisioningState.FINAL for s in states.values()
+            )
+        verified = {
+            providers.get(p.side, p.side.value): bool(p.verification is VerificationState.VERIFIED)
+            for p in result.status.providers
+        }
+        degraded = any(c.type == "Degraded" and c.is_true for c in result.status.conditions)
+        self._metrics.set_link(
+            LinkHealth(
+                namespace=key[0],
+                name=key[1],
+                pool=pool,
+                environment=result.environment,
+                interconnect=result.status.interconnect or "",
+                shared_uuid=result.shared_uuid or "",
+                phase=result.status.phase.value,
+                ready=result.status.ready,
+                degraded=degraded,
+                bandwidth_mbps=bandwidth_mbps,
+                verified=verified,
+                features=features,
+                channels_up=channels_up,
+                time_to_ready_seconds=status.get("timeToReadySeconds"),
+            )
+        )
+
+    def forget_link(self, key: LinkKey) -> None:
+        self._metrics.remove_link(*key)
+
+    def record_error(self, reason: str) -> None:
+        self._metrics.record_reconcile_error("link", reason)
+
+    def on_request(self, record: RequestRecord) -> None:
+        """Every provider call the pool clients make, as a counter and a latency sample."""
+        code = (
+            str(record.status_code) if record.status_code is not None else (record.error or "error")
+        )
+        self._metrics.record_provider_request(
+            record.provider, record.operation, code, record.latency_seconds
+        )

@@ -1,0 +1,166 @@
+"""A fake of the operator's Kubernetes surface (``k8s.kubeapi.KubeApi``) for unit tests.
+
+Objects, Secrets and Namespaces live in dictionaries; metadata patches follow
+JSON merge-patch with optimistic concurrency (a stale resourceVersion is a
+409), status patches replace ``.status``. Every write is recorded, and a test
+can make the next calls of a method fail with a chosen status.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from interconnect_operator.k8s.kube import KubeError
+
+ObjectKey = tuple[str, str | None, str]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    kind: str
+    name: str
+    type: str
+    reason: str
+    message: str
+
+
+class FakeKube:
+    """In-memory stand-in for ``kube.KubeClient``."""
+
+    def __init__(self) -> None:
+        self.objects: dict[ObjectKey, dict[str, Any]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        self.events: list[RecordedEvent] = []
+        self.status_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
+        self.meta_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
+        self.reads: list[str] = []
+        self.failures: dict[str, list[KubeError]] = {}
+        self._revision = 100
+        self.closed = False
+
+    # ------------------------------------------------------------ test set-up
+
+    def add_object(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        meta = body.setdefault("metadata", {})
+        meta.setdefault("resourceVersion", self._next_revision())
+        meta.setdefault("generation", 1)
+        meta.setdefault("uid", f"uid-{meta['name']}")
+        self.objects[(plural, meta.get("namespace"), meta["name"])] = body
+        return copy.deepcopy(body)
+
+    def add_secret(self, namespace: str, name: str, data: Mapping[str, str | bytes]) -> None:
+        encoded = {
+            k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
+            for k, v in data.items()
+        }
+        self.secrets[(namespace, name)] = {"metadata": {"name": name}, "data": encoded}
+
+    def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
+        self.namespaces[name] = {"metadata": {"name": name, "labels": dict(labels or {})}}
+
+    def fail(self, method: str, status: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` fail with HTTP ``status``."""
+        self.failures.setdefault(method, []).extend(
+            KubeError(status, f"injected {status}") for _ in range(times)
+        )
+
+    def bump(self, plural: str, namespace: str | None, name: str) -> None:
+        """Another writer changed the object (its resourceVersion moves on)."""
+        self.objects[(plural, namespace, name)]["metadata"]["resourceVersion"] = (
+            self._next_revision()
+        )
+
+    # ------------------------------------------------------------ KubeApi
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    async def patch_status(
+        self, plural: str, namespace: str | None, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._maybe_fail("patch_status")
+        obj = self._get(plural, namespace, name)
+        self.status_patches.append(((plural, namespace, name), copy.deepcopy(dict(status))))
+        obj["status"] = copy.deepcopy(dict(status))
+        obj["metadata"]["resourceVersion"] = self._next_revision()
+        return copy.deepcopy(obj)
+
+    async def patch_metadata(
+        self,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        metadata: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        self._maybe_fail("patch_metadata")
+        obj = self._get(plural, namespace, name)
+        meta = obj["metadata"]
+        if resource_version is not None and resource_version != meta["resourceVersion"]:
+            raise KubeError(409, "the object has been modified")
+        self.meta_patches.append(((plural, namespace, name), copy.deepcopy(dict(metadata))))
+        for key, value in metadata.items():
+            if key == "annotations" and value is not None:
+                merged = {**(meta.get("annotations") or {}), **value}
+                meta["annotations"] = {k: v for k, v in merged.items() if v is not None}
+            elif value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = copy.deepcopy(value)
+        meta["resourceVersion"] = self._next_revision()
+        return copy.deepcopy(obj)
+
+    async def get_object(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
+        self._maybe_fail("get_object")
+        self.reads.append(f"{plural}/{name}")
+        return copy.deepcopy(self._get(plural, namespace, name))
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        self._maybe_fail("get_secret")
+        self.reads.append(f"secrets/{namespace}/{name}")
+        if (namespace, name) not in self.secrets:
+            raise KubeError(404, f"secret {name} not found")
+        return copy.deepcopy(self.secrets[(namespace, name)])
+
+    async def get_namespace(self, name: str) -> dict[str, Any]:
+        self._maybe_fail("get_namespace")
+        self.reads.append(f"namespaces/{name}")
+        if name not in self.namespaces:
+            raise KubeError(404, f"namespace {name} not found")
+        return copy.deepcopy(self.namespaces[name])
+
+    async def create_event(
+        self,
+        involved: Mapping[str, Any],
+        *,
+        type_: str,
+        reason: str,
+        message: str,
+        component: str = "interconnect-operator",
+    ) -> None:
+        meta = involved.get("metadata") or {}
+        self.events.append(
+            RecordedEvent(str(involved.get("kind")), str(meta.get("name")), type_, reason, message)
+        )
+
+    # ------------------------------------------------------------ internals
+
+    def _get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
+        try:
+            return self.objects[(plural, namespace, name)]
+        except KeyError:
+            raise KubeError(404, f"{plural} {name} not found") from None
+
+    def _maybe_fail(self, method: str) -> None:
+        pending = self.failures.get(method)
+        if pending:
+            raise pending.pop(0)
+
+    def _next_revision(self) -> str:
+        self._revision += 1
+        return str(self._revision)

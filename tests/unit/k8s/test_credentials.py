@@ -1,0 +1,179 @@
+"""Pool credential resolution (k8s.credentials): pool spec + Secrets -> provider configs."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pytest
+
+from interconnect_operator.api.auth import BearerToken, NoAuth
+from interconnect_operator.k8s.config_error import ConfigError
+from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.resources import MulticloudLinkSpec
+from interconnect_operator.protocol.types import Side
+from tests.unit.k8s.fake_kube import FakeKube
+
+NS = "interconnect-system"
+
+
+def _provider(name: str, role: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "endpoint": f"https://{name}.example", "role": role, **extra}
+
+
+def _pool(aws: dict[str, Any] | None = None, gcp: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "pool"},
+        "spec": {
+            "environment": "aws-gcp-us-east",
+            "providers": [
+                _provider("aws", "Responder", **(aws or {})),
+                _provider("gcp", "Negotiator", **(gcp or {})),
+            ],
+        },
+    }
+
+
+def _bearer(name: str, key: str) -> dict[str, Any]:
+    return {"auth": {"type": "Bearer", "secretRef": {"name": name, "key": key}}}
+
+
+async def _resolve(kube: FakeKube, body: dict[str, Any]) -> Any:
+    return await Credentials(kube, NS).pool_config("pool", body)
+
+
+async def _error(kube: FakeKube, body: dict[str, Any]) -> ConfigError:
+    with pytest.raises(ConfigError) as raised:
+        await _resolve(kube, body)
+    return raised.value
+
+
+async def test_bearer_tokens_from_one_secret_and_call_as_defaults(kube: FakeKube) -> None:
+    kube.add_secret(NS, "creds", {"aws-token": "t-aws", "gcp-token": "t-gcp"})
+    config = await _resolve(
+        kube, _pool(_bearer("creds", "aws-token"), _bearer("creds", "gcp-token"))
+    )
+    assert config.negotiator.name == "gcp"
+    assert config.negotiator.side is Side.NEGOTIATOR
+    assert config.negotiator.call_as == "aws"
+    assert config.responder.call_as == "gcp"
+    assert isinstance(config.responder.auth, BearerToken)
+    assert config.responder.verify is True
+    assert config.responder.fingerprint != ""
+    assert kube.reads == [f"secrets/{NS}/creds", f"secrets/{NS}/creds"]
+
+
+async def test_no_auth_reads_no_secret(kube: FakeKube) -> None:
+    config = await _resolve(kube, _pool())
+    assert isinstance(config.negotiator.auth, NoAuth)
+    assert config.negotiator.fingerprint == ""
+    assert kube.reads == []
+
+
+async def test_a_fingerprint_follows_the_secret_content(kube: FakeKube) -> None:
+    body = _pool(_bearer("creds", "aws-token"))
+    kube.add_secret(NS, "creds", {"aws-token": "one"})
+    first = (await _resolve(kube, body)).responder.fingerprint
+    kube.add_secret(NS, "creds", {"aws-token": "two"})
+    second = (await _resolve(kube, body)).responder.fingerprint
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(404, "SecretNotFound"), (403, "SecretForbidden"), (500, "SecretUnavailable")],
+)
+async def test_secret_read_failures(kube: FakeKube, status: int, reason: str) -> None:
+    kube.add_secret(NS, "creds", {"aws-token": "t"})
+    if status != 404:
+        kube.fail("get_secret", status)
+    body = _pool(_bearer("creds" if status != 404 else "absent", "aws-token"))
+    error = await _error(kube, body)
+    assert error.reason == reason
+    assert "aws" in error.message
+
+
+async def test_a_missing_key_is_named_and_no_value_leaks(kube: FakeKube) -> None:
+    kube.add_secret(NS, "creds", {"other": "s3cr3t-value"})
+    error = await _error(kube, _pool(_bearer("creds", "aws-token")))
+    assert error.reason == "SecretKeyMissing"
+    assert "'aws-token'" in error.message
+    assert "s3cr3t-value" not in error.message
+
+
+async def test_a_value_that_is_not_utf8_is_malformed(kube: FakeKube) -> None:
+    kube.add_secret(NS, "creds", {"aws-token": b"\xff\xfe"})
+    error = await _error(kube, _pool(_bearer("creds", "aws-token")))
+    assert error.reason == "SecretMalformed"
+
+
+async def test_credentials_build_auth_rejects_are_invalid_credentials(kube: FakeKube) -> None:
+    kube.add_secret(NS, "creds", {"aws-token": ""})
+    error = await _error(kube, _pool(_bearer("creds", "aws-token")))
+    assert error.reason == "InvalidCredentials"
+
+
+async def test_a_pool_needs_both_roles(kube: FakeKube) -> None:
+    body = _pool()
+    body["spec"]["providers"][1]["role"] = "Responder"
+    error = await _error(kube, body)
+    assert error.reason == "InvalidSpec"
+    assert "P4" in error.message
+
+
+async def test_an_invalid_spec_names_the_field(kube: FakeKube) -> None:
+    body = _pool()
+    del body["spec"]["environment"]
+    error = await _error(kube, body)
+    assert error.reason == "InvalidSpec"
+    assert "environment" in error.message
+
+
+async def test_ca_from_a_secret_and_an_unusable_ca(kube: FakeKube) -> None:
+    tls = {"tls": {"caSecretRef": {"name": "ca"}}}
+    kube.add_secret(NS, "ca", {"ca.crt": "not a certificate"})
+    error = await _error(kube, _pool(tls))
+    assert error.reason == "InvalidCA"
+    kube.add_secret(NS, "ca", {"other": "x"})
+    error = await _error(kube, _pool(tls))
+    assert error.reason == "SecretKeyMissing"
+    assert "'ca.crt'" in error.message
+
+
+async def test_insecure_skip_verify_turns_verification_off(kube: FakeKube) -> None:
+    config = await _resolve(kube, _pool({"tls": {"insecureSkipVerify": True}}))
+    assert config.responder.verify is False
+    assert not isinstance(config.responder.verify, ssl.SSLContext)
+
+
+def _link_spec(**extra: Any) -> MulticloudLinkSpec:
+    return MulticloudLinkSpec.model_validate(
+        {"poolRef": {"name": "pool"}, "bandwidthMbps": 1000, **extra}
+    )
+
+
+async def test_link_secrets_read_from_the_links_namespace(kube: FakeKube) -> None:
+    kube.add_secret("team-a", "key", {"activationKey": "  the-key\n"})
+    kube.add_secret("team-a", "bgp", {"md5": "m"})
+    spec = _link_spec(
+        activationKey={"secretRef": {"name": "key", "key": "activationKey"}},
+        bgp={"asn": 65000, "md5SecretRef": {"name": "bgp", "key": "md5"}},
+    )
+    credentials = Credentials(kube, NS)
+    key, md5 = await credentials.link_secrets(("team-a", "l"), spec, deleting=False)
+    assert key is not None
+    assert md5 is not None
+    assert key.reveal() == "the-key"
+    assert md5.reveal() == "m"
+    kube.reads.clear()
+    assert await credentials.link_secrets(("team-a", "l"), spec, deleting=True) == (None, None)
+    assert kube.reads == []
+
+
+async def test_an_empty_activation_key_is_missing(kube: FakeKube) -> None:
+    kube.add_secret("team-a", "key", {"activationKey": "   "})
+    spec = _link_spec(activationKey={"secretRef": {"name": "key", "key": "activationKey"}})
+    with pytest.raises(ConfigError) as raised:
+        await Credentials(kube, NS).link_secrets(("team-a", "l"), spec, deleting=False)
+    assert raised.value.reason == "SecretKeyMissing"
+    assert raised.value.message == "secret team-a/key has no key 'activationKey'"

@@ -1,0 +1,93 @@
+"""Pool loops (k8s.pools): a pool whose credentials cannot be resolved, pool health series."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.index import LinkIndex
+from interconnect_operator.k8s.kube import POOLS
+from interconnect_operator.k8s.pools import PoolLoops, pool_health
+from interconnect_operator.k8s.settings import OperatorOptions
+from interconnect_operator.metrics import OperatorMetrics
+from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
+from tests.unit.k8s.fake_kube import FakeKube
+
+OPTIONS = OperatorOptions()
+
+
+def _pool_body() -> dict[str, Any]:
+    provider = {"auth": {"type": "Bearer", "secretRef": {"name": "creds", "key": "t"}}}
+    return {
+        "metadata": {"name": "pool", "generation": 1},
+        "spec": {
+            "environment": "env",
+            "providers": [
+                {"name": "aws", "endpoint": "https://aws.example", "role": "Responder", **provider},
+                {"name": "gcp", "endpoint": "https://gcp.example", "role": "Negotiator"},
+            ],
+        },
+    }
+
+
+async def test_a_pool_without_its_secret_reports_why_once(
+    kube: FakeKube, metrics: OperatorMetrics
+) -> None:
+    kube.add_object(POOLS, _pool_body())
+    woken: list[tuple[str, str]] = []
+    pools = PoolLoops(
+        OPTIONS,
+        kube,
+        metrics,
+        credentials=Credentials(kube, OPTIONS.operator_namespace),
+        index=LinkIndex(),
+        wake_link=woken.append,
+        on_request=lambda record: None,
+    )
+    await pools.on_event("ADDED", kube.objects[(POOLS, None, "pool")])
+    entry = pools.get("pool")
+    assert entry is not None
+
+    async def reported() -> None:
+        while entry.error is None or not kube.status_patches:
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(reported(), 5.0)
+    await pools.on_event("DELETED", kube.objects[(POOLS, None, "pool")])
+    assert entry.error is not None
+    assert entry.error[0] == "SecretNotFound"
+    ready = next(c for c in kube.status_patches[0][1]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "SecretNotFound"
+    assert [(e.kind, e.type, e.reason) for e in kube.events] == [
+        ("CapacityPool", "Warning", "SecretNotFound")
+    ]
+    assert pools.get("pool") is None
+    assert entry.task is None
+
+
+def test_pool_health_counts_channels_by_admin_state() -> None:
+    report = PoolReport(
+        reachable={"aws": True, "gcp": True},
+        errors={},
+        interconnects=(
+            InterconnectReport(
+                "ix-1",
+                "INTERCONNECT_STATE_ACTIVE",
+                10000,
+                1000,
+                9000,
+                (("ch1", "ENABLED", None), ("ch2", None, None), ("ch3", "ENABLED", None)),
+            ),
+        ),
+        supported_sizes_mbps=(1000,),
+        available_mbps=9000,
+        disagreements=(),
+        taken_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    health = pool_health("pool", report, {})
+    (ix,) = health.interconnects
+    assert ix.channels_by_admin_state == {"ENABLED": 2, "UNKNOWN": 1}
+    assert [c.id for c in ix.channels] == ["ch1", "ch2", "ch3"]
+    assert health.providers_reachable == {"aws": True, "gcp": True}
