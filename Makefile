@@ -10,18 +10,30 @@ export ICO_CACHE ?= $(CURDIR)/.cache
 export INTERCONNECT_SPEC_DIR ?= $(abspath $(CURDIR)/../shared/interconnect-spec)
 
 .PHONY: dev lint fmt test test-unit test-integration test-e2e test-chart crds crds-check chart-sync \
-	demo demo-down bench bench-smoke tools image clean help
+	demo demo-down bench bench-smoke tools image clean help lock
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-$(VENV)/.installed: pyproject.toml
+# Everything comes from the hash-locked requirements/dev.txt (pip refuses any
+# file whose hash is not in the lock); the project itself is installed
+# editable on top, without dependencies and with the locked build backend.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-dev: $(VENV)/.installed ## create .venv with the project (editable) and dev tools
+dev: $(VENV)/.installed ## create .venv from the lock (requirements/dev.txt), the project editable
+
+# `make lock` keeps every pin that still satisfies pyproject.toml;
+# `make lock UPGRADE=1` moves them all to the newest allowed versions.
+LOCK_ARGS := --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock: dev ## re-resolve requirements/{dev,runtime,build}.txt (hashes) from pyproject.toml
+	$(VENV)/bin/uv pip compile $(LOCK_ARGS) pyproject.toml requirements/build.in --extra dev -o requirements/dev.txt
+	$(VENV)/bin/uv pip compile $(LOCK_ARGS) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
+	$(VENV)/bin/uv pip compile $(LOCK_ARGS) requirements/build.in -c requirements/dev.txt -o requirements/build.txt
 
 tools: dev ## build/install the control plane (kube-apiserver, etcd, kubectl, helm) and promtool
 	bash hack/build-controlplane.sh
@@ -32,6 +44,7 @@ lint: dev ## ruff, mypy --strict, import-linter, generated files current
 	$(VENV)/bin/ruff format --check operator tests bench hack
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry operator
 	$(PY) -m interconnect_operator.k8s.crdgen --check
 	$(PY) hack/chart-sync.py --check
 	$(PY) hack/chart-readme.py --check
@@ -80,3 +93,15 @@ bench: dev tools ## benchmark on the rig's API server (BENCH_N=100,1000; BENCH_S
 bench-smoke: dev tools ## the benchmark harness at N=20 with a 5 s steady window (CI): results in .cache/bench-smoke
 	PYTHONPATH=$(CURDIR) $(PY) -m bench.run --sizes 20 --steady-seconds 5 --single-runs 5 \
 		--no-merge --out-dir $(CURDIR)/.cache/bench-smoke
+
+IMAGE ?= interconnect-operator:dev
+# PYTHON_DIGEST=sha256:... pins the base image (see the Dockerfile's header).
+image: ## build the operator image with buildah, podman or docker (first one found)
+	@builder="$$(command -v buildah || command -v podman || command -v docker || true)"; \
+	if [[ -z "$$builder" ]]; then echo "make image: no buildah, podman or docker on PATH" >&2; exit 1; fi; \
+	case "$$builder" in */buildah) sub=bud ;; *) sub=build ;; esac; \
+	set -x; "$$builder" $$sub -t $(IMAGE) -f Dockerfile \
+		--build-arg PYTHON_DIGEST=$(PYTHON_DIGEST) \
+		--build-arg VERSION=$$($(PYTHON) -c 'import tomllib;print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])') \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
