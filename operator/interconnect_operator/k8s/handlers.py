@@ -18,6 +18,7 @@ from interconnect_operator.k8s.controller import Controller
 from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
 from interconnect_operator.k8s.resources import GROUP, VERSION
 from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, KOPF_FINALIZER, OperatorOptions
+from interconnect_operator.k8s.workqueue import set_metrics_provider
 from interconnect_operator.metrics import MetricsServer, OperatorMetrics, serve_metrics
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # 20 s instead of kopf's 60 s keeps a failover under 30 s.
     settings.peering.lifetime = 20
     metrics = OperatorMetrics(per_link=_options.per_link_metrics)
+    set_metrics_provider(metrics.workqueue)
     kube = KubeClient(load_configuration(_options.kubeconfig))
     controller = Controller(_options, kube, metrics)
     controller.start()
