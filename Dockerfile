@@ -54,6 +54,7 @@ LABEL org.opencontainers.image.title="interconnect-operator" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}" \
       org.opencontainers.image.base.digest="${PYTHON_DIGEST}"
 ENV PATH=/opt/venv/bin:$PATH \
+    INTERCONNECT_OPERATOR_REVISION=${REVISION} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 # Same base image in both stages, so the venv's interpreter path is valid here.

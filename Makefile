@@ -10,7 +10,7 @@ export ICO_CACHE ?= $(CURDIR)/.cache
 export INTERCONNECT_SPEC_DIR ?= $(abspath $(CURDIR)/../shared/interconnect-spec)
 
 .PHONY: dev lint fmt test test-unit test-integration test-e2e test-chart crds crds-check chart-sync \
-	demo demo-down bench bench-smoke tools image clean help lock
+	demo demo-down bench bench-smoke tools image clean help lock chart-readme
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -47,7 +47,6 @@ lint: dev ## ruff, mypy --strict, import-linter, generated files current
 	$(VENV)/bin/deptry operator
 	$(PY) -m interconnect_operator.k8s.crdgen --check
 	$(PY) hack/chart-sync.py --check
-	$(PY) hack/chart-readme.py --check
 
 fmt: dev
 	$(VENV)/bin/ruff format operator tests bench hack
@@ -56,12 +55,15 @@ fmt: dev
 crds: dev ## regenerate crds/ from the models, then the chart's copies and the README reference
 	$(PY) -m interconnect_operator.k8s.crdgen
 	$(PY) hack/chart-sync.py
-	$(PY) hack/chart-readme.py
 	$(PY) hack/readme-reference.py
 
 chart-sync: dev ## copy CRDs, RBAC rules, alerts and dashboard into the chart
 	$(PY) hack/chart-sync.py
-	$(PY) hack/chart-readme.py
+
+chart-readme: ## the chart README's values table, by helm-docs (built by hack/build-controlplane.sh)
+	@bash hack/build-controlplane.sh >/dev/null
+	source "$(ICO_CACHE)/bin/current.env" && cd charts/interconnect-operator && \
+		"$$HELM_DOCS" --chart-search-root . --template-files README.md.gotmpl --sort-values-order file
 
 test-chart: dev tools
 	$(PYTEST) -q tests/chart

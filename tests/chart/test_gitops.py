@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.chart.conftest import CHART, KUBE_VERSION, REPO, run_helm
-from tests.support.kstatus import KStatus, compute
+from tests.support.kstatus import KStatus, compute, compute_go
 
 lupa = pytest.importorskip("lupa.lua51", reason="pip install lupa (Lua 5.1 for Argo CD scripts)")
 
@@ -195,8 +195,10 @@ LINK_CASES = {
     # kstatus proper calls an object without status Current (no rule says
     # otherwise); the strict reading and Argo CD wait for the operator.
     "no-status": ("Progressing", KStatus.CURRENT, KStatus.IN_PROGRESS),
-    "terminal-reason": ("Degraded", KStatus.CURRENT, KStatus.IN_PROGRESS),
-    "paused": ("Suspended", KStatus.CURRENT, KStatus.IN_PROGRESS),
+    # Ready=False without Stalled=True: kstatus (its Ready-condition rule)
+    # keeps waiting where Argo CD's health check already says Degraded.
+    "terminal-reason": ("Degraded", KStatus.IN_PROGRESS, KStatus.IN_PROGRESS),
+    "paused": ("Suspended", KStatus.IN_PROGRESS, KStatus.IN_PROGRESS),
     # fewer channels than ordered (P12): traffic flows, Argo CD flags it
     "reduced-redundancy": ("Degraded", KStatus.CURRENT, KStatus.CURRENT),
 }
@@ -225,6 +227,23 @@ def test_health_messages_carry_the_operator_reason(
     assert "generation 4" in link_health(link_objects["spec-changed"])[1]
     result = compute(link_objects["stalled"])
     assert "10000 Mbps" in result.message
+
+
+def test_the_kstatus_library_agrees_with_the_python_rules(
+    link_objects: dict[str, Obj], pool_objects: dict[str, Obj]
+) -> None:
+    """sigs.k8s.io/cli-utils' status.Compute (hack/kstatus) is the referee of `compute`."""
+    deleting = copy.deepcopy(link_objects["ready"])
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-24T10:00:00Z"
+    objects = {f"link/{case}": obj for case, obj in link_objects.items()}
+    objects |= {f"pool/{case}": obj for case, obj in pool_objects.items()}
+    objects["link/terminating"] = deleting
+    verdicts = dict(zip(objects, compute_go(list(objects.values())), strict=True))
+    for case, obj in objects.items():
+        assert compute(obj).status is verdicts[case].status, (case, verdicts[case])
+    for case, (_, plain, _) in LINK_CASES.items():
+        assert verdicts[f"link/{case}"].status is plain, case
+    assert verdicts["link/terminating"].status is KStatus.TERMINATING
 
 
 def test_kstatus_terminating_wins(link_objects: dict[str, Obj]) -> None:
