@@ -35,9 +35,19 @@ lock: dev ## re-resolve requirements/{dev,runtime,build}.txt (hashes) from pypro
 	$(VENV)/bin/uv pip compile $(LOCK_ARGS) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
 	$(VENV)/bin/uv pip compile $(LOCK_ARGS) requirements/build.in -c requirements/dev.txt -o requirements/build.txt
 
-tools: dev ## build/install the control plane (kube-apiserver, etcd, kubectl, helm) and promtool
-	bash hack/build-controlplane.sh
-	bash hack/install-prometheus.sh
+# One progress line per stage; go's and apt's own output go to log files
+# (their last lines are shown when a stage fails).
+TOOLS_LOG_DIR = $(ICO_CACHE)/logs
+tools: dev ## build/install the control plane (kube-apiserver, etcd, kubectl, helm), the referees and promtool
+	@set -o pipefail; mkdir -p "$(TOOLS_LOG_DIR)"; start=$$(date +%s); \
+	echo "tools: building or checking the control plane (first run: 5-10 minutes; go's output: $(TOOLS_LOG_DIR)/go-build.log)"; \
+	ICO_GO_LOG="$(TOOLS_LOG_DIR)/go-build.log" bash hack/build-controlplane.sh 2>&1 >/dev/null \
+		| tee "$(TOOLS_LOG_DIR)/build-controlplane.log" | sed -u -n 's/^build-controlplane: \[/tools:   [/p' \
+		|| { tail -n 40 "$(TOOLS_LOG_DIR)/build-controlplane.log" >&2; exit 1; }; \
+	echo "tools: [$$(( $$(date +%s) - start ))s] kube-apiserver, etcd, kubectl, helm, kstatus, helm-docs ready"; \
+	bash hack/install-prometheus.sh >"$(TOOLS_LOG_DIR)/install-prometheus.log" 2>&1 \
+		|| { tail -n 40 "$(TOOLS_LOG_DIR)/install-prometheus.log" >&2; exit 1; }; \
+	echo "tools: [$$(( $$(date +%s) - start ))s] promtool and prometheus ready"
 
 lint: dev ## ruff, mypy --strict, import-linter, generated files current
 	$(VENV)/bin/ruff check operator tests bench hack

@@ -105,18 +105,38 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 start=$(date +%s)
+GO_LOG="${ICO_GO_LOG:-}"
+if [[ -n "$GO_LOG" ]]; then
+  mkdir -p "$(dirname "$GO_LOG")"
+  echo "build-controlplane: go's own output goes to $GO_LOG" >&2
+fi
+# Runs a go command; with ICO_GO_LOG its output (hundreds of "go: downloading"
+# lines on a cold cache) goes to that file, and only its tail on failure.
+run_go() {
+  if [[ -z "$GO_LOG" ]]; then
+    "$@"
+    return
+  fi
+  if ! "$@" >>"$GO_LOG" 2>&1; then
+    echo "build-controlplane: '$*' failed; last lines of $GO_LOG:" >&2
+    tail -n 40 "$GO_LOG" >&2
+    return 1
+  fi
+}
+# One line per binary, with the time since the build started.
+progress() { echo "build-controlplane: [$(( $(date +%s) - start ))s] $*" >&2; }
 if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$K8S_DIR/kube-apiserver" && -x "$K8S_DIR/etcd" && -x "$K8S_DIR/kubectl" ]]; then
   tmpdir="$(mktemp -d "$CACHE/bin/.k8s-build.XXXXXX")"
   trap 'rm -rf "$tmpdir"' EXIT
   echo "build-controlplane: building kube-apiserver, kubectl $K8S_VERSION and etcd $ETCD_VERSION (takes a while on a cold cache)" >&2
   (
     cd "$WRAPPER"
-    echo "  kube-apiserver" >&2
-    "$GO" build -mod=readonly -trimpath -ldflags "$LDFLAGS" -o "$tmpdir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-    echo "  kubectl" >&2
-    "$GO" build -mod=readonly -trimpath -ldflags "$LDFLAGS" -o "$tmpdir/kubectl" ./cmd/kubectl
-    echo "  etcd" >&2
-    "$GO" build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmpdir/etcd" go.etcd.io/etcd/server/v3
+    run_go "$GO" build -mod=readonly -trimpath -ldflags "$LDFLAGS" -o "$tmpdir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    progress "kube-apiserver $K8S_VERSION built"
+    run_go "$GO" build -mod=readonly -trimpath -ldflags "$LDFLAGS" -o "$tmpdir/kubectl" ./cmd/kubectl
+    progress "kubectl $K8S_VERSION built"
+    run_go "$GO" build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmpdir/etcd" go.etcd.io/etcd/server/v3
+    progress "etcd $ETCD_VERSION built"
   )
   mkdir -p "$K8S_DIR"
   for b in kube-apiserver kubectl etcd; do mv -f "$tmpdir/$b" "$K8S_DIR/$b"; done
@@ -125,17 +145,17 @@ if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$K8S_DIR/kube-apiserver" && 
 fi
 
 if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$HELM_DIR/helm" ]]; then
-  echo "  helm $HELM_VERSION" >&2
   tmpdir="$(mktemp -d "$CACHE/bin/.helm-build.XXXXXX")"
   trap 'rm -rf "$tmpdir"' EXIT
   # helm has no replace lines, so `go install pkg@version` works (outside
   # any module: GOFLAGS=-mod=... must not leak in).
   (
     cd "$tmpdir"
-    GOBIN="$tmpdir" GOFLAGS= "$GO" install -trimpath \
+    GOBIN="$tmpdir" GOFLAGS= run_go "$GO" install -trimpath \
       -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
       "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   )
+  progress "helm $HELM_VERSION built"
   mkdir -p "$HELM_DIR"
   mv -f "$tmpdir/helm" "$HELM_DIR/helm"
   rm -rf "$tmpdir"
@@ -143,10 +163,10 @@ if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$HELM_DIR/helm" ]]; then
 fi
 
 if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$KSTATUS_DIR/kstatus" ]]; then
-  echo "  kstatus (sigs.k8s.io/cli-utils $CLI_UTILS_VERSION)" >&2
   tmpdir="$(mktemp -d "$CACHE/bin/.kstatus-build.XXXXXX")"
   trap 'rm -rf "$tmpdir"' EXIT
-  ( cd "$KSTATUS_SRC" && "$GO" build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmpdir/kstatus" . )
+  ( cd "$KSTATUS_SRC" && run_go "$GO" build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmpdir/kstatus" . )
+  progress "kstatus (sigs.k8s.io/cli-utils $CLI_UTILS_VERSION) built"
   mkdir -p "$KSTATUS_DIR"
   mv -f "$tmpdir/kstatus" "$KSTATUS_DIR/kstatus"
   rm -rf "$tmpdir"
@@ -154,15 +174,15 @@ if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$KSTATUS_DIR/kstatus" ]]; th
 fi
 
 if [[ "${ICO_FORCE_REBUILD:-0}" == 1 ]] || ! [[ -x "$HELM_DOCS_DIR/helm-docs" ]]; then
-  echo "  helm-docs $HELM_DOCS_VERSION" >&2
   tmpdir="$(mktemp -d "$CACHE/bin/.helm-docs-build.XXXXXX")"
   trap 'rm -rf "$tmpdir"' EXIT
   (
     cd "$tmpdir"
-    GOBIN="$tmpdir" GOFLAGS= "$GO" install -trimpath \
+    GOBIN="$tmpdir" GOFLAGS= run_go "$GO" install -trimpath \
       -ldflags "-s -w -X main.version=${HELM_DOCS_VERSION#v}" \
       "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
   )
+  progress "helm-docs $HELM_DOCS_VERSION built"
   mkdir -p "$HELM_DOCS_DIR"
   mv -f "$tmpdir/helm-docs" "$HELM_DOCS_DIR/helm-docs"
   rm -rf "$tmpdir"
