@@ -21,6 +21,10 @@ ARG PYTHON_IMAGE=docker.io/library/python:3.11-slim-bookworm
 ARG PYTHON_DIGEST=""
 
 FROM ${PYTHON_IMAGE}${PYTHON_DIGEST:+@}${PYTHON_DIGEST} AS build
+# Behind a TLS-inspecting proxy: mount its CA bundle into the build and name
+# it here (`--build-arg PIP_CERT=/path --volume /path:/path:ro`); pip reads it
+# from the environment. Nothing of it reaches the runtime stage.
+ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src

@@ -10,7 +10,7 @@ export ICO_CACHE ?= $(CURDIR)/.cache
 export INTERCONNECT_SPEC_DIR ?= $(abspath $(CURDIR)/../shared/interconnect-spec)
 
 .PHONY: dev lint fmt test test-unit test-integration test-e2e test-chart crds crds-check chart-sync \
-	demo demo-down bench bench-smoke tools image clean help lock chart-readme
+	demo demo-down bench bench-smoke tools image clean help lock chart-readme image-smoke
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -117,3 +117,6 @@ image: ## build the operator image with buildah, podman or docker (first one fou
 		--build-arg VERSION=$$($(PYTHON) -c 'import tomllib;print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])') \
 		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
 		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
+
+image-smoke: dev tools ## build the image with buildah and run the e2e smoke test with the operator inside it (root)
+	bash hack/image-smoke.sh

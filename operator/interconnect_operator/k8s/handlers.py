@@ -32,6 +32,17 @@ def configure(options: OperatorOptions) -> None:
     _options = options
 
 
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf logs in exactly as the operator's own client does (`kube.load_configuration`).
+
+    kopf's fallback logins without the ``kubernetes`` package look for a
+    kubeconfig only when kopf is imported, before ``--kubeconfig`` is known;
+    this handler reads it when kopf asks (at start and after a 401).
+    """
+    return load_configuration(_options.kubeconfig)
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """All kopf settings in one place, then the controller and the metrics endpoint."""
