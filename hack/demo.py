@@ -92,6 +92,31 @@ class DemoError(RuntimeError):
     """A failure the user can act on; printed without a traceback."""
 
 
+class Progress:
+    """One line per setup stage: time since the start, what is done, how long it took."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began
+
+    @contextlib.contextmanager
+    def stage(self, done: str) -> Iterator[dict[str, str]]:
+        """Print ``done`` (formatted with what the body puts in the yielded dict) at the end."""
+        start = time.monotonic()
+        details: dict[str, str] = {}
+        yield details
+        took = time.monotonic() - start
+        say(f"[{self.elapsed():6.1f}s] {done.format(**details)} ({_duration(took)})")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
 # --------------------------------------------------------------------------
 # Settings
 
@@ -430,6 +455,7 @@ class Demo:
         self.kube: Kube | None = None
         self.applied_links: list[tuple[str, str]] = []
         self.applied_pool: str | None = None
+        self.progress = Progress()
 
     # -- setup -------------------------------------------------------------
 
@@ -448,21 +474,31 @@ class Demo:
             say(f"stopped {len(stopped)} process(es) left by an earlier demo: {', '.join(stopped)}")
         self.settings.state_file.unlink(missing_ok=True)
 
+    def build_control_plane(self) -> None:
+        """The Go-built binaries: cached after the first run, which compiles them."""
+        go_log = self.settings.log_dir / "go-build.log"
+        built = (cache_dir() / "bin" / "current.env").exists()
+        if not built:
+            say(
+                "building kube-apiserver, etcd, kubectl, helm and the test referees from "
+                f"their Go modules (first run only: 5-10 minutes; go's output: {go_log})"
+            )
+        # go's own output (hundreds of "go: downloading" lines) goes to the log.
+        os.environ["ICO_GO_LOG"] = str(go_log)
+        with self.progress.stage("control plane binaries {how}") as stage:
+            binaries = ensure_binaries(quiet=built)
+            stage["how"] = (
+                f"{'checked' if built else 'built'}: Kubernetes {binaries.k8s_version}, "
+                f"etcd {binaries.etcd_version}, helm {binaries.helm_version}"
+            )
+
     def start_cluster(self) -> Kube:
         if self.settings.use_current_context:
             kubeconfig = current_context_kubeconfig()
-            say(f"using the current kube context ({kubeconfig})")
+            say(f"[{self.progress.elapsed():6.1f}s] using the current kube context ({kubeconfig})")
             self.state.current_context = True
         else:
-            built = (cache_dir() / "bin" / "current.env").exists()
-            if not built:
-                say(
-                    "building kube-apiserver, etcd, kubectl and helm from their Go modules "
-                    "(first run only: 5-10 minutes)..."
-                )
-            else:
-                say("checking the control plane binaries...")
-            ensure_binaries(quiet=built)
+            self.build_control_plane()
             work_dir = self.settings.state_dir / "cluster"
             cp = ControlPlane(
                 work_dir,
@@ -472,14 +508,14 @@ class Demo:
                 detached=True,
             )
             self.control_plane = cp
-            say("starting etcd and kube-apiserver...")
-            try:
-                cp.start()
-            finally:
-                for name, pid in cp.pids.items():
-                    self.state.record(name, pid)
+            with self.progress.stage("etcd and kube-apiserver {version} ready at {server}") as st:
+                try:
+                    cp.start()
+                finally:
+                    for name, pid in cp.pids.items():
+                        self.state.record(name, pid)
+                st.update(version=cp.binaries.k8s_version, server=cp.server)
             kubeconfig = cp.kubeconfig
-            say(f"kube-apiserver {cp.binaries.k8s_version} ready at {cp.server}")
         self.state.kubeconfig = str(kubeconfig)
         self.state.save()
         kube = Kube(kubeconfig)
@@ -487,7 +523,10 @@ class Demo:
         return kube
 
     def install_crds(self, kube: Kube) -> None:
-        say("installing the CRDs (crds/)...")
+        with self.progress.stage("CRDs installed and served (crds/)"):
+            self._install_crds(kube)
+
+    def _install_crds(self, kube: Kube) -> None:
         kube.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
         kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         # Established is not yet served: right after creation the API server
@@ -508,12 +547,15 @@ class Demo:
         return True
 
     def start_simulators(self) -> tuple[Simulator, Simulator]:
-        tokens = example_tokens()
-        say(
-            f"starting the simulated providers: aws :{self.settings.aws_port} (Responder), "
+        with self.progress.stage(
+            f"simulated providers up: aws :{self.settings.aws_port} (Responder), "
             f"gcp :{self.settings.gcp_port} (Negotiator), "
-            f"{self.settings.provisioning_delay:g}s provisioning delay..."
-        )
+            f"{self.settings.provisioning_delay:g}s provisioning delay"
+        ):
+            return self._start_simulators()
+
+    def _start_simulators(self) -> tuple[Simulator, Simulator]:
+        tokens = example_tokens()
         sims = []
         # Each server accepts the token of the caller it serves: the
         # operator calls aws as gcp with the aws-token, and gcp as aws.
@@ -534,9 +576,12 @@ class Demo:
         return sims[0], sims[1]
 
     def start_operator(self, kube: Kube) -> OperatorProcess:
-        say(
-            "starting the operator under the chart's RBAC (ServiceAccount interconnect-operator)..."
-        )
+        with self.progress.stage(
+            "operator running under the chart's RBAC (ServiceAccount interconnect-operator)"
+        ):
+            return self._start_operator(kube)
+
+    def _start_operator(self, kube: Kube) -> OperatorProcess:
         identity = operator_kubeconfig(
             kube,
             operator_namespace=OPERATOR_NAMESPACE,
@@ -563,21 +608,23 @@ class Demo:
     def apply_namespaces(self, kube: Kube) -> None:
         # Before the operator's identity: its RoleBinding for link Secrets
         # (rbac.linkSecretNamespaces) lives in team-a.
-        say("applying examples/namespaces.yaml and examples/pool-secrets.yaml...")
-        kube.apply_file(EXAMPLES / "namespaces.yaml")
-        kube.apply_file(EXAMPLES / "pool-secrets.yaml")
+        with self.progress.stage("applied examples/namespaces.yaml and pool-secrets.yaml"):
+            kube.apply_file(EXAMPLES / "namespaces.yaml")
+            kube.apply_file(EXAMPLES / "pool-secrets.yaml")
 
     def apply_pool_and_links(self, kube: Kube, aws: Simulator, gcp: Simulator) -> None:
-        say(
-            "applying examples/capacitypool.yaml (endpoints of this run, refreshInterval "
-            f"{DEMO_REFRESH_INTERVAL}s) and the three links...",
-        )
-        pool = pool_manifest(aws, gcp)
-        kube.apply([pool])
-        self.applied_pool = pool["metadata"]["name"]
-        links = link_manifests()
-        kube.apply(links)
-        self.applied_links = [(d["metadata"]["namespace"], d["metadata"]["name"]) for d in links]
+        with self.progress.stage(
+            "applied examples/capacitypool.yaml (endpoints of this run, refreshInterval "
+            f"{DEMO_REFRESH_INTERVAL}s) and the three links"
+        ):
+            pool = pool_manifest(aws, gcp)
+            kube.apply([pool])
+            self.applied_pool = pool["metadata"]["name"]
+            links = link_manifests()
+            kube.apply(links)
+            self.applied_links = [
+                (d["metadata"]["namespace"], d["metadata"]["name"]) for d in links
+            ]
 
     # -- watching ----------------------------------------------------------
 
@@ -675,7 +722,7 @@ class Demo:
         check_ports(settings)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.state.save()
-        began = time.monotonic()
+        began = self.progress.began
         kube = self.start_cluster()
         self.install_crds(kube)
         aws, gcp = self.start_simulators()

@@ -207,10 +207,17 @@ def metrics_reference() -> str:
     registry.record_provider_request("aws", "GetConnection", "200", 0.01)
     registry.observe_reconcile("link", 0.01)
     registry.record_reconcile_error("link", "ProviderError")
+    queue = registry.workqueue("links")
+    queue.added()
+    queue.waited(0.01)
+    queue.worked(0.01)
+    queue.retried()
 
     families: dict[str, tuple[str, str, set[str]]] = {}
     for family in registry.registry.collect():
         name = family.name + ("_total" if family.type == "counter" else "")
+        if name in m.RUNTIME_METRIC_NAMES:
+            continue  # process_*, python_gc_*, python_info: documented by prometheus-client
         labels = {k for s in family.samples for k in s.labels if k not in ("le",)}
         families[name] = (family.type, family.documentation, labels)
     missing = sorted(set(m.METRIC_NAMES) - set(families))

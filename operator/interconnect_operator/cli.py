@@ -12,7 +12,6 @@ from interconnect_operator import __version__
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; each subcommand owns its flags."""
     from interconnect_operator.k8s import main as operator_main
-    from interconnect_operator.simulator import cli as simulator_cli
 
     parser = argparse.ArgumentParser(
         prog="interconnect-operator",
@@ -24,11 +23,24 @@ def build_parser() -> argparse.ArgumentParser:
     operator_main.add_arguments(run)
     run.set_defaults(handler=operator_main.run)
     simulate = sub.add_parser("simulate", help="serve a reference provider (simulator)")
-    simulator_cli.add_arguments(simulate)
-    simulate.set_defaults(handler=simulator_cli.run)
+    try:
+        from interconnect_operator.simulator import cli as simulator_cli
+    except ImportError as exc:
+        # The operator image leaves the simulator's web stack out (the
+        # `simulator` extra): say so instead of failing on every command.
+        missing = exc.name or "a simulator dependency"
+        simulate.set_defaults(handler=lambda _: _simulator_missing(missing))
+    else:
+        simulator_cli.add_arguments(simulate)
+        simulate.set_defaults(handler=simulator_cli.run)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=_version)
     return parser
+
+
+def _simulator_missing(module: str) -> int:
+    sys.stderr.write(f"simulate needs {module}: pip install 'interconnect-operator[simulator]'\n")
+    return 2
 
 
 def _version(_: argparse.Namespace) -> int:

@@ -27,6 +27,12 @@ Design:
   `logging_setup.register_secret` is replaced by `redacted` (P31: keys never
   leave the operator).
 
+- The operator's process is described too: prometheus-client's process,
+  GC and platform collectors (`process_*`, `python_gc_*`, `python_info`,
+  the standard names every Python exporter uses; `RUNTIME_METRIC_NAMES`),
+  the work queue in client-go's terms (`WorkQueueMetrics`, made per queue
+  by `OperatorMetrics.workqueue`) and `interconnect_build_info`.
+
 Units follow Prometheus conventions: bytes per second (Mbps * 125,000; the
 byte is the base unit, so no `bits`), seconds,
 Unix timestamps in seconds; counters end in `_total`, metadata in `_info`.
@@ -36,15 +42,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import platform
 import threading
 import time
 from collections import Counter as _Tally
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client import start_http_server as _start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -58,12 +74,14 @@ __all__ = [
     "CODE_TIMEOUT",
     "LINK_PHASES",
     "METRIC_NAMES",
+    "RUNTIME_METRIC_NAMES",
     "ChannelHealth",
     "InterconnectHealth",
     "LinkHealth",
     "MetricsServer",
     "OperatorMetrics",
     "PoolHealth",
+    "WorkQueueMetrics",
     "render",
     "serve_metrics",
 ]
@@ -89,6 +107,9 @@ CODE_CONNECTION_ERROR = "connection_error"
 PROVIDER_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Buckets for one reconcile pass (several provider calls).
 RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: Buckets for the work queue's wait and work times: a key waits and is
+#: reconciled in milliseconds when all is well, seconds under load.
+WORKQUEUE_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0)
 #: Buckets for time to ready: minutes (simulator) to hours (real provisioning).
 TIME_TO_READY_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
 
@@ -194,7 +215,19 @@ PROVIDER_REQUESTS = "interconnect_provider_requests_total"
 PROVIDER_REQUEST_DURATION = "interconnect_provider_request_duration_seconds"
 RECONCILE_DURATION = "interconnect_reconcile_duration_seconds"
 RECONCILE_ERRORS = "interconnect_reconcile_errors_total"
-OPERATOR_INFO = "interconnect_operator_info"
+BUILD_INFO = "interconnect_build_info"
+# Work queue (client-go's names under the project's prefix; label `name`).
+WORKQUEUE_DEPTH = "interconnect_workqueue_depth"
+WORKQUEUE_ADDS = "interconnect_workqueue_adds_total"
+WORKQUEUE_QUEUE_DURATION = "interconnect_workqueue_queue_duration_seconds"
+WORKQUEUE_WORK_DURATION = "interconnect_workqueue_work_duration_seconds"
+WORKQUEUE_RETRIES = "interconnect_workqueue_retries_total"
+WORKQUEUE_UNFINISHED = "interconnect_workqueue_unfinished_work_seconds"
+WORKQUEUE_LONGEST = "interconnect_workqueue_longest_running_processor_seconds"
+
+#: Environment variable holding the source revision the image was built from
+#: (the Dockerfile sets it from its REVISION build argument).
+REVISION_ENV = "INTERCONNECT_OPERATOR_REVISION"
 
 #: Every metric family this module exports, as named on a scrape's `# TYPE`
 #: lines (counters with `_total`; histograms by base name, whose samples add
@@ -227,13 +260,44 @@ METRIC_NAMES: frozenset[str] = frozenset(
         PROVIDER_REQUEST_DURATION,
         RECONCILE_DURATION,
         RECONCILE_ERRORS,
-        OPERATOR_INFO,
+        BUILD_INFO,
+        WORKQUEUE_DEPTH,
+        WORKQUEUE_ADDS,
+        WORKQUEUE_QUEUE_DURATION,
+        WORKQUEUE_WORK_DURATION,
+        WORKQUEUE_RETRIES,
+        WORKQUEUE_UNFINISHED,
+        WORKQUEUE_LONGEST,
     }
 )
 
 #: Names of the histogram families (their samples carry suffixes).
 HISTOGRAM_NAMES: frozenset[str] = frozenset(
-    {LINK_TIME_TO_READY, PROVIDER_REQUEST_DURATION, RECONCILE_DURATION}
+    {
+        LINK_TIME_TO_READY,
+        PROVIDER_REQUEST_DURATION,
+        RECONCILE_DURATION,
+        WORKQUEUE_QUEUE_DURATION,
+        WORKQUEUE_WORK_DURATION,
+    }
+)
+
+#: Families of prometheus-client's process, GC and platform collectors, on
+#: the same registry under their standard names (the process ones only on
+#: Linux, where /proc exists).
+RUNTIME_METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        "process_virtual_memory_bytes",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "python_gc_objects_collected_total",
+        "python_gc_objects_uncollectable_total",
+        "python_gc_collections_total",
+        "python_info",
+    }
 )
 
 _LINK_LABELS = ("namespace", "name", "pool")
@@ -291,11 +355,46 @@ class _StateCollector(Collector):
         links, pools = self._owner._snapshot()
         yield from self._link_families(links)
         yield from self._pool_families(links, pools)
+        yield from self._workqueue_families(self._owner._queues_snapshot())
         info = GaugeMetricFamily(
-            OPERATOR_INFO, "Operator build information (always 1).", labels=["version"]
+            BUILD_INFO,
+            "Operator build information (always 1): version, source revision, Python version.",
+            labels=["version", "revision", "python_version"],
         )
-        info.add_metric([__version__], 1.0)
+        info.add_metric(
+            [
+                __version__,
+                _label(os.environ.get(REVISION_ENV) or "unknown"),
+                platform.python_version(),
+            ],
+            1.0,
+        )
         yield info
+
+    @staticmethod
+    def _workqueue_families(queues: Sequence[WorkQueueMetrics]) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            WORKQUEUE_DEPTH, "Keys waiting in the work queue.", labels=["name"]
+        )
+        unfinished = GaugeMetricFamily(
+            WORKQUEUE_UNFINISHED,
+            "Seconds of work in progress not yet observed by work_duration: the sum of "
+            "the running reconciles' ages (large values mean stuck workers).",
+            labels=["name"],
+        )
+        longest = GaugeMetricFamily(
+            WORKQUEUE_LONGEST,
+            "Age of the longest-running reconcile of the queue, in seconds.",
+            labels=["name"],
+        )
+        now = time.monotonic()
+        for queue in queues:
+            waiting, started = queue.read()
+            ages = [max(0.0, now - t) for t in started]
+            depth.add_metric([queue.name], float(waiting))
+            unfinished.add_metric([queue.name], sum(ages))
+            longest.add_metric([queue.name], max(ages, default=0.0))
+        yield from (depth, unfinished, longest)
 
     def _link_families(self, links: Sequence[LinkHealth]) -> Iterator[Metric]:
         if not self._owner.per_link:
@@ -458,6 +557,49 @@ def _phases_with(current: str) -> tuple[str, ...]:
     return LINK_PHASES if current in LINK_PHASES else (*LINK_PHASES, current)
 
 
+class WorkQueueMetrics:
+    """One work queue's metrics, as client-go's queue reports them.
+
+    Counters and histograms move as the queue calls `added`, `waited`,
+    `worked` and `retried`; depth, unfinished work and the longest running
+    reconcile are read from the queue (`bind`) at scrape time.
+    """
+
+    def __init__(
+        self, *, name: str, adds: Counter, retries: Counter, wait: Histogram, work: Histogram
+    ) -> None:
+        self.name = name
+        self._adds = adds
+        self._retries = retries
+        self._wait = wait
+        self._work = work
+        self._depth: Callable[[], int] = lambda: 0
+        self._processing_since: Callable[[], Iterable[float]] = tuple
+
+    def bind(
+        self, depth: Callable[[], int], processing_since: Callable[[], Iterable[float]]
+    ) -> None:
+        """Read ``depth()`` and ``processing_since()`` (monotonic start times) at scrape time."""
+        self._depth = depth
+        self._processing_since = processing_since
+
+    def read(self) -> tuple[int, list[float]]:
+        """Keys waiting and the start times of keys in work, now."""
+        return self._depth(), list(self._processing_since())
+
+    def added(self) -> None:
+        self._adds.inc()
+
+    def waited(self, seconds: float) -> None:
+        self._wait.observe(seconds)
+
+    def worked(self, seconds: float) -> None:
+        self._work.observe(seconds)
+
+    def retried(self) -> None:
+        self._retries.inc()
+
+
 class OperatorMetrics:
     """The operator's metrics, on a registry of their own.
 
@@ -507,7 +649,60 @@ class OperatorMetrics:
             buckets=TIME_TO_READY_BUCKETS,
             registry=self.registry,
         )
+        self._queues: dict[str, WorkQueueMetrics] = {}
+        self._queue_adds = Counter(
+            WORKQUEUE_ADDS.removesuffix("_total"),
+            "Keys added to the work queue.",
+            ("name",),
+            registry=self.registry,
+        )
+        self._queue_retries = Counter(
+            WORKQUEUE_RETRIES.removesuffix("_total"),
+            "Keys requeued with a delay after a reconcile (asked to look again, or failed).",
+            ("name",),
+            registry=self.registry,
+        )
+        self._queue_wait = Histogram(
+            WORKQUEUE_QUEUE_DURATION,
+            "Seconds a key waits in the work queue before a worker takes it.",
+            ("name",),
+            buckets=WORKQUEUE_BUCKETS,
+            registry=self.registry,
+        )
+        self._queue_work = Histogram(
+            WORKQUEUE_WORK_DURATION,
+            "Seconds one reconcile of a key from the work queue takes.",
+            ("name",),
+            buckets=WORKQUEUE_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(self))
+        # The process-wide collectors' own instances (they read /proc, gc and
+        # platform when scraped; registering them again would describe the
+        # same process twice on the default registry only, never here).
+        for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
+            self.registry.register(collector)
+
+    # -- work queues -----------------------------------------------------------
+
+    def workqueue(self, name: str) -> WorkQueueMetrics:
+        """The metrics of the work queue ``name`` (one per name; a provider for the queue)."""
+        with self._lock:
+            queue = self._queues.get(name)
+            if queue is None:
+                queue = WorkQueueMetrics(
+                    name=_label(name),
+                    adds=self._queue_adds.labels(name=_label(name)),
+                    retries=self._queue_retries.labels(name=_label(name)),
+                    wait=self._queue_wait.labels(name=_label(name)),
+                    work=self._queue_work.labels(name=_label(name)),
+                )
+                self._queues[name] = queue
+        return queue
+
+    def _queues_snapshot(self) -> list[WorkQueueMetrics]:
+        with self._lock:
+            return [self._queues[k] for k in sorted(self._queues)]
 
     # -- snapshots -----------------------------------------------------------
 

@@ -10,15 +10,17 @@ from a real API server can override these fixtures with the same keys.
 from __future__ import annotations
 
 import copy
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pathspec
 import pytest
 import yaml
 
 from tests.chart.conftest import CHART, KUBE_VERSION, REPO, run_helm
-from tests.support.kstatus import KStatus, compute
+from tests.support.kstatus import KStatus, compute, compute_go
 
 lupa = pytest.importorskip("lupa.lua51", reason="pip install lupa (Lua 5.1 for Argo CD scripts)")
 
@@ -195,8 +197,10 @@ LINK_CASES = {
     # kstatus proper calls an object without status Current (no rule says
     # otherwise); the strict reading and Argo CD wait for the operator.
     "no-status": ("Progressing", KStatus.CURRENT, KStatus.IN_PROGRESS),
-    "terminal-reason": ("Degraded", KStatus.CURRENT, KStatus.IN_PROGRESS),
-    "paused": ("Suspended", KStatus.CURRENT, KStatus.IN_PROGRESS),
+    # Ready=False without Stalled=True: kstatus (its Ready-condition rule)
+    # keeps waiting where Argo CD's health check already says Degraded.
+    "terminal-reason": ("Degraded", KStatus.IN_PROGRESS, KStatus.IN_PROGRESS),
+    "paused": ("Suspended", KStatus.IN_PROGRESS, KStatus.IN_PROGRESS),
     # fewer channels than ordered (P12): traffic flows, Argo CD flags it
     "reduced-redundancy": ("Degraded", KStatus.CURRENT, KStatus.CURRENT),
 }
@@ -225,6 +229,23 @@ def test_health_messages_carry_the_operator_reason(
     assert "generation 4" in link_health(link_objects["spec-changed"])[1]
     result = compute(link_objects["stalled"])
     assert "10000 Mbps" in result.message
+
+
+def test_the_kstatus_library_agrees_with_the_python_rules(
+    link_objects: dict[str, Obj], pool_objects: dict[str, Obj]
+) -> None:
+    """sigs.k8s.io/cli-utils' status.Compute (hack/kstatus) is the referee of `compute`."""
+    deleting = copy.deepcopy(link_objects["ready"])
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-24T10:00:00Z"
+    objects = {f"link/{case}": obj for case, obj in link_objects.items()}
+    objects |= {f"pool/{case}": obj for case, obj in pool_objects.items()}
+    objects["link/terminating"] = deleting
+    verdicts = dict(zip(objects, compute_go(list(objects.values())), strict=True))
+    for case, obj in objects.items():
+        assert compute(obj).status is verdicts[case].status, (case, verdicts[case])
+    for case, (_, plain, _) in LINK_CASES.items():
+        assert verdicts[f"link/{case}"].status is plain, case
+    assert verdicts["link/terminating"].status is KStatus.TERMINATING
 
 
 def test_kstatus_terminating_wins(link_objects: dict[str, Obj]) -> None:
@@ -279,24 +300,52 @@ def test_argocd_applications_point_at_the_chart_and_examples(helm: Path, tmp_pat
     assert proc.returncode == 0, proc.stderr
 
 
-def test_flux_helmrelease_values_satisfy_the_chart(helm: Path, tmp_path: Path) -> None:
-    docs = {d["kind"]: d for d in _docs(FLUX / "helmrelease.yaml")}
-    release = docs["HelmRelease"]
-    source = docs[release["spec"]["chartRef"]["kind"]]
-    assert source["metadata"]["name"] == release["spec"]["chartRef"]["name"]
-    assert source["spec"]["url"].startswith("oci://")
+def _flux_source() -> tuple[Obj, pathspec.GitIgnoreSpec]:
+    (source,) = _docs(FLUX / "gitrepository.yaml")
+    assert source["kind"] == "GitRepository"
+    assert source["spec"]["url"].endswith("/interconnect-operator.git")
+    return source, pathspec.GitIgnoreSpec.from_lines(source["spec"]["ignore"].splitlines())
+
+
+def test_flux_gitrepository_carries_the_chart_and_examples_only() -> None:
+    _, ignored = _flux_source()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    kept = {path for path in tracked if not ignored.match_file(path)}
+    assert "charts/interconnect-operator/Chart.yaml" in kept
+    assert "charts/interconnect-operator/templates/deployment.yaml" in kept
+    assert "examples/kustomization.yaml" in kept
+    assert not {p for p in kept if not p.startswith(("charts/", "examples/"))}
+    assert not {p for p in kept if p.startswith("examples/gitops/")}
+
+
+def test_flux_helmrelease_installs_the_chart_from_the_repository(
+    helm: Path, tmp_path: Path
+) -> None:
+    source, ignored = _flux_source()
+    (release,) = _docs(FLUX / "helmrelease.yaml")
+    chart = release["spec"]["chart"]["spec"]
+    assert chart["sourceRef"] == {"kind": "GitRepository", "name": source["metadata"]["name"]}
+    chart_dir = REPO / chart["chart"]
+    assert chart_dir.resolve() == CHART.resolve()
+    assert not ignored.match_file(f"{chart['chart'].removeprefix('./')}/Chart.yaml")
     values = tmp_path / "flux-values.yaml"
     values.write_text(yaml.safe_dump(release["spec"]["values"]))
     proc = run_helm(
-        helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "-f", str(values)
+        helm, "template", "x", str(chart_dir), "--kube-version", KUBE_VERSION, "-f", str(values)
     )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_flux_kustomization_checks_every_example_link_and_pool() -> None:
-    docs = {d["kind"]: d for d in _docs(FLUX / "kustomization.yaml")}
-    kustomization = docs["Kustomization"]["spec"]
-    assert docs["GitRepository"]["metadata"]["name"] == kustomization["sourceRef"]["name"]
+    (doc,) = _docs(FLUX / "kustomization.yaml")
+    kustomization = doc["spec"]
+    source, _ = _flux_source()
+    assert kustomization["sourceRef"] == {
+        "kind": "GitRepository",
+        "name": source["metadata"]["name"],
+    }
     assert (REPO / kustomization["path"] / "kustomization.yaml").is_file()
     checked = {(c["kind"], c.get("namespace"), c["name"]) for c in kustomization["healthChecks"]}
     examples = REPO / "examples"

@@ -28,8 +28,8 @@ def _load(script: str) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("script", ["chart-sync.py", "chart-readme.py"])
-def test_chart_copy_and_readme_are_current(script: str) -> None:
+@pytest.mark.parametrize("script", ["chart-sync.py"])
+def test_chart_copy_is_current(script: str) -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "hack" / script), "--check"],
         capture_output=True,
@@ -71,31 +71,3 @@ def test_chart_sync_check_detects_stale_missing_and_orphan_files(
     assert module.main([]) == 0
     assert module.main(["--check"]) == 0
     assert not (files / "crds" / "interconnect.io_gone.yaml").exists()
-
-
-def test_chart_readme_check_fails_when_values_change(tmp_path: Path) -> None:
-    module = _load("chart-readme.py")
-    chart = tmp_path / "chart"
-    chart.mkdir()
-    for name in ("values.yaml", "README.md"):
-        shutil.copy(CHART / name, chart / name)
-    assert module.main(["--check", "--chart", str(chart)]) == 0
-    values = chart / "values.yaml"
-    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 3"))
-    assert module.main(["--check", "--chart", str(chart)]) == 1
-    assert module.main(["--chart", str(chart)]) == 0
-    assert "| `replicaCount` | int | `3` |" in (chart / "README.md").read_text()
-
-
-def test_chart_readme_refuses_undocumented_values() -> None:
-    module = _load("chart-readme.py")
-    text = "# -- documented\na: 1\nb:\n  c: 2\n"
-    with pytest.raises(SystemExit, match=r"b\.c"):
-        module.render_table(text)
-
-
-def test_chart_readme_documents_nested_keys_with_their_path() -> None:
-    module = _load("chart-readme.py")
-    text = "outer:\n  # -- the inner value,\n  # on two lines\n  inner: [x]\n"
-    table = module.render_table(text)
-    assert '| `outer.inner` | list | `["x"]` | the inner value, on two lines |' in table

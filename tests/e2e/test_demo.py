@@ -9,6 +9,7 @@ otherwise reconcile the demo's links too.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -86,6 +87,18 @@ def test_demo_brings_every_example_link_to_ready_and_stops_what_it_started(
         timeout=540,
     )
     assert result.returncode == 0, f"demo failed:\n{result.stdout}\n{result.stderr}"
+    # One progress line per setup stage, in order, with the time since the start.
+    stages = [line for line in result.stdout.splitlines() if re.match(r"^\[ *\d+\.\ds\] ", line)]
+    wanted = (
+        "control plane binaries",
+        "etcd and kube-apiserver",
+        "CRDs installed",
+        "simulated providers up",
+        "operator running",
+    )
+    found = [next(i for i, line in enumerate(stages) if word in line) for word in wanted]
+    assert found == sorted(found), stages
+    assert "go: downloading" not in result.stdout + result.stderr
 
     table = _final_table(result.stdout)
     assert set(table) == LINKS

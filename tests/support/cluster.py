@@ -92,6 +92,9 @@ class Binaries:
     k8s_version: str
     etcd_version: str
     helm_version: str
+    #: The referees: cli-utils' kstatus (hack/kstatus) and helm-docs.
+    kstatus: Path = Path("kstatus")
+    helm_docs: Path = Path("helm-docs")
 
 
 def _parse_env_file(path: Path) -> dict[str, str]:
@@ -123,6 +126,8 @@ def ensure_binaries(*, quiet: bool = False) -> Binaries:
         k8s_version=env["ICO_K8S_VERSION"],
         etcd_version=env["ICO_ETCD_VERSION"],
         helm_version=env["ICO_HELM_VERSION"],
+        kstatus=Path(env["KSTATUS"]),
+        helm_docs=Path(env["HELM_DOCS"]),
     )
 
 

@@ -10,22 +10,34 @@ without custom code:
    InProgress (the controller has not seen the latest spec);
 3. the first of ``Reconciling=True`` -> InProgress, ``Stalled=True`` ->
    Failed ("abnormal-true" conditions);
-4. otherwise Current: kstatus has no type-specific rule for custom resources,
-   so the absence of the abnormal conditions means done.
+4. a ``Ready`` condition: True -> Current, False or Unknown -> InProgress
+   (the library's last check for kinds it has no rules for);
+5. otherwise Current: the absence of every known condition means done.
 
-Rule 4 makes an object that has no status at all Current, which is why the
+Rule 5 makes an object that has no status at all Current, which is why the
 kstatus convention asks controllers to write ``observedGeneration`` and the
-two abnormal-true conditions. ``strict=True`` adds what that convention
-implies for a resource that does publish them: no ``observedGeneration`` yet
-means InProgress, and a ``Ready`` condition that is not True means
-InProgress. The operator's objects must read the same under both.
+conditions. ``strict=True`` adds what that convention implies for a resource
+that does publish them: no ``observedGeneration`` yet means InProgress.
+The operator's objects must read the same under both once it has written
+their status.
+
+The referee is the library itself: `compute_go` runs sigs.k8s.io/cli-utils'
+``status.Compute`` (hack/kstatus, built by hack/build-controlplane.sh) over
+the same objects, and the tests require the plain reading here to agree with
+it on every object they classify. The Python rules stay for what the library
+does not offer: the ``strict`` reading (the convention Argo CD's health
+checks and the demo apply), used where a test needs it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -74,8 +86,33 @@ def compute(obj: Mapping[str, Any], *, strict: bool = False) -> Result:
         if condition.get("type") == "Stalled":
             return Result(KStatus.FAILED, str(condition.get("message", "")))
 
-    if strict:
-        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
-        if ready is not None and ready.get("status") != "True":
-            return Result(KStatus.IN_PROGRESS, str(ready.get("message", "")))
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is not None and ready.get("status") == "True":
+        return Result(KStatus.CURRENT, "Resource is Ready")
+    if ready is not None and ready.get("status") in ("False", "Unknown"):
+        return Result(KStatus.IN_PROGRESS, str(ready.get("message", "")))
     return Result(KStatus.CURRENT, "Resource is current")
+
+
+def kstatus_binary() -> Path:
+    """The Go kstatus referee: ``$KSTATUS``, else built (or found) by the control-plane script."""
+    if os.environ.get("KSTATUS"):
+        return Path(os.environ["KSTATUS"])
+    from tests.support.cluster import ensure_binaries
+
+    return ensure_binaries(quiet=True).kstatus
+
+
+def compute_go(objects: Sequence[Mapping[str, Any]]) -> list[Result]:
+    """What sigs.k8s.io/cli-utils' ``status.Compute`` says of each object, in order."""
+    result = subprocess.run(
+        [str(kstatus_binary())],
+        input=json.dumps(list(objects)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kstatus failed: {result.stderr.strip()}")
+    return [Result(KStatus(v["status"]), v["message"]) for v in json.loads(result.stdout)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -219,8 +220,11 @@ def start_operator(
 ) -> OperatorProcess:
     """Run the operator against ``kubeconfig``; waits for its liveness endpoint."""
     metrics_port, liveness_port = free_port(), free_port()
+    # ICO_OPERATOR_COMMAND runs the operator some other way, e.g. inside the
+    # image: "buildah run --isolation chroot -v /tmp:/tmp CONTAINER -- interconnect-operator".
+    command = os.environ.get("ICO_OPERATOR_COMMAND")
     argv = [
-        console_script("interconnect-operator"),
+        *(shlex.split(command) if command else [console_script("interconnect-operator")]),
         "run",
         "--kubeconfig",
         str(kubeconfig),

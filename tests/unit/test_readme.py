@@ -85,6 +85,8 @@ def test_every_alert_has_a_runbook_section() -> None:
     for rule in rules:
         url = rule["annotations"]["runbook_url"]
         path, _, anchor = url.partition("#")
+        # Absolute: the link must work from Alertmanager, not only inside the repository.
+        assert path.startswith("https://"), url
         assert path.endswith("docs/runbooks.md"), url
         assert anchor == rule["alert"].lower(), url
         assert anchor in anchors, f"docs/runbooks.md has no section #{anchor}"

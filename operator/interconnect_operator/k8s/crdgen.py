@@ -222,7 +222,21 @@ def _crd(
     scope: str,
     schema: dict[str, Any],
     columns: list[dict[str, Any]],
+    selectable_fields: Sequence[str] = (),
 ) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "name": r.VERSION,
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": columns,
+    }
+    if selectable_fields:
+        # Field selectors on custom resources (GA in Kubernetes 1.32):
+        # `kubectl get mcl --field-selector spec.poolRef.name=X`, and watches
+        # filtered server-side.
+        version["selectableFields"] = [{"jsonPath": path} for path in selectable_fields]
+    version["schema"] = {"openAPIV3Schema": schema}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -241,16 +255,7 @@ def _crd(
                 "categories": list(r.CATEGORIES),
             },
             "scope": scope,
-            "versions": [
-                {
-                    "name": r.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {"openAPIV3Schema": schema},
-                }
-            ],
+            "versions": [version],
         },
     }
 
@@ -350,6 +355,7 @@ def multicloudlink_crd() -> dict[str, Any]:
         scope="Namespaced",
         schema=schema,
         columns=columns,
+        selectable_fields=[".spec.poolRef.name"],
     )
 
 

@@ -18,6 +18,7 @@ from interconnect_operator.k8s.controller import Controller
 from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
 from interconnect_operator.k8s.resources import GROUP, VERSION
 from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, KOPF_FINALIZER, OperatorOptions
+from interconnect_operator.k8s.workqueue import set_metrics_provider
 from interconnect_operator.metrics import MetricsServer, OperatorMetrics, serve_metrics
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,17 @@ def configure(options: OperatorOptions) -> None:
     """Set the process options before ``kopf.run`` (called by ``main.run``)."""
     global _options
     _options = options
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf logs in exactly as the operator's own client does (`kube.load_configuration`).
+
+    kopf's fallback logins without the ``kubernetes`` package look for a
+    kubeconfig only when kopf is imported, before ``--kubeconfig`` is known;
+    this handler reads it when kopf asks (at start and after a 401).
+    """
+    return load_configuration(_options.kubeconfig)
 
 
 @kopf.on.startup()
@@ -64,6 +76,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # 20 s instead of kopf's 60 s keeps a failover under 30 s.
     settings.peering.lifetime = 20
     metrics = OperatorMetrics(per_link=_options.per_link_metrics)
+    set_metrics_provider(metrics.workqueue)
     kube = KubeClient(load_configuration(_options.kubeconfig))
     controller = Controller(_options, kube, metrics)
     controller.start()

@@ -1,9 +1,12 @@
 """A small async Kubernetes client for the writes the operator makes itself.
 
 kopf watches; this client patches status and metadata, emits Events and reads
-Secrets and Namespaces. It is httpx over the same credentials kopf uses
-(kubeconfig or in-cluster, loaded by the official ``kubernetes`` package), so
-the hot path stays async and needs no thread pool.
+Secrets and Namespaces. It is httpx over the same credentials kopf logs in
+with (`load_configuration`), so the hot path stays async and needs no thread
+pool. The official ``kubernetes`` package is optional (the ``kube`` extra):
+with it, kubeconfigs that run exec credential plugins work; without it,
+kopf's own readers cover in-cluster service accounts and kubeconfigs with
+certificates or tokens.
 """
 
 from __future__ import annotations
@@ -11,13 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import ssl
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
+import kopf
 
 from interconnect_operator.api.transport import ProviderTransport
 from interconnect_operator.k8s.resources import GROUP, VERSION
@@ -36,31 +38,54 @@ class KubeError(Exception):
         self.status = status
 
 
-def load_configuration(kubeconfig: str | None = None) -> Any:
-    """kubeconfig (explicit, $KUBECONFIG or ~/.kube/config) first, in-cluster otherwise."""
-    configuration = k8s_client.Configuration()
+def load_configuration(kubeconfig: str | None = None) -> kopf.ConnectionInfo:
+    """The identity kopf itself logs in with, in kopf's own order of preference.
+
+    With the ``kubernetes`` package installed: its loader (in-cluster first,
+    then the kubeconfig, exec plugins included), as kopf does. Without it:
+    the pod's service account, else the kubeconfig (kopf's own readers).
+    Raises `kopf.LoginError` when none applies.
+    """
+    if kubeconfig and os.environ.get("KUBECONFIG") != kubeconfig:
+        # kopf's login functions read the variable, as kopf's watches will.
+        os.environ["KUBECONFIG"] = kubeconfig
+    settings = kopf.OperatorSettings()
+    if _has_kubernetes_client():
+        connection = kopf.login_via_client(logger=logger, settings=settings)
+        if connection is not None:
+            return connection
+    for login in (kopf.login_with_service_account, kopf.login_with_kubeconfig):
+        connection = login(settings=settings)
+        if connection is not None:
+            return connection
+    raise kopf.LoginError("no in-cluster service account and no kubeconfig")
+
+
+def _has_kubernetes_client() -> bool:
     try:
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=configuration
-        )
-    except (k8s_config.ConfigException, FileNotFoundError, TypeError):
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return configuration
+        import kubernetes  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class KubeClient:
     """The operator's own Kubernetes writes (status, finalizers, events) and secret reads."""
 
-    def __init__(self, configuration: Any, *, max_connections: int = 32) -> None:
-        self._configuration = configuration
-        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
-        if not configuration.verify_ssl:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if configuration.cert_file:
-            context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    def __init__(
+        self,
+        connection: kopf.ConnectionInfo,
+        *,
+        relogin: Callable[[], kopf.ConnectionInfo] | None = None,
+        max_connections: int = 32,
+    ) -> None:
+        self._connection = connection
+        # Tokens from exec plugins and projected service-account tokens
+        # expire: a 401 logs in again once, then retries.
+        self._relogin = relogin if relogin is not None else load_configuration
+        context = connection.as_ssl_context()
         self._http = httpx.AsyncClient(
-            base_url=configuration.host,
+            base_url=connection.server,
             # Same aiohttp-backed transport as the provider clients (less CPU per call).
             transport=ProviderTransport(verify=context, max_connections=max_connections),
             verify=context,
@@ -74,13 +99,7 @@ class KubeClient:
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers: dict[str, str] = {"Accept": "application/json"}
-        # The kubernetes client stores tokens as "BearerToken" (recent versions)
-        # or "authorization" (older); both carry the "Bearer " prefix already.
-        token = self._configuration.get_api_key_with_prefix(
-            "BearerToken"
-        ) or self._configuration.get_api_key_with_prefix("authorization")
-        if token:
-            headers["Authorization"] = token
+        headers.update(self._connection.as_http_headers())
         if content_type:
             headers["Content-Type"] = content_type
         return headers
@@ -94,12 +113,14 @@ class KubeClient:
             content_type = "application/json"
         if method != "GET":
             self.writes += 1
-        try:
-            response = await self._http.request(
-                method, path, content=content, headers=self._headers(content_type)
-            )
-        except httpx.HTTPError as exc:
-            raise KubeError(0, f"{method} {path}: {type(exc).__name__}") from exc
+        response = await self._send(method, path, content, content_type)
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            try:
+                self._connection = self._relogin()
+            except kopf.LoginError as exc:
+                logger.warning("cannot log in to Kubernetes again: %s", exc)
+            else:
+                response = await self._send(method, path, content, content_type)
         if response.status_code >= 400:
             try:
                 message = str(response.json().get("message", response.text))
@@ -112,6 +133,16 @@ class KubeClient:
             # Never read, and large under server-side apply: not kept in memory.
             metadata.pop("managedFields", None)
         return result
+
+    async def _send(
+        self, method: str, path: str, content: bytes | None, content_type: str | None
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(
+                method, path, content=content, headers=self._headers(content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise KubeError(0, f"{method} {path}: {type(exc).__name__}") from exc
 
     @staticmethod
     def _object_path(plural: str, namespace: str | None, name: str) -> str:

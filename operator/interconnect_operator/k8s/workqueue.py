@@ -7,6 +7,12 @@ of workers reconciles them, one key at a time per key (never two reconciles of
 the same link at once), and a key that is already queued is not queued twice.
 A reconcile that asks to look again later is requeued after a delay, the
 pool refresh can wake keys early (observe in bulk, act per link).
+
+Metrics follow client-go's work queue (depth, adds, queue latency, work
+duration, retries, unfinished work, longest running processor): each queue
+reports to a `QueueMetrics` it is given, or that the process-wide provider
+(`set_metrics_provider`, client-go's ``workqueue.SetProvider``) makes for
+its name; `interconnect_operator.metrics` implements it.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
@@ -28,10 +34,66 @@ Processor = Callable[[K], Awaitable[float | None]]
 """Reconciles one key; returns seconds until it wants to look again, or None."""
 
 
+class QueueMetrics(Protocol):
+    """What a work queue reports (client-go's queue metrics, by queue name)."""
+
+    def bind(
+        self, depth: Callable[[], int], processing_since: Callable[[], Iterable[float]]
+    ) -> None:
+        """Read at scrape time: keys waiting, and monotonic start times of keys in work."""
+
+    def added(self) -> None:
+        """A key entered the queue (not counted when it was already waiting)."""
+
+    def waited(self, seconds: float) -> None:
+        """A worker took a key that waited ``seconds`` since it was added."""
+
+    def worked(self, seconds: float) -> None:
+        """A reconcile of one key took ``seconds``."""
+
+    def retried(self) -> None:
+        """A key was requeued with a delay after its reconcile (asked to look again, or failed)."""
+
+
+class _NoMetrics:
+    def bind(
+        self, depth: Callable[[], int], processing_since: Callable[[], Iterable[float]]
+    ) -> None:
+        pass
+
+    def added(self) -> None:
+        pass
+
+    def waited(self, seconds: float) -> None:
+        pass
+
+    def worked(self, seconds: float) -> None:
+        pass
+
+    def retried(self) -> None:
+        pass
+
+
+_provider: Callable[[str], QueueMetrics] | None = None
+
+
+def set_metrics_provider(provider: Callable[[str], QueueMetrics] | None) -> None:
+    """Make queues created from now on report to ``provider(name)`` (None: no metrics)."""
+    global _provider  # one provider per process, as in client-go
+    _provider = provider
+
+
 class WorkQueue(Generic[K]):
     """Keys wait in FIFO order; a key being processed is re-queued once after it finishes."""
 
-    def __init__(self, processor: Processor[K], *, workers: int = 16, name: str = "queue") -> None:
+    def __init__(
+        self,
+        processor: Processor[K],
+        *,
+        workers: int = 16,
+        name: str = "queue",
+        metrics: QueueMetrics | None = None,
+    ) -> None:
         self._processor = processor
         self._workers = workers
         self._name = name
@@ -44,6 +106,17 @@ class WorkQueue(Generic[K]):
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Monotonic times: when each waiting key was added, when each active key started.
+        self._added_at: dict[K, float] = {}
+        self._started_at: dict[K, float] = {}
+        if metrics is None:
+            metrics = _provider(name) if _provider is not None else _NoMetrics()
+        self._metrics = metrics
+        # A key waiting again after its current reconcile counts as waiting (client-go).
+        metrics.bind(
+            lambda: len(self._queued) + len(self._dirty),
+            lambda: list(self._started_at.values()),
+        )
 
     def __len__(self) -> int:
         return len(self._queued) + len(self._delayed)
@@ -56,10 +129,12 @@ class WorkQueue(Generic[K]):
     def add(self, key: K) -> None:
         """Queue ``key`` now (no-op when it is already queued; re-run when it is active)."""
         self._due.pop(key, None)
+        if key in self._queued or key in self._dirty:
+            return
+        self._metrics.added()
+        self._added_at[key] = time.monotonic()
         if key in self._active:
             self._dirty.add(key)
-            return
-        if key in self._queued:
             return
         self._queued.add(key)
         self._ready.put_nowait(key)
@@ -116,6 +191,9 @@ class WorkQueue(Generic[K]):
             key = await self._ready.get()
             self._queued.discard(key)
             self._active.add(key)
+            started = time.monotonic()
+            self._metrics.waited(started - self._added_at.pop(key, started))
+            self._started_at[key] = started
             delay: float | None = None
             try:
                 delay = await self._processor(key)
@@ -128,8 +206,14 @@ class WorkQueue(Generic[K]):
                 delay = 30.0
             finally:
                 self._active.discard(key)
+                del self._started_at[key]
+                self._metrics.worked(time.monotonic() - started)
             if key in self._dirty:
                 self._dirty.discard(key)
-                self.add(key)
+                # Already counted as added (and its wait started) when it was marked.
+                self._due.pop(key, None)
+                self._queued.add(key)
+                self._ready.put_nowait(key)
             elif delay is not None:
+                self._metrics.retried()
                 self.add_after(key, delay)

@@ -447,3 +447,12 @@ def test_example_pool_and_links_fit_together() -> None:
         assert link.spec.bandwidth_mbps <= pool.spec.policy.max_bandwidth_mbps_per_link
         sizes[link.metadata.name] = link.spec.bandwidth_mbps
     assert sizes == {"basic": 1000, "large": 10000, "dual-stack": 2000}
+
+
+def test_links_are_selectable_by_pool_and_pools_by_nothing() -> None:
+    from interconnect_operator.k8s import crdgen
+
+    (link_version,) = crdgen.multicloudlink_crd()["spec"]["versions"]
+    assert link_version["selectableFields"] == [{"jsonPath": ".spec.poolRef.name"}]
+    (pool_version,) = crdgen.capacitypool_crd()["spec"]["versions"]
+    assert "selectableFields" not in pool_version

@@ -117,4 +117,9 @@ def populated(metrics: OperatorMetrics) -> OperatorMetrics:
     metrics.record_reconcile_error("MulticloudLink", "ProviderUnavailable")
     metrics.observe_reconcile("CapacityPool", 0.3)
     metrics.observe_time_to_ready("pool-1", 420.0)
+    queue = metrics.workqueue("links")
+    queue.added()
+    queue.waited(0.002)
+    queue.worked(0.05)
+    queue.retried()
     return metrics

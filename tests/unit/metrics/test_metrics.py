@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import platform
 import re
 from dataclasses import replace
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -16,6 +18,7 @@ from interconnect_operator.metrics import (
     HISTOGRAM_NAMES,
     LINK_PHASES,
     METRIC_NAMES,
+    RUNTIME_METRIC_NAMES,
     OperatorMetrics,
     render,
     serve_metrics,
@@ -164,7 +167,12 @@ def test_per_link_off_keeps_only_pool_aggregates() -> None:
     metrics = populated(OperatorMetrics(per_link=False))
     names = {s.name for s in samples(metrics)}
     assert not {n for n in names if n.startswith("interconnect_link_") and "time_to_ready" not in n}
-    assert not any("name" in s.labels for s in samples(metrics))
+    # `name` on the work-queue families is the queue's name (client-go's label), not a link's.
+    assert not any(
+        "name" in s.labels
+        for s in samples(metrics)
+        if not s.name.startswith("interconnect_workqueue_")
+    )
     assert value(metrics, "interconnect_pool_links", pool="pool-1", phase="Degraded") == 1.0
 
 
@@ -276,8 +284,20 @@ def test_reconcile_duration_context_manager_observes_even_on_error() -> None:
     )
 
 
-def test_operator_info_carries_the_version() -> None:
-    assert value(OperatorMetrics(), "interconnect_operator_info", version=__version__) == 1.0
+def test_build_info_carries_the_version_revision_and_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTERCONNECT_OPERATOR_REVISION", "abc123")
+    assert (
+        value(
+            OperatorMetrics(),
+            "interconnect_build_info",
+            version=__version__,
+            revision="abc123",
+            python_version=platform.python_version(),
+        )
+        == 1.0
+    )
 
 
 def test_metric_names_match_a_full_scrape() -> None:
@@ -286,7 +306,7 @@ def test_metric_names_match_a_full_scrape() -> None:
     declared = set(re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE))
     # prometheus-client adds a `<name>_created` gauge per counter/histogram.
     declared = {n for n in declared if not n.endswith("_created")}
-    assert declared == METRIC_NAMES
+    assert declared == METRIC_NAMES | RUNTIME_METRIC_NAMES
 
 
 def test_names_follow_prometheus_conventions() -> None:
@@ -294,6 +314,8 @@ def test_names_follow_prometheus_conventions() -> None:
     text = render(metrics).decode()
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.MULTILINE))
     for name, kind in types.items():
+        if name in RUNTIME_METRIC_NAMES:
+            continue  # prometheus-client's standard process/GC/platform names
         assert name.startswith("interconnect_"), name
         assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
         if kind == "counter":
@@ -312,7 +334,7 @@ def test_names_follow_prometheus_conventions() -> None:
         if "_age" in name or "duration" in name or "time_to" in name or "timestamp" in name:
             assert name.endswith("_seconds"), name
     assert "interconnect_link_info" in METRIC_NAMES
-    assert "interconnect_operator_info" in METRIC_NAMES
+    assert "interconnect_build_info" in METRIC_NAMES
 
 
 def test_serve_metrics_serves_scrapes_and_shuts_down() -> None:
@@ -325,9 +347,10 @@ def test_serve_metrics_serves_scrapes_and_shuts_down() -> None:
         assert 'interconnect_link_ready{name="served",namespace="team-a",pool="pool-1"} 1.0' in (
             response.text
         )
-        # Only this instance's families: the process-global registry's
-        # python_gc_* / process_* collectors are not on it.
-        assert "python_gc_objects_collected_total" not in response.text
+        # The process, GC and platform collectors are on the operator's own
+        # registry too (memory, CPU, file descriptors, GC pauses of this process).
+        for family in ("process_resident_memory_bytes", "python_gc_collections_total"):
+            assert f"# TYPE {family}" in response.text, family
     finally:
         server.shutdown()
     try:

@@ -114,7 +114,14 @@ def test_pool_scoped_dashboard_queries_filter_by_pool() -> None:
         "interconnect_provider_request_duration_seconds",
         "interconnect_reconcile_duration_seconds",
         "interconnect_reconcile_errors_total",
-        "interconnect_operator_info",
+        "interconnect_build_info",
+        "interconnect_workqueue_depth",
+        "interconnect_workqueue_adds_total",
+        "interconnect_workqueue_queue_duration_seconds",
+        "interconnect_workqueue_work_duration_seconds",
+        "interconnect_workqueue_retries_total",
+        "interconnect_workqueue_unfinished_work_seconds",
+        "interconnect_workqueue_longest_running_processor_seconds",
     }
     for expr in dashboard_exprs():
         if "label_values" in expr:

@@ -61,7 +61,15 @@ def test_label_values_are_only_names_ids_phases_and_states() -> None:
         "kind",
         "reason",
         "version",
+        "revision",
+        "python_version",
         "le",
+        # prometheus-client's GC and platform collectors.
+        "generation",
+        "implementation",
+        "major",
+        "minor",
+        "patchlevel",
     }
     for family in text_string_to_metric_families(render(metrics).decode()):
         for sample in family.samples:
