@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from interconnect_operator.api.client import OPERATIONS
 
-__all__ = ["CATALOG", "CheckSpec", "Mode", "schema_check_id"]
+__all__ = ["CATALOG", "CheckSpec", "Mode", "catalog_markdown", "schema_check_id"]
 
 
 class Mode(StrEnum):
@@ -90,7 +90,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
     ),
     CheckSpec(
         "PAGE-bad-token",
-        "P32",
+        "Spec: pagination",
         "a forged page token is refused",
         "ListChannels with a pageToken the server never issued answers 400 (invalid request), "
         "not a page of something else.",
@@ -386,3 +386,35 @@ _CHECKS: tuple[CheckSpec, ...] = (
 
 CATALOG: dict[str, CheckSpec] = {check.check_id: check for check in _CHECKS}
 """check id -> CheckSpec, in report order."""
+
+
+_MODE_TEXT = {
+    Mode.READ: "read",
+    Mode.WRITE: "write (skipped by --read-only)",
+    Mode.CHANNEL: "channel effect (opt-in)",
+    Mode.ISSUES: "issue (opt-in)",
+}
+
+
+def catalog_markdown() -> str:
+    """The catalog as a Markdown table (``conformance --list-checks``; docs/conformance.md)."""
+    lines = [
+        "| check | rule | mode | expected (and why) | needs |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    schema_rows = 0
+    for check in CATALOG.values():
+        if check.rule == "Spec: schemas":
+            schema_rows += 1
+            continue
+        expected = " ".join(check.expected.split()).replace("|", "\\|")
+        lines.append(
+            f"| `{check.check_id}` | {check.rule} | {_MODE_TEXT[check.mode]} | {expected} | "
+            f"{check.needs or '-'} |"
+        )
+    lines.append(
+        f"| `SCHEMA-<operationId>` ({schema_rows}, one per operation) | Spec: schemas | read | "
+        "every 200 response of that operation in the run validates against the spec's schema; "
+        "SKIP when the run got no 200 from it | the spec (--spec-dir or INTERCONNECT_SPEC_DIR) |"
+    )
+    return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from interconnect_operator.api.auth import AUTH_KINDS, Auth, Verify, build_auth
-from interconnect_operator.conformance.catalog import CATALOG, CheckSpec
+from interconnect_operator.conformance.catalog import CATALOG, CheckSpec, catalog_markdown
 from interconnect_operator.conformance.report import (
     junit_xml,
     markdown,
@@ -46,11 +46,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``conformance`` options to ``parser``."""
     target = parser.add_argument_group("target")
-    target.add_argument("--endpoint", required=True, help="base URL of the provider's API")
-    target.add_argument(
-        "--caller", required=True, help="the provider id to present (the path prefix)"
-    )
-    target.add_argument("--environment", required=True, help="environment id to use")
+    target.add_argument("--endpoint", help="base URL of the provider's API")
+    target.add_argument("--caller", help="the provider id to present (the path prefix)")
+    target.add_argument("--environment", help="environment id to use")
     target.add_argument(
         "--interconnect", help="interconnect for the write checks (default: first ACTIVE)"
     )
@@ -114,6 +112,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--markdown", metavar="FILE", help="write a Markdown report")
     output.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     output.add_argument("--quiet", action="store_true", help="no progress lines")
+    output.add_argument(
+        "--list-checks", action="store_true", help="print every check as Markdown and exit"
+    )
 
 
 def _read(path: str, what: str) -> str:
@@ -155,6 +156,9 @@ def _auth(args: argparse.Namespace) -> Auth:
 
 def build_config(args: argparse.Namespace) -> KitConfig:
     """A :class:`KitConfig` from parsed arguments; ValueError if invalid."""
+    missing = [f"--{n}" for n in ("endpoint", "caller", "environment") if not getattr(args, n)]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
     if not _PREFIX.match(args.prefix):
         raise ValueError("--prefix: 3-20 characters, lowercase letters, digits and '-'")
     if not args.caller or "/" in args.caller:
@@ -186,6 +190,9 @@ def build_config(args: argparse.Namespace) -> KitConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Run the kit; write the reports; answer the exit code."""
+    if args.list_checks:
+        sys.stdout.write(catalog_markdown())
+        return EXIT_OK
     try:
         config = build_config(args)
     except ValueError as error:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from interconnect_operator.api.auth import Auth, NoAuth, Verify
+from interconnect_operator.api.auth import Auth, NoAuth, Verify, tls_context
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError, NotFound
 from interconnect_operator.api.retry import RetryPolicy
@@ -206,9 +206,11 @@ class Session:
             transport=self._recording(ssl),
             timeout=config.request_timeout,
         )
+        # No credentials at all: no auth header and, for mutual TLS, no client
+        # certificate either (P34-unauthenticated).
         self.anonymous = httpx.AsyncClient(
             base_url=config.endpoint.rstrip("/"),
-            transport=self._recording(ssl),
+            transport=self._recording(tls_context(config.verify)),
             timeout=config.request_timeout,
         )
 

@@ -65,6 +65,7 @@ async def test_the_plain_simulator_passes_every_check(
     assert skipped == NEVER_EXERCISED
     assert report.leftovers == []
     assert kit_objects(simulator) == []
+    assert simulator.state()["connections"] == []
 
 
 @pytest.mark.parametrize("name", list(MUTANTS))
@@ -77,6 +78,7 @@ async def test_each_mutant_fails_exactly_its_checks(
     assert failing == sorted(MUTANTS[name].expected), dump(report)
     assert report.leftovers == []
     assert kit_objects(simulator) == [], "the run left objects on the provider"
+    assert simulator.state()["connections"] == []  # the key's connection too (no prefix)
 
 
 def test_the_readme_table_is_what_the_runs_showed() -> None:
