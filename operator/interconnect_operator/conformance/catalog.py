@@ -221,6 +221,24 @@ _CHECKS: tuple[CheckSpec, ...] = (
         _W,
     ),
     CheckSpec(
+        "P7-inactive-interconnect",
+        "P7",
+        "only ACTIVE interconnects take new connections",
+        "CreateConnection on an interconnect whose state is not ACTIVE answers 409 (or 400).",
+        _W,
+        needs="an interconnect that is not ACTIVE in the environment",
+    ),
+    CheckSpec(
+        "P18-migration",
+        "P18",
+        "a connection can be placed on a second interconnect to migrate",
+        "CreateConnection with the same connection id on another ACTIVE interconnect answers "
+        "200 (make before break: the shared UUID is placed twice while migrating); deleting "
+        "that placement leaves the first one in place.",
+        _W,
+        needs="a second ACTIVE interconnect in the environment",
+    ),
+    CheckSpec(
         "P16-only-bandwidth",
         "P16",
         "only the bandwidth can be updated",

@@ -360,7 +360,7 @@ class Session:
         """Look again at every interconnect the run touched for its own connections."""
         env = self.config.environment
         left: list[str] = []
-        ours = {c.connection for c in self.ledger if c.kind == "connection"}
+        ours = {(c.interconnect, c.connection) for c in self.ledger if c.kind == "connection"}
         for interconnect in sorted({c.interconnect for c in self.ledger if c.interconnect}):
             try:
                 listed = await self.client.list_connections_all(env, interconnect)
@@ -368,7 +368,9 @@ class Session:
                 continue
             for connection in listed:
                 connection_id = (connection.name or "").rsplit("/", 1)[-1]
-                if connection_id in ours or connection_id.startswith(self.id_prefix):
+                if (interconnect, connection_id) in ours or connection_id.startswith(
+                    self.id_prefix
+                ):
                     created = Created("connection", interconnect, connection_id)
                     if not await self.delete(created):
                         left.append(created.describe())

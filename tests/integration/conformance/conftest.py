@@ -47,9 +47,29 @@ def token_file(workdir: Path) -> Path:
     return path
 
 
+# Two ACTIVE interconnects (P18 migration) and one PENDING (P7 refusal).
+INVENTORY = f"""
+environments:
+  - id: {ENV}
+    peer: {CALLER}
+    interconnects:
+      - id: ix1
+      - id: ix2
+      - id: ix3
+        state: PENDING
+"""
+
+
 @pytest.fixture(scope="module")
 def simulator(workdir: Path) -> Iterator[Simulator]:
-    sim = start_simulator(SERVER, log_dir=workdir, tokens={CALLER: TOKEN})
+    inventory = workdir / "inventory.yaml"
+    inventory.write_text(INVENTORY)
+    sim = start_simulator(
+        SERVER,
+        log_dir=workdir,
+        tokens={CALLER: TOKEN},
+        extra_args=["--inventory", str(inventory)],
+    )
     yield sim
     sim.stop()
 

@@ -72,6 +72,18 @@ MUTANTS: dict[str, Mutant] = {
             ("P7-over-capacity",),
         ),
         Mutant(
+            "accepts-inactive-interconnect",
+            "P7",
+            "places connections on an interconnect that is not ACTIVE",
+            ("P7-inactive-interconnect",),
+        ),
+        Mutant(
+            "refuses-migration",
+            "P18",
+            "answers 409 to a connection id already placed on another interconnect",
+            ("P18-migration",),
+        ),
+        Mutant(
             "updates-any-field",
             "P16",
             "answers 200 to an UpdateConnection of a field other than bandwidthMbps",

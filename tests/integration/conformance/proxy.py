@@ -55,6 +55,8 @@ class Context:
     upstream: httpx.AsyncClient
     caller: str
     token: str
+    placements: dict[str, str] = field(default_factory=dict)
+    """connection id -> the interconnect path it was first placed under (refuses-migration)."""
 
 
 Before = Callable[[Call, Context], Awaitable[bool]]
@@ -149,6 +151,35 @@ async def _over_allocates(call: Call, ctx: Context) -> None:
         )
 
 
+async def _accepts_inactive(call: Call, ctx: Context) -> None:
+    message = _message(call)
+    # The simulator's refusal of a non-ACTIVE interconnect: "P7: interconnect 'ix3' is ...".
+    refused = "P7" in message and " is " in message and "fit" not in message
+    if call.operation == "CreateConnection" and call.status == 409 and refused:
+        _echo(
+            call,
+            "connectionId",
+            verificationState="VERIFICATION_STATE_UNVERIFIED",
+            adminState="ADMIN_STATE_ENABLED",
+        )
+
+
+async def _refuse_migration(call: Call, ctx: Context) -> bool:
+    if call.operation != "CreateConnection":
+        return False
+    placed = ctx.placements.get(call.query.get("connectionId", ""))
+    if placed is not None and placed != call.path:
+        message = "connection already exists on another interconnect"
+        call.status, call.document = 409, {"error": {"code": 409, "message": message}}
+        return True
+    return False
+
+
+async def _remember_placement(call: Call, ctx: Context) -> None:
+    if call.operation == "CreateConnection" and call.status == 200:
+        ctx.placements.setdefault(call.query.get("connectionId", ""), call.path)
+
+
 async def _updates_any_field(call: Call, ctx: Context) -> None:
     if call.operation == "UpdateConnection" and call.status == 400 and "P16" in _message(call):
         current = await ctx.upstream.get(
@@ -201,6 +232,8 @@ BEHAVIOURS: dict[str, tuple[Before | None, After | None]] = {
     "verifies-early": (None, _verifies_early),
     "non-manager-macsec": (None, _non_manager_macsec),
     "over-allocates": (None, _over_allocates),
+    "accepts-inactive-interconnect": (None, _accepts_inactive),
+    "refuses-migration": (_refuse_migration, _remember_placement),
     "updates-any-field": (None, _updates_any_field),
     "no-authentication": (_no_authentication, None),
     "any-prefix": (_any_prefix, None),

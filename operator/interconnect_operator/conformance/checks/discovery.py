@@ -18,15 +18,16 @@ from interconnect_operator.api.errors import ApiError
 from interconnect_operator.api.models import ActivationKey, Channel, Environment, Interconnect
 from interconnect_operator.conformance.session import Blocked, Session
 
-__all__ = ["run_discovery", "run_keys", "target_of"]
+__all__ = ["is_active", "run_discovery", "run_keys", "target_of"]
 
 
 def _id(name: str | None) -> str:
     return (name or "").rsplit("/", 1)[-1]
 
 
-def _is_active(interconnect: Interconnect) -> bool:
-    return (interconnect.state or "").upper().endswith("ACTIVE")
+def is_active(interconnect: Interconnect) -> bool:
+    """The interconnect's state is ACTIVE (the spec's enum, or the bare word)."""
+    return (interconnect.state or "").upper() in ("INTERCONNECT_STATE_ACTIVE", "ACTIVE")
 
 
 def target_of(session: Session) -> tuple[str, list[Channel]]:
@@ -66,7 +67,7 @@ async def run_discovery(session: Session) -> None:
     interconnects = await client.list_interconnects_all(env_id)
     session.facts["interconnects"] = interconnects
     target = config.interconnect or next(
-        (_id(ix.name) for ix in interconnects if _is_active(ix)), None
+        (_id(ix.name) for ix in interconnects if is_active(ix)), None
     )
     if target is None:
         raise Blocked("no ACTIVE interconnect in the environment (pass --interconnect)")

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from interconnect_operator.api.errors import ApiError
 from interconnect_operator.api.models import Connection, Feature, FeatureGuidance
-from interconnect_operator.conformance.checks.discovery import target_of
+from interconnect_operator.conformance.checks.discovery import is_active, target_of
 from interconnect_operator.conformance.checks.proposals import (
     L3_BASE,
     Choice,
@@ -49,8 +49,10 @@ LIFECYCLE_CHECKS = (
     "P3-used-key",
     "P6-duplicate-connection",
     "P7-over-capacity",
+    "P7-inactive-interconnect",
     "P16-only-bandwidth",
     "P16-update-bandwidth",
+    "P18-migration",
     *FEATURE_CHECKS,
     "P19-delete-connection",
 )
@@ -227,6 +229,25 @@ async def run_lifecycle(session: Session) -> None:
             f"CreateConnection of {too_big[0]} Mbps with {room} Mbps left",
         )
 
+    async with session.check("P7-inactive-interconnect") as check:
+        inactive = [
+            _id(ix.name) for ix in session.facts.get("interconnects") or [] if not is_active(ix)
+        ]
+        if not inactive:
+            check.skip("every interconnect of the environment is ACTIVE")
+        closed_id = session.new_id("inactive")
+        session.remember(Created("connection", inactive[0], closed_id))
+        await check.expect(
+            client.create_connection(
+                env,
+                inactive[0],
+                closed_id,
+                Connection(bandwidth_mbps=sizes[0], defer_provisioning=defer),
+            ),
+            {400, 409},
+            f"CreateConnection on {inactive[0]} (not ACTIVE)",
+        )
+
     async with session.check("P16-only-bandwidth") as check:
         await check.expect(
             client.update_connection(
@@ -261,6 +282,9 @@ async def run_lifecycle(session: Session) -> None:
             f"GetConnection says {read.bandwidth_mbps} Mbps after the update to {bigger[0]}",
         )
 
+    async with session.check("P18-migration") as check:
+        await _migration(check, main)
+
     try:
         await _features(session, main)
     except Blocked as blocked:
@@ -276,6 +300,41 @@ async def run_lifecycle(session: Session) -> None:
             code == 404 or (code == 200 and not features),
             f"its features answered {code} with {len(features or [])} features",
         )
+
+
+async def _migration(check: CheckScope, main: _Connection) -> None:
+    """P18: the same id placed on a second ACTIVE interconnect, then that placement removed."""
+    session = main.session
+    client = session.client
+    others = [
+        _id(ix.name)
+        for ix in session.facts.get("interconnects") or []
+        if _id(ix.name) != main.interconnect and is_active(ix)
+    ]
+    if not others:
+        check.skip("the environment has no second ACTIVE interconnect")
+    current = await main.get()
+    second = Created("connection", others[0], main.id)
+    session.remember(second)
+    placed = await check.expect(
+        client.create_connection(
+            main.env,
+            others[0],
+            main.id,
+            Connection(
+                bandwidth_mbps=current.bandwidth_mbps,
+                defer_provisioning=True if session.facts.get("defer_required") else None,
+            ),
+        ),
+        {200},
+        f"CreateConnection of {main.id} on {others[0]} (migration target)",
+    )
+    if placed is None:
+        return
+    await client.get_connection(main.env, others[0], main.id)
+    await client.delete_connection(main.env, others[0], main.id)
+    await check.expect(main.get(), {200}, f"GetConnection on {main.interconnect} after that")
+    check.note(f"placed on {others[0]} as well, then removed from there")
 
 
 async def _room(session: Session, target: str) -> int | None:
