@@ -174,7 +174,15 @@ async def run_lifecycle(session: Session) -> None:
     async with session.check("P6-create-connection") as check:
         session.remember(Created("connection", target, main.id))
         created = await client.create_connection(
-            env, target, main.id, Connection(bandwidth_mbps=size, defer_provisioning=defer)
+            env,
+            target,
+            main.id,
+            # With a key, the connection carries it (redacted from the evidence).
+            Connection(
+                bandwidth_mbps=size,
+                defer_provisioning=defer,
+                activation_key=config.activation_key if key is not None else None,
+            ),
         )
         check.require(
             created.bandwidth_mbps == size,
@@ -190,12 +198,10 @@ async def run_lifecycle(session: Session) -> None:
         check.require(main.id in {_id(c.name) for c in listed}, "ListConnections does not list it")
         check.note(f"created {main.id} ({size} Mbps) on {target}")
 
-    if key is not None:
+    issued = config.activation_key
+    if key is not None and issued is not None:
         async with session.check("P3-used-key") as check:
-            assert config.activation_key is not None
-            code, answer = await check.status(
-                client.confirm_activation_key(env, config.activation_key)
-            )
+            code, answer = await check.status(client.confirm_activation_key(env, issued))
             valid = bool(answer and answer.key_valid)
             check.require(
                 code == 400 or (code == 200 and not valid),

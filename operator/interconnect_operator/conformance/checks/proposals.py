@@ -23,6 +23,7 @@ from interconnect_operator.api.models import (
     ProviderBgpConfig,
     SubnetGuidance,
 )
+from interconnect_operator.conformance.session import Blocked
 
 __all__ = ["L3_BASE", "Choice", "NoProposal", "choose", "excluded_block", "feature_of"]
 
@@ -30,8 +31,8 @@ L3_BASE = "FEATURE_TYPE_L3_BASE"
 VLAN_FLOOR = 1025  # P9: VLAN 1024 and lower are reserved
 
 
-class NoProposal(Exception):
-    """The guidance leaves no valid choice (or is incomplete)."""
+class NoProposal(Blocked):
+    """The guidance leaves no valid choice (or is incomplete): the scenario cannot go on."""
 
 
 @dataclass(frozen=True, slots=True)
