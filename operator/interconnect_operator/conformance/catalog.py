@@ -81,6 +81,16 @@ _CHECKS: tuple[CheckSpec, ...] = (
         "provider id as prefix, and names are how the two sides refer to the same objects.",
     ),
     CheckSpec(
+        "OBJ-third-party",
+        "Objects",
+        "a third provider does not see the caller's connection",
+        "with another provider's credentials and prefix, GetConnection of the kit's connection "
+        "answers 401, 403 or 404 and ListConnections does not list it: an environment belongs "
+        "to the pair of providers that agreed on it.",
+        Mode.WRITE,
+        needs="--other-caller and --other-token-file (credentials of a second provider)",
+    ),
+    CheckSpec(
         "PAGE-next-token",
         "Spec: pagination",
         "lists are paged with nextPageToken",

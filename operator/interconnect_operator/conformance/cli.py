@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from interconnect_operator.api.auth import AUTH_KINDS, Auth, Verify, build_auth
+from interconnect_operator.api.auth import AUTH_KINDS, Auth, BearerToken, Verify, build_auth
 from interconnect_operator.conformance.catalog import CATALOG, CheckSpec, catalog_markdown
 from interconnect_operator.conformance.report import (
     junit_xml,
@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument(
         "--insecure", action="store_true", help="do not verify the endpoint's certificate"
     )
+    auth.add_argument(
+        "--other-caller", help="a second provider id, for the third-party check (Objects)"
+    )
+    auth.add_argument("--other-token-file", help="bearer token of --other-caller")
     scope = parser.add_argument_group("what the kit may do")
     scope.add_argument(
         "--read-only", action="store_true", help="reads only (for production endpoints)"
@@ -169,6 +173,13 @@ def build_config(args: argparse.Namespace) -> KitConfig:
         if args.activation_key_file
         else None
     )
+    if bool(args.other_caller) != bool(args.other_token_file):
+        raise ValueError("--other-caller and --other-token-file go together")
+    other_auth = (
+        BearerToken(SecretStr(_read(args.other_token_file, "--other-token-file")))
+        if args.other_token_file
+        else None
+    )
     return KitConfig(
         endpoint=args.endpoint,
         caller=args.caller,
@@ -185,6 +196,8 @@ def build_config(args: argparse.Namespace) -> KitConfig:
         caller_asn=args.caller_asn,
         provisioning_timeout=args.provisioning_timeout,
         request_timeout=args.request_timeout,
+        other_caller=args.other_caller,
+        other_auth=other_auth,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -53,6 +53,9 @@ class KitConfig:
     caller_asn: int = 64999
     provisioning_timeout: float = 300.0
     request_timeout: float = 30.0
+    other_caller: str | None = None
+    """A second provider id, for the checks that need a third party's view."""
+    other_auth: Auth | None = None
 
 
 class Blocked(Exception):
@@ -115,7 +118,7 @@ class CheckScope:
             self._failures.append(failure)
         return condition
 
-    def skip(self, reason: str) -> None:
+    def skip(self, reason: str) -> NoReturn:
         """End the check as SKIP."""
         self._skip_reason = reason
         raise _Skip(reason)
@@ -206,6 +209,18 @@ class Session:
             transport=self._recording(ssl),
             timeout=config.request_timeout,
         )
+        self.other: ProviderClient | None = None
+        if config.other_caller:
+            other_auth = config.other_auth or NoAuth()
+            self.other = ProviderClient(
+                config.endpoint,
+                config.other_caller,
+                auth=other_auth,
+                transport=self._recording(other_auth.ssl_context(config.verify)),
+                timeout=config.request_timeout,
+                retry=RetryPolicy(max_attempts=1),
+                name="provider-as-other",
+            )
         # No credentials at all: no auth header and, for mutual TLS, no client
         # certificate either (P34-unauthenticated).
         self.anonymous = httpx.AsyncClient(
@@ -221,6 +236,8 @@ class Session:
     async def aclose(self) -> None:
         """Close every client."""
         await self.client.aclose()
+        if self.other is not None:
+            await self.other.aclose()
         await self.raw.aclose()
         await self.anonymous.aclose()
 

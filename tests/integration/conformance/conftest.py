@@ -30,6 +30,8 @@ from tests.support.stack import POOL_ENVIRONMENT, REPO, Simulator, start_simulat
 CALLER = "gcp"
 SERVER = "aws"
 TOKEN = "conformance-test-token"
+OTHER = "azure"  # a third provider, for OBJ-third-party
+OTHER_TOKEN = "conformance-other-token"
 ENV = POOL_ENVIRONMENT
 PREFIX = "icokit-"
 
@@ -61,13 +63,21 @@ environments:
 
 
 @pytest.fixture(scope="module")
+def other_token_file(workdir: Path) -> Path:
+    path = workdir / "other-token.txt"
+    path.write_text(OTHER_TOKEN + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
 def simulator(workdir: Path) -> Iterator[Simulator]:
     inventory = workdir / "inventory.yaml"
     inventory.write_text(INVENTORY)
     sim = start_simulator(
         SERVER,
         log_dir=workdir,
-        tokens={CALLER: TOKEN},
+        tokens={CALLER: TOKEN, OTHER: OTHER_TOKEN},
         extra_args=["--inventory", str(inventory)],
     )
     yield sim
@@ -172,6 +182,8 @@ def kit_config(url: str, *, key: str | None = None, **overrides: Any) -> KitConf
         "activation_key": SecretStr(key) if key else None,
         "provisioning_timeout": 20.0,
         "request_timeout": 10.0,
+        "other_caller": OTHER,
+        "other_auth": BearerToken(OTHER_TOKEN),
     }
     settings.update(overrides)
     return KitConfig(**settings)

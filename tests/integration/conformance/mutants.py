@@ -42,6 +42,12 @@ MUTANTS: dict[str, Mutant] = {
             ("P11-second-l3",),
         ),
         Mutant(
+            "shared-namespace",
+            "Objects",
+            "serves a third provider the caller's connections",
+            ("OBJ-third-party",),
+        ),
+        Mutant(
             "no-next-page-token",
             "pagination",
             "drops nextPageToken from every list answer",

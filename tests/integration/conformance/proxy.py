@@ -45,7 +45,8 @@ class Call:
     operation: str
     status: int = 0
     document: Any = None
-    extra_headers: dict[str, str] = field(default_factory=dict)
+    asked_as: str = ""
+    """The provider prefix the request came with, when a mutant rewrote it."""
 
 
 @dataclass
@@ -196,9 +197,46 @@ async def _no_authentication(call: Call, ctx: Context) -> bool:
 async def _any_prefix(call: Call, ctx: Context) -> bool:
     parts = call.path.split("/")
     if len(parts) > 2 and parts[1] == "providers" and parts[2] != ctx.caller:
+        call.asked_as = parts[2]
         parts[2] = ctx.caller
         call.path = "/".join(parts)
     return False
+
+
+async def _shared_namespace(call: Call, ctx: Context) -> bool:
+    parts = call.path.split("/")
+    other = ctx.token and call.headers.get("authorization") not in (None, f"Bearer {ctx.token}")
+    if other and len(parts) > 2 and parts[1] == "providers" and parts[2] != ctx.caller:
+        # Another provider's request is answered from the caller's namespace...
+        call.asked_as = parts[2]
+        parts[2] = ctx.caller
+        call.path = "/".join(parts)
+        call.headers["authorization"] = f"Bearer {ctx.token}"
+    return False
+
+
+def _renamed(node: Any, old: str, new: str) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (
+                v.replace(old, new, 1)
+                if k == "name" and isinstance(v, str)
+                else _renamed(v, old, new)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_renamed(item, old, new) for item in node]
+    return node
+
+
+async def _names_as_asked(call: Call, ctx: Context) -> None:
+    # ...and its names are spelled under the prefix it asked with, so that only
+    # the leak itself shows.
+    if call.asked_as:
+        call.document = _renamed(
+            call.document, f"providers/{ctx.caller}/", f"providers/{call.asked_as}/"
+        )
 
 
 async def _keys_always_valid(call: Call, ctx: Context) -> None:
@@ -236,7 +274,8 @@ BEHAVIOURS: dict[str, tuple[Before | None, After | None]] = {
     "refuses-migration": (_refuse_migration, _remember_placement),
     "updates-any-field": (None, _updates_any_field),
     "no-authentication": (_no_authentication, None),
-    "any-prefix": (_any_prefix, None),
+    "any-prefix": (_any_prefix, _names_as_asked),
+    "shared-namespace": (_shared_namespace, _names_as_asked),
     "keys-always-valid": (None, _keys_always_valid),
     "created-201": (None, _created_201),
     "string-bandwidth": (None, _string_bandwidth),

@@ -14,6 +14,8 @@ from pathlib import Path
 from tests.integration.conformance.conftest import (
     CALLER,
     ENV,
+    OTHER,
+    OTHER_TOKEN,
     TOKEN,
     issue_key,
     kit_objects,
@@ -65,7 +67,7 @@ def _kit(url: str, token_file: Path, *extra: str) -> subprocess.CompletedProcess
 
 
 def test_a_full_run_passes_and_writes_readable_reports(
-    simulator: Simulator, workdir: Path, token_file: Path
+    simulator: Simulator, workdir: Path, token_file: Path, other_token_file: Path
 ) -> None:
     key = issue_key(simulator)
     key_file = workdir / "key.txt"
@@ -78,6 +80,10 @@ def test_a_full_run_passes_and_writes_readable_reports(
         str(key_file),
         "--allow-issues",
         "--allow-channel-effects",
+        "--other-caller",
+        OTHER,
+        "--other-token-file",
+        str(other_token_file),
         "--markdown",
         str(report_md),
         "--junit",
@@ -94,7 +100,9 @@ def test_a_full_run_passes_and_writes_readable_reports(
     assert "-> 409" in markdown  # the evidence of P11: the conflict itself
     for text in (result.stdout, result.stderr, markdown, report_xml.read_text()):
         assert TOKEN not in text
+        assert OTHER_TOKEN not in text
         assert key not in text
+    assert "PASS  OBJ-third-party" in result.stdout
     assert kit_objects(simulator) == []
 
 

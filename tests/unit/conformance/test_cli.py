@@ -54,6 +54,7 @@ def test_a_bearer_token_comes_from_a_file(tmp_path: Path) -> None:
         (("--auth", "Bearer"), "--token-file"),
         (("--auth", "OAuth2"), "--service-account-file"),
         (("--activation-key-file", "/nonexistent/key"), "--activation-key-file"),
+        (("--other-caller", "azure"), "go together"),
     ],
 )
 def test_bad_invocations_are_refused(extra: tuple[str, ...], message: str) -> None:

@@ -48,6 +48,7 @@ LIFECYCLE_CHECKS = (
     "P6-create-connection",
     "P3-used-key",
     "P6-duplicate-connection",
+    "OBJ-third-party",
     "P7-over-capacity",
     "P7-inactive-interconnect",
     "P16-only-bandwidth",
@@ -215,6 +216,21 @@ async def run_lifecycle(session: Session) -> None:
             ),
             {409},
             "a second CreateConnection with the same id",
+        )
+
+    async with session.check("OBJ-third-party") as check:
+        other = session.other
+        if other is None:
+            check.skip("needs a second provider: pass --other-caller and --other-token-file")
+        await check.expect(
+            other.get_connection(env, target, main.id),
+            {401, 403, 404},
+            f"GetConnection of {main.id} as {other.caller}",
+        )
+        code, listed_by_other = await check.status(other.list_connections_all(env, target))
+        check.require(
+            main.id not in {_id(c.name) for c in listed_by_other or []},
+            f"ListConnections as {other.caller} ({code}) lists {main.id}",
         )
 
     room = await _room(session, target)

@@ -38,8 +38,12 @@ def _name_problem(exchange: Exchange, caller: str, where: str, name: str) -> str
         parsed = parse_name(name)
     except InvalidResourceName:
         return f"{exchange.operation} {where}: {name!r} is not a resource name"
-    if parsed.provider != caller and exchange.operation != "ListProviders":
-        return f"{exchange.operation} {where}: {name!r} is not under providers/{caller}"
+    # Names are spelled under the prefix the request used: the caller's own id
+    # (P-Objects), or a second provider's for the third-party check.
+    parts = exchange.path.strip("/").split("/")
+    prefix = parts[1] if len(parts) > 1 and parts[0] == "providers" else caller
+    if parsed.provider != prefix and exchange.operation != "ListProviders":
+        return f"{exchange.operation} {where}: {name!r} is not under providers/{prefix}"
     if where == "$.name" and exchange.operation.startswith("Get"):
         asked = exchange.path.strip("/")
         if name != asked:
