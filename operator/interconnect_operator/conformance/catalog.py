@@ -171,7 +171,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         "P3",
         "a fresh activation key is valid",
         "ConfirmActivationKey with the key the provider issued answers keyValid true.",
-        needs="--activation-key-file (a key the provider issued for this environment)",
+        needs="--activation-key-file (a key the provider issued for --environment)",
     ),
     CheckSpec(
         "P3-key-mismatch",

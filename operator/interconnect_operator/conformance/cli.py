@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     inputs.add_argument(
         "--activation-key-file",
-        help="file holding an encodedKey the provider issued for this environment (P3)",
+        help="file holding an encodedKey the provider issued for --environment (P3)",
     )
     inputs.add_argument(
         "--caller-asn", type=int, default=64999, help="the caller's BGP ASN in proposals"

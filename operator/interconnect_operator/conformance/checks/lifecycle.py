@@ -437,9 +437,15 @@ async def _features(session: Session, main: _Connection) -> None:
             check.require(
                 bool(l3.ipv4_allowed_subnet_prefix_lengths), f"{ch}: no allowed prefix lengths"
             )
-    usable = [ch for ch in channels if ch in guidance]
+    # Features go on enabled channels only; a disabled one takes none.
+    usable = [
+        ch
+        for ch in channels
+        if ch in guidance
+        and not (guidance[ch].channel_admin_state or "").upper().endswith("DISABLED")
+    ]
     if not usable:
-        raise Blocked("no channel has guidance")
+        raise Blocked("no enabled channel has guidance")
     first, last = usable[0], usable[-1]
     try:
         choose(guidance[first], rng)
