@@ -503,6 +503,8 @@ async def _features(session: Session, main: _Connection) -> None:
         if len(usable) < 2:
             check.skip("the interconnect has one channel")
         await client.notify_connection_status(env, main.interconnect, main.id)
+        # A notification is a refresh hint (P14): give the provider a moment to
+        # act on it, so that a wrong VERIFIED has the chance to show.
         await asyncio.sleep(1.0)
         read = await main.get()
         check.require(
