@@ -1,6 +1,6 @@
-"""Write the generated reference sections of README.md (CRD fields, metrics).
+"""Write the generated reference sections of README.md (CRD fields, metrics, mutants).
 
-The README holds two blocks between markers, each rewritten from its source
+The README holds three blocks between markers, each rewritten from its source
 so that the documentation cannot drift from what the operator ships:
 
 - ``crd-reference``: every field of the CapacityPool and MulticloudLink
@@ -9,7 +9,10 @@ so that the documentation cannot drift from what the operator ships:
   bounds, CEL rules and printer columns;
 - ``metrics``: every metric family the operator exports, with type, labels
   and help text, read from a live ``OperatorMetrics`` registry fed one sample
-  of each kind through its public methods.
+  of each kind through its public methods;
+- ``conformance-mutants``: the conformance kit's mutant providers and the
+  checks each must fail, from ``tests/integration/conformance/mutants.py``
+  (whose integration test asserts the kit's real runs produce that table).
 
 Usage::
 
@@ -241,7 +244,30 @@ def metrics_reference() -> str:
 # README
 
 
-GENERATORS = {"crd-reference": crd_reference, "metrics": metrics_reference}
+# --------------------------------------------------------------------------
+# Conformance kit: the mutant providers and the checks that catch them
+
+
+def conformance_mutants() -> str:
+    """The table of tests/integration/conformance/mutants.py (asserted by its test)."""
+    import importlib.util
+
+    path = REPO / "tests" / "integration" / "conformance" / "mutants.py"
+    spec = importlib.util.spec_from_file_location("conformance_mutants", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through it
+    spec.loader.exec_module(module)
+    table: str = module.readme_table()
+    return table
+
+
+GENERATORS = {
+    "crd-reference": crd_reference,
+    "metrics": metrics_reference,
+    "conformance-mutants": conformance_mutants,
+}
 
 
 def render(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Command line entry point: ``interconnect-operator run|simulate|version``."""
+"""Command line entry point: ``interconnect-operator run|simulate|conformance|version``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from interconnect_operator import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; each subcommand owns its flags."""
+    from interconnect_operator.conformance import cli as conformance_cli
     from interconnect_operator.k8s import main as operator_main
 
     parser = argparse.ArgumentParser(
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         simulator_cli.add_arguments(simulate)
         simulate.set_defaults(handler=simulator_cli.run)
+    conformance = sub.add_parser(
+        "conformance", help="check a provider endpoint against the protocol's rules"
+    )
+    conformance_cli.add_arguments(conformance)
+    conformance.set_defaults(handler=conformance_cli.run)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=_version)
     return parser
