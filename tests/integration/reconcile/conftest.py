@@ -20,6 +20,7 @@ never from the reconciler.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid as uuid_module
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
