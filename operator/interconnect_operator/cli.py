@@ -1,4 +1,4 @@
-"""Command line entry point: ``interconnect-operator run|simulate|conformance|version``."""
+"""Command line entry point: ``interconnect-operator run|simulate|conformance|fake-*|version``."""
 
 from __future__ import annotations
 
@@ -39,9 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conformance_cli.add_arguments(conformance)
     conformance.set_defaults(handler=conformance_cli.run)
+    _add_fakes(sub)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=_version)
     return parser
+
+
+def _add_fakes(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fake-aws`` and ``fake-gcp``: the customer-API fakes (docs/customer-apis.md)."""
+    from interconnect_operator.fakes import cli as fakes_cli
+
+    fake_aws = sub.add_parser("fake-aws", help="serve a fake AWS interconnect customer API")
+    fakes_cli.add_aws_arguments(fake_aws)
+    fake_aws.set_defaults(handler=fakes_cli.run_aws)
+    fake_gcp = sub.add_parser("fake-gcp", help="serve a fake Google transports customer API")
+    fakes_cli.add_gcp_arguments(fake_gcp)
+    fake_gcp.set_defaults(handler=fakes_cli.run_gcp)
 
 
 def _simulator_missing(module: str) -> int:
