@@ -8,7 +8,8 @@ Each reconcile
    pool admits, the operator's finalizer;
 2. prepares the ``LinkRequest``: the Secrets it names, what the stored
    status carries over, fresh reads where acting on a stale copy could harm;
-3. hands it to ``reconcile.LinkReconciler``;
+3. hands it to the pool's driver (``reconcile.driver``: the symmetric
+   ``LinkReconciler``, or the customer driver for pools on the clouds' APIs);
 4. persists the result: the UUID write-ahead, status, Events, metrics, and
    the finalizer's removal once the provider side is released.
 """
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.customer_pools import customer_target
 from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid
 from interconnect_operator.k8s.kube import LINKS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
@@ -39,9 +41,9 @@ from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.protocol.types import DeletionPolicy as ProtoDeletionPolicy
 from interconnect_operator.protocol.types import FailureRecord, LinkSpec, Secret
+from interconnect_operator.reconcile.driver import LinkDriver
 from interconnect_operator.reconcile.link import (
     LinkEvent,
-    LinkReconciler,
     LinkRequest,
     LinkResult,
 )
@@ -75,7 +77,7 @@ class Admitted:
 
     spec: MulticloudLinkSpec
     entry: PoolEntry
-    reconciler: LinkReconciler
+    reconciler: LinkDriver
     state: LinkState
     deleting: bool
     generation: int
@@ -182,9 +184,12 @@ class LinkWorkers:
             denied = await self._namespaces.denial(entry.name, entry.body, key[0])
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
-            if FINALIZER not in finalizers and shared_uuid(body) is not None:
+            customer = spec.customer is not None
+            if FINALIZER not in finalizers and (shared_uuid(body) is not None or customer):
                 # Links without a UUID get the finalizer with it, in the one
-                # write-ahead patch (LinkMetadata.persist_uuid): before any provider object.
+                # write-ahead patch (LinkMetadata.persist_uuid): before any provider
+                # object. A customer link's first call creates at a cloud before any
+                # UUID exists (the cloud issues it): its finalizer goes first.
                 await self._meta.add_finalizer(key, body)
         generation = int(meta.get("generation") or 1)
         return Admitted(spec, entry, entry.reconciler, state, deleting, generation)
@@ -327,7 +332,7 @@ class LinkWorkers:
                 result.status,
                 old_status=old_status,
                 generation=observed_generation(request, old_status),
-                providers=runtime.config.providers,
+                providers=runtime.providers,
                 shared_uuid=result.shared_uuid,
                 environment=result.environment,
                 created_at=request.created_at,
@@ -345,7 +350,7 @@ class LinkWorkers:
             self._publisher.export_link(
                 key,
                 pool=entry.name,
-                providers=runtime.config.providers,
+                providers=runtime.providers,
                 result=result,
                 status=new,
                 bandwidth_mbps=bandwidth,
@@ -454,6 +459,7 @@ def build_request(
         destination_account_id=spec.destination_account_id,
         deleting=deleting,
         created_at=status_mod.parse_time(meta.get("creationTimestamp")),
+        customer=customer_target(body, spec),
         **carried_over(body, generation),
     )
 

@@ -22,16 +22,19 @@ from interconnect_operator.api.client import RequestRecord
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.customer_pools import customer_driver
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.publish import involved
+from interconnect_operator.k8s.resources import CapacityPoolSpec
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
 from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
+from interconnect_operator.reconcile.driver import LinkDriver, PoolView
 from interconnect_operator.reconcile.link import LinkReconciler
-from interconnect_operator.reconcile.pool import PoolReport, PoolRuntime, build_client
+from interconnect_operator.reconcile.pool import PoolConfig, PoolReport, PoolRuntime, build_client
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,9 @@ class PoolEntry:
     name: str
     body: dict[str, Any]
     generation: int = 0
-    runtime: PoolRuntime | None = None
-    reconciler: LinkReconciler | None = None
+    runtime: PoolView | None = None
+    """The symmetric PoolRuntime or a CustomerPool (``reconcile.driver``)."""
+    reconciler: LinkDriver | None = None
     task: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     error: tuple[str, str] | None = None
@@ -146,19 +150,20 @@ class PoolLoops:
                     if key is not None:
                         self._wake_link(key)
             entry.wake.clear()
-            interval = runtime.config.refresh_interval
+            interval = runtime.refresh_interval
             if entry.busy:
                 interval = min(interval, FAST_REFRESH_SECONDS)
             delay = max(interval - (time.monotonic() - started), 0.2)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.wake.wait(), delay)
 
-    async def _connect(self, entry: PoolEntry) -> PoolRuntime:
+    async def _connect(self, entry: PoolEntry) -> PoolView:
         """Resolve the pool's configuration (retrying with backoff) and build its clients."""
         backoff = CONFIG_RETRY[0]
         while entry.runtime is None:
             try:
                 config = await self._credentials.pool_config(entry.name, entry.body)
+                await self._build(entry, config)
             except ConfigError as exc:
                 entry.error = (exc.reason, exc.message)
                 await self._write_error(entry, exc.reason, exc.message)
@@ -166,20 +171,34 @@ class PoolLoops:
                 backoff = min(backoff * 2, CONFIG_RETRY[1])
                 continue
             entry.error = None
-            negotiator, responder = (
-                build_client(
-                    provider,
-                    max_concurrency=self._options.provider_concurrency,
-                    on_request=self._on_request,
-                )
-                for provider in (config.negotiator, config.responder)
-            )
-            entry.runtime = PoolRuntime(config, negotiator, responder)
-            entry.reconciler = LinkReconciler(entry.runtime)
-            entry.watch = ChannelWatch(entry.runtime)
         return entry.runtime
 
-    async def _refresh_once(self, entry: PoolEntry, runtime: PoolRuntime) -> None:
+    async def _build(self, entry: PoolEntry, config: PoolConfig) -> None:
+        """The pool's driver behind the seam: symmetric, or the clouds' customer APIs."""
+        spec = CapacityPoolSpec.model_validate(entry.body.get("spec") or {})
+        if spec.customer:
+            pool, driver = await customer_driver(
+                self._credentials,
+                self._options.operator_namespace,
+                spec,
+                config,
+                max_concurrency=min(self._options.provider_concurrency, 16),
+            )
+            entry.runtime, entry.reconciler = pool, driver
+            return
+        negotiator, responder = (
+            build_client(
+                provider,
+                max_concurrency=self._options.provider_concurrency,
+                on_request=self._on_request,
+            )
+            for provider in (config.negotiator, config.responder)
+        )
+        runtime = PoolRuntime(config, negotiator, responder)
+        entry.runtime, entry.reconciler = runtime, LinkReconciler(runtime)
+        entry.watch = ChannelWatch(runtime)
+
+    async def _refresh_once(self, entry: PoolEntry, runtime: PoolView) -> None:
         try:
             with self._metrics.reconcile_duration("pool"):
                 await runtime.refresh()

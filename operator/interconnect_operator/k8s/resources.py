@@ -159,6 +159,14 @@ class DeletionPolicy(StrEnum):
     ORPHAN = "Orphan"
 
 
+class ProviderApiType(StrEnum):
+    """Which API the operator speaks to a pool's provider."""
+
+    SYMMETRIC = "Symmetric"
+    AWS_INTERCONNECT = "AwsInterconnect"
+    GOOGLE_TRANSPORTS = "GoogleTransports"
+
+
 class SelectorOperator(StrEnum):
     """Operator of a label selector requirement (as in metav1.LabelSelector)."""
 
@@ -220,8 +228,39 @@ CEL_POSITIVE_BANDWIDTH: JsonDict = {
     "message": "bandwidthMbps must be positive",
 }
 CEL_KEY_XOR_ACCOUNT: JsonDict = {
-    "rule": "has(self.activationKey) != has(self.destinationAccountId)",
+    "rule": "has(self.customer) || has(self.activationKey) != has(self.destinationAccountId)",
     "message": "set exactly one of activationKey and destinationAccountId",
+}
+CEL_CUSTOMER_LINK: JsonDict = {
+    "rule": (
+        "!has(self.customer) || (!has(self.activationKey) && !has(self.destinationAccountId) "
+        "&& !has(self.bgp) && !has(self.mtu))"
+    ),
+    "message": (
+        "a customer link gets its key from the clouds and leaves BGP and MTU to the providers: "
+        "unset activationKey, destinationAccountId, bgp and mtu"
+    ),
+}
+CEL_API_PARAMETERS: JsonDict = {
+    "rule": (
+        "(self.type == 'AwsInterconnect') == has(self.aws) && "
+        "(self.type == 'GoogleTransports') == has(self.google)"
+    ),
+    "message": "api.aws goes with type AwsInterconnect, api.google with type GoogleTransports",
+}
+CEL_CUSTOMER_PAIR: JsonDict = {
+    "rule": (
+        "self.providers.all(p, p.api.type == 'Symmetric') || "
+        "(self.providers.exists(p, p.api.type == 'AwsInterconnect') && "
+        "self.providers.exists(p, p.api.type == 'GoogleTransports'))"
+    ),
+    "message": (
+        "both providers speak the symmetric API, or one AwsInterconnect and one GoogleTransports"
+    ),
+}
+CEL_NETWORK_XOR_HUB: JsonDict = {
+    "rule": "has(self.network) != has(self.hub)",
+    "message": "set exactly one of network and hub",
 }
 
 
@@ -373,6 +412,72 @@ class ProviderAuth(_Model):
         return self
 
 
+class AwsApi(_Model):
+    """Where the operator creates AWS Interconnect connections (the customer's account)."""
+
+    region: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="AWS region of the interconnect endpoint (for example us-east-1).",
+    )
+    account_id: Annotated[
+        str, StringConstraints(min_length=12, max_length=12, pattern=r"^[0-9]{12}$")
+    ] = Field(
+        description=(
+            "The AWS account that owns the connections; Google-generated keys name it as "
+            "their destination account."
+        ),
+    )
+    environment_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="AWS Interconnect environment (ListEnvironments) paired with the profile.",
+    )
+
+
+class GoogleApi(_Model):
+    """Where the operator creates Google Cloud transports (the customer's project)."""
+
+    project: Annotated[str, StringConstraints(min_length=1, max_length=63)] = Field(
+        description="Google Cloud project that owns the transports.",
+    )
+    location: Annotated[str, StringConstraints(min_length=1, max_length=63)] = Field(
+        description="Google Cloud region of the transports (for example us-east4).",
+    )
+    remote_profile: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+        description=(
+            "Remote transport profile id (for example aws-us-east-1) or full name: the "
+            "partner site paired with the AWS environment."
+        ),
+    )
+
+
+class ProviderApi(_Model):
+    """The API this provider is reached through."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [CEL_API_PARAMETERS]},
+    )
+
+    type: ProviderApiType = Field(
+        default=ProviderApiType.SYMMETRIC,
+        description=(
+            "Symmetric: the Connection Coordinator API, the operator as coordinator. "
+            "AwsInterconnect / GoogleTransports: the cloud's customer API, the operator as "
+            "the customer (endpoint is then that API's, auth None uses the cloud's own "
+            "credential chain: IRSA or EKS Pod Identity, Workload Identity or ADC)."
+        ),
+    )
+    aws: AwsApi | None = Field(default=None, description="Parameters of type AwsInterconnect.")
+    google: GoogleApi | None = Field(
+        default=None, description="Parameters of type GoogleTransports."
+    )
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> ProviderApi:
+        aws = self.type is ProviderApiType.AWS_INTERCONNECT
+        google = self.type is ProviderApiType.GOOGLE_TRANSPORTS
+        if aws != (self.aws is not None) or google != (self.google is not None):
+            raise ValueError(CEL_API_PARAMETERS["message"])
+        return self
+
+
 class PoolProvider(_Model):
     """One of the two providers sharing the pool's environment."""
 
@@ -409,6 +514,16 @@ class PoolProvider(_Model):
         default_factory=ProviderTls,
         json_schema_extra={"default": _object_default(ProviderTls)},
         description="TLS settings toward this endpoint.",
+    )
+    api: ProviderApi = Field(
+        default_factory=ProviderApi,
+        json_schema_extra={"default": _object_default(ProviderApi)},
+        description=(
+            "The API spoken to this provider (default: the symmetric API). A pool uses the "
+            "symmetric API on both sides, or AwsInterconnect on one and GoogleTransports on "
+            "the other; there the Responder's cloud issues the key unless a link says "
+            "otherwise (customer.initiator)."
+        ),
     )
 
 
@@ -468,6 +583,7 @@ class CapacityPoolSpec(_Model):
             "x-kubernetes-validations": [
                 CEL_TWO_DISTINCT_PROVIDERS,
                 CEL_ONE_NEGOTIATOR_ONE_RESPONDER,
+                CEL_CUSTOMER_PAIR,
             ]
         },
     )
@@ -507,7 +623,16 @@ class CapacityPoolSpec(_Model):
             raise ValueError(CEL_TWO_DISTINCT_PROVIDERS["message"])
         if {p.role for p in self.providers} != set(ProviderRole):
             raise ValueError(CEL_ONE_NEGOTIATOR_ONE_RESPONDER["message"])
+        apis = {p.api.type for p in self.providers}
+        customer = {ProviderApiType.AWS_INTERCONNECT, ProviderApiType.GOOGLE_TRANSPORTS}
+        if apis not in ({ProviderApiType.SYMMETRIC}, customer):
+            raise ValueError(CEL_CUSTOMER_PAIR["message"])
         return self
+
+    @property
+    def customer(self) -> bool:
+        """The pool speaks the clouds' customer APIs (not the symmetric one)."""
+        return any(p.api.type is not ProviderApiType.SYMMETRIC for p in self.providers)
 
     def provider(self, role: ProviderRole) -> PoolProvider:
         """The provider with this role (the validator guarantees exactly one)."""
@@ -716,6 +841,61 @@ class LinkBgp(_Model):
     )
 
 
+class AwsAttachment(_Model):
+    """Where the AWS side of a customer link attaches."""
+
+    direct_connect_gateway: Annotated[
+        str,
+        StringConstraints(
+            min_length=36,
+            max_length=36,
+            pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
+        ),
+    ] = Field(description="Direct Connect gateway id (ListAttachPoints of the environment).")
+
+
+class GoogleAttachment(_Model):
+    """Where the Google side of a customer link attaches."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [CEL_NETWORK_XOR_HUB]},
+    )
+
+    network: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
+        default=None,
+        description="VPC network to peer with (projects/{project}/global/networks/{name}).",
+    )
+    hub: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
+        default=None, description="Network Connectivity Center hub to attach to instead."
+    )
+    advertised_routes: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="IP prefixes advertised to the other cloud (IPv4 or IPv6 CIDRs).",
+    )
+
+    @model_validator(mode="after")
+    def _check_target(self) -> GoogleAttachment:
+        if (self.network is None) == (self.hub is None):
+            raise ValueError(CEL_NETWORK_XOR_HUB["message"])
+        return self
+
+
+class CustomerAttachment(_Model):
+    """A link on a customer pool: where each cloud attaches, and who creates first."""
+
+    initiator: ProviderId | None = Field(
+        default=None,
+        description=(
+            "The pool provider whose cloud creates first and issues the key (Google first: "
+            "transports.create then AWS AcceptConnectionProposal; AWS first: CreateConnection "
+            "then transports.create with the key). Default: the pool's Responder."
+        ),
+    )
+    aws: AwsAttachment = Field(description="The AWS attach point.")
+    google: GoogleAttachment = Field(description="The Google attach point.")
+
+
 class MulticloudLinkSpec(_Model):
     """Desired state of a MulticloudLink: one private L3 link across two providers.
 
@@ -724,7 +904,11 @@ class MulticloudLinkSpec(_Model):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "x-kubernetes-validations": [CEL_POSITIVE_BANDWIDTH, CEL_KEY_XOR_ACCOUNT],
+            "x-kubernetes-validations": [
+                CEL_POSITIVE_BANDWIDTH,
+                CEL_KEY_XOR_ACCOUNT,
+                CEL_CUSTOMER_LINK,
+            ],
         },
     )
 
@@ -772,9 +956,23 @@ class MulticloudLinkSpec(_Model):
             "(P19). Orphan: leave it in place."
         ),
     )
+    customer: CustomerAttachment | None = Field(
+        default=None,
+        description=(
+            "For pools that speak the clouds' customer APIs: each side's attach point and "
+            "which cloud creates first. The clouds then issue the key (neither activationKey "
+            "nor destinationAccountId), and VLANs, BGP and MTU are the providers' (no bgp, "
+            "no mtu); ipv6 asks Google for an IPv4+IPv6 stack."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_key_source(self) -> MulticloudLinkSpec:
+        if self.customer is not None:
+            keyed = self.activation_key is not None or self.destination_account_id is not None
+            if keyed or self.bgp is not None or self.mtu is not None:
+                raise ValueError(CEL_CUSTOMER_LINK["message"])
+            return self
         if (self.activation_key is None) == (self.destination_account_id is None):
             raise ValueError(CEL_KEY_XOR_ACCOUNT["message"])
         return self

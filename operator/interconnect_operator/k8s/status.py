@@ -250,6 +250,9 @@ def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
             gen,
         ),
     ]
+    if report.customer:
+        conds.insert(0, _customer_pool_ready(report, reachable, unreachable, gen))
+        return conds
     ready = reachable and any(
         ix.state == InterconnectState.ACTIVE.value for ix in report.interconnects
     )
@@ -272,6 +275,23 @@ def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
         ),
     )
     return conds
+
+
+def _customer_pool_ready(
+    report: PoolReport, reachable: bool, unreachable: Sequence[str], gen: int
+) -> Condition:
+    """A pool on the clouds' customer APIs: Ready when both answer and share a bandwidth
+    (their capacity is the clouds' own and not visible)."""
+    sizes = ", ".join(str(s) for s in report.supported_sizes_mbps)
+    if not reachable:
+        reason, message = "ProviderUnreachable", "providers unreachable: " + ", ".join(unreachable)
+    elif not sizes:
+        reason, message = "NoCommonBandwidth", "the two clouds offer no bandwidth in common"
+    else:
+        reason, message = "Ready", f"both clouds answered; bandwidths offered by both: {sizes} Mbps"
+    ready = reason == "Ready"
+    status = ConditionStatus.TRUE if ready else ConditionStatus.FALSE
+    return Condition("Ready", status, reason, message, gen)
 
 
 def _pool_channel(

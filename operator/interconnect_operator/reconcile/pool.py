@@ -86,6 +86,8 @@ class PoolReport:
     disagreements: tuple[tuple[str, str, str | None, str], ...]
     """(kind, id, interconnect, missing on provider)."""
     taken_at: dt.datetime
+    customer: bool = False
+    """A pool on the clouds' customer APIs: no interconnects or channels to show."""
 
 
 def build_client(
@@ -143,6 +145,15 @@ class PoolRuntime:
 
     def client(self, side: Side) -> ProviderClient:
         return self.clients[side]
+
+    @property
+    def providers(self) -> dict[Side, str]:
+        """Provider names by side (what link status and metrics name)."""
+        return self.config.providers
+
+    @property
+    def refresh_interval(self) -> float:
+        return self.config.refresh_interval
 
     async def refresh(self, *, fresh: bool = False) -> PoolSnapshot:
         """Read both sides in bulk; concurrent callers share one refresh.

@@ -291,7 +291,11 @@ def test_pool_cel_rules() -> None:
 def test_link_cel_rules() -> None:
     rules = _rules(_schema("link"))
     assert "self.bandwidthMbps > 0" in rules[".spec"]
-    assert "has(self.activationKey) != has(self.destinationAccountId)" in rules[".spec"]
+    assert (
+        "has(self.customer) || has(self.activationKey) != has(self.destinationAccountId)"
+        in rules[".spec"]
+    )
+    assert any("has(self.customer)" in rule and "bgp" in rule for rule in rules[".spec"])
     assert rules[".spec.poolRef"] == ["self == oldSelf"]
 
 

@@ -71,6 +71,10 @@ class StubRuntime:
     )
     fresh_reads: int = 0
 
+    @property
+    def providers(self) -> dict[Side, str]:
+        return self.config.providers
+
     async def aclose(self) -> None:
         """Nothing to close."""
 

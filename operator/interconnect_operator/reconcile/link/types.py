@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from interconnect_operator.protocol.customer_link import CustomerTarget
 from interconnect_operator.protocol.link_state import LinkStatus
 from interconnect_operator.protocol.types import FailureRecord, GuidanceView, LinkSpec, Secret, Side
 
@@ -40,6 +41,8 @@ class LinkRequest:
     created_at: dt.datetime | None = None
     ever_ready: bool = False
     failure: FailureRecord | None = None
+    customer: CustomerTarget | None = None
+    """Set for links on a pool of the clouds' customer APIs (``reconcile.customer``)."""
 
 
 @dataclass(frozen=True)

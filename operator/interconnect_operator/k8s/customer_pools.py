@@ -1,0 +1,134 @@
+"""Customer pools: a CapacityPool on AWS Interconnect and Google transports -> its driver.
+
+For a pool whose providers speak the clouds' customer APIs (``api.type``
+AwsInterconnect and GoogleTransports), build the two customer clients from
+the pool's spec and Secrets and put them behind the driver seam
+(``reconcile.driver``): a :class:`CustomerPool` for the pool loop and a
+:class:`CustomerDriver` for the link workers. Credentials: AWS keys from the
+Secret (``accessKeyId``/``secretAccessKey``[/``sessionToken``], or the
+``AWS_*`` names), else botocore's chain (IRSA, EKS Pod Identity); Google: the
+pool's Bearer or OAuth2 auth, else Application Default Credentials (GKE
+Workload Identity). A link's ``spec.customer`` becomes its ``CustomerTarget``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from interconnect_operator.api.auth import Auth
+from interconnect_operator.api.customer_aws import AwsCredentials, AwsInterconnectClient
+from interconnect_operator.api.customer_gcp import GoogleTransportsClient, application_default_auth
+from interconnect_operator.k8s.config_error import ConfigError
+from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.resources import (
+    AuthType,
+    CapacityPoolSpec,
+    MulticloudLinkSpec,
+    PoolProvider,
+    ProviderApiType,
+    ProviderRole,
+)
+from interconnect_operator.protocol.customer_link import Attachment, Cloud, CustomerTarget
+from interconnect_operator.protocol.types import Side
+from interconnect_operator.reconcile.customer import CustomerDriver
+from interconnect_operator.reconcile.customer_pool import AwsAccount, CustomerPool, GoogleProject
+from interconnect_operator.reconcile.pool import PoolConfig
+
+__all__ = ["customer_driver", "customer_target"]
+
+_SIDE = {ProviderRole.NEGOTIATOR: Side.NEGOTIATOR, ProviderRole.RESPONDER: Side.RESPONDER}
+
+
+async def customer_driver(
+    credentials: Credentials,
+    operator_namespace: str,
+    spec: CapacityPoolSpec,
+    config: PoolConfig,
+    *,
+    max_concurrency: int = 8,
+) -> tuple[CustomerPool, CustomerDriver]:
+    """The pool's customer clients, its bulk view and its link driver."""
+    aws_provider = _provider(spec, ProviderApiType.AWS_INTERCONNECT)
+    google_provider = _provider(spec, ProviderApiType.GOOGLE_TRANSPORTS)
+    aws_api, google_api = aws_provider.api.aws, google_provider.api.google
+    if aws_api is None or google_api is None:  # the spec validator rules this out
+        raise ConfigError("InvalidSpec", "a customer pool needs api.aws and api.google")
+    aws = AwsInterconnectClient(
+        aws_api.region,
+        endpoint_url=str(aws_provider.endpoint),
+        credentials=await _aws_credentials(credentials, operator_namespace, aws_provider),
+        max_workers=max_concurrency,
+    )
+    google_side = _SIDE[google_provider.role]
+    google_auth = config.provider(google_side).auth
+    if google_provider.auth.type is AuthType.NONE or google_auth is None:
+        google_auth = _application_default(google_provider.name)
+    google = GoogleTransportsClient(
+        google_api.project,
+        google_api.location,
+        auth=google_auth,
+        endpoint=str(google_provider.endpoint),
+        max_concurrency=max_concurrency,
+    )
+    pool = CustomerPool(
+        aws_account=AwsAccount(aws_api.region, aws_api.environment_id, aws_api.account_id),
+        google_project=GoogleProject(
+            google_api.project, google_api.location, google_api.remote_profile
+        ),
+        aws=aws,
+        google=google,
+        config=config,
+        sides={Cloud.AWS: _SIDE[aws_provider.role], Cloud.GOOGLE: google_side},
+    )
+    return pool, CustomerDriver(pool, spec.environment)
+
+
+def customer_target(body: Mapping[str, Any], spec: MulticloudLinkSpec) -> CustomerTarget | None:
+    """A link's ``spec.customer`` as the driver takes it (ids derive from the link's uid)."""
+    customer = spec.customer
+    if customer is None:
+        return None
+    google = customer.google
+    return CustomerTarget(
+        uid=str(body["metadata"]["uid"]),
+        initiator=customer.initiator,
+        attachment=Attachment(
+            gateway=customer.aws.direct_connect_gateway,
+            network=google.network,
+            hub=google.hub,
+            advertised_routes=tuple(google.advertised_routes),
+            ipv6=spec.ipv6,
+        ),
+    )
+
+
+def _application_default(who: str) -> Auth:
+    """Application Default Credentials (GKE Workload Identity, a mounted key, gcloud)."""
+    try:
+        return application_default_auth()
+    except Exception as exc:  # google.auth raises DefaultCredentialsError and friends
+        raise ConfigError(
+            "InvalidCredentials", f"{who}: no Google credentials found ({type(exc).__name__})"
+        ) from exc
+
+
+def _provider(spec: CapacityPoolSpec, api: ProviderApiType) -> PoolProvider:
+    for provider in spec.providers:
+        if provider.api.type is api:
+            return provider
+    raise ConfigError("InvalidSpec", f"a customer pool needs a provider of api.type {api.value}")
+
+
+async def _aws_credentials(
+    credentials: Credentials, namespace: str, provider: PoolProvider
+) -> AwsCredentials | None:
+    """Static keys from the pool's Secret, or None: botocore's chain (IRSA, Pod Identity)."""
+    ref = provider.auth.secret_ref
+    if provider.auth.type is AuthType.NONE or ref is None:
+        return None
+    data = await credentials.secret_data(namespace, ref.name, provider.name)
+    try:
+        return AwsCredentials.from_secret(data)
+    except ValueError as exc:
+        raise ConfigError("InvalidCredentials", f"{provider.name}: {exc}") from exc
