@@ -20,6 +20,12 @@ else):
 then it shows a table of the links (phase, channels FINAL per provider,
 verification, elapsed time) once a second until every link is Ready.
 
+With ``DEMO_APIS=customer`` the operator speaks the clouds' customer APIs
+instead (docs/customer-apis.md): step 3 also starts ``fake-aws`` (8091) and
+``fake-gcp`` (8092) in front of the two simulators, and step 5 applies
+examples/customer/ (a pool on AWS Interconnect and Google transports, its
+credentials, a Google-first and an AWS-first link).
+
 Interactive (stdin is a terminal and ``DEMO_EXIT_WHEN_READY`` unset): the
 stack keeps running after that, for ``kubectl`` and the metrics endpoint,
 until Ctrl-C. Otherwise it prints the final table and stops what it started
@@ -29,7 +35,9 @@ links are not Ready within ``DEMO_TIMEOUT`` seconds (default 180).
 Environment:
     DEMO_USE_CURRENT_CONTEXT=1   use $KUBECONFIG / ~/.kube/config instead of the rig
     DEMO_EXIT_WHEN_READY=1       exit once every link is Ready
+    DEMO_APIS=customer           the customer-API fakes instead of the symmetric API
     DEMO_AWS_PORT, DEMO_GCP_PORT simulator ports (8081, 8082)
+    DEMO_FAKE_AWS_PORT, DEMO_FAKE_GCP_PORT   the customer-API fakes' ports (8091, 8092)
     DEMO_PROVISIONING_DELAY      seconds a feature stays PENDING (3)
     DEMO_TIMEOUT                 seconds to wait for Ready links (180)
     DEMO_STATE_DIR               state, logs, the rig's files (.cache/demo)
@@ -67,6 +75,10 @@ from tests.support.cluster import (  # noqa: E402 - after the sys.path fix above
     cache_dir,
     ensure_binaries,
 )
+from tests.support.customer import (  # noqa: E402
+    CustomerStack,
+    start_customer_stack,
+)
 from tests.support.stack import (  # noqa: E402
     Kube,
     OperatorProcess,
@@ -78,6 +90,8 @@ from tests.support.stack import (  # noqa: E402
 )
 
 EXAMPLES = REPO / "examples"
+CUSTOMER_EXAMPLES = EXAMPLES / "customer"
+CUSTOMER_LINK_FILES = ("link-google-first.yaml", "link-aws-first.yaml")
 CRDS = REPO / "crds"
 OPERATOR_NAMESPACE = "interconnect-system"
 LINK_FILES = ("link-basic.yaml", "link-large.yaml", "link-ipv6.yaml")
@@ -145,6 +159,14 @@ def _float_env(name: str, default: float) -> float:
         raise DemoError(f"{name}={raw!r} is not a number") from exc
 
 
+def _apis() -> bool:
+    """DEMO_APIS: ``symmetric`` (default) or ``customer``."""
+    raw = os.environ.get("DEMO_APIS", "").strip().lower() or "symmetric"
+    if raw not in ("symmetric", "customer"):
+        raise DemoError(f"DEMO_APIS={raw!r}: use symmetric or customer")
+    return raw == "customer"
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the environment asks of this run."""
@@ -156,6 +178,9 @@ class Settings:
     gcp_port: int
     provisioning_delay: float
     timeout: float
+    customer: bool = False
+    fake_aws_port: int = 8091
+    fake_gcp_port: int = 8092
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -169,6 +194,9 @@ class Settings:
             gcp_port=_int_env("DEMO_GCP_PORT", 8082),
             provisioning_delay=_float_env("DEMO_PROVISIONING_DELAY", 3.0),
             timeout=_float_env("DEMO_TIMEOUT", 180.0),
+            customer=_apis(),
+            fake_aws_port=_int_env("DEMO_FAKE_AWS_PORT", 8091),
+            fake_gcp_port=_int_env("DEMO_FAKE_GCP_PORT", 8092),
         )
 
     @property
@@ -283,6 +311,14 @@ def check_ports(settings: Settings) -> None:
     for provider, port, var in (
         ("aws", settings.aws_port, "DEMO_AWS_PORT"),
         ("gcp", settings.gcp_port, "DEMO_GCP_PORT"),
+        *(
+            (
+                ("fake-aws", settings.fake_aws_port, "DEMO_FAKE_AWS_PORT"),
+                ("fake-gcp", settings.fake_gcp_port, "DEMO_FAKE_GCP_PORT"),
+            )
+            if settings.customer
+            else ()
+        ),
     ):
         if not _port_free(port):
             raise DemoError(
@@ -309,11 +345,29 @@ def pool_manifest(aws: Simulator, gcp: Simulator) -> dict[str, Any]:
     return doc
 
 
-def link_manifests() -> list[dict[str, Any]]:
+def link_manifests(customer: bool = False) -> list[dict[str, Any]]:
+    folder, files = (CUSTOMER_EXAMPLES, CUSTOMER_LINK_FILES) if customer else (EXAMPLES, LINK_FILES)
     docs: list[dict[str, Any]] = []
-    for name in LINK_FILES:
-        docs.extend(d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d)
+    for name in files:
+        docs.extend(d for d in yaml.safe_load_all((folder / name).read_text()) if d)
     return docs
+
+
+def customer_credentials() -> dict[str, str]:
+    """The values of examples/customer/credentials.yaml (the fakes' test values)."""
+    doc = yaml.safe_load((CUSTOMER_EXAMPLES / "credentials.yaml").read_text())
+    data: dict[str, str] = doc["stringData"]
+    return data
+
+
+def customer_pool_manifest(stack: CustomerStack) -> dict[str, Any]:
+    """examples/customer/capacitypool.yaml with this run's fake endpoints and a 5 s refresh."""
+    doc: dict[str, Any] = yaml.safe_load((CUSTOMER_EXAMPLES / "capacitypool.yaml").read_text())
+    endpoints = {"aws": stack.aws.url, "gcp": stack.gcp.url}
+    for provider in doc["spec"]["providers"]:
+        provider["endpoint"] = endpoints[provider["name"]]
+    doc["spec"]["refreshInterval"] = DEMO_REFRESH_INTERVAL
+    return doc
 
 
 def current_context_kubeconfig() -> Path:
@@ -456,6 +510,7 @@ class Demo:
         self.applied_links: list[tuple[str, str]] = []
         self.applied_pool: str | None = None
         self.progress = Progress()
+        self.customer: CustomerStack | None = None
 
     # -- setup -------------------------------------------------------------
 
@@ -546,6 +601,36 @@ class Demo:
             return False
         return True
 
+    def start_customer_fakes(self) -> CustomerStack:
+        settings = self.settings
+        say(
+            f"starting the simulated providers (aws :{settings.aws_port}, gcp "
+            f":{settings.gcp_port}) and the customer-API fakes in front of them: fake-aws "
+            f":{settings.fake_aws_port}, fake-gcp :{settings.fake_gcp_port}..."
+        )
+        credentials = customer_credentials()
+
+        def record(name: str, pid: int) -> None:
+            self.state.record(name, pid)
+            self.state.save()
+
+        stack = start_customer_stack(
+            settings.log_dir,
+            provisioning_delay=settings.provisioning_delay,
+            aws_secret_keys={credentials["accessKeyId"]: credentials["secretAccessKey"]},
+            gcp_token=credentials["gcp-token"],
+            ports=(
+                settings.aws_port,
+                settings.gcp_port,
+                settings.fake_aws_port,
+                settings.fake_gcp_port,
+            ),
+            on_start=record,
+        )
+        self.customer = stack
+        self.simulators += [stack.aws_sim, stack.gcp_sim]
+        return stack
+
     def start_simulators(self) -> tuple[Simulator, Simulator]:
         with self.progress.stage(
             f"simulated providers up: aws :{self.settings.aws_port} (Responder), "
@@ -608,9 +693,22 @@ class Demo:
     def apply_namespaces(self, kube: Kube) -> None:
         # Before the operator's identity: its RoleBinding for link Secrets
         # (rbac.linkSecretNamespaces) lives in team-a.
-        with self.progress.stage("applied examples/namespaces.yaml and pool-secrets.yaml"):
+        secrets = "customer/credentials.yaml" if self.settings.customer else "pool-secrets.yaml"
+        with self.progress.stage(f"applied examples/namespaces.yaml and {secrets}"):
             kube.apply_file(EXAMPLES / "namespaces.yaml")
-            kube.apply_file(EXAMPLES / "pool-secrets.yaml")
+            kube.apply_file(EXAMPLES / secrets)
+
+    def apply_customer_pool_and_links(self, kube: Kube, stack: CustomerStack) -> None:
+        say(
+            "applying examples/customer/capacitypool.yaml (the fakes of this run, refreshInterval "
+            f"{DEMO_REFRESH_INTERVAL}s) and its two links (Google first, AWS first)...",
+        )
+        pool = customer_pool_manifest(stack)
+        kube.apply([pool])
+        self.applied_pool = pool["metadata"]["name"]
+        links = link_manifests(customer=True)
+        kube.apply(links)
+        self.applied_links = [(d["metadata"]["namespace"], d["metadata"]["name"]) for d in links]
 
     def apply_pool_and_links(self, kube: Kube, aws: Simulator, gcp: Simulator) -> None:
         with self.progress.stage(
@@ -695,7 +793,8 @@ class Demo:
                     "--timeout=30s",
                     check=False,
                 )
-            kube.delete("secret", "provider-credentials", OPERATOR_NAMESPACE)
+            secret = "customer-credentials" if self.settings.customer else "provider-credentials"
+            kube.delete("secret", secret, OPERATOR_NAMESPACE)
 
     def stop(self) -> None:
         """Stop what this run started: operator, simulators, control plane."""
@@ -703,6 +802,10 @@ class Demo:
         if self.operator is not None:
             self.operator.stop()
             self.state.forget("operator")
+        if self.customer is not None:
+            for fake in (self.customer.aws, self.customer.gcp):
+                fake.stop()
+                self.state.forget(f"fake-{fake.name}")
         for sim in self.simulators:
             sim.stop()
             self.state.forget(f"simulator-{sim.provider_id}")
@@ -725,10 +828,16 @@ class Demo:
         began = self.progress.began
         kube = self.start_cluster()
         self.install_crds(kube)
-        aws, gcp = self.start_simulators()
-        self.apply_namespaces(kube)
-        op = self.start_operator(kube)
-        self.apply_pool_and_links(kube, aws, gcp)
+        if settings.customer:
+            stack = self.start_customer_fakes()
+            self.apply_namespaces(kube)
+            op = self.start_operator(kube)
+            self.apply_customer_pool_and_links(kube, stack)
+        else:
+            aws, gcp = self.start_simulators()
+            self.apply_namespaces(kube)
+            op = self.start_operator(kube)
+            self.apply_pool_and_links(kube, aws, gcp)
         setup = time.monotonic() - began
         say(f"stack up in {setup:.1f}s; watching the links:\n")
         screen = Screen()
@@ -769,7 +878,15 @@ def say(message: str = "", *, err: bool = False) -> None:
 
 def stop_recorded(state: Mapping[str, Any]) -> list[str]:
     """Stop the recorded processes still alive (operator first, API server last)."""
-    order = ["operator", "simulator-aws", "simulator-gcp", "kube-apiserver", "etcd"]
+    order = [
+        "operator",
+        "fake-aws",
+        "fake-gcp",
+        "simulator-aws",
+        "simulator-gcp",
+        "kube-apiserver",
+        "etcd",
+    ]
     processes: Mapping[str, Mapping[str, Any]] = state.get("processes") or {}
     names = sorted(processes, key=lambda n: order.index(n) if n in order else -1)
     stopped = []
