@@ -33,6 +33,7 @@ __all__ = [
     "mac_sec_key_name",
     "parse_name",
     "provider_name",
+    "provider_ref_id",
     "with_provider",
 ]
 
@@ -52,6 +53,18 @@ def _check(kind: str, value: str) -> str:
 def provider_name(provider: str) -> str:
     """``providers/{provider}``."""
     return f"providers/{_check('provider', provider)}"
+
+
+def provider_ref_id(value: str | None) -> str:
+    """The provider id of a reference a peer wrote, ``""`` when there is none.
+
+    The spec formats references such as ``ProviderBgpConfig.provider`` as
+    ``providers/{p}``; older peers wrote the bare id. Both are read (tolerant
+    reader); only :func:`provider_name` is ever written.
+    """
+    if not value:
+        return ""
+    return value.removeprefix("providers/")
 
 
 def environment_name(provider: str, environment: str) -> str:

@@ -6,8 +6,8 @@ inside both sides' ranges and unused on the channel; an IPv4 (and, when asked,
 IPv6) subnet inside an include subnet of both sides, outside every exclude and
 every subnet in use, of a prefix length both allow, the preferred subnet
 first; the first two usable hosts as BGP addresses (negotiator first); each
-side's ASN from its own ranges; the highest common MTU, capped by the link's
-preference.
+side's ASN from its own ranges, the two always distinct; the highest common
+MTU, capped by the link's preference.
 
 Everything works on integer intervals so a channel with thousands of features
 in use allocates in O(n log n): subnets are found by walking aligned blocks of
@@ -71,6 +71,7 @@ class Constraint(StrEnum):
     IPV6 = "NoIpv6SubnetAvailable"
     MTU = "NoCommonMtu"
     ASN = "NoAsnAvailable"
+    DISTINCT_ASN = "NoDistinctAsnPair"
 
 
 @dataclass(frozen=True)
@@ -401,18 +402,47 @@ def _allocate_mtu(
     return best
 
 
-def _allocate_asn(
-    channel: str, side: Side, guidance: GuidanceView, preference: int | None
-) -> int | AllocationFailure:
-    ranges = sorted(guidance.asn_ranges)
+def _asn_candidates(guidance: GuidanceView, preference: int | None) -> list[int]:
+    """Up to two distinct ASNs one side may use, best first (P9)."""
+    ranges = sorted(guidance.asn_ranges, key=lambda r: (r.start, r.stop))
+    found: list[int] = []
     if preference is not None and (not ranges or any(preference in r for r in ranges)):
-        return preference
-    if ranges:
-        return ranges[0].start
+        found.append(preference)
+    for r in ranges:
+        for asn in (r.start, r.start + 1):
+            if asn in r and asn not in found:
+                found.append(asn)
+            if len(found) >= 2:
+                return found
+    return found
+
+
+def _allocate_asns(
+    channel: str, negotiator: GuidanceView, responder: GuidanceView, preference: int | None
+) -> dict[Side, int] | AllocationFailure:
+    """One ASN per side, always two distinct ones: equal ASNs at both BGP ends
+    make each side drop the other's routes as its own (loop prevention)."""
+    candidates = {
+        Side.NEGOTIATOR: _asn_candidates(negotiator, preference),
+        Side.RESPONDER: _asn_candidates(responder, preference),
+    }
+    for side, found in candidates.items():
+        if not found:
+            return AllocationFailure(
+                channel,
+                Constraint.ASN,
+                f"channel {channel}: the {side} gives no ASN range and the link sets no ASN",
+            )
+    for neg in candidates[Side.NEGOTIATOR]:
+        for resp in candidates[Side.RESPONDER]:
+            if neg != resp:
+                return {Side.NEGOTIATOR: neg, Side.RESPONDER: resp}
+    asn = candidates[Side.NEGOTIATOR][0]
     return AllocationFailure(
         channel,
-        Constraint.ASN,
-        f"channel {channel}: the {side} gives no ASN range and the link sets no ASN",
+        Constraint.DISTINCT_ASN,
+        f"channel {channel}: the ASN guidance of both sides leaves only ASN {asn}, "
+        "and the two BGP ends need distinct ASNs",
     )
 
 
@@ -475,12 +505,9 @@ def allocate_feature(
     mtu = _allocate_mtu(channel, negotiator, responder, spec.mtu)
     if isinstance(mtu, AllocationFailure):
         return mtu
-    asns: dict[Side, int] = {}
-    for side, g in ((Side.NEGOTIATOR, negotiator), (Side.RESPONDER, responder)):
-        asn = _allocate_asn(channel, side, g, spec.bgp_asn)
-        if isinstance(asn, AllocationFailure):
-            return asn
-        asns[side] = asn
+    asns = _allocate_asns(channel, negotiator, responder, spec.bgp_asn)
+    if isinstance(asns, AllocationFailure):
+        return asns
 
     assert isinstance(v4, IPv4Network)
     h4 = bgp_hosts(v4)
@@ -554,6 +581,9 @@ def feature_follows_guidance(
             problems.append(f"no BGP end for the {side}")
         elif g.asn_ranges and not any(end.asn in r for r in g.asn_ranges):
             problems.append(f"ASN {end.asn} outside the {side} ranges")
+    ends = [feature.bgp[s] for s in (Side.NEGOTIATOR, Side.RESPONDER) if s in feature.bgp]
+    if len(ends) == 2 and ends[0].asn == ends[1].asn:
+        problems.append(f"both BGP ends use ASN {ends[0].asn}")
     if feature.vlan in usage.vlans:
         problems.append(f"VLAN {feature.vlan} in use")
     if any(feature.ipv4_subnet.overlaps(u) for u in usage.ipv4):

@@ -24,7 +24,7 @@ from datetime import datetime
 from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
-from interconnect_operator.api.names import last_id
+from interconnect_operator.api.names import last_id, provider_ref_id
 from interconnect_operator.protocol.allocation import ChannelUsage
 from interconnect_operator.protocol.types import (
     AdminState,
@@ -279,7 +279,7 @@ def feature_view(
     by_provider = {p: side for side, p in providers.items()}
     bgp: dict[Side, BgpEnd] = {}
     for end in config.provider_bgp_configs or []:
-        side = by_provider.get(end.provider or "")
+        side = by_provider.get(provider_ref_id(end.provider))
         if side is None or end.asn is None or not end.host_ipv4:
             continue
         try:

@@ -112,6 +112,34 @@ async def test_p9_asn_ranges(peer: Peer, server_asn: int, peer_asn: int, status:
 
 
 @pytest.mark.parametrize(
+    "reference",
+    ["{p}", "provider/{p}", "providers/{p}/environments/e1", "providers/", ""],
+    ids=["bare-id", "wrong-collection", "not-a-provider", "empty-id", "empty"],
+)
+async def test_p9_bgp_provider_must_be_a_provider_resource_name(peer: Peer, reference: str) -> None:
+    """feature.yaml formats providerBgpConfigs[].provider as providers/{provider};
+    a strict provider refuses anything else with 400 and says which rule."""
+    assert (await peer.create_connection("c1")).status_code == 200
+    l3 = peer.l3(subnet="169.254.50.0")
+    l3["providerBgpConfigs"][1]["provider"] = reference.format(p=peer.caller)
+    response = await peer.create_feature("c1", "f1", "ch1", l3)
+    assert response.status_code == 400, response.text
+    assert "provider" in response.text
+    assert (await peer.state())["features"] == []
+
+
+async def test_p9_bgp_provider_in_spec_form_is_accepted_and_echoed(peer: Peer) -> None:
+    assert (await peer.create_connection("c1")).status_code == 200
+    l3 = peer.l3(subnet="169.254.50.0")
+    response = await peer.create_feature("c1", "f1", "ch1", l3)
+    assert response.status_code == 200, response.text
+    ends = response.json()["featureConfig"]["l3BaseConfig"]["providerBgpConfigs"]
+    assert sorted(e["provider"] for e in ends) == sorted(
+        [f"providers/{peer.caller}", l3["providerBgpConfigs"][0]["provider"]]
+    )
+
+
+@pytest.mark.parametrize(
     ("server_host", "peer_host"),
     [
         ("169.254.50.1", "169.254.50.1"),

@@ -17,6 +17,7 @@ from interconnect_operator.api.names import (
     mac_sec_key_name,
     parse_name,
     provider_name,
+    provider_ref_id,
     with_provider,
 )
 
@@ -89,3 +90,14 @@ def test_with_provider_and_last_id() -> None:
     assert with_provider(name, "b") == feature_name("b", "e", "i", "k", "f")
     assert with_provider("providers/a", "b") == "providers/b"
     assert last_id(name) == "f"
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [("providers/gcp", "gcp"), ("gcp", "gcp"), ("", ""), (None, "")],
+    ids=["spec-form", "bare-id-of-an-older-peer", "empty", "absent"],
+)
+def test_provider_ref_id_reads_both_forms(reference: str | None, expected: str) -> None:
+    assert provider_ref_id(reference) == expected
+    if expected:  # only the spec form is ever written
+        assert provider_name(expected) == "providers/gcp"

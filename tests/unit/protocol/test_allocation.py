@@ -178,6 +178,79 @@ def test_p9_asn_per_side_preference_only_inside_range() -> None:
     assert a.bgp[Side.RESPONDER].asn == 16509
 
 
+def test_p9_overlapping_asn_ranges_still_give_distinct_asns() -> None:
+    g = guidance(asn_ranges=(IntRange(64512, 64512), IntRange(64600, 64610)))
+    a = ok(allocate_feature("ch1", g, g, ChannelUsage(), SPEC))
+    assert a.bgp[Side.NEGOTIATOR].asn == 64512
+    assert a.bgp[Side.RESPONDER].asn == 64600
+
+
+def test_p9_preferred_asn_goes_to_one_end_only() -> None:
+    g = guidance(asn_ranges=(IntRange(64512, 64520),))
+    a = ok(allocate_feature("ch1", g, g, ChannelUsage(), LinkSpec(1000, bgp_asn=64515)))
+    assert a.bgp[Side.NEGOTIATOR].asn == 64515
+    assert a.bgp[Side.RESPONDER].asn == 64512
+
+
+def test_p9_responder_single_asn_moves_the_negotiator_off_it() -> None:
+    neg = guidance(asn_ranges=(IntRange(64512, 64520),))
+    resp = guidance(asn_ranges=(IntRange(64512, 64512),))
+    a = ok(allocate_feature("ch1", neg, resp, ChannelUsage(), SPEC))
+    assert (a.bgp[Side.NEGOTIATOR].asn, a.bgp[Side.RESPONDER].asn) == (64513, 64512)
+
+
+def test_p9_no_distinct_asn_pair_is_a_clear_failure() -> None:
+    g = guidance(asn_ranges=(IntRange(64512, 64512),))
+    f = fail(allocate_feature("ch1", g, g, ChannelUsage(), SPEC))
+    assert f.constraint is Constraint.DISTINCT_ASN
+    assert f.reason == "NoDistinctAsnPair"
+    assert "64512" in f.message
+    assert "distinct" in f.message
+
+
+def test_p9_feature_with_equal_asns_does_not_follow_guidance() -> None:
+    g = guidance()
+    a = ok(allocate_feature("ch1", g, g, ChannelUsage(), SPEC))
+    view = a.to_view()
+    same = BgpEnd(asn=64512, ipv4=view.bgp[Side.RESPONDER].ipv4)
+    clashing = FeatureView(
+        channel=view.channel,
+        vlan=view.vlan,
+        ipv4_subnet=view.ipv4_subnet,
+        mtu=view.mtu,
+        bgp={Side.NEGOTIATOR: view.bgp[Side.NEGOTIATOR], Side.RESPONDER: same},
+    )
+    assert feature_follows_guidance(clashing, g, g, ChannelUsage()) == [
+        "both BGP ends use ASN 64512"
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    neg=st.lists(st.tuples(st.integers(64512, 64520), st.integers(0, 3)), min_size=1, max_size=3),
+    resp=st.lists(st.tuples(st.integers(64512, 64520), st.integers(0, 3)), min_size=1, max_size=3),
+    preference=st.none() | st.integers(64510, 64525),
+)
+def test_p9_asns_are_distinct_or_the_failure_says_why(
+    neg: list[tuple[int, int]], resp: list[tuple[int, int]], preference: int | None
+) -> None:
+    gn = guidance(asn_ranges=tuple(IntRange(a, a + n) for a, n in neg))
+    gr = guidance(asn_ranges=tuple(IntRange(a, a + n) for a, n in resp))
+    result = allocate_feature("ch1", gn, gr, ChannelUsage(), LinkSpec(1000, bgp_asn=preference))
+    allowed_n = {x for r in gn.asn_ranges for x in range(r.start, r.stop + 1)}
+    allowed_r = {x for r in gr.asn_ranges for x in range(r.start, r.stop + 1)}
+    possible = any(a != b for a in allowed_n for b in allowed_r)
+    if not possible:
+        assert fail(result).constraint is Constraint.DISTINCT_ASN
+        return
+    a = ok(result)
+    n, r = a.bgp[Side.NEGOTIATOR].asn, a.bgp[Side.RESPONDER].asn
+    assert n != r
+    assert n in allowed_n
+    assert r in allowed_r
+    assert feature_follows_guidance(a.to_view(), gn, gr, ChannelUsage()) == []
+
+
 def test_p9_disabled_channel_and_missing_guidance() -> None:
     off = guidance(admin_state=AdminState.DISABLED)
     assert fail(allocate_feature("ch1", guidance(), off, ChannelUsage(), SPEC)).constraint is (
@@ -264,7 +337,7 @@ def side_guidance(draw: st.DrawFn) -> GuidanceView:
         ipv4_subnets=entries,
         ipv4_prefix_lengths=lengths,
         mtu_ranges=(IntRange(1500, draw(st.integers(1500, 9000))),),
-        asn_ranges=(IntRange(64512, 64512),),
+        asn_ranges=(IntRange(64512, 64513),),
     )
 
 

@@ -26,7 +26,7 @@ from interconnect_operator.api.errors import (
     NotFound,
     OutcomeUnknown,
 )
-from interconnect_operator.api.names import channel_name
+from interconnect_operator.api.names import channel_name, provider_name
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.allocation import (
     AllocationFailure,
@@ -350,7 +350,7 @@ class StepRunner:
         providers = self.pool.config.providers
         bgp = [
             models.ProviderBgpConfig(
-                provider=providers[end_side],
+                provider=provider_name(providers[end_side]),  # spec form: providers/{p}
                 asn=end.asn,
                 host_ipv4=str(end.ipv4),
                 host_ipv6=str(end.ipv6) if end.ipv6 is not None else None,

@@ -246,7 +246,7 @@ class FeatureRules(StoreBase):
             if not isinstance(item, dict):
                 raise SimError(400, "providerBgpConfigs entries must be objects")
             provider = provider_id(item.get("provider"))
-            if provider is None or provider in by_provider:
+            if provider in by_provider:
                 raise SimError(400, "providerBgpConfigs needs one entry per provider")
             by_provider[provider] = item
         me = self.inventory.provider_id

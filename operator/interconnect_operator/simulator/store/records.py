@@ -246,8 +246,19 @@ def fmt_net(net: int, length: int, version: int) -> str:
     return f"{address}/{length}"
 
 
-def provider_id(value: str | None) -> str | None:
-    # providerBgpConfigs[].provider is "providers/{p}"; tolerate a bare id.
-    if not value:
-        return None
-    return value.removeprefix("providers/")
+def provider_id(value: Any) -> str:
+    """The provider id of ``providerBgpConfigs[].provider``, strictly read.
+
+    feature.yaml formats the field as ``providers/{provider}``; a strict
+    provider refuses a bare id (400), so the simulator does too.
+    """
+    if not isinstance(value, str) or not value:
+        raise SimError(400, "providerBgpConfigs[].provider is required")
+    parts = value.split("/")
+    if len(parts) != 2 or parts[0] != "providers" or not parts[1]:
+        raise SimError(
+            400,
+            "providerBgpConfigs[].provider must be a provider resource name "
+            f"(providers/{{provider}}), not {value[:64]!r}",
+        )
+    return parts[1]
