@@ -45,6 +45,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 __all__ = [
+    "CAPACITY_FREE_TYPES",
     "SCHEMA_ENUMS",
     "SCHEMA_MODELS",
     "ASNRange",
@@ -61,6 +62,7 @@ __all__ = [
     "ConfirmActivationKeyResponse",
     "Connection",
     "ConnectionContext",
+    "ConnectionType",
     "Empty",
     "Environment",
     "EnvironmentVisibility",
@@ -109,11 +111,14 @@ __all__ = [
     "VerificationState",
     "WireModel",
     "WireSecret",
+    "counts_against_capacity",
     "from_wire",
     "is_output_only",
     "output_only",
     "to_request",
     "to_wire",
+    "upstream",
+    "upstream_source",
 ]
 
 # Serialization context keys (private to this module's helpers).
@@ -226,6 +231,28 @@ def output_only(**kwargs: Any) -> Any:
     request bodies.
     """
     return Field(default=None, json_schema_extra=dict(_OUTPUT_ONLY_MARK), **kwargs)
+
+
+_UPSTREAM_MARK = "upstream"
+
+
+def upstream(source: str, **kwargs: Any) -> Any:
+    """Declare a field the pinned spec lacks but upstream added since
+    (``source`` names where, see docs/protocol.md, upstream additions).
+
+    Optional and default None: a peer on the pinned spec never sends it, and
+    the conformance test compares the other fields with the pinned schema.
+    """
+    return Field(default=None, json_schema_extra={_UPSTREAM_MARK: source}, **kwargs)
+
+
+def upstream_source(field: FieldInfo) -> str | None:
+    """Where upstream added ``field``, None for a field of the pinned spec."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict):
+        value = extra.get(_UPSTREAM_MARK)
+        return value if isinstance(value, str) else None
+    return None
 
 
 def is_output_only(field: FieldInfo) -> bool:
@@ -486,6 +513,33 @@ class Connection(WireModel):
     admin_state: str | None = output_only()
     verification_state: str | None = output_only()
     defer_provisioning: bool | None = None
+    # Upstream PR #57 (merged): an open enum, see ConnectionType.
+    connection_type: str | None = upstream("connection type, upstream PR #57")
+
+
+class ConnectionType(StrEnum):
+    """Known values of ``Connection.connectionType`` (upstream PR #57; open enum).
+
+    Absent means STANDARD. TEST (may be below the minimum size) and MONITORING
+    connections do not count against an interconnect's capacity.
+    """
+
+    STANDARD = "CONNECTION_TYPE_STANDARD"
+    TEST = "CONNECTION_TYPE_TEST"
+    MONITORING = "CONNECTION_TYPE_MONITORING"
+
+
+CAPACITY_FREE_TYPES = frozenset({ConnectionType.TEST.value, ConnectionType.MONITORING.value})
+"""Connection types outside capacity accounting (upstream PR #57)."""
+
+
+def counts_against_capacity(connection: Connection) -> bool:
+    """Whether ``connection``'s bandwidth is reserved on its interconnect.
+
+    Absent or unknown types count (the cautious reading of an open enum): only
+    the two types upstream names as exempt are left out.
+    """
+    return connection.connection_type not in CAPACITY_FREE_TYPES
 
 
 class ASNRange(WireModel):

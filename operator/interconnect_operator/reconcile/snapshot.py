@@ -71,7 +71,14 @@ class SideView:
     features: dict[str, dict[str, dict[str, models.Feature]]] = field(default_factory=dict)
 
     def allocated_mbps(self, interconnect: str) -> int:
-        return sum(c.bandwidth_mbps or 0 for c in self.connections.get(interconnect, {}).values())
+        """Bandwidth reserved on ``interconnect``: TEST and MONITORING connections
+        do not count against capacity (upstream PR #57), so they never cause
+        NoCapacity, a migration or a smaller headroom."""
+        return sum(
+            c.bandwidth_mbps or 0
+            for c in self.connections.get(interconnect, {}).values()
+            if models.counts_against_capacity(c)
+        )
 
 
 @dataclass

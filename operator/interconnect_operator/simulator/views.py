@@ -136,6 +136,7 @@ def connection_view(caller: str, record: ConnectionRecord, store: Store, now: fl
         admin_state=AdminState.ENABLED,
         verification_state=VerificationState.VERIFIED if verified else VerificationState.UNVERIFIED,
         defer_provisioning=record.defer_provisioning,
+        connection_type=record.connection_type,
     )
 
 

@@ -31,6 +31,7 @@ from interconnect_operator.api.models import (
     MacSecKey,
     is_output_only,
     to_wire,
+    upstream_source,
 )
 from tests.support.spec import spec_operations, spec_schemas, validate_request, validate_response
 from tests.unit.api import samples
@@ -89,12 +90,32 @@ def test_model_fields_match_schema_properties(name: str) -> None:
     schema = _object_schemas()[name]
     model = SCHEMA_MODELS[name]
     properties = schema.get("properties", {})
-    aliases = {field.alias or key: field for key, field in model.model_fields.items()}
+    aliases = {
+        field.alias or key: field
+        for key, field in model.model_fields.items()
+        if upstream_source(field) is None
+    }
     assert set(aliases) == set(properties)
     for prop, prop_schema in properties.items():
         assert is_output_only(aliases[prop]) == bool(prop_schema.get("readOnly")), prop
     required = set(schema.get("required", []))
     assert {a for a, f in aliases.items() if f.is_required()} == required
+
+
+def test_upstream_fields_are_optional_and_absent_from_the_pinned_spec() -> None:
+    found = {
+        (name, field.alias or key)
+        for name, model in SCHEMA_MODELS.items()
+        for key, field in model.model_fields.items()
+        if upstream_source(field) is not None
+    }
+    assert ("Connection", "connectionType") in found
+    for name, alias in found:
+        assert alias not in _object_schemas()[name].get("properties", {})
+        field = next(
+            f for k, f in SCHEMA_MODELS[name].model_fields.items() if (f.alias or k) == alias
+        )
+        assert not field.is_required()
 
 
 def test_request_validation_has_teeth() -> None:

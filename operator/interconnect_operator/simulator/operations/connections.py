@@ -54,6 +54,7 @@ async def create_connection(sim: Simulator, request: Request, caller: str) -> An
             defer_provisioning=bool(body.defer_provisioning),
             activation_key_text=key_text,
             now=now,
+            connection_type=body.connection_type,
         )
     )
     return wire(views.connection_view(caller, record, sim.store, now))

@@ -232,7 +232,7 @@ class StoreBase:
         self.connections[(record.environment, record.interconnect, record.id)] = record
         self.connections_by_ix.setdefault(ix_key, {})[record.id] = record
         self.connections_by_uuid.setdefault(record.id, set()).add(ix_key)
-        self.allocated[ix_key] += record.bandwidth_mbps
+        self.allocated[ix_key] += record.reserved_mbps
         self._seq = max(self._seq, record.features_changed_seq, record.notified_seq)
 
     @staticmethod

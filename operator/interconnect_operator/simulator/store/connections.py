@@ -16,6 +16,9 @@ from interconnect_operator.api.names import (
 )
 from interconnect_operator.simulator.store.base import StoreBase
 from interconnect_operator.simulator.store.records import (
+    CONNECTION_TYPES,
+    MONITORING,
+    TEST,
     ActivationKeyRecord,
     ConnectionRecord,
     SimError,
@@ -107,15 +110,32 @@ class ConnectionRules(StoreBase):
         defer_provisioning: bool,
         activation_key_text: str | None,
         now: float,
+        connection_type: str | None = None,
     ) -> ConnectionRecord:
-        """P6-P7, P22: place a connection, reserving its bandwidth."""
+        """P6-P7, P22: place a connection, reserving its bandwidth (none for TEST
+        and MONITORING connections, upstream PR #57)."""
         env, ix = self.interconnect(caller, environment, interconnect)
         if not connection_id or "/" in connection_id:
             raise SimError(400, "connectionId is required")
         if bandwidth_mbps is None:
             raise SimError(400, "bandwidthMbps is required")
-        if bandwidth_mbps not in self.sizes(env, ix):
+        if connection_type is not None and connection_type not in CONNECTION_TYPES:
+            raise SimError(
+                400,
+                f"connectionType {connection_type[:64]!r} is not one of "
+                f"{', '.join(sorted(CONNECTION_TYPES))}",
+            )
+        sizes = self.sizes(env, ix)
+        below_minimum = connection_type == TEST and 0 < bandwidth_mbps < min(sizes, default=0)
+        if bandwidth_mbps not in sizes and not below_minimum:
             raise SimError(400, f"bandwidthMbps {bandwidth_mbps} is not a supported size")
+        if connection_type == MONITORING and any(
+            c.connection_type == MONITORING
+            for c in self.connections_by_ix.get((environment, interconnect), {}).values()
+        ):
+            raise SimError(
+                409, f"interconnect {interconnect!r} already has a MONITORING connection"
+            )
         if defer_provisioning and not env.accept_deferral:
             raise SimError(400, "P22: this provider refuses deferred provisioning")
         if env.defer_connection_provisioning and not defer_provisioning:
@@ -129,7 +149,8 @@ class ConnectionRules(StoreBase):
         if state != InterconnectState.ACTIVE:
             raise SimError(409, f"P7: interconnect {interconnect!r} is {state}")
         ix_key = (environment, interconnect)
-        if self.allocated[ix_key] + bandwidth_mbps > ix.max_bandwidth_mbps:
+        reserved = 0 if connection_type in (TEST, MONITORING) else bandwidth_mbps
+        if self.allocated[ix_key] + reserved > ix.max_bandwidth_mbps:
             raise SimError(
                 409,
                 f"P7: interconnect {interconnect!r} cannot fit {bandwidth_mbps} Mbps "
@@ -144,6 +165,7 @@ class ConnectionRules(StoreBase):
             defer_provisioning=defer_provisioning,
             features_changed_seq=self._next_seq(),
             activation_key=activation_key_text or (key.encoded_key if key else None),
+            connection_type=connection_type,
         )
         self._index_connection(record)
         self._put("connection", self._conn_id(record), record)
@@ -178,8 +200,9 @@ class ConnectionRules(StoreBase):
         if bandwidth_mbps == record.bandwidth_mbps:
             return record
         ix_key = (environment, interconnect)
-        needed = self.allocated[ix_key] - record.bandwidth_mbps + bandwidth_mbps
-        if needed > ix.max_bandwidth_mbps:
+        exempt = record.connection_type in (TEST, MONITORING)
+        needed = self.allocated[ix_key] - record.reserved_mbps + (0 if exempt else bandwidth_mbps)
+        if not exempt and needed > ix.max_bandwidth_mbps:
             raise SimError(
                 409, f"P16: interconnect {interconnect!r} cannot fit {bandwidth_mbps} Mbps"
             )
@@ -202,7 +225,7 @@ class ConnectionRules(StoreBase):
         ix_key = (environment, interconnect)
         del self.connections[conn_key]
         del self.connections_by_ix[ix_key][connection]
-        self.allocated[ix_key] -= record.bandwidth_mbps
+        self.allocated[ix_key] -= record.reserved_mbps
         placements = self.connections_by_uuid.get(connection, set())
         placements.discard(ix_key)
         if not placements:

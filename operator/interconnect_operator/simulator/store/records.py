@@ -16,6 +16,14 @@ MAX_ASN = 4_294_967_295
 RESERVED_ASNS = frozenset({0, 23456, 65535, MAX_ASN})
 MIN_VLAN = 1025  # VLAN 1024 and lower are reserved (feature.yaml, P9)
 
+# Connection.connectionType (upstream PR #57, merged after the pinned spec):
+# absent means STANDARD; TEST and MONITORING do not count against capacity,
+# TEST may be below the minimum size, one MONITORING per interconnect.
+STANDARD = "CONNECTION_TYPE_STANDARD"
+TEST = "CONNECTION_TYPE_TEST"
+MONITORING = "CONNECTION_TYPE_MONITORING"
+CONNECTION_TYPES = frozenset({STANDARD, TEST, MONITORING})
+
 
 class SimError(Exception):
     """A refusal with its P32 status code; the message never holds secrets."""
@@ -70,6 +78,13 @@ class ConnectionRecord:
     # P17: an update is "in flight" until the network change completes.
     update_busy_until: float = 0.0
     activation_key: str | None = field(default=None, repr=False)
+    # As the caller sent it (None: absent, read as STANDARD).
+    connection_type: str | None = None
+
+    @property
+    def reserved_mbps(self) -> int:
+        """Bandwidth this connection holds against the interconnect's capacity."""
+        return 0 if self.connection_type in (TEST, MONITORING) else self.bandwidth_mbps
 
 
 @dataclass(slots=True)

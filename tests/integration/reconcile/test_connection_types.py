@@ -1,0 +1,56 @@
+"""Connection types (upstream PR #57): TEST and MONITORING connections of other
+customers do not count against capacity, so they never cause NoCapacity, a
+migration or a smaller pool headroom."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+
+from interconnect_operator.api import models
+from interconnect_operator.reconcile.snapshot import SideView
+from tests.integration.reconcile.conftest import Rig, link_request
+
+
+async def _fill(rig: Rig, interconnect: str, bandwidth: int, connection_type: str) -> None:
+    for handle in (rig.gcp, rig.aws):
+        response = await handle.as_peer(
+            "POST",
+            f"/interconnects/{interconnect}/connections",
+            params={"connectionId": str(uuid_module.uuid4())},
+            body={"bandwidthMbps": bandwidth, "connectionType": connection_type},
+        )
+        assert response.status_code == 200, response.text
+
+
+async def test_test_and_monitoring_connections_leave_capacity_and_headroom(rig: Rig) -> None:
+    for ix in ("ix1", "ix2"):
+        await _fill(rig, ix, 100000, "CONNECTION_TYPE_TEST")
+        await _fill(rig, ix, 100000, "CONNECTION_TYPE_MONITORING")
+    op = rig.operator()
+    await op.runtime.refresh()
+
+    report = op.runtime.report()
+    assert [(i.id, i.allocated_mbps) for i in report.interconnects] == [("ix1", 0), ("ix2", 0)]
+    assert report.available_mbps == 200000
+
+    result, _ = await rig.drive(op, link_request(bandwidth=100000, account="acct-1"))
+    assert result.status is not None
+    assert result.status.ready
+    assert result.status.condition("Placed").is_true
+
+
+def test_unknown_or_absent_types_count_against_capacity() -> None:
+    view = SideView(provider="gcp")
+    view.connections["ix1"] = {
+        str(n): models.Connection(bandwidth_mbps=1000, connection_type=kind)
+        for n, kind in enumerate(
+            [
+                None,
+                "CONNECTION_TYPE_STANDARD",
+                "CONNECTION_TYPE_SOMETHING_NEW",
+                "CONNECTION_TYPE_TEST",
+                "CONNECTION_TYPE_MONITORING",
+            ]
+        )
+    }
+    assert view.allocated_mbps("ix1") == 3000
