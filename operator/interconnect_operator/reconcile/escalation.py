@@ -28,7 +28,6 @@ from interconnect_operator.api.models import (
     ConnectionContext,
     InterconnectContext,
     Issue,
-    IssueContext,
     IssueState,
 )
 from interconnect_operator.api.names import connection_name, interconnect_name
@@ -152,13 +151,13 @@ class Escalator:
         )
 
     def _issue_body(self, link: LinkContext, caller: str, action: OpenIssue) -> Issue:
+        # No issueContext: upstream removed the field and its enum; the
+        # contexts below say what the issue is about.
         issue = Issue(title=action.title, body=action.body, priority=action.priority.value)
         if link.interconnect is None:
             # Not placed yet: no connection resource to name; the uuid is in the text.
-            issue.issue_context = IssueContext.UNSPECIFIED.value
             issue.body = f"{action.body} Shared connection UUID: {link.shared_uuid}."
             return issue
-        issue.issue_context = IssueContext.CONNECTION_ISSUE.value
         issue.connection_contexts = [
             ConnectionContext(
                 name=connection_name(caller, link.environment, link.interconnect, link.shared_uuid)

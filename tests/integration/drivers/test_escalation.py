@@ -56,7 +56,7 @@ async def test_open_comment_close_on_recovery(make_pair: MakePair) -> None:
     assert opened.ref.state == "STATE_OPEN"
     stored = pair.peer.store.issue(OURS, opened.ref.issue_id)
     assert stored.data["priority"] == "PRIORITY_P3"  # a new link not coming up
-    assert stored.data["issueContext"] == "ISSUE_CONTEXT_CONNECTION_ISSUE"
+    assert "issueContext" not in stored.data  # removed upstream, never sent
     assert stored.data["connectionContexts"] == [
         {"name": f"providers/{OURS}/environments/{ENV}/interconnects/ix1/connections/{UUID}"}
     ]

@@ -82,3 +82,29 @@ async def test_issues_are_per_caller(peer: Peer) -> None:
     ).status_code == 200
     assert (await peer.client.get("/providers/azure/issues/i1")).status_code == 404
     assert (await peer.client.get("/providers/azure/issues")).json() == {"issues": []}
+
+
+async def test_issue_without_issue_context_is_accepted(peer: Peer) -> None:
+    """Upstream removed issueContext: a provider must not require it."""
+    conn = f"{peer.conn('c1')}".lstrip("/")
+    created = await peer.client.post(
+        ISSUES, params={"issueId": "i9"}, json=_issue(connectionContexts=[{"name": conn}])
+    )
+    assert created.status_code == 200, created.text
+    assert "issueContext" not in created.json()
+
+
+async def test_issue_context_names_must_be_resource_names_of_their_kind(peer: Peer) -> None:
+    ix = peer.ix("ix1").lstrip("/")
+    for n, contexts in enumerate(
+        [
+            {"connectionContexts": [{"name": "c1"}]},  # a bare id
+            {"connectionContexts": [{"name": ix}]},  # an interconnect, not a connection
+            {"interconnectContexts": [{"name": "providers/gcp/nowhere/x"}]},
+        ]
+    ):
+        response = await peer.client.post(
+            ISSUES, params={"issueId": f"b{n}"}, json=_issue(**contexts)
+        )
+        assert response.status_code == 400, (contexts, response.text)
+        assert "resource name" in response.text

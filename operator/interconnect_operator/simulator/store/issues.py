@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from interconnect_operator.api.names import InvalidResourceName, parse_name
 from interconnect_operator.simulator.inventory import (
     display_name,
 )
@@ -23,7 +24,12 @@ class IssueRules(StoreBase):
     def create_issue(
         self, caller: str, issue_id: str, data: dict[str, Any], now: float
     ) -> IssueRecord:
-        """CreateIssue: a new open issue; required context per issueContext."""
+        """CreateIssue: a new open issue; required context per issueContext.
+
+        issueContext is optional (upstream removed it): an issue without it is
+        accepted. Context names must be resource names of their kind
+        (issues.yaml), 400 otherwise.
+        """
         if not issue_id or "/" in issue_id:
             raise SimError(400, "issueId is required")
         issues = self.issues.setdefault(caller, {})
@@ -34,6 +40,18 @@ class IssueRules(StoreBase):
             raise SimError(400, "a connection issue needs connectionContexts")
         if context == "ISSUE_CONTEXT_INTERCONNECT_ISSUE" and not data.get("interconnectContexts"):
             raise SimError(400, "an interconnect issue needs interconnectContexts")
+        for key, kind in (
+            ("connectionContexts", "connection"),
+            ("interconnectContexts", "interconnect"),
+        ):
+            for item in data.get(key) or []:
+                name = item.get("name") if isinstance(item, dict) else None
+                try:
+                    parsed = parse_name(name) if isinstance(name, str) else None
+                except InvalidResourceName:
+                    parsed = None
+                if parsed is None or parsed.kind != kind:
+                    raise SimError(400, f"{key}[].name must be a {kind} resource name")
         self._issue_counter += 1
         record = IssueRecord(
             caller=caller,
