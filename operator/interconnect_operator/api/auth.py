@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 __all__ = [
     "AUTH_KINDS",
+    "DEFAULT_MIN_TLS",
     "Auth",
     "BearerToken",
     "MutualTLS",
@@ -37,6 +38,7 @@ __all__ = [
     "Verify",
     "build_auth",
     "tls_context",
+    "with_min_tls",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,26 @@ def tls_context(verify: Verify) -> ssl.SSLContext | bool:
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     return verify
+
+
+DEFAULT_MIN_TLS = ssl.TLSVersion.TLSv1_3
+"""TLS floor toward providers: the governance refresh upstream asks for TLS 1.3."""
+
+
+def with_min_tls(
+    context: ssl.SSLContext | bool, minimum: ssl.TLSVersion = DEFAULT_MIN_TLS
+) -> ssl.SSLContext:
+    """``context`` (or the default one ``True``/``False`` stand for) with ``minimum``
+    as the lowest TLS version it negotiates; ``False`` keeps verification off."""
+    if isinstance(context, ssl.SSLContext):
+        result = context
+    else:
+        result = ssl.create_default_context()
+        if context is False:
+            result.check_hostname = False
+            result.verify_mode = ssl.CERT_NONE
+    result.minimum_version = minimum
+    return result
 
 
 class Auth(httpx.Auth):

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from interconnect_operator.api.auth import Auth, NoAuth, Verify
+from interconnect_operator.api.auth import DEFAULT_MIN_TLS, Auth, NoAuth, Verify, with_min_tls
 from interconnect_operator.api.errors import (
     ApiError,
     InvalidResponse,
@@ -232,6 +233,7 @@ class ProviderClient:
         auth: Auth | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: Verify = True,
+        min_tls_version: ssl.TLSVersion = DEFAULT_MIN_TLS,
         timeout: float = 10.0,
         max_concurrency: int = 32,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe to share
@@ -255,7 +257,8 @@ class ProviderClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        ssl_context = self._auth.ssl_context(verify)
+        # TLS 1.3 minimum toward providers unless explicitly lowered.
+        ssl_context = with_min_tls(self._auth.ssl_context(verify), min_tls_version)
         if transport is None:
             # aiohttp under the httpx API: less CPU per request (bench/REPORT.md).
             transport = ProviderTransport(verify=ssl_context, max_connections=max_concurrency)

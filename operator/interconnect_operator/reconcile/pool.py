@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from interconnect_operator.api import models
-from interconnect_operator.api.auth import Auth, Verify
+from interconnect_operator.api.auth import DEFAULT_MIN_TLS, Auth, Verify
 from interconnect_operator.api.client import ProviderClient, RequestRecord
 from interconnect_operator.api.retry import RetryPolicy
 from interconnect_operator.protocol import placement
@@ -37,6 +38,8 @@ class ProviderConfig:
     side: Side
     auth: Auth | None = field(default=None, repr=False, compare=False)
     verify: Verify = True
+    min_tls_version: ssl.TLSVersion = DEFAULT_MIN_TLS
+    """Lowest TLS version toward this provider (TLS 1.3 unless lowered)."""
     fingerprint: str = ""
     """Changes when credentials change, so a runtime is rebuilt (never the secret itself)."""
 
@@ -107,6 +110,7 @@ def build_client(
         name=config.name,
         auth=config.auth,
         verify=config.verify,
+        min_tls_version=config.min_tls_version,
         max_concurrency=max_concurrency,
         retry=RetryPolicy(),
         on_request=on_request,
