@@ -145,8 +145,10 @@ async def test_p9_bgp_provider_in_spec_form_is_accepted_and_echoed(peer: Peer) -
         ("169.254.50.1", "169.254.50.1"),
         ("169.254.50.0", "169.254.50.2"),
         ("10.0.0.1", "169.254.50.2"),
+        ("169.254.50.1/30", "169.254.50.2"),
+        ("169.254.50.1", "fd00::2"),
     ],
-    ids=["same-host", "network-address", "outside-subnet"],
+    ids=["same-host", "network-address", "outside-subnet", "prefix-notation", "wrong-family"],
 )
 async def test_p9_bgp_hosts_must_be_usable_addresses_of_the_subnet(
     peer: Peer, server_host: str, peer_host: str

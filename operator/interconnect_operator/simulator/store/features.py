@@ -282,10 +282,12 @@ class FeatureRules(StoreBase):
             if required:
                 raise SimError(400, f"{label} is required")
             return None
+        # feature.yaml: "IPv4 address hosting BGP session" - an address, so a
+        # strict provider refuses prefix notation ("169.254.0.1/30").
         try:
-            address = ipaddress.ip_address(str(text).split("/")[0])
+            address = ipaddress.ip_address(str(text))
         except ValueError:
-            raise SimError(400, f"{label} is not an IP address") from None
+            raise SimError(400, f"{label} is not an IP address (no prefix length)") from None
         if address not in network:
             raise SimError(400, f"{label} is outside the feature's subnet")
         if (
