@@ -300,6 +300,11 @@ class Rig:
             if result.finalized:
                 break
             self.clock.advance(advance)
+            # The controller requeues a link held back (Retry-After, backoff) when
+            # its delay is over: move the clock there.
+            retry_at = op.reconciler.retry_at(request.shared_uuid or "")
+            if retry_at is not None and retry_at > self.clock.datetime():
+                self.clock.advance((retry_at - self.clock.datetime()).total_seconds())
             await op.runtime.refresh()
         assert result is not None
         raise AssertionError(

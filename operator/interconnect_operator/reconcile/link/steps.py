@@ -34,6 +34,7 @@ from interconnect_operator.protocol.allocation import (
     allocate_feature,
 )
 from interconnect_operator.protocol.notifications import verified_by_notifications
+from interconnect_operator.protocol.retry_discipline import step_key
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
@@ -41,6 +42,24 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 from . import calls
 from .keys import confirm_key
 from .types import LinkMemory, LinkRequest, StepFailed, feature_id
+
+#: Proposals remembered per channel as conflicting (P10 409), newest last.
+MAX_CONFLICTED = 8
+
+
+def step_side(step: link_state.Step) -> Side:
+    """The provider a step calls (for RequestGuidance: the responder, whose answer counts)."""
+    side = getattr(step, "side", None)
+    if isinstance(side, Side):
+        return side
+    if isinstance(step, link_state.CreateLocalConnection | link_state.DeleteLocal):
+        return Side.NEGOTIATOR
+    return Side.RESPONDER
+
+
+def _count_conflict(memory: LinkMemory, step: link_state.Step) -> None:
+    key = step_key(step)
+    memory.conflicts[key] = memory.conflicts.get(key, 0) + 1
 
 
 class StepRunner:
@@ -74,6 +93,7 @@ class StepRunner:
                 await self._create_connection(
                     uuid,
                     memory,
+                    step,
                     side=Side.NEGOTIATOR,
                     interconnect=step.interconnect,
                     bandwidth=step.bandwidth_mbps,
@@ -83,6 +103,7 @@ class StepRunner:
                 await self._create_connection(
                     uuid,
                     memory,
+                    step,
                     side=Side.RESPONDER,
                     interconnect=step.interconnect,
                     bandwidth=step.bandwidth_mbps,
@@ -114,6 +135,7 @@ class StepRunner:
         self,
         uuid: str,
         memory: LinkMemory,
+        step: link_state.Step,
         *,
         side: Side,
         interconnect: str,
@@ -137,6 +159,7 @@ class StepRunner:
             if existing is None:
                 self._unreserve(side, interconnect, uuid, placeholder)
                 memory.rejected_at[interconnect] = self._clock()
+                _count_conflict(memory, step)
                 return
             created = existing
         except OutcomeUnknown:
@@ -145,9 +168,11 @@ class StepRunner:
             if existing is None:
                 raise
             created = existing
-        except InvalidRequest as exc:
+        except InvalidRequest:
+            # P22/P32: a refusal; the loop records it and does not repeat the step
+            # until the spec or the provider's data changes.
             self._unreserve(side, interconnect, uuid, placeholder)
-            raise StepFailed("ConnectionRefused", f"P22/P32: {exc.message}") from exc
+            raise
         except AuthError as exc:
             self._unreserve(side, interconnect, uuid, placeholder)
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
@@ -204,6 +229,7 @@ class StepRunner:
             )
         except Conflict:
             # P17 (update in flight) or no room after all: look again after a refresh.
+            _count_conflict(memory, step)
             memory.update_in_progress = True
             await self.pool.refresh()
             memory.update_in_progress = False
@@ -253,8 +279,11 @@ class StepRunner:
             res_answer = await res_task
         memory.guidance[interconnect] = (own, views.guidance_views(res_answer))
 
-    def _usage(self, interconnect: str, channel: str, uuid: str) -> ChannelUsage:
-        """In use on the channel (snapshot, cached) plus allocations still in flight.
+    def _usage(
+        self, interconnect: str, channel: str, uuid: str, memory: LinkMemory
+    ) -> ChannelUsage:
+        """In use on the channel (snapshot, cached), allocations still in flight, and
+        what a provider answered 409 to for this link (excluded, P10).
 
         The link's own features need no exclusion: allocation only happens on a
         channel where neither side holds one of them.
@@ -262,7 +291,9 @@ class StepRunner:
         snapshot = self.pool.snapshot
         assert snapshot is not None
         base = snapshot.channel_usage(interconnect, channel)
-        pending = self._tentative.get((interconnect, channel), {})
+        pending = dict(self._tentative.get((interconnect, channel), {}))
+        for n, view in enumerate(memory.conflicted.get((interconnect, channel), [])):
+            pending[f"{uuid}#conflicted{n}"] = view
         if not pending:
             return base
         vlans = set(base.vlans)
@@ -285,7 +316,7 @@ class StepRunner:
         if guidance is None:
             memory.blocked_channels[channel] = f"channel {channel}: no guidance (P8)"
             return None
-        usage = self._usage(ix, channel, uuid)
+        usage = self._usage(ix, channel, uuid, memory)
         allocation = allocate_feature(
             channel, guidance[0].get(channel), guidance[1].get(channel), usage, request.spec
         )
@@ -316,6 +347,11 @@ class StepRunner:
         except Conflict as exc:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
+                _count_conflict(memory, step)
+                # What conflicted is not proposed again on this channel.
+                conflicted = memory.conflicted.setdefault((ix, channel), [])
+                conflicted.append(view)
+                del conflicted[:-MAX_CONFLICTED]
                 if side is Side.RESPONDER:
                     # P10: something else took that space; restart the channel from
                     # fresh guidance.

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from interconnect_operator.protocol.customer_link import CustomerTarget
 from interconnect_operator.protocol.link_state import LinkStatus
-from interconnect_operator.protocol.types import FailureRecord, GuidanceView, LinkSpec, Secret, Side
+from interconnect_operator.protocol.retry_discipline import Refusal
+from interconnect_operator.protocol.types import (
+    FailureRecord,
+    FeatureView,
+    GuidanceView,
+    LinkSpec,
+    Secret,
+    Side,
+)
 
 #: Most decide/act rounds in one reconcile call (then continue soon, never spin).
 MAX_STEPS = 64
@@ -93,6 +101,22 @@ class LinkMemory:
     notified_generation: dict[Side, int] = field(default_factory=dict)
     update_in_progress: bool = False
     failure: FailureRecord | None = None
+    attempts: int = 0
+    """Consecutive reconciles that ended on an error, a conflict or no progress."""
+    not_before: dt.datetime | None = None
+    """No provider call for this link before then (Retry-After, backoff)."""
+    hard_not_before: bool = False
+    """``not_before`` came from a provider's Retry-After: even a spec change waits."""
+    last_interruption: tuple[str, str] | None = None
+    """(reason, message) of the interruption that set ``not_before``."""
+    generation: int | None = None
+    """Spec generation of the last reconcile (a change lifts backoff and refusals)."""
+    refusals: dict[str, Refusal] = field(default_factory=dict)
+    """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
+    conflicts: dict[str, int] = field(default_factory=dict)
+    """409s per step key since the link last settled."""
+    conflicted: dict[tuple[str, str], list[FeatureView]] = field(default_factory=dict)
+    """(interconnect, channel) -> proposals a responder answered 409: excluded next time."""
 
 
 class StepFailed(Exception):
