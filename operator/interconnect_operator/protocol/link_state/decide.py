@@ -16,6 +16,8 @@ Order of concerns, first match wins:
 2. a terminal failure recorded for this generation stays (change the spec to retry);
 3. pause: nothing is done, status still reported;
 4. deferral timeout (P23): roll back remote then local, then fail;
+   a connection a provider deleted (P19 from its side): report it and stop,
+   or, when the user opted in, delete what is left and renew the key;
 5. key (P2-P3); placement (P6-P7, P5 local first); bandwidth update in
    place (P16-P17) or migration (P18, make before break);
 6. guidance (P8), features (P9-P11, local then remote per channel),
@@ -59,6 +61,7 @@ from .steps import (
     Fail,
     Migrate,
     NotifyStatus,
+    RenewKey,
     RequestGuidance,
     Step,
     UpdateBandwidth,
@@ -164,6 +167,10 @@ def _next(inp: _Inputs, where: Where) -> Outcome:
     if timed_out is not None:
         return timed_out
 
+    deleted = _deleted_by_provider(inp, where)
+    if deleted is not None:
+        return deleted
+
     key = _key(inp, where)
     if key is not None:
         return key
@@ -246,6 +253,37 @@ def _deferral_timeout(inp: _Inputs, where: Where) -> Outcome | None:
     hours = facts.deferral_timeout.total_seconds() / 3600
     message = f"P23: not finalised within the deferral timeout of {hours:g}h; rolled back"
     return Outcome(Fail("DeferralTimeout", message), Phase.FAILED, where)
+
+
+def _deleted_by_provider(inp: _Inputs, where: Where) -> Outcome | None:
+    """P19 from a provider's side: the link's connection existed there and is gone.
+
+    The customer cancelled at that provider; its key and shared UUID are
+    consumed (P3, P19) and are never used again. Default: report and wait for
+    the user. Opted in (``facts.recreate``): remove what is left, peer first,
+    then renew the key, which gives the link a new shared UUID.
+    """
+    facts = inp.facts
+    if not facts.deleted_by:
+        return None
+    sides = sorted(facts.deleted_by)
+    who = " and ".join(facts.deleted_by[s] for s in sides)
+    if len(sides) == 2:
+        reason = "DeletedByBothProviders"
+    else:
+        reason = f"DeletedBy{sides[0].value.capitalize()}"
+    if facts.recreate:
+        leftovers = _delete_all(inp)
+        if leftovers is not None:
+            return Outcome(leftovers[0], Phase.PENDING, where, concurrent=leftovers)
+        message = f"P19: {who} deleted the connection; starting over with a fresh key (P1)"
+        return Outcome(RenewKey(reason, message), Phase.PENDING, Where(None))
+    message = (
+        f"P19: {who} deleted the connection (the customer's intent at that provider); "
+        "its activation key and shared UUID are consumed and not reused. Delete the link "
+        "(what is left goes with it) or give it a new key"
+    )
+    return Outcome(Fail(reason, message), Phase.FAILED, where)
 
 
 def _key(inp: _Inputs, where: Where) -> Outcome | None:

@@ -267,7 +267,8 @@ def _ready_condition(
     if h.disabled:
         sides = ", ".join(s.value for s in h.disabled)
         return _cond(_T.READY, False, "ConnectionDisabled", f"disabled on {sides}", gen)
-    return _cond(_T.READY, False, phase.value, step_message(step), gen)
+    reason = step.reason if isinstance(step, Fail) else phase.value
+    return _cond(_T.READY, False, reason, step_message(step), gen)
 
 
 def _channel_status(

@@ -58,7 +58,13 @@ from interconnect_operator.protocol.retry_discipline import (
     sanitise,
     step_key,
 )
-from interconnect_operator.protocol.types import FailureRecord, LinkFacts, Side
+from interconnect_operator.protocol.types import (
+    FailureRecord,
+    LinkFacts,
+    PeerDeletionPolicy,
+    ProviderObservation,
+    Side,
+)
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
 
@@ -90,6 +96,8 @@ class LinkReconciler:
         self._clock = clock
         self._rng = rng or random.Random()
         self._memory: dict[str, LinkMemory] = {}
+        self._retired: set[str] = set()
+        """Shared UUIDs a provider deleted and the link left behind: never used again."""
         self._steps = StepRunner(pool, clock)
 
     @property
@@ -182,7 +190,10 @@ class LinkReconciler:
 
     def _remember(self, request: LinkRequest, uuid: str) -> LinkMemory:
         """The link's memory, seeded from its request (key, interconnect, recorded failure)."""
-        memory = self._memory.setdefault(uuid, LinkMemory())
+        memory = self._memory.get(uuid)
+        if memory is None:
+            # Fresh (first reconcile in this process): what the status remembers.
+            memory = self._memory[uuid] = LinkMemory(existed_on=dict(request.existed_on))
         if request.activation_key is not None:
             memory.key = request.activation_key
         if memory.interconnect is None and request.interconnect:
@@ -207,6 +218,22 @@ class LinkReconciler:
         if held is not None:
             return held
         events: list[LinkEvent] = []
+        try:
+            await self._observe_existence(request, uuid, memory, events)
+        except (ApiError, OSError) as exc:
+            return self._back_off(
+                request,
+                uuid,
+                memory,
+                self._decide(request, uuid, memory),
+                reason="ProviderError",
+                message=sanitise(f"{type(exc).__name__}: {exc}"),
+                retry_after=retry_after_of(exc) if isinstance(exc, ApiError) else None,
+            )
+        if not self._held_by_responder(uuid):
+            # P3: a confirmation holds for the creation that follows it, not for a
+            # later one (the key may have been consumed meanwhile): confirm again.
+            memory.key_confirmed = False
         decision: Decision | None = None
         guard = CycleGuard()
         conflicts_before = dict(memory.conflicts)
@@ -217,6 +244,8 @@ class LinkReconciler:
                 break
             if request.spec.paused and not request.deleting:
                 break
+            if isinstance(step, link_state.RenewKey):
+                return self._with_events(await self._renew_key(request, uuid), events)
             steps, refusals = self._unrefused(request, uuid, memory, decision.concurrent)
             if not steps:
                 message = "; ".join(self._refusal_message(r) for r in refusals)
@@ -258,6 +287,64 @@ class LinkReconciler:
                 )
         assert decision is not None
         return self._with_events(self._settle(request, uuid, memory, decision), events)
+
+    def _held_by_responder(self, uuid: str) -> bool:
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        return snapshot.observation(Side.RESPONDER, uuid, self.pool.config.providers).present
+
+    async def _observe_existence(
+        self, request: LinkRequest, uuid: str, memory: LinkMemory, events: list[LinkEvent]
+    ) -> None:
+        """Peer intent: a connection that existed at a provider and is gone was deleted
+        by that provider (P19 from its side), unless the operator deleted it itself.
+
+        Only a link that was placed on both sides is judged, only on a snapshot
+        both providers answered, and the absence is confirmed by a direct read
+        (a paged list may miss an item).
+        """
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        providers = self.pool.config.providers
+        observations = self._note_existence(uuid, memory)
+        if request.deleting or snapshot.errors or set(memory.existed_on) != set(Side):
+            return
+        for side, interconnect in sorted(memory.existed_on.items()):
+            if observations[side].present or side in memory.deleted_by:
+                continue
+            held = await self._steps.read_connection(side, interconnect, uuid)
+            if held is not None:
+                self.pool.record_connection(side, interconnect, uuid, held)
+                continue
+            memory.deleted_by[side] = f"{providers[side]} ({side.value}) on {interconnect}"
+            memory.key_confirmed = False
+            message = (
+                f"P19: {memory.deleted_by[side]} deleted connection {uuid}, which the link "
+                "had created; the customer's intent at that provider"
+            )
+            events.append(LinkEvent("Warning", f"DeletedBy{side.value.capitalize()}", message))
+
+    def _note_existence(self, uuid: str, memory: LinkMemory) -> dict[Side, ProviderObservation]:
+        """Record where each side holds the link's connection; both observations."""
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        providers = self.pool.config.providers
+        observations = {s: snapshot.observation(s, uuid, providers) for s in Side}
+        for side, obs in observations.items():
+            if obs.present and memory.existed_on.get(side) not in obs.connections:
+                memory.existed_on[side] = sorted(obs.connections)[0]
+        return observations
+
+    async def _renew_key(self, request: LinkRequest, uuid: str) -> LinkResult:
+        """P1 after a provider deleted the link (opted in): a fresh key, a new UUID.
+
+        The old UUID is retired with its memory; nothing of it is left at either
+        provider (the decision deleted the leftovers first).
+        """
+        self._retired.add(uuid)
+        self._memory.pop(uuid, None)
+        logger.info("connection %s deleted by a provider; renewing the key", uuid)
+        return await keys.issue_key(request, self.pool, self._memory)
 
     @staticmethod
     def _with_events(result: LinkResult, events: list[LinkEvent]) -> LinkResult:
@@ -427,6 +514,7 @@ class LinkReconciler:
         self, request: LinkRequest, uuid: str, memory: LinkMemory, decision: Decision
     ) -> LinkResult:
         """The result of a settled decision: when to look again, what to remember."""
+        self._note_existence(uuid, memory)
         step = decision.step
         requeue: float | None
         finalized = False
@@ -504,6 +592,12 @@ class LinkReconciler:
             started_at=request.created_at,
             ever_ready=request.ever_ready,
             failure=memory.failure,
+            deleted_by=dict(memory.deleted_by),
+            recreate=(
+                request.spec.on_peer_deletion is PeerDeletionPolicy.RECREATE
+                and request.destination_account_id is not None
+                and request.activation_key is None
+            ),
         )
 
     def _channels(

@@ -206,6 +206,12 @@ class StepRunner:
         if snapshot.side(side).connections.get(interconnect, {}).get(uuid) is placeholder:
             self.pool.forget_connection(side, interconnect, uuid)
 
+    async def read_connection(
+        self, side: Side, interconnect: str, uuid: str
+    ) -> models.Connection | None:
+        """GetConnection; None when the provider does not hold it (404)."""
+        return await self._read_connection(side, interconnect, uuid)
+
     async def _read_connection(
         self, side: Side, interconnect: str, uuid: str
     ) -> models.Connection | None:
@@ -249,6 +255,13 @@ class StepRunner:
             if await self._read_connection(side, interconnect, uuid) is not None:
                 raise
         self.pool.forget_connection(side, interconnect, uuid)
+        snapshot = self.pool.snapshot
+        if (
+            snapshot is not None
+            and not snapshot.observation(side, uuid, self.pool.config.providers).present
+        ):
+            # Gone by the operator's own hand: not a deletion by that provider.
+            memory.existed_on.pop(side, None)
         if side is Side.NEGOTIATOR and memory.migrating_to and interconnect == memory.interconnect:
             # P18 complete: the new interconnect is the link's home now.
             memory.interconnect, memory.migrating_to = memory.migrating_to, None

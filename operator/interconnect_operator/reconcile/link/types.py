@@ -9,6 +9,7 @@ is rebuilt from the providers and the link's status).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from interconnect_operator.protocol.customer_link import CustomerTarget
@@ -51,6 +52,9 @@ class LinkRequest:
     failure: FailureRecord | None = None
     customer: CustomerTarget | None = None
     """Set for links on a pool of the clouds' customer APIs (``reconcile.customer``)."""
+    existed_on: Mapping[Side, str] = field(default_factory=dict)
+    """Sides whose provider held the link's connection, and on which interconnect
+    (from the link's status: it survives a restart)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,11 @@ class LinkMemory:
     """409s per step key since the link last settled."""
     conflicted: dict[tuple[str, str], list[FeatureView]] = field(default_factory=dict)
     """(interconnect, channel) -> proposals a responder answered 409: excluded next time."""
+    existed_on: dict[Side, str] = field(default_factory=dict)
+    """Sides that have held the link's connection (and where), until the operator
+    itself deleted it there."""
+    deleted_by: dict[Side, str] = field(default_factory=dict)
+    """Sides whose provider deleted the connection (P19 from its side): sticky."""
 
 
 class StepFailed(Exception):
