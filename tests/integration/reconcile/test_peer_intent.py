@@ -14,7 +14,7 @@ from interconnect_operator.api import activation_key
 from interconnect_operator.protocol.conditions import LinkConditionType
 from interconnect_operator.protocol.link_state import Phase
 from interconnect_operator.protocol.types import PeerDeletionPolicy, Side
-from interconnect_operator.reconcile.link import LinkRequest, LinkResult
+from interconnect_operator.reconcile.link import LinkRequest
 from tests.integration.reconcile.conftest import (
     Operator,
     Rig,
@@ -32,11 +32,13 @@ async def _cancel_at(handle: SimHandle, interconnect: str, uuid: str) -> None:
     assert response.status_code == 200, response.text
 
 
-async def _ready(rig: Rig, op: Operator, request: LinkRequest) -> tuple[LinkResult, LinkRequest]:
+async def _ready(rig: Rig, op: Operator, request: LinkRequest) -> tuple[LinkRequest, str, str]:
+    """Bring the link to Ready: the request, its shared UUID and interconnect."""
     ready, request = await rig.drive(op, request)
     assert ready.status is not None
     assert ready.status.interconnect is not None
-    return ready, request
+    assert request.shared_uuid is not None
+    return request, request.shared_uuid, ready.status.interconnect
 
 
 async def _creations(rig: Rig) -> int:
@@ -45,9 +47,7 @@ async def _creations(rig: Rig) -> int:
 
 async def test_deletion_at_both_providers_is_reported_and_never_undone(rig: Rig) -> None:
     op = rig.operator()
-    ready, request = await _ready(rig, op, link_request(account="acct-1"))
-    uuid, ix = request.shared_uuid, ready.status.interconnect if ready.status else None
-    assert uuid is not None and ix is not None
+    request, uuid, ix = await _ready(rig, op, link_request(account="acct-1"))
     await _cancel_at(rig.aws, ix, uuid)
     await _cancel_at(rig.gcp, ix, uuid)
     await op.runtime.refresh()
@@ -79,9 +79,7 @@ async def test_deletion_at_the_responder_names_it_and_leftovers_go_with_the_link
     rig: Rig,
 ) -> None:
     op = rig.operator()
-    ready, request = await _ready(rig, op, link_request(account="acct-1"))
-    uuid, ix = request.shared_uuid, ready.status.interconnect if ready.status else None
-    assert uuid is not None and ix is not None
+    request, uuid, ix = await _ready(rig, op, link_request(account="acct-1"))
     await _cancel_at(rig.aws, ix, uuid)
     await op.runtime.refresh()
 
@@ -105,9 +103,7 @@ async def test_deletion_at_the_responder_names_it_and_leftovers_go_with_the_link
 
 async def test_a_restarted_operator_still_sees_the_deletion_from_status(rig: Rig) -> None:
     op = rig.operator()
-    ready, request = await _ready(rig, op, link_request(account="acct-1"))
-    uuid, ix = request.shared_uuid, ready.status.interconnect if ready.status else None
-    assert uuid is not None and ix is not None
+    request, uuid, ix = await _ready(rig, op, link_request(account="acct-1"))
     await _cancel_at(rig.aws, ix, uuid)
     before = await _creations(rig)
 
@@ -128,9 +124,7 @@ async def test_a_restarted_operator_still_sees_the_deletion_from_status(rig: Rig
 async def test_opted_in_destination_account_link_starts_over_with_a_fresh_key(rig: Rig) -> None:
     op = rig.operator()
     request = link_request(account="acct-1", on_peer_deletion=PeerDeletionPolicy.RECREATE)
-    ready, request = await _ready(rig, op, request)
-    old, ix = request.shared_uuid, ready.status.interconnect if ready.status else None
-    assert old is not None and ix is not None
+    request, old, ix = await _ready(rig, op, request)
     await _cancel_at(rig.aws, ix, old)
     await op.runtime.refresh()
 
@@ -154,10 +148,8 @@ async def test_activation_key_links_are_never_recreated_automatically(rig: Rig) 
     issued = await rig.aws.issue_key()
     op = rig.operator()
     request = link_request(key=issued["encodedKey"], on_peer_deletion=PeerDeletionPolicy.RECREATE)
-    ready, request = await _ready(rig, op, request)
-    uuid = activation_key.decode(issued["encodedKey"]).shared_connection_uuid
-    ix = ready.status.interconnect if ready.status else None
-    assert ix is not None
+    request, uuid, ix = await _ready(rig, op, request)
+    assert uuid == activation_key.decode(issued["encodedKey"]).shared_connection_uuid
     await _cancel_at(rig.aws, ix, uuid)
     await op.runtime.refresh()
     before = await _creations(rig)
