@@ -541,6 +541,14 @@ def counts_against_capacity(connection: Connection) -> bool:
     """
     return connection.connection_type not in CAPACITY_FREE_TYPES
 
+    @property
+    def deferred(self) -> bool:
+        """P22: deferred provisioning, in either spelling: the CreateConnection
+        description calls the flag ``deferConnection`` (a defect of the pinned
+        spec), kept as an extra field; only ``deferProvisioning`` is sent."""
+        extra = self.model_extra or {}
+        return bool(self.defer_provisioning) or extra.get("deferConnection") is True
+
 
 class ASNRange(WireModel):
     """A range of acceptable ASNs, inclusive (spec type ``uint32``: a defect)."""

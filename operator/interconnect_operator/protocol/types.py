@@ -318,7 +318,8 @@ class LinkFacts:
     update_in_progress: bool = False
     deferred: bool = False
     deferral_timeout: timedelta | None = None
-    started_at: datetime | None = None
+    deferred_since: datetime | None = None
+    """When the deferred CreateConnection reached the peer (P23 counts from it)."""
     ever_ready: bool = False
     failure: FailureRecord | None = None
     deleted_by: Mapping[Side, str] = field(default_factory=dict)

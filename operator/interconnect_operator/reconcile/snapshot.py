@@ -261,7 +261,7 @@ def connection_view(
         admin_state=AdminState(connection.admin_state or "ADMIN_STATE_ENABLED"),
         features=converted,
         name=connection.name,
-        defer_provisioning=bool(connection.defer_provisioning),
+        defer_provisioning=connection.deferred,
     )
 
 

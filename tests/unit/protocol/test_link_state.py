@@ -436,7 +436,7 @@ def test_p22_deferred_creates_remote_with_flag_and_waits_for_peer() -> None:
         interconnect="ic1",
         deferred=True,
         deferral_timeout=timedelta(hours=24),
-        started_at=NOW - timedelta(hours=1),
+        deferred_since=NOW - timedelta(hours=1),
     )
     assert isinstance(d2.step, Wait)
     assert d2.step.reason == "DeferredToPeer"
@@ -447,7 +447,7 @@ def test_p23_deferral_timeout_rolls_back_then_fails() -> None:
         "interconnect": "ic1",
         "deferred": True,
         "deferral_timeout": timedelta(hours=24),
-        "started_at": NOW - timedelta(hours=25),
+        "deferred_since": NOW - timedelta(hours=25),
     }
     assert run(neg=(conn(),), resp=(conn(),), **kw).step == DeleteRemote("ic1")
     assert run(neg=(conn(),), **kw).step == DeleteLocal("ic1")
@@ -464,7 +464,7 @@ def test_p23_failure_sticks_until_spec_changes() -> None:
         interconnect="ic1",
         deferred=True,
         deferral_timeout=timedelta(hours=1),
-        started_at=NOW - timedelta(hours=2),
+        deferred_since=NOW - timedelta(hours=2),
     ).status.failure
     assert record is not None
     d = run(failure=record)

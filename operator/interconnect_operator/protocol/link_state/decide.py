@@ -235,18 +235,30 @@ def _next(inp: _Inputs, where: Where) -> Outcome:
 
 
 def _deferral_timeout(inp: _Inputs, where: Where) -> Outcome | None:
-    """P23: the deferring side rolls back what the peer did not finalise in time."""
+    """P23: the deferring side rolls back what the peer did not finalise in time.
+
+    The timeout counts from the deferred CreateConnection (not from the link's
+    creation: time spent waiting for capacity is not the peer's). A link that
+    was ever finalised, and a link being updated or migrated (P16-P18), is
+    never rolled back: its connection carries traffic.
+    """
     facts = inp.facts
     if (
         not facts.deferred
         or facts.deferral_timeout is None
-        or facts.started_at is None
-        or facts.now - facts.started_at <= facts.deferral_timeout
+        or facts.deferred_since is None
+        or facts.ever_ready
+        or where.migrating_to is not None
+        or facts.now - facts.deferred_since <= facts.deferral_timeout
     ):
         return None
     working = where.working
-    if health(inp.neg.on(working), inp.resp.on(working), facts.channels).ready:
+    local, remote = inp.neg.on(working), inp.resp.on(working)
+    if health(local, remote, facts.channels).ready:
         return None
+    want = inp.spec.bandwidth_mbps
+    if any(c is not None and c.bandwidth_mbps != want for c in (local, remote)):
+        return None  # an update in place (P16-P17) is under way
     rollback = _delete_all(inp)
     if rollback is not None:
         return Outcome(rollback[0], Phase.DELETING, where, concurrent=rollback)

@@ -193,7 +193,9 @@ class LinkReconciler:
         memory = self._memory.get(uuid)
         if memory is None:
             # Fresh (first reconcile in this process): what the status remembers.
-            memory = self._memory[uuid] = LinkMemory(existed_on=dict(request.existed_on))
+            memory = self._memory[uuid] = LinkMemory(
+                existed_on=dict(request.existed_on), deferred_since=request.deferred_since
+            )
         if request.activation_key is not None:
             memory.key = request.activation_key
         if memory.interconnect is None and request.interconnect:
@@ -572,6 +574,10 @@ class LinkReconciler:
         working = memory.migrating_to or memory.interconnect
         channels, guidance_ready = self._channels(uuid, memory, working)
         deferred, deferral_timeout = views.deferral(snapshot, uuid)
+        if deferred and memory.deferred_since is None and self._held_by_responder(uuid):
+            # Deferred before this process knew (status without it): count from now,
+            # never from an older time (a rollback too early deletes a working link).
+            memory.deferred_since = now
         return LinkFacts(
             shared_uuid=uuid,
             now=now,
@@ -589,7 +595,7 @@ class LinkReconciler:
             update_in_progress=memory.update_in_progress,
             deferred=deferred,
             deferral_timeout=deferral_timeout,
-            started_at=request.created_at,
+            deferred_since=memory.deferred_since,
             ever_ready=request.ever_ready,
             failure=memory.failure,
             deleted_by=dict(memory.deleted_by),

@@ -88,8 +88,8 @@ class StepRunner:
             case link_state.ConfirmKey():
                 await confirm_key(self.pool, memory)
             case link_state.CreateLocalConnection():
-                # P22: a deferring provider creates its own side deferred too.
-                defer = views.deferral(self.pool.snapshot, uuid)[0]
+                # P22: the flag tells the PEER that we defer to it; our own side is
+                # created without it.
                 await self._create_connection(
                     uuid,
                     memory,
@@ -97,7 +97,7 @@ class StepRunner:
                     side=Side.NEGOTIATOR,
                     interconnect=step.interconnect,
                     bandwidth=step.bandwidth_mbps,
-                    defer=defer,
+                    defer=False,
                 )
             case link_state.CreateRemoteConnection():
                 await self._create_connection(
@@ -180,6 +180,8 @@ class StepRunner:
             self._unreserve(side, interconnect, uuid, placeholder)
             raise
         self.pool.record_connection(side, interconnect, uuid, created)
+        if defer and side is Side.RESPONDER and memory.deferred_since is None:
+            memory.deferred_since = self._clock()  # P23 counts from here
 
     def _reserve(
         self, side: Side, interconnect: str, uuid: str, bandwidth: int

@@ -55,6 +55,8 @@ class LinkRequest:
     existed_on: Mapping[Side, str] = field(default_factory=dict)
     """Sides whose provider held the link's connection, and on which interconnect
     (from the link's status: it survives a restart)."""
+    deferred_since: dt.datetime | None = None
+    """When the deferred CreateConnection reached the peer (from status, P23)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class LinkMemory:
     itself deleted it there."""
     deleted_by: dict[Side, str] = field(default_factory=dict)
     """Sides whose provider deleted the connection (P19 from its side): sticky."""
+    deferred_since: dt.datetime | None = None
+    """When the deferred CreateConnection reached the peer (P23 counts from it)."""
 
 
 class StepFailed(Exception):
