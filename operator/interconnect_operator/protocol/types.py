@@ -313,6 +313,8 @@ class LinkFacts:
     channels: tuple[str, ...] = ()
     guidance_ready: bool = False
     blocked_channels: Mapping[str, str] = field(default_factory=dict)
+    disabled_channels: frozenset[str] = frozenset()
+    """Channels administratively disabled on either side: not required for P14."""
     rejected_features: Mapping[str, str] = field(default_factory=dict)
     notified_at: Mapping[Side, datetime] = field(default_factory=dict)
     update_in_progress: bool = False

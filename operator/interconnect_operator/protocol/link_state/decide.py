@@ -221,9 +221,12 @@ def _next(inp: _Inputs, where: Where) -> Outcome:
     if failed is not None:
         return failed
 
+    required = [c for c in h.channels if c not in facts.disabled_channels]
     notify = [
         NotifyStatus(working, target)
-        for target in notify_targets(local, remote, h.negotiated, facts.notified_at, facts.now)
+        for target in notify_targets(
+            local, remote, h.negotiated, facts.notified_at, facts.now, required=required
+        )
     ]
     if notify:
         phase = busy_phase or progress_phase(h, facts)
@@ -231,6 +234,17 @@ def _next(inp: _Inputs, where: Where) -> Outcome:
 
     if h.ready:
         return _finish(inp, where)
+    blocked = [c for c in required if c not in h.negotiated and c in facts.blocked_channels]
+    if blocked:
+        # P12: traffic may flow on the others, but no notification and no
+        # verification before every required channel is FINAL.
+        detail = "; ".join(facts.blocked_channels[c] for c in blocked)
+        message = (
+            f"P12: {len(h.negotiated)}/{len(h.channels)} channels negotiated; blocked: "
+            f"{detail}; retried when the provider's data for the channel changes"
+        )
+        wait = Wait("ChannelBlocked", message, POLL)
+        return Outcome(wait, busy_phase or progress_phase(h, facts), where)
     return _await_provider(h, busy_phase or progress_phase(h, facts), where)
 
 

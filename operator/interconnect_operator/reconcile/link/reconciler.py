@@ -69,7 +69,7 @@ from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
 
 from . import calls, keys, results
-from .steps import StepRunner, step_side
+from .steps import StepRunner, channel_basis, step_side
 from .types import (
     MAX_STEPS,
     LinkEvent,
@@ -572,6 +572,7 @@ class LinkReconciler:
         now = self._clock()
         memory.rejected_at = live_rejections(memory.rejected_at, now)
         working = memory.migrating_to or memory.interconnect
+        self._unblock_changed(memory, working)
         channels, guidance_ready = self._channels(uuid, memory, working)
         deferred, deferral_timeout = views.deferral(snapshot, uuid)
         if deferred and memory.deferred_since is None and self._held_by_responder(uuid):
@@ -590,6 +591,7 @@ class LinkReconciler:
             channels=channels,
             guidance_ready=guidance_ready,
             blocked_channels=dict(memory.blocked_channels),
+            disabled_channels=self._disabled_channels(working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
             update_in_progress=memory.update_in_progress,
@@ -604,6 +606,34 @@ class LinkReconciler:
                 and request.destination_account_id is not None
                 and request.activation_key is None
             ),
+        )
+
+    def _unblock_changed(self, memory: LinkMemory, working: str | None) -> None:
+        """P12 recovery: a blocked channel is tried again once the provider data it was
+        blocked on changed (admin state, guidance, what is in use); fresh guidance first."""
+        if working is None:
+            return
+        for channel, basis in list(memory.blocked_basis.items()):
+            if channel_basis(self.pool, memory, working, channel) == basis:
+                continue
+            memory.blocked_basis.pop(channel, None)
+            memory.blocked_channels.pop(channel, None)
+            memory.guidance.pop(working, None)
+            memory.refresh_own_guidance = True
+        for channel in list(memory.blocked_channels):
+            if channel not in memory.blocked_basis:  # blocked before bases were kept
+                memory.blocked_channels.pop(channel)
+
+    def _disabled_channels(self, working: str | None) -> frozenset[str]:
+        """Channels administratively disabled on either side (not required by P14)."""
+        snapshot = self.pool.snapshot
+        if working is None or snapshot is None:
+            return frozenset()
+        return frozenset(
+            c.id
+            for side in Side
+            for c in snapshot.side(side).channels.get(working, [])
+            if c.admin_state is not None and "DISABLED" in c.admin_state.upper()
         )
 
     def _channels(

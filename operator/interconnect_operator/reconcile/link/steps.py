@@ -34,7 +34,7 @@ from interconnect_operator.protocol.allocation import (
     allocate_feature,
 )
 from interconnect_operator.protocol.notifications import verified_by_notifications
-from interconnect_operator.protocol.retry_discipline import step_key
+from interconnect_operator.protocol.retry_discipline import sanitise, step_key
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
@@ -57,6 +57,37 @@ def step_side(step: link_state.Step) -> Side:
     return Side.RESPONDER
 
 
+#: The negotiator's own guidance is reused for this long, then read again (P8).
+OWN_GUIDANCE_TTL = dt.timedelta(hours=1)
+
+
+def channel_basis(pool: PoolRuntime, memory: LinkMemory, interconnect: str, channel: str) -> str:
+    """The provider data a channel's block depends on (P12): both sides' admin state
+    of the channel, the guidance last read for it, and what is in use on it."""
+    snapshot = pool.snapshot
+    admin: list[str] = []
+    usage = ""
+    if snapshot is not None:
+        for side in Side:
+            admin.extend(
+                f"{side.value}:{c.admin_state}"
+                for c in snapshot.side(side).channels.get(interconnect, [])
+                if c.id == channel
+            )
+        usage = repr(snapshot.channel_usage(interconnect, channel))
+    seen = memory.guidance_seen.get(interconnect)
+    guidance = repr([g.get(channel) for g in seen]) if seen is not None else "none"
+    return f"{admin}|{guidance}|{usage}"
+
+
+def block(
+    pool: PoolRuntime, memory: LinkMemory, interconnect: str, channel: str, reason: str
+) -> None:
+    """Block a channel (P12) until the provider data it was blocked on changes."""
+    memory.blocked_channels[channel] = reason
+    memory.blocked_basis[channel] = channel_basis(pool, memory, interconnect, channel)
+
+
 def _count_conflict(memory: LinkMemory, step: link_state.Step) -> None:
     key = step_key(step)
     memory.conflicts[key] = memory.conflicts.get(key, 0) + 1
@@ -70,8 +101,9 @@ class StepRunner:
         self._clock = clock
         # (interconnect, channel) -> tentative features allocated but not yet recorded
         self._tentative: dict[tuple[str, str], dict[str, FeatureView]] = {}
-        # interconnect -> the negotiator's guidance per channel (P8, static part)
-        self._own_guidance: dict[str, dict[str, GuidanceView]] = {}
+        # interconnect -> when the negotiator's guidance was read, and its views
+        # per channel (P8, static part; read again after OWN_GUIDANCE_TTL)
+        self._own_guidance: dict[str, tuple[dt.datetime, dict[str, GuidanceView]]] = {}
 
     @property
     def environment(self) -> str:
@@ -278,21 +310,27 @@ class StepRunner:
     # ------------------------------------------------------------------ features
 
     async def _guidance(self, uuid: str, memory: LinkMemory, interconnect: str) -> None:
-        """P8: the responder's guidance for this connection; ours once per interconnect."""
+        """P8: the responder's guidance for this connection; ours once per interconnect,
+        read again when it is older than OWN_GUIDANCE_TTL or the link restarts a
+        channel (P10) or was refused (400)."""
         res_client = self._client(Side.RESPONDER)
         res_task = res_client.generate_feature_guidance(self.environment, interconnect, uuid)
-        own = self._own_guidance.get(interconnect)
-        if own is None:
+        now = self._clock()
+        cached = self._own_guidance.get(interconnect)
+        if cached is None or memory.refresh_own_guidance or now - cached[0] > OWN_GUIDANCE_TTL:
             neg_client = self._client(Side.NEGOTIATOR)
             neg_answer, res_answer = await asyncio.gather(
                 neg_client.generate_feature_guidance(self.environment, interconnect, uuid),
                 res_task,
             )
             own = views.guidance_views(neg_answer)
-            self._own_guidance[interconnect] = own
+            self._own_guidance[interconnect] = (now, own)
+            memory.refresh_own_guidance = False
         else:
+            own = cached[1]
             res_answer = await res_task
         memory.guidance[interconnect] = (own, views.guidance_views(res_answer))
+        memory.guidance_seen[interconnect] = memory.guidance[interconnect]
 
     def _usage(
         self, interconnect: str, channel: str, uuid: str, memory: LinkMemory
@@ -329,14 +367,14 @@ class StepRunner:
         """P9: a feature for ``channel`` within both sides' guidance; None blocks the channel."""
         guidance = memory.guidance.get(ix)
         if guidance is None:
-            memory.blocked_channels[channel] = f"channel {channel}: no guidance (P8)"
+            block(self.pool, memory, ix, channel, f"channel {channel}: no guidance (P8)")
             return None
         usage = self._usage(ix, channel, uuid, memory)
         allocation = allocate_feature(
             channel, guidance[0].get(channel), guidance[1].get(channel), usage, request.spec
         )
         if isinstance(allocation, AllocationFailure):
-            memory.blocked_channels[channel] = f"{allocation.reason}: {allocation.message}"
+            block(self.pool, memory, ix, channel, f"{allocation.reason}: {allocation.message}")
             return None
         return allocation.to_view(connection_id=uuid)
 
@@ -370,14 +408,18 @@ class StepRunner:
                 if side is Side.RESPONDER:
                     # P10: something else took that space; restart the channel from
                     # fresh guidance.
-                    memory.rejected_features[channel] = exc.message
+                    memory.rejected_features[channel] = sanitise(exc.message)
                 memory.guidance.pop(ix, None)
+                memory.refresh_own_guidance = True
                 return
             created = existing
         except InvalidRequest as exc:
-            memory.blocked_channels[channel] = (
-                f"P10: {side.value} refused the feature: {exc.message}"
-            )
+            # P10: guidance not followed. Blocked on the guidance it was allocated
+            # from; fresh guidance is read at once, and a change unblocks it (P12).
+            reason = f"P10: {side.value} refused the feature: {sanitise(exc.message)}"
+            block(self.pool, memory, ix, channel, reason)
+            memory.guidance.pop(ix, None)
+            memory.refresh_own_guidance = True
             return
         except OutcomeUnknown:
             existing = await self._read_feature(side, ix, uuid, fid)
@@ -446,6 +488,7 @@ class StepRunner:
         memory.notified_at.clear()
         memory.rejected_features.pop(step.channel, None)
         memory.guidance.pop(step.interconnect, None)
+        memory.refresh_own_guidance = True
 
     # ------------------------------------------------------------------ notifications
 
