@@ -36,7 +36,8 @@ MAX_RETRY_AFTER_SECONDS = 3600.0
 CALL_BUDGET = 40
 #: A decision seen this many times within one reconcile is a cycle.
 CYCLE_LIMIT = 3
-#: 409s of the same step within one reconcile before the link backs off.
+#: 409s of the same step within one reconcile before the link backs off (the second
+#: is the P10 restart from fresh guidance; a link already backing off stops at one).
 CONFLICTS_PER_RECONCILE = 2
 
 _MAX_SHOWN = 200

@@ -21,6 +21,7 @@ never from the reconciler.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid as uuid_module
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -250,7 +251,8 @@ class Rig:
                 transport = wrap(transport)
             clients.append(build_client(config.provider(side), transport=transport))
         runtime = PoolRuntime(config, clients[0], clients[1], clock=self.clock.datetime)
-        reconciler = LinkReconciler(runtime, clock=self.clock.datetime)
+        # seeded jitter: backoff delays are the same on every run
+        reconciler = LinkReconciler(runtime, clock=self.clock.datetime, rng=random.Random(7))
         op = Operator(runtime, reconciler, switch)
         self.operators.append(op)
         return op

@@ -271,10 +271,13 @@ class LinkReconciler:
             )
             if interrupted is not None:
                 return self._with_events(interrupted, events)
+            # P10 allows one restart from fresh guidance at once; a link already
+            # backing off from conflicts stops at the first one.
+            allowed = CONFLICTS_PER_RECONCILE if memory.attempts == 0 else 1
             repeated = sorted(
                 key
                 for key, count in memory.conflicts.items()
-                if count - conflicts_before.get(key, 0) >= CONFLICTS_PER_RECONCILE
+                if count - conflicts_before.get(key, 0) >= allowed
             )
             if repeated:
                 message = (
