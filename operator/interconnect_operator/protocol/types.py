@@ -318,6 +318,10 @@ class LinkFacts:
     rejected_features: Mapping[str, str] = field(default_factory=dict)
     notified_at: Mapping[Side, datetime] = field(default_factory=dict)
     update_in_progress: bool = False
+    """P17: the peer answered 409 to an update; wait ``update_wait_seconds``."""
+    update_wait_seconds: int = 30
+    notify_after_update: frozenset[Side] = frozenset()
+    """P16: sides still to be notified after a bandwidth update completed."""
     deferred: bool = False
     deferral_timeout: timedelta | None = None
     deferred_since: datetime | None = None

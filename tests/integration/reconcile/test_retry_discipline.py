@@ -125,7 +125,7 @@ async def test_400_on_update_is_terminal_until_the_spec_changes(rig: Rig) -> Non
     assert ready.status is not None
     await rig.aws.reset_stats()
 
-    # 1500 Mbps is no size the environment sells: the peer answers 400 (P16, P32).
+    # 1500 Mbps is no size the environment sells: the provider answers 400 (P16, P32).
     unsupported = replace(request, spec=replace(request.spec, bandwidth_mbps=1500, generation=2))
     results, _ = await _play(rig, op, unsupported, 3600.0)
 
@@ -133,7 +133,7 @@ async def test_400_on_update_is_terminal_until_the_spec_changes(rig: Rig) -> Non
     assert updates == 1  # before: one every 5 s, forever
     stalled = _condition(results[-1], LinkConditionType.STALLED)
     assert stalled[:2] == ("True", "ProviderRefused")
-    assert "aws" in stalled[2]
+    assert "gcp (negotiator)" in stalled[2]  # P16: the local provider is asked first
     assert "not a supported size" in stalled[2]
     ready_cond = _condition(results[-1], LinkConditionType.READY)
     assert ready_cond[:2] == ("False", "ProviderRefused")
@@ -164,3 +164,36 @@ async def test_provider_errors_back_off_with_growing_jittered_delays(rig: Rig) -
     # Before: a fixed 5 s (120 reconciles in 10 minutes, in lockstep with every link).
     assert len(waits) < 40, len(waits)
     assert _condition(results[-1], LinkConditionType.READY)[1] == "ProviderError"
+
+
+async def test_p16_p17_update_local_first_peer_busy_waited_out_then_notified(rig: Rig) -> None:
+    op = rig.operator()
+    ready, request = await rig.drive(op, link_request(account="acct-1"))
+    assert ready.status is not None
+    await _faults(rig, "aws", {"UpdateConnection": {"conflict_rate": 1.0}})
+    for handle in (rig.aws, rig.gcp):
+        await handle.reset_stats()
+    grown = replace(request, spec=replace(request.spec, bandwidth_mbps=2000, generation=2))
+
+    results, grown = await _play(rig, op, grown, 600.0)
+
+    # P16: the local provider took the change first; the busy peer (P17, 409) is
+    # asked again after growing waits, not every few seconds.
+    local = calls_by_operation(await rig.gcp.stats())["UpdateConnection"]
+    peer = calls_by_operation(await rig.aws.stats())["UpdateConnection"]
+    assert local == 1
+    assert 2 <= peer <= 6, peer
+    last = results[-1]
+    assert last.status is not None
+    assert last.status.phase is Phase.UPDATING
+    assert "P17" in last.status.message
+
+    await _faults(rig, "aws", {})
+    done, _ = await rig.drive(op, grown, rounds=4, advance=300)
+    assert done.status is not None
+    assert done.status.ready
+    neg, res = await rig.states()
+    assert {c["bandwidthMbps"] for c in neg["connections"] + res["connections"]} == {2000}
+    # P16 "notify when done": both sides, although both stayed VERIFIED.
+    notified = calls_by_operation(await rig.aws.stats(), await rig.gcp.stats())
+    assert notified["NotifyConnectionStatus"] == 2

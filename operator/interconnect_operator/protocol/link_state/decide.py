@@ -222,12 +222,12 @@ def _next(inp: _Inputs, where: Where) -> Outcome:
         return failed
 
     required = [c for c in h.channels if c not in facts.disabled_channels]
-    notify = [
-        NotifyStatus(working, target)
-        for target in notify_targets(
-            local, remote, h.negotiated, facts.notified_at, facts.now, required=required
-        )
-    ]
+    targets = notify_targets(
+        local, remote, h.negotiated, facts.notified_at, facts.now, required=required
+    )
+    # P16: "notify when done": after an update both sides are told, verified or not.
+    targets += [s for s in (Side.RESPONDER, Side.NEGOTIATOR) if s in facts.notify_after_update]
+    notify = [NotifyStatus(working, target) for target in dict.fromkeys(targets)]
     if notify:
         phase = busy_phase or progress_phase(h, facts)
         return Outcome(notify[0], phase, where, concurrent=tuple(notify))
@@ -449,11 +449,16 @@ def _update(
     if local.bandwidth_mbps == want and remote.bandwidth_mbps == want:
         return None
     if inp.facts.update_in_progress:
-        wait = Wait("UpdateInProgress", "P17: the peer is processing an update", POLL)
+        wait = Wait(
+            "UpdateInProgress",
+            "P17: the provider is processing an update of this connection (409)",
+            max(1, inp.facts.update_wait_seconds),
+        )
         return Outcome(wait, Phase.UPDATING, where)
     if _fits_in_place(inp, working, local, remote):
-        # P16: confirm with the peer first; our side changes only after its 200.
-        side = Side.RESPONDER if remote.bandwidth_mbps != want else Side.NEGOTIATOR
+        # P16 in the spec's order: the local provider first (it checks its own
+        # capacity), then it confirms with the peer.
+        side = Side.NEGOTIATOR if local.bandwidth_mbps != want else Side.RESPONDER
         return Outcome(UpdateBandwidth(working, side, want), Phase.UPDATING, where)
     exclude = {working, *inp.facts.rejected_interconnects}
     found = candidates(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)

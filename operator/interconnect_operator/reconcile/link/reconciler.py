@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -597,7 +598,15 @@ class LinkReconciler:
             disabled_channels=self._disabled_channels(working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
-            update_in_progress=memory.update_in_progress,
+            update_in_progress=(
+                memory.update_busy_until is not None and now < memory.update_busy_until
+            ),
+            update_wait_seconds=(
+                math.ceil((memory.update_busy_until - now).total_seconds())
+                if memory.update_busy_until is not None and now < memory.update_busy_until
+                else 0
+            ),
+            notify_after_update=frozenset(memory.notify_after_update),
             deferred=deferred,
             deferral_timeout=deferral_timeout,
             deferred_since=memory.deferred_since,

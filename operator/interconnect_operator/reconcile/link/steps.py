@@ -257,7 +257,11 @@ class StepRunner:
     async def _update(
         self, uuid: str, memory: LinkMemory, step: link_state.UpdateBandwidth
     ) -> None:
-        """P16-P17: the peer confirms first; our side changes after its 200."""
+        """P16-P17: local first, then the peer confirms; both notified when done.
+
+        A 409 (P17: an update in flight, or no room after all) is waited out,
+        exponentially longer each time, capped at POLL_SLOW.
+        """
         client = self._client(step.side)
         try:
             updated = await client.update_connection(
@@ -268,14 +272,26 @@ class StepRunner:
                 update_mask=["bandwidthMbps"],
             )
         except Conflict:
-            # P17 (update in flight) or no room after all: look again after a refresh.
             _count_conflict(memory, step)
-            memory.update_in_progress = True
-            await self.pool.refresh()
-            memory.update_in_progress = False
+            memory.update_conflicts += 1
+            wait = min(
+                link_state.POLL_SLOW, link_state.POLL * 2 ** min(memory.update_conflicts - 1, 8)
+            )
+            memory.update_busy_until = self._clock() + dt.timedelta(seconds=wait)
             return
+        memory.update_conflicts = 0
+        memory.update_busy_until = None
         self.pool.record_connection(step.side, step.interconnect, uuid, updated)
         memory.notified_at.pop(step.side.other, None)
+        other = (
+            self.pool.snapshot.observation(step.side.other, uuid, self.pool.config.providers).on(
+                step.interconnect
+            )
+            if self.pool.snapshot is not None
+            else None
+        )
+        if other is not None and other.bandwidth_mbps == step.bandwidth_mbps:
+            memory.notify_after_update = set(Side)
 
     async def _delete_connection(
         self, uuid: str, memory: LinkMemory, side: Side, interconnect: str
@@ -499,6 +515,7 @@ class StepRunner:
         )
         memory.notified_at[step.side] = self._clock()
         memory.notified_generation[step.side] = self.pool.generation
+        memory.notify_after_update.discard(step.side)
         snapshot = self.pool.snapshot
         assert snapshot is not None
         finality = views.finality(snapshot, step.interconnect, uuid)

@@ -113,7 +113,11 @@ class LinkMemory:
     # pool refresh generation at each notification: a later refresh that still
     # shows the side UNVERIFIED proves the notification stale (P15)
     notified_generation: dict[Side, int] = field(default_factory=dict)
-    update_in_progress: bool = False
+    update_busy_until: dt.datetime | None = None
+    """P17: the provider answered 409 to an update; not asked again before then."""
+    update_conflicts: int = 0
+    notify_after_update: set[Side] = field(default_factory=set)
+    """P16: sides to notify once an update completed on both."""
     failure: FailureRecord | None = None
     attempts: int = 0
     """Consecutive reconciles that ended on an error, a conflict or no progress."""
