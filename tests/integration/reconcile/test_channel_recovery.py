@@ -8,10 +8,12 @@ feature goes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from interconnect_operator.protocol.conditions import LinkConditionType
@@ -137,3 +139,52 @@ async def test_p12_blocked_channel_recovers_when_the_provider_data_changes(
         assert features == {"ch1": 1025, "ch2": 1025, "ch3": 1025, "ch4": 1025}
     counted = calls_by_operation(await rig.aws.stats(), await rig.gcp.stats())
     assert counted["NotifyConnectionStatus"] == 2
+
+
+class StaleFirstGuidance(httpx.AsyncBaseTransport):
+    """The responder's first guidance answer is stale: it names a VLAN range the
+    responder no longer accepts (its guidance changed since)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.served = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.url.host != "aws.sim" or not request.url.path.endswith(
+            "/GenerateFeatureGuidance"
+        ):
+            return response
+        self.served += 1
+        body = json.loads(await response.aread())
+        if self.served == 1:
+            for entry in body.get("featureGuidance", []):
+                entry["l3BaseGuidance"]["vlanRanges"] = [{"start": 1500, "stop": 1500}]
+        return httpx.Response(response.status_code, json=body)
+
+
+async def test_p10_a_400_on_create_feature_is_retried_from_fresh_guidance(
+    make_rig: Callable[..., Rig], tmp_path: Path
+) -> None:
+    rig = make_rig(aws_inventory=_one_vlan(tmp_path, RESPONDER))
+    wrappers: list[StaleFirstGuidance] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        wrappers.append(StaleFirstGuidance(inner))
+        return wrappers[-1]
+
+    op = rig.operator(wrap=wrap)
+
+    ready, request = await rig.drive(op, link_request(account="acct-1"), rounds=6)
+
+    assert ready.status is not None
+    assert ready.status.ready
+    uuid = request.shared_uuid
+    assert uuid is not None
+    refused = (await rig.aws.stats())["byOperation"]["CreateFeature"]["byStatus"].get("400", 0)
+    assert refused == 4  # one proposal per channel from the stale guidance
+    counted = calls_by_operation(await rig.aws.stats())
+    assert counted["GenerateFeatureGuidance"] == 2  # the stale answer, then a fresh one
+    neg, res = await rig.states()
+    for state in (neg, res):
+        assert {f["vlanId"] for f in link_objects(state, uuid)[1]} == {1025}

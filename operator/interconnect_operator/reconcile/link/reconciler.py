@@ -625,16 +625,16 @@ class LinkReconciler:
         blocked on changed (admin state, guidance, what is in use); fresh guidance first."""
         if working is None:
             return
-        for channel, basis in list(memory.blocked_basis.items()):
-            if channel_basis(self.pool, memory, working, channel) == basis:
+        for channel, (data, guidance) in list(memory.blocked_basis.items()):
+            now_data, now_guidance = channel_basis(self.pool, memory, working, channel)
+            if (now_data, now_guidance) == (data, guidance):
                 continue
             memory.blocked_basis.pop(channel, None)
             memory.blocked_channels.pop(channel, None)
-            memory.guidance.pop(working, None)
-            memory.refresh_own_guidance = True
-        for channel in list(memory.blocked_channels):
-            if channel not in memory.blocked_basis:  # blocked before bases were kept
-                memory.blocked_channels.pop(channel)
+            if now_guidance == guidance:
+                # Admin state or usage changed: the guidance may be stale too.
+                memory.guidance.pop(working, None)
+                memory.refresh_own_guidance = True
 
     def _disabled_channels(self, working: str | None) -> frozenset[str]:
         """Channels administratively disabled on either side (not required by P14)."""

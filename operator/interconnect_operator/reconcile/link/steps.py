@@ -61,9 +61,17 @@ def step_side(step: link_state.Step) -> Side:
 OWN_GUIDANCE_TTL = dt.timedelta(hours=1)
 
 
-def channel_basis(pool: PoolRuntime, memory: LinkMemory, interconnect: str, channel: str) -> str:
+def guidance_basis(memory: LinkMemory, interconnect: str, channel: str) -> str:
+    """Both sides' guidance for the channel as last read (P8)."""
+    seen = memory.guidance_seen.get(interconnect)
+    return repr([g.get(channel) for g in seen]) if seen is not None else "none"
+
+
+def channel_basis(
+    pool: PoolRuntime, memory: LinkMemory, interconnect: str, channel: str
+) -> tuple[str, str]:
     """The provider data a channel's block depends on (P12): both sides' admin state
-    of the channel, the guidance last read for it, and what is in use on it."""
+    of the channel and what is in use on it; and the guidance last read for it."""
     snapshot = pool.snapshot
     admin: list[str] = []
     usage = ""
@@ -75,9 +83,7 @@ def channel_basis(pool: PoolRuntime, memory: LinkMemory, interconnect: str, chan
                 if c.id == channel
             )
         usage = repr(snapshot.channel_usage(interconnect, channel))
-    seen = memory.guidance_seen.get(interconnect)
-    guidance = repr([g.get(channel) for g in seen]) if seen is not None else "none"
-    return f"{admin}|{guidance}|{usage}"
+    return f"{admin}|{usage}", guidance_basis(memory, interconnect, channel)
 
 
 def block(
@@ -385,6 +391,12 @@ class StepRunner:
         if guidance is None:
             block(self.pool, memory, ix, channel, f"channel {channel}: no guidance (P8)")
             return None
+        refused = memory.refused_on.get(channel)
+        if refused is not None and refused[0] == guidance_basis(memory, ix, channel):
+            # P10: a proposal from this very guidance was refused (400); the same
+            # inputs give the same proposal, so wait for the provider's data to change.
+            block(self.pool, memory, ix, channel, refused[1])
+            return None
         usage = self._usage(ix, channel, uuid, memory)
         allocation = allocate_feature(
             channel, guidance[0].get(channel), guidance[1].get(channel), usage, request.spec
@@ -423,19 +435,24 @@ class StepRunner:
                 del conflicted[:-MAX_CONFLICTED]
                 if side is Side.RESPONDER:
                     # P10: something else took that space; restart the channel from
-                    # fresh guidance.
+                    # fresh guidance (DeleteFeature of the local half drops it).
                     memory.rejected_features[channel] = sanitise(exc.message)
-                memory.guidance.pop(ix, None)
-                memory.refresh_own_guidance = True
+                else:
+                    memory.guidance.pop(ix, None)
+                    memory.refresh_own_guidance = True
                 return
             created = existing
         except InvalidRequest as exc:
-            # P10: guidance not followed. Blocked on the guidance it was allocated
-            # from; fresh guidance is read at once, and a change unblocks it (P12).
+            # P10: guidance not followed (it may have changed since it was read). The
+            # channel restarts from fresh guidance (the local half goes first, as
+            # after a 409); a proposal from unchanged guidance is not made again.
             reason = f"P10: {side.value} refused the feature: {sanitise(exc.message)}"
-            block(self.pool, memory, ix, channel, reason)
-            memory.guidance.pop(ix, None)
-            memory.refresh_own_guidance = True
+            memory.refused_on[channel] = (guidance_basis(memory, ix, channel), reason)
+            if side is Side.RESPONDER:
+                memory.rejected_features[channel] = reason  # DeleteFeature drops guidance
+            else:
+                memory.guidance.pop(ix, None)
+                memory.refresh_own_guidance = True
             return
         except OutcomeUnknown:
             existing = await self._read_feature(side, ix, uuid, fid)
@@ -447,6 +464,7 @@ class StepRunner:
         finally:
             self._tentative.get((ix, channel), {}).pop(uuid, None)
         memory.rejected_features.pop(channel, None)
+        memory.refused_on.pop(channel, None)
         # P15: a changed feature set needs fresh notifications (the peer ignores
         # one older than the change).
         memory.notified_at.clear()

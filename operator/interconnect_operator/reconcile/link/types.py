@@ -100,12 +100,14 @@ class LinkMemory:
         default_factory=dict
     )
     blocked_channels: dict[str, str] = field(default_factory=dict)
-    blocked_basis: dict[str, str] = field(default_factory=dict)
+    blocked_basis: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Channel -> the provider data it was blocked on (P12: a change unblocks it)."""
     guidance_seen: dict[str, tuple[dict[str, GuidanceView], dict[str, GuidanceView]]] = field(
         default_factory=dict
     )
     """The latest guidance fetched per interconnect (kept across P10 restarts)."""
+    refused_on: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Channel -> the guidance a proposal refused with 400 was made from, and why (P10)."""
     refresh_own_guidance: bool = False
     """The negotiator's cached guidance is suspect (P10 restart, 400): read it again."""
     rejected_features: dict[str, str] = field(default_factory=dict)
