@@ -41,6 +41,7 @@ from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.protocol.types import DeletionPolicy as ProtoDeletionPolicy
 from interconnect_operator.protocol.types import FailureRecord, LinkSpec, Secret
+from interconnect_operator.protocol.types import PeerDeletionPolicy as ProtoPeerDeletionPolicy
 from interconnect_operator.reconcile.driver import LinkDriver
 from interconnect_operator.reconcile.link import (
     LinkEvent,
@@ -447,6 +448,7 @@ def build_request(
         mtu=spec.mtu,
         bgp_asn=spec.bgp.asn if spec.bgp is not None else None,
         deletion_policy=ProtoDeletionPolicy(spec.deletion_policy.value),
+        on_peer_deletion=ProtoPeerDeletionPolicy(spec.on_peer_deletion.value),
         paused=is_paused(meta.get("annotations") or {}),
         generation=generation,
         md5=md5,
@@ -469,7 +471,9 @@ def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
 
     The shared UUID written ahead (or shown in status), the interconnect the
     link was placed on, whether it was ever Ready, and a failure recorded for
-    this very generation. Keyword arguments of ``LinkRequest``.
+    this very generation; which providers held the connection (peer intent,
+    P19) and when a deferred creation reached the peer (P23). Keyword
+    arguments of ``LinkRequest``.
     """
     old_status = body.get("status") or {}
     return {
@@ -477,6 +481,8 @@ def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
         "interconnect": old_status.get("interconnect"),
         "ever_ready": bool(old_status.get("readyTime")),
         "failure": failure_record(old_status, generation),
+        "existed_on": status_mod.existed_on(old_status),
+        "deferred_since": status_mod.parse_time(old_status.get("deferredSince")),
     }
 
 

@@ -36,6 +36,26 @@ def _time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def existed_on(old_status: Mapping[str, Any] | None) -> dict[Side, str]:
+    """Sides whose provider held the link's connection, by the link's status (and the
+    interconnect it was on): the fact a peer deletion is judged by after a restart.
+    A link already reported as deleted by a provider existed on both sides."""
+    old = old_status or {}
+    interconnect = str(old.get("interconnect") or "")
+    roles = {role: side for side, role in _ROLE.items()}
+    found: dict[Side, str] = {}
+    for entry in old.get("providers") or []:
+        side = roles.get(str(entry.get("role")))
+        if side is not None and entry.get("connection"):
+            found[side] = interconnect
+    for cond in old.get("conditions") or []:
+        reason = str(cond.get("reason") or "")
+        stalled = cond.get("type") == "Stalled" and cond.get("status") == "True"
+        if stalled and reason.startswith("DeletedBy") and interconnect:
+            found = dict.fromkeys(Side, interconnect)
+    return found
+
+
 def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -113,6 +133,8 @@ def link_status_body(
     elif old.get("timeToReadySeconds") is not None:
         body["timeToReadySeconds"] = old.get("timeToReadySeconds")
     body["readyTime"] = ready_time
+    if status.deferred_since is not None:
+        body["deferredSince"] = _time(status.deferred_since)
     if old.get("issue"):
         body["issue"] = old["issue"]
     return {k: v for k, v in body.items() if v is not None}
