@@ -212,3 +212,28 @@ def test_a_blocked_channel_recovers_when_the_provider_data_changes(
     _ready(stack, namespace, "squeezed", timeout=90)
     for sim in (pool.gcp, pool.aws):
         assert sorted(f["channel"] for f in sim_features(sim, uuid)) == ["ch1", "ch2", "ch3", "ch4"]
+
+
+def test_a_link_waiting_for_capacity_does_not_pin_fast_refreshes(
+    stack: Stack, namespace: str, make_pool: Any
+) -> None:
+    small = {
+        "environments": [
+            {"id": ENV, "interconnectCount": 1, "maxBandwidthMbps": 1000},
+        ]
+    }
+    pool = make_pool(inventory=small, refresh_interval=5)
+    stack.kube.apply([link_manifest("waiting", namespace, pool.name, 2000)])
+
+    def no_capacity() -> Any:
+        obj = stack.kube.try_get("mcl", "waiting", namespace)
+        cond = condition(obj, "Stalled")
+        return obj if cond and cond["status"] == "True" and cond["reason"] == "NoCapacity" else None
+
+    wait_for(no_capacity, 60, "waiting Stalled NoCapacity")
+    time.sleep(2)
+    before = _calls(pool.aws, "ListConnections")
+    time.sleep(10)
+    reads = _calls(pool.aws, "ListConnections") - before
+    # The pool's own 5 s interval (2-3 reads), not the 1 s of a link making progress.
+    assert reads <= 4, reads

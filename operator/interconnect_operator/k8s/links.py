@@ -16,6 +16,7 @@ Each reconcile
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -53,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 SECRET_RETRY = (5.0, 300.0)
 STARTUP_GRACE_SECONDS = 10.0
+#: Longest a link waits for its pool's first refresh before it reports and requeues.
+POOL_READY_WAIT_SECONDS = 30.0
+#: A link asking to be looked at again within this is busy: the pool refreshes fast.
+BUSY_REQUEUE_SECONDS = 30.0
 IN_PROGRESS = frozenset(
     {"Pending", "Placing", "Negotiating", "Provisioning", "Verifying", "Updating", "Migrating"}
 )
@@ -180,9 +185,25 @@ class LinkWorkers:
         if entry is None or entry.reconciler is None:
             return await self._pool_unavailable(key, body, spec, entry, deleting=deleting)
         if not entry.ready.is_set():
-            await entry.ready.wait()
+            try:
+                await asyncio.wait_for(entry.ready.wait(), POOL_READY_WAIT_SECONDS)
+            except TimeoutError:
+                message = f"pool {entry.name} has not completed its first provider read yet"
+                return await self._refuse(
+                    key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
+                )
         if not deleting:
-            denied = await self._namespaces.denial(entry.name, entry.body, key[0])
+            try:
+                denied = await self._namespaces.denial(entry.name, entry.body, key[0])
+            except KubeError as exc:
+                # Transient: a namespace read that failed says nothing about policy.
+                message = (
+                    f"cannot read namespace {key[0]} to check the pool's namespaceSelector "
+                    f"(HTTP {exc.status}); retrying"
+                )
+                return await self._refuse(
+                    key, body, "Pending", "NamespaceUnreadable", message, stalled=False, retry=10.0
+                )
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
             customer = spec.customer is not None
@@ -341,7 +362,14 @@ class LinkWorkers:
             )
             await self._publisher.write_link_status(key, body, new)
             phase = result.status.phase.value
-            self._track_progress(entry, key, phase)
+            # A link that waits (no capacity, a backoff, a refusal) does not pin the
+            # pool to fast refreshes; one that expects provider progress soon does.
+            expecting = (
+                not result.status.condition("Stalled").is_true
+                and result.requeue_after is not None
+                and result.requeue_after <= BUSY_REQUEUE_SECONDS
+            )
+            self._track_progress(entry, key, phase if expecting else "Waiting")
             if phase != state.last_phase:
                 await self._announce(
                     key, body, state, pool=entry.name, phase=phase, message=result.status.message

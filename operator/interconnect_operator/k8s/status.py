@@ -350,11 +350,13 @@ def pool_status_error(
     reason: str,
     message: str,
     now: dt.datetime,
+    reachable: ConditionStatus = ConditionStatus.UNKNOWN,
 ) -> dict[str, Any]:
-    """A pool that cannot be set up (bad credentials, missing secret)."""
+    """A pool that cannot be set up (bad credentials, missing secret), or whose loop
+    failed (``reachable`` False: the providers could not be worked with)."""
     conds = [
         Condition("Ready", ConditionStatus.FALSE, reason, message, generation),
-        Condition("ProvidersReachable", ConditionStatus.UNKNOWN, reason, message, generation),
+        Condition("ProvidersReachable", reachable, reason, message, generation),
     ]
     old = dict(old_status or {})
     old.update(
