@@ -365,7 +365,7 @@ class LinkWorkers:
             # A link that waits (no capacity, a backoff, a refusal) does not pin the
             # pool to fast refreshes; one that expects provider progress soon does.
             expecting = (
-                not result.status.condition("Stalled").is_true
+                not any(c.type == "Stalled" and c.is_true for c in result.status.conditions)
                 and result.requeue_after is not None
                 and result.requeue_after <= BUSY_REQUEUE_SECONDS
             )
