@@ -161,29 +161,3 @@ async def test_activation_key_links_are_never_recreated_automatically(rig: Rig) 
     assert await _creations(rig) == before
     _, res = await rig.states()
     assert [k["state"] for k in res["activationKeys"]] == ["invalidated"]
-
-
-async def test_a_key_is_confirmed_again_before_a_later_creation(rig: Rig) -> None:
-    # The responder fails the first CreateConnection (503, not retried here):
-    # the next attempt, in a later reconcile, confirms the key again first (P3).
-    response = await rig.aws.admin.post(
-        "/admin/faults",
-        json={"operations": {"CreateConnection": {"error_rate": 1.0}}, "seed": 1},
-    )
-    assert response.status_code == 200
-    op = rig.operator()
-    for side in Side:
-        op.runtime.client(side).retry = replace(op.runtime.client(side).retry, max_attempts=1)
-    request = link_request(account="acct-1")
-    interrupted, request = await rig.drive(
-        op, request, until=lambda r: r.status is not None and r.calls > 0, rounds=3
-    )
-    assert interrupted.status is not None
-    assert calls_by_operation(await rig.aws.stats())["ConfirmActivationKey"] == 1
-    assert (await rig.aws.admin.post("/admin/faults", json={})).status_code == 200
-
-    done, _ = await rig.drive(op, request)
-
-    assert done.status is not None
-    assert done.status.ready
-    assert calls_by_operation(await rig.aws.stats())["ConfirmActivationKey"] == 2

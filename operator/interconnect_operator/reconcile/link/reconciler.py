@@ -233,10 +233,6 @@ class LinkReconciler:
                 message=sanitise(f"{type(exc).__name__}: {exc}"),
                 retry_after=retry_after_of(exc) if isinstance(exc, ApiError) else None,
             )
-        if not self._held_by_responder(uuid):
-            # P3: a confirmation holds for the creation that follows it, not for a
-            # later one (the key may have been consumed meanwhile): confirm again.
-            memory.key_confirmed = False
         decision: Decision | None = None
         guard = CycleGuard()
         conflicts_before = dict(memory.conflicts)
