@@ -20,7 +20,9 @@ Why each rule exists:
 * `NAMESPACE_RULES` (operator's namespace only): provider credentials are
   Secrets there (the ClusterIssuer pattern: a namespace that may create
   links cannot read them, and the operator cannot read everybody's Secrets);
-  leases for leader election of the operator's own components.
+  leases for leader election of the operator's own components; ConfigMaps
+  that record which link (by uid) owns each shared UUID (only the operator
+  writes there, so a tenant cannot claim another team's connection).
 * `LINK_SECRET_RULES`: a link's activation key and BGP MD5 password live in
   the link's own namespace. Reading them needs `get` there, and only `get`
   (no list/watch: the operator asks for one named Secret). The ClusterRole is
@@ -77,6 +79,8 @@ CLUSTER_RULES: list[Rule] = [
 
 NAMESPACE_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": list(_READ)},
+    # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID.
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]},
     {
         "apiGroups": ["coordination.k8s.io"],
         "resources": ["leases"],
