@@ -4,8 +4,9 @@ Watch events land in the link index and, when they carry new intent, in the
 work queue; a fixed set of workers reconciles one key at a time per key.
 Each reconcile
 
-1. gates the link: a valid spec, a pool ready to serve it, a namespace the
-   pool admits, the operator's finalizer;
+1. gates the link: a shared UUID it owns, a valid spec, a pool ready to
+   serve it, a namespace the pool admits, a bandwidth within the pool's
+   per-link maximum and headroom, the operator's finalizer;
 2. prepares the ``LinkRequest``: the Secrets it names, what the stored
    status carries over, fresh reads where acting on a stale copy could harm;
 3. hands it to the pool's driver (``reconcile.driver``: the symmetric
@@ -39,6 +40,7 @@ from interconnect_operator.k8s.ownership import (
     Ownership,
     UuidOwnership,
 )
+from interconnect_operator.k8s.policy import capacity_denial
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import EventMemory, Publisher, stalled_event
 from interconnect_operator.k8s.resources import DeletionPolicy, MulticloudLinkSpec, is_paused
@@ -193,6 +195,13 @@ class LinkWorkers:
             await entry.ready.wait()
         if not deleting:
             denied = await self._namespaces.denial(entry.name, entry.body, key[0])
+            if denied is not None:
+                return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
+            runtime = entry.runtime
+            assert runtime is not None
+            denied = capacity_denial(
+                spec.bandwidth_mbps, runtime.config, runtime.snapshot, shared_uuid(body)
+            )
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
             customer = spec.customer is not None

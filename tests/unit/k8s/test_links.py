@@ -7,6 +7,7 @@ tests/integration/reconcile); Kubernetes is the fake client.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class StubSnapshot:
 @dataclass
 class StubConfig:
     providers: dict[Side, str]
+    max_bandwidth_mbps_per_link: int | None = None
+    headroom_mbps: int = 0
 
 
 @dataclass
@@ -71,6 +74,7 @@ class StubRuntime:
         default_factory=lambda: StubConfig({Side.NEGOTIATOR: "gcp", Side.RESPONDER: "aws"})
     )
     fresh_reads: int = 0
+    snapshot: None = None
 
     @property
     def providers(self) -> dict[Side, str]:
@@ -555,3 +559,45 @@ async def test_a_released_link_gives_its_record_up(rig: Rig) -> None:
     assert await rig.workers.reconcile(KEY, body) is None
     assert len(rig.reconciler.requests) == 1
     assert rig.owner("uuid-1") is None
+
+
+# ---------------------------------------------------------------- capacity policy
+
+
+@pytest.mark.parametrize("spec", [{"activationKey": {"secretRef": {"name": "k"}}}, {}])
+async def test_a_link_above_the_per_link_maximum_is_denied_before_the_reconciler(
+    rig: Rig, spec: dict[str, Any]
+) -> None:
+    rig.add_pool()
+    rig.runtime.config.max_bandwidth_mbps_per_link = 2000
+    body = rig.link(bandwidthMbps=10000, **spec)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reconciler.requests == []
+    assert rig.reasons() == ["PolicyDenied"]
+    assert "per-link maximum of 2000" in rig.kube.events[0].message
+    assert rig.stored()["status"]["phase"] == "Failed"
+    assert "finalizers" not in rig.stored()["metadata"]
+
+
+async def test_a_ready_link_patched_above_the_maximum_is_not_resized(rig: Rig) -> None:
+    rig.add_pool()
+    rig.runtime.config.max_bandwidth_mbps_per_link = 2000
+    body = rig.link(bandwidthMbps=1000, meta=FOREIGN)
+    rig.reconciler.results.append(_result(Phase.READY))
+    assert await rig.workers.reconcile(KEY, body) == 60.0
+    rig.stored()["spec"]["bandwidthMbps"] = 10000
+    rig.stored()["metadata"]["generation"] = 2
+    rig.index.observe(copy.deepcopy(rig.stored()))
+    assert await rig.workers.reconcile(KEY, rig.index.links[KEY]) is None
+    assert len(rig.reconciler.requests) == 1
+    assert rig.reasons()[-1] == "PolicyDenied"
+
+
+async def test_deletion_is_never_held_by_the_capacity_policy(rig: Rig) -> None:
+    rig.add_pool()
+    rig.runtime.config.max_bandwidth_mbps_per_link = 2000
+    meta = {**FOREIGN, "deletionTimestamp": "2026-01-01T00:00:00Z"}
+    body = rig.link(bandwidthMbps=10000, meta=meta)
+    rig.reconciler.results.append(_result(Phase.DELETING, finalized=True))
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert len(rig.reconciler.requests) == 1
