@@ -55,6 +55,7 @@ from interconnect_operator.reconcile.link import (
     LinkRequest,
     LinkResult,
 )
+from interconnect_operator.reconcile.pool import PoolRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -198,10 +199,9 @@ class LinkWorkers:
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
             runtime = entry.runtime
-            assert runtime is not None
-            denied = capacity_denial(
-                spec.bandwidth_mbps, runtime.config, runtime.snapshot, shared_uuid(body)
-            )
+            snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
+            pool_policy = (entry.body.get("spec") or {}).get("policy") or {}
+            denied = capacity_denial(spec.bandwidth_mbps, pool_policy, snapshot, shared_uuid(body))
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
             customer = spec.customer is not None

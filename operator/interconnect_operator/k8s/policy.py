@@ -7,7 +7,6 @@ from typing import Any
 
 from interconnect_operator.protocol import placement
 from interconnect_operator.protocol.types import Side
-from interconnect_operator.reconcile.pool import PoolConfig
 from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 
@@ -50,7 +49,7 @@ def provisioned_mbps(snapshot: PoolSnapshot | None, uuid: str | None) -> int:
 
 def capacity_denial(
     requested_mbps: int,
-    config: PoolConfig,
+    pool_policy: Mapping[str, Any],
     snapshot: PoolSnapshot | None,
     uuid: str | None,
 ) -> str | None:
@@ -62,11 +61,14 @@ def capacity_denial(
     is neither created, resized nor moved; the headroom whenever the link
     would take more than it holds now, and only on a snapshot both providers
     answered (a missing answer would make an existing link look new).
+    ``pool_policy`` is the CapacityPool's ``spec.policy``; ``snapshot`` the
+    pool's last bulk read where the pool has one (None: headroom unjudged).
     """
-    maximum = config.max_bandwidth_mbps_per_link
-    if maximum is not None and requested_mbps > maximum:
+    maximum = pool_policy.get("maxBandwidthMbpsPerLink")
+    headroom = int(pool_policy.get("headroomMbps") or 0)
+    if maximum is not None and requested_mbps > int(maximum):
         return f"pool policy: {requested_mbps} Mbps exceeds the per-link maximum of {maximum}"
-    if config.headroom_mbps <= 0 or snapshot is None or snapshot.errors:
+    if headroom <= 0 or snapshot is None or snapshot.errors:
         return None
     growth = requested_mbps - provisioned_mbps(snapshot, uuid)
     if growth <= 0:
@@ -75,7 +77,5 @@ def capacity_denial(
         snapshot.interconnect_views(Side.NEGOTIATOR),
         snapshot.interconnect_views(Side.RESPONDER),
     )
-    why = placement.policy_violation(
-        growth, placement.PlacementPolicy(None, config.headroom_mbps), pool
-    )
+    why = placement.policy_violation(growth, placement.PlacementPolicy(None, headroom), pool)
     return None if why is None else f"pool policy: {requested_mbps} Mbps {why}"

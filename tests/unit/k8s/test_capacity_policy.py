@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from interconnect_operator.api import models
 from interconnect_operator.k8s.policy import capacity_denial, provisioned_mbps
-from interconnect_operator.reconcile.pool import PoolConfig
 from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideView
 
 
@@ -30,11 +30,11 @@ def _snapshot(held: dict[str, int], errors: dict[str, str] | None = None) -> Poo
     )
 
 
-def _config(*, maximum: int | None = None, headroom: int = 0) -> PoolConfig:
-    config = PoolConfig.__new__(PoolConfig)
-    object.__setattr__(config, "max_bandwidth_mbps_per_link", maximum)
-    object.__setattr__(config, "headroom_mbps", headroom)
-    return config
+def _config(*, maximum: int | None = None, headroom: int = 0) -> dict[str, Any]:
+    policy: dict[str, Any] = {"headroomMbps": headroom}
+    if maximum is not None:
+        policy["maxBandwidthMbpsPerLink"] = maximum
+    return policy
 
 
 def test_the_per_link_maximum_applies_whatever_the_link_holds() -> None:

@@ -63,8 +63,6 @@ class StubSnapshot:
 @dataclass
 class StubConfig:
     providers: dict[Side, str]
-    max_bandwidth_mbps_per_link: int | None = None
-    headroom_mbps: int = 0
 
 
 @dataclass
@@ -74,7 +72,6 @@ class StubRuntime:
         default_factory=lambda: StubConfig({Side.NEGOTIATOR: "gcp", Side.RESPONDER: "aws"})
     )
     fresh_reads: int = 0
-    snapshot: None = None
 
     @property
     def providers(self) -> dict[Side, str]:
@@ -569,7 +566,7 @@ async def test_a_link_above_the_per_link_maximum_is_denied_before_the_reconciler
     rig: Rig, spec: dict[str, Any]
 ) -> None:
     rig.add_pool()
-    rig.runtime.config.max_bandwidth_mbps_per_link = 2000
+    rig.pools.entries["pool"].body["spec"]["policy"] = {"maxBandwidthMbpsPerLink": 2000}
     body = rig.link(bandwidthMbps=10000, **spec)
     assert await rig.workers.reconcile(KEY, body) is None
     assert rig.reconciler.requests == []
@@ -581,7 +578,7 @@ async def test_a_link_above_the_per_link_maximum_is_denied_before_the_reconciler
 
 async def test_a_ready_link_patched_above_the_maximum_is_not_resized(rig: Rig) -> None:
     rig.add_pool()
-    rig.runtime.config.max_bandwidth_mbps_per_link = 2000
+    rig.pools.entries["pool"].body["spec"]["policy"] = {"maxBandwidthMbpsPerLink": 2000}
     body = rig.link(bandwidthMbps=1000, meta=FOREIGN)
     rig.reconciler.results.append(_result(Phase.READY))
     assert await rig.workers.reconcile(KEY, body) == 60.0
@@ -595,7 +592,7 @@ async def test_a_ready_link_patched_above_the_maximum_is_not_resized(rig: Rig) -
 
 async def test_deletion_is_never_held_by_the_capacity_policy(rig: Rig) -> None:
     rig.add_pool()
-    rig.runtime.config.max_bandwidth_mbps_per_link = 2000
+    rig.pools.entries["pool"].body["spec"]["policy"] = {"maxBandwidthMbpsPerLink": 2000}
     meta = {**FOREIGN, "deletionTimestamp": "2026-01-01T00:00:00Z"}
     body = rig.link(bandwidthMbps=10000, meta=meta)
     rig.reconciler.results.append(_result(Phase.DELETING, finalized=True))
