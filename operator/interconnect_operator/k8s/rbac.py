@@ -11,15 +11,16 @@ and this module cannot disagree.
 Why each rule exists:
 
 * `CLUSTER_RULES`: both kinds are watched in every namespace (kopf needs
-  list/watch cluster-wide, and patch on the objects for its finalizer and
-  progress annotations); status is written through the status subresource;
-  Events are posted on both event APIs (kopf uses the core one, kubectl
-  shows both); namespaces are read for the pool's namespaceSelector policy;
+  list/watch cluster-wide, and patch on the objects for the finalizer; every
+  write is a merge patch, so no update); status is written through the status
+  subresource (patch); Events are posted on the core API only (the operator
+  and kopf both use it); namespaces are read for the pool's namespaceSelector policy;
   kopf peering objects coordinate active/standby replicas; CRDs are listed
   because kopf scans them at startup.
 * `NAMESPACE_RULES` (operator's namespace only): provider credentials are
-  Secrets there (the ClusterIssuer pattern: a namespace that may create
-  links cannot read them, and the operator cannot read everybody's Secrets);
+  Secrets there, read one by name (`get` only, no list/watch; the
+  ClusterIssuer pattern: a namespace that may create links cannot read
+  them, and the operator cannot read everybody's Secrets);
   leases for leader election of the operator's own components; ConfigMaps
   that record which link (by uid) owns each shared UUID (only the operator
   writes there, so a tenant cannot claim another team's connection).
@@ -55,15 +56,14 @@ CLUSTER_RULES: list[Rule] = [
     {
         "apiGroups": [r.GROUP],
         "resources": [r.POOL_PLURAL, r.LINK_PLURAL],
-        "verbs": [*_READ, "patch", "update"],
+        "verbs": [*_READ, "patch"],
     },
     {
         "apiGroups": [r.GROUP],
         "resources": [f"{r.POOL_PLURAL}/status", f"{r.LINK_PLURAL}/status"],
-        "verbs": ["get", "patch", "update"],
+        "verbs": ["get", "patch"],
     },
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(_READ)},
     {
         "apiGroups": ["kopf.dev"],
@@ -78,7 +78,7 @@ CLUSTER_RULES: list[Rule] = [
 ]
 
 NAMESPACE_RULES: list[Rule] = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": list(_READ)},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
     # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID.
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]},
     {

@@ -27,13 +27,15 @@ def _by_kind(docs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def test_cluster_rules_cover_what_kopf_and_the_reconcilers_need() -> None:
     rules = rbac.CLUSTER_RULES
     for resource in ("capacitypools", "multicloudlinks"):
-        for verb in ("get", "list", "watch", "patch", "update"):
+        for verb in ("get", "list", "watch", "patch"):
             assert _allows(rules, "interconnect.io", resource, verb), (resource, verb)
-        for verb in ("get", "patch", "update"):
+        for verb in ("get", "patch"):
             assert _allows(rules, "interconnect.io", f"{resource}/status", verb)
-    for group in ("", "events.k8s.io"):
-        assert _allows(rules, group, "events", "create")
-        assert _allows(rules, group, "events", "patch")
+        # Every write is a merge patch: no update, on the objects or their status.
+        assert not _allows(rules, "interconnect.io", resource, "update")
+        assert not _allows(rules, "interconnect.io", f"{resource}/status", "update")
+    assert _allows(rules, "", "events", "create")
+    assert not any("events.k8s.io" in rule["apiGroups"] for rule in rules)
     for verb in ("get", "list", "watch"):
         assert _allows(rules, "", "namespaces", verb)
         assert _allows(rules, "apiextensions.k8s.io", "customresourcedefinitions", verb)
@@ -56,7 +58,8 @@ def test_secrets_are_readable_only_in_the_operator_namespace() -> None:
     (role,) = kinds["Role"]
     assert role["metadata"]["namespace"] == "interconnect-system"
     assert _allows(role["rules"], "", "secrets", "get")
-    assert _allows(role["rules"], "", "secrets", "watch")
+    assert not _allows(role["rules"], "", "secrets", "watch")
+    assert not _allows(role["rules"], "", "secrets", "list")
     assert _allows(role["rules"], "coordination.k8s.io", "leases", "update")
     (cluster_role,) = kinds["ClusterRole"]
     assert not _allows(cluster_role["rules"], "", "secrets", "get")
