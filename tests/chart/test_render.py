@@ -60,6 +60,8 @@ def test_defaults_render_the_expected_kinds(defaults: list[Manifest]) -> None:
             "ClusterRoleBinding",
             "ValidatingAdmissionPolicy",
             "ValidatingAdmissionPolicyBinding",
+            "ClusterRole",
+            "ClusterRole",
             "Role",
             "RoleBinding",
             "Service",

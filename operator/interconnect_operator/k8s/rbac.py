@@ -24,6 +24,10 @@ Why each rule exists:
   leases for leader election of the operator's own components; ConfigMaps
   that record which link (by uid) owns each shared UUID (only the operator
   writes there, so a tenant cannot claim another team's connection).
+* `LINK_VIEW_RULES` / `LINK_EDIT_RULES`: not the operator's; ClusterRoles
+  labelled for aggregation into the built-in `view` / `edit` and `admin`
+  roles, so namespace users manage MulticloudLinks (never pools) with the
+  roles they already have.
 * `LINK_SECRET_RULES`: a link's activation key and BGP MD5 password live in
   the link's own namespace. Reading them needs `get` there, and only `get`
   (no list/watch: the operator asks for one named Secret). The ClusterRole is
@@ -87,6 +91,24 @@ NAMESPACE_RULES: list[Rule] = [
         "verbs": [*_READ, "create", "update", "patch"],
     },
 ]
+
+#: Aggregated into the built-in ``view`` role (and so ``edit`` and ``admin``):
+#: users who may read a namespace may read its MulticloudLinks. Not pools.
+LINK_VIEW_RULES: list[Rule] = [
+    {"apiGroups": [r.GROUP], "resources": [r.LINK_PLURAL], "verbs": list(_READ)},
+]
+#: Aggregated into the built-in ``edit`` and ``admin`` roles: users who may
+#: edit a namespace may manage its MulticloudLinks. Not their status, not pools.
+LINK_EDIT_RULES: list[Rule] = [
+    {
+        "apiGroups": [r.GROUP],
+        "resources": [r.LINK_PLURAL],
+        "verbs": [*_READ, "create", "update", "patch", "delete", "deletecollection"],
+    },
+]
+_AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+_VIEWERS = ("view", "edit", "admin")
+_EDITORS = ("edit", "admin")
 
 LINK_SECRET_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
@@ -162,6 +184,24 @@ def render_rbac(
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
             "roleRef": _role_ref("Role", name),
             "subjects": [subject],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": f"{name}-links-view",
+                "labels": {**labels, **{_AGGREGATE + role: "true" for role in _VIEWERS}},
+            },
+            "rules": _copy_rules(LINK_VIEW_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": f"{name}-links-edit",
+                "labels": {**labels, **{_AGGREGATE + role: "true" for role in _EDITORS}},
+            },
+            "rules": _copy_rules(LINK_EDIT_RULES),
         },
     ]
     if link_secret_namespaces:
