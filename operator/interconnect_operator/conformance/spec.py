@@ -120,7 +120,8 @@ class SpecValidator:
         self._check(entry[0], entry[1], document, where="$", out=problems, depth=0)
         return problems
 
-    def _check(
+    # Long on purpose: one branch per JSON Schema keyword.
+    def _check(  # noqa: PLR0912
         self, schema: Any, base: Path, value: Any, *, where: str, out: list[str], depth: int
     ) -> None:
         if depth > 40 or len(out) >= 20:

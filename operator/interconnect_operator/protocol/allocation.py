@@ -548,7 +548,8 @@ def allocate_all(
     }
 
 
-def feature_follows_guidance(
+# Long on purpose: one branch per guidance field (P9).
+def feature_follows_guidance(  # noqa: PLR0912
     feature: FeatureView,
     negotiator: GuidanceView,
     responder: GuidanceView,

@@ -130,7 +130,8 @@ class _Connection:
         return await self.session.client.get_connection(self.env, self.interconnect, self.id)
 
 
-async def run_lifecycle(session: Session) -> None:
+# Long on purpose: one scripted run against a live endpoint, read top to bottom.
+async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
     """Create, probe, update, negotiate, verify and delete one connection."""
     config = session.config
     client = session.client
@@ -403,7 +404,8 @@ async def _propose(
     check.require(False, f"CreateFeature on {channel} answered 409 three times")
 
 
-async def _features(session: Session, main: _Connection) -> None:
+# Long on purpose: one scripted feature negotiation, read top to bottom.
+async def _features(session: Session, main: _Connection) -> None:  # noqa: PLR0915
     config = session.config
     client = session.client
     env = config.environment

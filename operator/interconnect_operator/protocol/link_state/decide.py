@@ -151,7 +151,8 @@ def observed_interconnect(neg: ProviderObservation, resp: ProviderObservation) -
     return None
 
 
-def _next(inp: _Inputs, where: Where) -> Outcome:
+# Long on purpose: the decision table.
+def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     # Long on purpose: the decision table, read top to bottom in rule order.
     spec, facts, neg, resp = inp.spec, inp.facts, inp.neg, inp.resp
 

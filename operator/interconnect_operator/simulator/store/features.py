@@ -188,7 +188,8 @@ class FeatureRules(StoreBase):
         )
 
     @staticmethod
-    def _subnet(
+    # Long on purpose: one branch per subnet rule of the spec.
+    def _subnet(  # noqa: PLR0912
         text: Any,
         length: Any,
         version: int,
@@ -231,7 +232,8 @@ class FeatureRules(StoreBase):
                         raise SimError(400, f"P9: {label} overlaps an excluded subnet")
         return network
 
-    def _validate_bgp(
+    # Long on purpose: one branch per BGP rule of the spec.
+    def _validate_bgp(  # noqa: PLR0912
         self,
         caller: str,
         guidance: GuidanceSpec,
