@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.policy import selector_matches
 
@@ -30,7 +31,10 @@ class NamespacePolicy:
             return None
         cached = self._labels.get(namespace)
         if cached is None or time.monotonic() - cached[0] > LABEL_CACHE_SECONDS:
-            ns = await self._kube.get_namespace(namespace)  # KubeError: the caller retries
+            try:
+                ns = await self._kube.get_namespace(namespace)
+            except KubeError:
+                return f"cannot read namespace {namespace} to check the pool's namespaceSelector"
             labels = dict((ns.get("metadata") or {}).get("labels") or {})
             cached = (time.monotonic(), labels)
             self._labels[namespace] = cached

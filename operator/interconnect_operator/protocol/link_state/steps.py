@@ -123,16 +123,6 @@ class DeleteLocal:
 
 
 @dataclass(frozen=True)
-class RenewKey:
-    """Retire the shared UUID and its consumed key; ask the responder for a fresh
-    key (P1). After a provider deleted the link's connection and the user opted in."""
-
-    reason: str
-    message: str
-    kind: str = field(default="RenewKey", init=False)
-
-
-@dataclass(frozen=True)
 class Wait:
     """Nothing to do now; look again after ``seconds``."""
 
@@ -172,7 +162,6 @@ Step = (
     | Migrate
     | DeleteRemote
     | DeleteLocal
-    | RenewKey
     | Wait
     | Done
     | Fail
@@ -184,7 +173,7 @@ Settled = Wait | Done | Fail
 
 def step_message(step: Step) -> str:
     """One line for humans describing ``step`` (condition messages)."""
-    if isinstance(step, Wait | Fail | RenewKey):
+    if isinstance(step, Wait | Fail):
         return step.message
     if isinstance(step, Done):
         return step.reason
