@@ -294,8 +294,7 @@ class StepRunner:
             return None
         return allocation.to_view(connection_id=uuid)
 
-    # Long on purpose: one branch per CreateFeature outcome.
-    async def _create_feature(  # noqa: PLR0912
+    async def _create_feature(
         self,
         request: LinkRequest,
         uuid: str,
