@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -178,14 +176,6 @@ def create_app(config: AwsFakeConfig) -> Starlette:
     """The ASGI app of one fake AWS account."""
     fake = AwsFake(config)
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fake.handoff.start()
-        try:
-            yield
-        finally:
-            await fake.handoff.aclose()
-
     app = Starlette(
         routes=[
             Route("/", api, methods=["POST"]),
@@ -194,7 +184,7 @@ def create_app(config: AwsFakeConfig) -> Starlette:
             Route("/_fake/override", override_hook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
-        lifespan=lifespan,
+        lifespan=lambda _app: fake.handoff.running(),
     )
     app.state.fake = fake
     app.state.signing = SigningPolicy(

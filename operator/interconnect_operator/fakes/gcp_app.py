@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -231,14 +229,6 @@ def create_app(config: GcpFakeConfig) -> Starlette:
     """The ASGI app of one fake project and location."""
     fake = GcpFake(config)
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fake.handoff.start()
-        try:
-            yield
-        finally:
-            await fake.handoff.aclose()
-
     app = Starlette(
         routes=[
             *(_route(*method) for method in _METHODS),
@@ -247,7 +237,7 @@ def create_app(config: GcpFakeConfig) -> Starlette:
             Route("/_fake/suspend", suspend_hook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
-        lifespan=lifespan,
+        lifespan=lambda _app: fake.handoff.running(),
     )
     app.state.fake = fake
     return app

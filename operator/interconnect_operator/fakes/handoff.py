@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -147,6 +147,15 @@ class Handoff:
     def start(self) -> None:
         if self._observer is None:
             self._observer = asyncio.create_task(self._observe_forever(), name="handoff-observer")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Observe while the context is open (a fake's ASGI lifespan), then close."""
+        self.start()
+        try:
+            yield
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         tasks = [*self._tasks, *([self._observer] if self._observer else [])]
