@@ -261,6 +261,24 @@ def test_link_with_both_key_sources_is_rejected(
     assert str(r.CEL_KEY_XOR_ACCOUNT["message"]) in _rejected(lambda: _create_link(custom, body))
 
 
+def test_recreate_on_peer_deletion_needs_a_destination_account(
+    custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    body = _link(
+        "recreate-key",
+        namespace,
+        destinationAccountId=None,
+        activationKey={"secretRef": {"name": "key"}},
+        onPeerDeletion="Recreate",
+    )
+    message = str(r.CEL_RECREATE_NEEDS_ACCOUNT["message"])
+    assert message in _rejected(lambda: _create_link(custom, body))
+    admitted = _create_link(custom, _link("recreate-account", namespace, onPeerDeletion="Recreate"))
+    assert admitted["spec"]["onPeerDeletion"] == "Recreate"
+    defaulted = _create_link(custom, _link("report", namespace))
+    assert defaulted["spec"]["onPeerDeletion"] == "Report"
+
+
 def test_link_with_no_key_source_is_rejected(
     custom: client.CustomObjectsApi, namespace: str
 ) -> None:

@@ -117,6 +117,14 @@ class BearerToken(Auth):
         yield request
 
 
+class TokenRefreshFailed(Exception):
+    """The credentials could not produce a token (e.g. google-auth's RefreshError).
+
+    Carries the error's type name only: a token endpoint's answer may echo
+    what it was sent. The client turns it into an ``Unauthorized`` (P34).
+    """
+
+
 class OAuth2ServiceAccount(Auth):
     """OAuth2 access tokens from google-auth credentials (e.g. a service account).
 
@@ -170,7 +178,12 @@ class OAuth2ServiceAccount(Auth):
             self._lock = asyncio.Lock()
         async with self._lock:
             if force or not self._fresh():
-                await asyncio.to_thread(self._credentials.refresh, self._request_factory())
+                try:
+                    await asyncio.to_thread(self._credentials.refresh, self._request_factory())
+                except Exception as exc:  # any plugin failure is a failed refresh
+                    raise TokenRefreshFailed(
+                        f"token refresh failed ({type(exc).__name__})"
+                    ) from exc
             token = getattr(self._credentials, "token", None)
         if not token:
             raise RuntimeError("OAuth2 credentials produced no access token")

@@ -37,12 +37,20 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from interconnect_operator.api.auth import DEFAULT_MIN_TLS, Auth, NoAuth, Verify, with_min_tls
+from interconnect_operator.api.auth import (
+    DEFAULT_MIN_TLS,
+    Auth,
+    NoAuth,
+    TokenRefreshFailed,
+    Verify,
+    with_min_tls,
+)
 from interconnect_operator.api.errors import (
     ApiError,
     InvalidResponse,
     OutcomeUnknown,
     TransportError,
+    Unauthorized,
     error_for_status,
 )
 from interconnect_operator.api.models import (
@@ -186,6 +194,30 @@ class RequestRecord:
 # any call.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+#: Largest response body read from a provider; larger is an InvalidResponse.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Most pages one list call follows (a peer that never ends its list is cut off).
+MAX_PAGES = 1000
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body of a streamed response, refusing more than ``limit`` bytes."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 
 def _seg(value: str) -> str:
     # Ids are single path segments; quote everything, including "/".
@@ -328,9 +360,30 @@ class ProviderClient:
         started = time.perf_counter()
         try:
             async with self._semaphore:
-                response = await self._http.request(
+                request = self._http.build_request(
                     operation.method, path, params=params, content=content, headers=headers
                 )
+                streamed = await self._http.send(request, stream=True)
+                try:
+                    body = await _read_bounded(streamed, MAX_RESPONSE_BYTES)
+                finally:
+                    await streamed.aclose()
+                kept = [
+                    (k, v)
+                    for k, v in streamed.headers.multi_items()
+                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+                ]
+                response = httpx.Response(
+                    streamed.status_code, headers=kept, content=body, request=request
+                )
+        except _TooLarge:
+            self._record(operation.operation_id, None, "InvalidResponse", started, attempt)
+            raise InvalidResponse(
+                operation.operation_id, f"response larger than {MAX_RESPONSE_BYTES} bytes"
+            ) from None
+        except TokenRefreshFailed as error:
+            self._record(operation.operation_id, None, "Unauthorized", started, attempt)
+            raise Unauthorized(operation.operation_id, str(error), None) from error
         except _NOT_SENT as error:
             self._record(operation.operation_id, None, "TransportError", started, attempt)
             raise TransportError(operation.operation_id, type(error).__name__) from error
@@ -434,6 +487,8 @@ class ProviderClient:
             params["pageSize"] = str(page_size)
         seen: set[str] = set()
         while True:
+            if len(seen) >= MAX_PAGES:
+                raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
             page = await self._call(operation_id, page_model, ids=ids, params=params or None)
             yield page
             token = getattr(page, "next_page_token", None)

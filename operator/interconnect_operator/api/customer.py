@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 
-from interconnect_operator.api.client import ProviderClient
-from interconnect_operator.api.errors import TransportError, error_for_status
+from interconnect_operator.api.activation_key import InvalidActivationKey, decode
+from interconnect_operator.api.client import ProviderClient, _read_bounded, _TooLarge
+from interconnect_operator.api.errors import InvalidResponse, TransportError, error_for_status
 
 PATH = "/customer/v1/activationKeys"
+_OPERATION = "IssueActivationKey"
+#: An issued key is a few hundred bytes; anything much larger is not one.
+_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,18 +41,43 @@ async def request_activation_key(
         "bandwidthMbps": bandwidth_mbps,
         "destinationAccountId": destination_account_id,
     }
-    try:
-        response = await client._http.post(
-            PATH, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-        )
-    except httpx.HTTPError as exc:
-        raise TransportError("IssueActivationKey", type(exc).__name__) from exc
-    if not response.is_success:
-        raise error_for_status(
-            "IssueActivationKey", response.status_code, response.text[:300], None
-        )
-    document = response.json()
-    return IssuedKey(
-        shared_connection_uuid=str(document["sharedConnectionUuid"]),
-        encoded_key=SecretStr(str(document["encodedKey"])),
+    request = client._http.build_request(
+        "POST",
+        PATH,
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
     )
+    try:
+        response = await client._http.send(request, stream=True)
+        try:
+            raw = await _read_bounded(response, _MAX_BYTES)
+        finally:
+            await response.aclose()
+    except _TooLarge:
+        raise InvalidResponse(_OPERATION, f"response larger than {_MAX_BYTES} bytes") from None
+    except httpx.HTTPError as exc:
+        raise TransportError(_OPERATION, type(exc).__name__) from exc
+    if not response.is_success:
+        text = raw.decode("utf-8", errors="replace")[:300]
+        raise error_for_status(_OPERATION, response.status_code, text, None)
+    return _parse(raw, response.status_code)
+
+
+def _parse(raw: bytes, status: int) -> IssuedKey:
+    """Defensive: a JSON object whose key decodes (P1-P2) and names the UUID it claims."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidResponse(_OPERATION, "body is not JSON", status) from None
+    if not isinstance(document, dict):
+        raise InvalidResponse(_OPERATION, "body is not an object", status)
+    uuid, encoded = document.get("sharedConnectionUuid"), document.get("encodedKey")
+    if not isinstance(uuid, str) or not isinstance(encoded, str):
+        raise InvalidResponse(_OPERATION, "sharedConnectionUuid or encodedKey missing", status)
+    try:
+        key = decode(encoded)
+    except InvalidActivationKey:
+        raise InvalidResponse(_OPERATION, "encodedKey is not a valid key", status) from None
+    if key.shared_connection_uuid != uuid:
+        raise InvalidResponse(_OPERATION, "encodedKey names another connection", status)
+    return IssuedKey(shared_connection_uuid=uuid, encoded_key=SecretStr(encoded))

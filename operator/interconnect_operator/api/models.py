@@ -516,6 +516,14 @@ class Connection(WireModel):
     # Upstream PR #57 (merged): an open enum, see ConnectionType.
     connection_type: str | None = upstream("connection type, upstream PR #57")
 
+    @property
+    def deferred(self) -> bool:
+        """P22: deferred provisioning, in either spelling: the CreateConnection
+        description calls the flag ``deferConnection`` (a defect of the pinned
+        spec), kept as an extra field; only ``deferProvisioning`` is sent."""
+        extra = self.model_extra or {}
+        return bool(self.defer_provisioning) or extra.get("deferConnection") is True
+
 
 class ConnectionType(StrEnum):
     """Known values of ``Connection.connectionType`` (upstream PR #57; open enum).

@@ -10,7 +10,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.policy import selector_matches
 
@@ -31,10 +30,7 @@ class NamespacePolicy:
             return None
         cached = self._labels.get(namespace)
         if cached is None or time.monotonic() - cached[0] > LABEL_CACHE_SECONDS:
-            try:
-                ns = await self._kube.get_namespace(namespace)
-            except KubeError:
-                return f"cannot read namespace {namespace} to check the pool's namespaceSelector"
+            ns = await self._kube.get_namespace(namespace)  # KubeError: the caller retries
             labels = dict((ns.get("metadata") or {}).get("labels") or {})
             cached = (time.monotonic(), labels)
             self._labels[namespace] = cached

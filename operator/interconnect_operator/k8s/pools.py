@@ -31,6 +31,8 @@ from interconnect_operator.k8s.resources import CapacityPoolSpec
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
+from interconnect_operator.protocol.conditions import ConditionStatus
+from interconnect_operator.protocol.retry_discipline import sanitise
 from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
 from interconnect_operator.reconcile.driver import LinkDriver, PoolView
 from interconnect_operator.reconcile.link import LinkReconciler
@@ -139,16 +141,26 @@ class PoolLoops:
         first = True
         while True:
             started = time.monotonic()
-            await self._refresh_once(entry, runtime)
-            entry.ready.set()
-            if first:
-                first = False
-                self.wake_links(entry.name)
+            try:
+                await self._refresh_once(entry, runtime)
+            except Exception as exc:  # containment: the loop outlives any one round
+                logger.exception("pool round failed", extra={"pool": entry.name})
+                self._metrics.record_reconcile_error("pool", "RefreshFailed")
+                with contextlib.suppress(Exception):
+                    await self._write_error(
+                        entry, "RefreshFailed", failure_text(exc), reachable=ConditionStatus.FALSE
+                    )
+                entry.ready.set()  # links report the pool's condition, not wait on it
             else:
-                for uuid in runtime.changed:
-                    key = self._index.key_for_uuid(uuid)
-                    if key is not None:
-                        self._wake_link(key)
+                entry.ready.set()
+                if first:
+                    first = False
+                    self.wake_links(entry.name)
+                else:
+                    for uuid in runtime.changed:
+                        key = self._index.key_for_uuid(uuid)
+                        if key is not None:
+                            self._wake_link(key)
             entry.wake.clear()
             interval = runtime.refresh_interval
             if entry.busy:
@@ -164,9 +176,15 @@ class PoolLoops:
             try:
                 config = await self._credentials.pool_config(entry.name, entry.body)
                 await self._build(entry, config)
-            except ConfigError as exc:
-                entry.error = (exc.reason, exc.message)
-                await self._write_error(entry, exc.reason, exc.message)
+            except Exception as exc:  # containment: a pool never stops trying
+                if isinstance(exc, ConfigError):
+                    reason, message = exc.reason, exc.message
+                else:
+                    logger.exception("pool setup failed", extra={"pool": entry.name})
+                    reason, message = "PoolSetupFailed", failure_text(exc)
+                entry.error = (reason, message)
+                with contextlib.suppress(Exception):
+                    await self._write_error(entry, reason, message)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, CONFIG_RETRY[1])
                 continue
@@ -199,12 +217,8 @@ class PoolLoops:
         entry.watch = ChannelWatch(runtime)
 
     async def _refresh_once(self, entry: PoolEntry, runtime: PoolView) -> None:
-        try:
-            with self._metrics.reconcile_duration("pool"):
-                await runtime.refresh()
-        except Exception:
-            logger.exception("pool refresh failed", extra={"pool": entry.name})
-            self._metrics.record_reconcile_error("pool", "RefreshFailed")
+        with self._metrics.reconcile_duration("pool"):
+            await runtime.refresh()  # a failure here is the loop's: ProvidersReachable False
         report = runtime.report()
         if entry.watch is not None and entry.watch.due() and not report.errors:
             # MACsec (P26-P31) and maintenance (P24-P25): channel-level, slow cadence.
@@ -227,7 +241,14 @@ class PoolLoops:
         )
         await self._patch_status(entry, old, new)
 
-    async def _write_error(self, entry: PoolEntry, reason: str, message: str) -> None:
+    async def _write_error(
+        self,
+        entry: PoolEntry,
+        reason: str,
+        message: str,
+        *,
+        reachable: ConditionStatus = ConditionStatus.UNKNOWN,
+    ) -> None:
         old = entry.body.get("status") or {}
         new = status_mod.pool_status_error(
             old_status=old,
@@ -235,6 +256,7 @@ class PoolLoops:
             reason=reason,
             message=message,
             now=status_mod.now(),
+            reachable=reachable,
         )
         if await self._patch_status(entry, old, new):
             await self._kube.create_event(
@@ -291,3 +313,8 @@ def channel_metrics(interconnect: str, channel: str, health: ChannelHealthMap) -
         macsec_key_age_seconds=known.macsec_key_age_seconds,
         maintenance_overlap=known.maintenance_overlap,
     )
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a condition says about an unexpected failure: its type and a sanitised line."""
+    return sanitise(f"{type(exc).__name__}: {exc}")

@@ -167,6 +167,13 @@ class ProviderApiType(StrEnum):
     GOOGLE_TRANSPORTS = "GoogleTransports"
 
 
+class PeerDeletionPolicy(StrEnum):
+    """What the operator does when a provider deletes the link's connection (P19)."""
+
+    REPORT = "Report"
+    RECREATE = "Recreate"
+
+
 class SelectorOperator(StrEnum):
     """Operator of a label selector requirement (as in metav1.LabelSelector)."""
 
@@ -261,6 +268,13 @@ CEL_CUSTOMER_PAIR: JsonDict = {
 CEL_NETWORK_XOR_HUB: JsonDict = {
     "rule": "has(self.network) != has(self.hub)",
     "message": "set exactly one of network and hub",
+}
+
+CEL_RECREATE_NEEDS_ACCOUNT: JsonDict = {
+    "rule": "!has(self.onPeerDeletion) || self.onPeerDeletion != 'Recreate' "
+    "|| has(self.destinationAccountId)",
+    "message": "onPeerDeletion: Recreate needs destinationAccountId (the operator cannot "
+    "renew an activation key it was given)",
 }
 
 
@@ -908,6 +922,7 @@ class MulticloudLinkSpec(_Model):
                 CEL_POSITIVE_BANDWIDTH,
                 CEL_KEY_XOR_ACCOUNT,
                 CEL_CUSTOMER_LINK,
+                CEL_RECREATE_NEEDS_ACCOUNT,
             ],
         },
     )
@@ -963,6 +978,15 @@ class MulticloudLinkSpec(_Model):
             "which cloud creates first. The clouds then issue the key (neither activationKey "
             "nor destinationAccountId), and VLANs, BGP and MTU are the providers' (no bgp, "
             "no mtu); ipv6 asks Google for an IPv4+IPv6 stack."
+        ),
+    )
+    on_peer_deletion: PeerDeletionPolicy = Field(
+        default=PeerDeletionPolicy.REPORT,
+        description=(
+            "When a provider deletes the link's connection (the customer cancelled there): "
+            "Report (Ready False naming the provider, an Event; nothing is re-created) or "
+            "Recreate (destinationAccountId links only: delete what is left and start over "
+            "with a fresh key and shared UUID). The consumed key and UUID are never reused."
         ),
     )
 
@@ -1079,6 +1103,13 @@ class MulticloudLinkStatus(_StatusModel):
     )
     ready_time: datetime | None = Field(
         default=None, description="When the link first became Ready."
+    )
+    deferred_since: datetime | None = Field(
+        default=None,
+        description=(
+            "When the deferred CreateConnection reached the peer (P22); the deferral "
+            "timeout (P23) counts from it."
+        ),
     )
     time_to_ready_seconds: float | None = Field(
         default=None,

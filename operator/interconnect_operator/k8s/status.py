@@ -36,6 +36,26 @@ def _time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def existed_on(old_status: Mapping[str, Any] | None) -> dict[Side, str]:
+    """Sides whose provider held the link's connection, by the link's status (and the
+    interconnect it was on): the fact a peer deletion is judged by after a restart.
+    A link already reported as deleted by a provider existed on both sides."""
+    old = old_status or {}
+    interconnect = str(old.get("interconnect") or "")
+    roles = {role: side for side, role in _ROLE.items()}
+    found: dict[Side, str] = {}
+    for entry in old.get("providers") or []:
+        side = roles.get(str(entry.get("role")))
+        if side is not None and entry.get("connection"):
+            found[side] = interconnect
+    for cond in old.get("conditions") or []:
+        reason = str(cond.get("reason") or "")
+        stalled = cond.get("type") == "Stalled" and cond.get("status") == "True"
+        if stalled and reason.startswith("DeletedBy") and interconnect:
+            found = dict.fromkeys(Side, interconnect)
+    return found
+
+
 def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -113,6 +133,8 @@ def link_status_body(
     elif old.get("timeToReadySeconds") is not None:
         body["timeToReadySeconds"] = old.get("timeToReadySeconds")
     body["readyTime"] = ready_time
+    if status.deferred_since is not None:
+        body["deferredSince"] = _time(status.deferred_since)
     if old.get("issue"):
         body["issue"] = old["issue"]
     return {k: v for k, v in body.items() if v is not None}
@@ -328,11 +350,13 @@ def pool_status_error(
     reason: str,
     message: str,
     now: dt.datetime,
+    reachable: ConditionStatus = ConditionStatus.UNKNOWN,
 ) -> dict[str, Any]:
-    """A pool that cannot be set up (bad credentials, missing secret)."""
+    """A pool that cannot be set up (bad credentials, missing secret), or whose loop
+    failed (``reachable`` False: the providers could not be worked with)."""
     conds = [
         Condition("Ready", ConditionStatus.FALSE, reason, message, generation),
-        Condition("ProvidersReachable", ConditionStatus.UNKNOWN, reason, message, generation),
+        Condition("ProvidersReachable", reachable, reason, message, generation),
     ]
     old = dict(old_status or {})
     old.update(

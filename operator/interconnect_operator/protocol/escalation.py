@@ -63,6 +63,9 @@ class StuckSignals:
     unverified_since: Mapping[Side, datetime] = field(default_factory=dict)
     refusals: Mapping[Side, int] = field(default_factory=dict)
     last_refusal: Mapping[Side, str] = field(default_factory=dict)
+    maintenance: Mapping[Side, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Per side, a maintenance window that provider announced (P24) on the link's
+    channels: start and end. What it holds up during the window is expected."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,13 @@ def _findings(signals: StuckSignals, now: datetime, t: Thresholds) -> list[_Find
     return out
 
 
+def _in_maintenance(signals: StuckSignals, side: Side, now: datetime) -> bool:
+    """P24: the provider announced maintenance that covers now: no new finding
+    against it (an open issue stays open; it is neither commented on nor closed)."""
+    window = signals.maintenance.get(side)
+    return window is not None and window[0] <= now < window[1]
+
+
 def decide_escalation(
     signals: StuckSignals,
     open_issue: OpenIssueRecord | None,
@@ -151,11 +161,15 @@ def decide_escalation(
 
     One issue per link at a time, against the provider of the worst finding.
     A comment when the summary changes or ``comment_every`` passed; the issue
-    is closed when no finding remains.
+    is closed when no finding remains. Nothing is raised against a provider
+    during a maintenance window it announced (P24).
     """
     t = thresholds or Thresholds()
-    findings = _findings(signals, now, t)
+    found = _findings(signals, now, t)
+    findings = [f for f in found if not _in_maintenance(signals, f.side, now)]
     if not findings:
+        if len(found) > len(findings):
+            return NoEscalation("MaintenanceWindow")
         if open_issue is not None:
             return CloseIssue(
                 open_issue.issue_id, open_issue.side, f"{connection}: recovered, closing."

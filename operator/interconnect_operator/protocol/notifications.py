@@ -23,15 +23,21 @@ def notify_targets(
     negotiated: Sequence[str],
     notified_at: Mapping[Side, datetime],
     now: datetime,
+    *,
+    required: Sequence[str] | None = None,
 ) -> list[Side]:
     """P14: the sides to notify now, the responder first.
 
     A side is told once every negotiated feature of the other side is FINAL
     and it is not VERIFIED yet; a notification sent within RENOTIFY_AFTER is
-    still awaited.
+    still awaited. ``required``: the channels that must all be negotiated
+    first (every channel not administratively disabled): "all features of a
+    connection are available" (P14); 3 of 4 is not verification (P12).
     """
     targets: list[Side] = []
     if len(negotiated) < MIN_CHANNELS:
+        return targets
+    if required is not None and any(c not in negotiated for c in required):
         return targets
     for target, target_conn, source_conn in (
         (Side.RESPONDER, remote, local),

@@ -85,6 +85,19 @@ class DeletionPolicy(StrEnum):
     ORPHAN = "Orphan"
 
 
+class PeerDeletionPolicy(StrEnum):
+    """What to do when a provider deletes the link's connection (P19 from its side).
+
+    ``Report`` (the default): Ready False naming the side, and wait for the
+    user. ``Recreate``: delete what is left of the old connection and start
+    over with a fresh key and shared UUID (destination-account links only: an
+    activation key given by the user cannot be renewed by the operator).
+    """
+
+    REPORT = "Report"
+    RECREATE = "Recreate"
+
+
 class Secret:
     """An opaque secret (MD5 password, MACsec CAK/CKN, activation key).
 
@@ -263,6 +276,7 @@ class LinkSpec:
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     paused: bool = False
     generation: int = 1
+    on_peer_deletion: PeerDeletionPolicy = PeerDeletionPolicy.REPORT
     md5: Secret | None = field(default=None, repr=False, compare=False)
 
 
@@ -299,11 +313,24 @@ class LinkFacts:
     channels: tuple[str, ...] = ()
     guidance_ready: bool = False
     blocked_channels: Mapping[str, str] = field(default_factory=dict)
+    disabled_channels: frozenset[str] = frozenset()
+    """Channels administratively disabled on either side: not required for P14."""
     rejected_features: Mapping[str, str] = field(default_factory=dict)
     notified_at: Mapping[Side, datetime] = field(default_factory=dict)
     update_in_progress: bool = False
+    """P17: the peer answered 409 to an update; wait ``update_wait_seconds``."""
+    update_wait_seconds: int = 30
+    notify_after_update: frozenset[Side] = frozenset()
+    """P16: sides still to be notified after a bandwidth update completed."""
     deferred: bool = False
     deferral_timeout: timedelta | None = None
-    started_at: datetime | None = None
+    deferred_since: datetime | None = None
+    """When the deferred CreateConnection reached the peer (P23 counts from it)."""
     ever_ready: bool = False
     failure: FailureRecord | None = None
+    deleted_by: Mapping[Side, str] = field(default_factory=dict)
+    """Sides whose provider deleted the link's connection (P19 from their side),
+    with a description naming the provider and the interconnect."""
+    recreate: bool = False
+    """After such a deletion, start over with a fresh key (the user opted in and
+    the link's key can be renewed: a destination-account link)."""

@@ -261,7 +261,7 @@ def connection_view(
         admin_state=AdminState(connection.admin_state or "ADMIN_STATE_ENABLED"),
         features=converted,
         name=connection.name,
-        defer_provisioning=bool(connection.defer_provisioning),
+        defer_provisioning=connection.deferred,
     )
 
 
@@ -431,9 +431,18 @@ async def read_pool(
     sides: list[SideView] = []
     for reader, result in zip((negotiator, responder), results, strict=True):
         if isinstance(result, BaseException):
-            if not isinstance(result, ApiError | OSError | asyncio.TimeoutError):
-                raise result
-            errors[reader._provider] = _describe(result)
+            if not isinstance(result, Exception):
+                raise result  # cancellation, interpreter exit
+            # Containment: whatever a side's read raised (a provider's odd answer,
+            # a credentials plugin) is that side being unreadable, not the end of
+            # the pool loop.
+            if isinstance(result, ApiError | OSError | asyncio.TimeoutError):
+                errors[reader._provider] = _describe(result)
+            else:
+                errors[reader._provider] = f"unexpected {type(result).__name__}"
+                logger.warning(
+                    "reading %s failed", reader._provider, exc_info=(type(result), result, None)
+                )
             sides.append(SideView(provider=reader._provider))
         else:
             sides.append(result)

@@ -92,16 +92,19 @@ def mark_verified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> None:
 def deferral(snapshot: PoolSnapshot | None, uuid: str) -> tuple[bool, dt.timedelta | None]:
     """P22: whether this link is deferred to the peer, and the P23 timeout.
 
-    Deferred when the environment demands it, or when our own connection
-    was created deferred (so a restart keeps the role it had).
+    Deferred when the environment demands it, or when the link's connection
+    was created deferred (so a restart keeps the role it had). The flag is
+    sent to the peer only (P22), but read on either side and in either
+    spelling (``deferProvisioning``, ``deferConnection``).
     """
     if snapshot is None:
         return False, None
     env = snapshot.negotiator.environment or snapshot.responder.environment
     demanded = bool(env is not None and env.defer_connection_provisioning)
     created_deferred = any(
-        bool(by_id[uuid].defer_provisioning)
-        for by_id in snapshot.negotiator.connections.values()
+        by_id[uuid].deferred
+        for view in (snapshot.negotiator, snapshot.responder)
+        for by_id in view.connections.values()
         if uuid in by_id
     )
     hours = env.deferral_timeout_hours if env is not None else None

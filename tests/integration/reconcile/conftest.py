@@ -21,6 +21,7 @@ never from the reconciler.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid as uuid_module
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -250,7 +251,8 @@ class Rig:
                 transport = wrap(transport)
             clients.append(build_client(config.provider(side), transport=transport))
         runtime = PoolRuntime(config, clients[0], clients[1], clock=self.clock.datetime)
-        reconciler = LinkReconciler(runtime, clock=self.clock.datetime)
+        # seeded jitter: backoff delays are the same on every run
+        reconciler = LinkReconciler(runtime, clock=self.clock.datetime, rng=random.Random(7))
         op = Operator(runtime, reconciler, switch)
         self.operators.append(op)
         return op
@@ -300,6 +302,11 @@ class Rig:
             if result.finalized:
                 break
             self.clock.advance(advance)
+            # The controller requeues a link held back (Retry-After, backoff) when
+            # its delay is over: move the clock there.
+            retry_at = op.reconciler.retry_at(request.shared_uuid or "")
+            if retry_at is not None and retry_at > self.clock.datetime():
+                self.clock.advance((retry_at - self.clock.datetime()).total_seconds())
             await op.runtime.refresh()
         assert result is not None
         raise AssertionError(

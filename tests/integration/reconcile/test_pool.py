@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import httpx
 
-from tests.integration.reconcile.conftest import Rig, link_request
+from tests.integration.reconcile.conftest import Rig, calls_by_operation, link_request
 
 
 class Forbidden(httpx.AsyncBaseTransport):
@@ -63,3 +64,17 @@ async def test_unreadable_provider_is_reported_and_nothing_is_reissued(rig: Rig)
     # It cannot tell whether the link exists, so it does not ask for a new key.
     assert result.persist_uuid is None
     assert (await rig.aws.state())["activationKeys"] == keys_before
+
+
+async def test_fresh_reads_requested_together_share_one_bulk_read(rig: Rig) -> None:
+    """Deleting N links at once (a namespace teardown) costs a couple of bulk reads, not N."""
+    op = rig.operator()
+    await op.runtime.refresh()
+    await rig.aws.reset_stats()
+
+    snapshots = await asyncio.gather(*(op.runtime.refresh(fresh=True) for _ in range(20)))
+
+    reads = calls_by_operation(await rig.aws.stats())["ListConnections"]
+    per_read = 2  # interconnects ix1 and ix2
+    assert reads <= 2 * per_read  # the one in flight, then one shared by the others
+    assert snapshots[-1] is op.runtime.snapshot

@@ -232,5 +232,15 @@ async def test_p22_environment_that_demands_deferral(make_peer: MakePeer, tmp_pa
     peer: Peer = await make_peer(inventory=inventory)
     env = (await peer.client.get(peer.base)).json()
     assert env["deferConnectionProvisioning"] is True
-    assert (await peer.create_connection("c1")).status_code == 400
-    assert (await peer.create_connection("c1", deferProvisioning=True)).status_code == 200
+    # The key's issuer is the peer the deferring provider asks (P22): flag required.
+    issued = await peer.issue_key()
+    uuid = issued["sharedConnectionUuid"]
+    assert (await peer.create_connection(uuid)).status_code == 400
+    assert (await peer.create_connection(uuid, deferProvisioning=True)).status_code == 200
+    # The CreateConnection description's spelling is the same flag (spec defect).
+    other = (await peer.issue_key())["sharedConnectionUuid"]
+    created = await peer.create_connection(other, deferConnection=True)
+    assert created.status_code == 200
+    assert created.json()["deferProvisioning"] is True
+    # The deferring provider's own record carries no flag (it defers, it is not asked).
+    assert (await peer.create_connection("own-side")).status_code == 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pytest
@@ -345,10 +345,19 @@ async def test_steady_state_writes_nothing(rig: Rig) -> None:
 async def test_a_link_in_progress_speeds_up_its_pool(rig: Rig) -> None:
     entry = rig.add_pool()
     body = rig.link()
-    rig.reconciler.results.append(_result(Phase.PROVISIONING))
+    rig.reconciler.results.append(replace(_result(Phase.PROVISIONING), requeue_after=30.0))
     await rig.workers.reconcile(KEY, body)
     assert entry.busy == {KEY}
     assert entry.wake.is_set()
+
+
+async def test_a_waiting_link_does_not_pin_fast_refreshes(rig: Rig) -> None:
+    entry = rig.add_pool()
+    body = rig.link()
+    # Placing, to be looked at again in a minute (no capacity, a backoff): not busy.
+    rig.reconciler.results.append(_result(Phase.PLACING))
+    await rig.workers.reconcile(KEY, body)
+    assert entry.busy == set()
 
 
 async def test_a_released_link_drops_its_finalizer_and_wakes_placing_links(rig: Rig) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.policy import selector_matches
 from tests.unit.k8s.fake_kube import FakeKube
@@ -74,10 +75,11 @@ async def test_namespace_labels_are_cached(kube: FakeKube) -> None:
     assert kube.reads == ["namespaces/team-a"]
 
 
-async def test_an_unreadable_namespace_is_denied_with_a_reason(kube: FakeKube) -> None:
+async def test_an_unreadable_namespace_is_no_denial_but_an_error_to_retry(
+    kube: FakeKube,
+) -> None:
     kube.add_namespace("team-a", {"links": "yes"})
-    kube.fail("get_namespace", 403)
+    kube.fail("get_namespace", 503)
     policy = NamespacePolicy(kube)
-    denied = await policy.denial("pool", _pool({"matchLabels": {"links": "yes"}}), "team-a")
-    assert denied is not None
-    assert "cannot read namespace team-a" in denied
+    with pytest.raises(KubeError):
+        await policy.denial("pool", _pool({"matchLabels": {"links": "yes"}}), "team-a")

@@ -64,3 +64,18 @@ def test_comment_on_change_or_period_and_close_on_recovery() -> None:
     closed = decide_escalation(StuckSignals(Impact.NONE), rec, T0 + 6 * H, "c1")
     assert isinstance(closed, CloseIssue)
     assert closed.issue_id == "i1"
+
+
+def test_p24_no_escalation_during_an_announced_maintenance_window() -> None:
+    window = (T0 + 2 * H, T0 + 6 * H)
+    s = StuckSignals(
+        Impact.OUTAGE, pending_since={Side.RESPONDER: T0}, maintenance={Side.RESPONDER: window}
+    )
+    held = decide_escalation(s, None, T0 + 3 * H, "c1")
+    assert isinstance(held, NoEscalation)
+    assert held.reason == "MaintenanceWindow"
+    record = OpenIssueRecord("i-1", Side.RESPONDER, Priority.P0, "x", T0)
+    # an open issue is neither closed nor commented on meanwhile
+    assert isinstance(decide_escalation(s, record, T0 + 3 * H, "c1"), NoEscalation)
+    # past the window, the stuck link is raised as before
+    assert isinstance(decide_escalation(s, None, T0 + 7 * H, "c1"), OpenIssue)

@@ -345,13 +345,21 @@ def test_disabled_connection_is_not_ready() -> None:
 READY1 = conn(verified=True, states=ALL)
 
 
-def test_p16_in_place_update_peer_first_then_local() -> None:
+def test_p16_in_place_update_local_first_then_peer_then_notify() -> None:
     spec = replace(SPEC, bandwidth_mbps=2000)
     d = run(neg=(READY1,), resp=(READY1,), spec=spec, **NEGOTIATED)
-    assert d.step == UpdateBandwidth("ic1", Side.RESPONDER, 2000)
+    assert d.step == UpdateBandwidth("ic1", Side.NEGOTIATOR, 2000)
     assert d.status.phase is Phase.UPDATING
-    d2 = run(neg=(READY1,), resp=(replace(READY1, bandwidth_mbps=2000),), spec=spec, **NEGOTIATED)
-    assert d2.step == UpdateBandwidth("ic1", Side.NEGOTIATOR, 2000)
+    d2 = run(neg=(replace(READY1, bandwidth_mbps=2000),), resp=(READY1,), spec=spec, **NEGOTIATED)
+    assert d2.step == UpdateBandwidth("ic1", Side.RESPONDER, 2000)
+    both = replace(READY1, bandwidth_mbps=2000)
+    d3 = run(
+        neg=(both,), resp=(both,), spec=spec, notify_after_update=frozenset(Side), **NEGOTIATED
+    )
+    assert d3.concurrent == (
+        NotifyStatus("ic1", Side.RESPONDER),
+        NotifyStatus("ic1", Side.NEGOTIATOR),
+    )
 
 
 def test_p17_peer_busy_waits() -> None:
@@ -436,7 +444,7 @@ def test_p22_deferred_creates_remote_with_flag_and_waits_for_peer() -> None:
         interconnect="ic1",
         deferred=True,
         deferral_timeout=timedelta(hours=24),
-        started_at=NOW - timedelta(hours=1),
+        deferred_since=NOW - timedelta(hours=1),
     )
     assert isinstance(d2.step, Wait)
     assert d2.step.reason == "DeferredToPeer"
@@ -447,7 +455,7 @@ def test_p23_deferral_timeout_rolls_back_then_fails() -> None:
         "interconnect": "ic1",
         "deferred": True,
         "deferral_timeout": timedelta(hours=24),
-        "started_at": NOW - timedelta(hours=25),
+        "deferred_since": NOW - timedelta(hours=25),
     }
     assert run(neg=(conn(),), resp=(conn(),), **kw).step == DeleteRemote("ic1")
     assert run(neg=(conn(),), **kw).step == DeleteLocal("ic1")
@@ -464,7 +472,7 @@ def test_p23_failure_sticks_until_spec_changes() -> None:
         interconnect="ic1",
         deferred=True,
         deferral_timeout=timedelta(hours=1),
-        started_at=NOW - timedelta(hours=2),
+        deferred_since=NOW - timedelta(hours=2),
     ).status.failure
     assert record is not None
     d = run(failure=record)

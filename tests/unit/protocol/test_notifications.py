@@ -40,6 +40,13 @@ def test_p14_no_notification_below_three_negotiated_channels() -> None:
     assert notify_targets(conn(F), conn(F), CH[:2], {}, NOW) == []
 
 
+def test_p12_p14_three_of_four_is_not_enough_when_all_four_are_required() -> None:
+    three = conn(F, channels=CH[:3])
+    assert notify_targets(three, three, CH[:3], {}, NOW, required=CH) == []
+    # an administratively disabled 4th channel is not required
+    assert notify_targets(three, three, CH[:3], {}, NOW, required=CH[:3]) == [R, N]
+
+
 def test_p14_the_side_whose_peer_is_final_is_told_responder_first() -> None:
     assert notify_targets(conn(F), conn(P), CH, {}, NOW) == [R]
     assert notify_targets(conn(P), conn(F), CH, {}, NOW) == [N]

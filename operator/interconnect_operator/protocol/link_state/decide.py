@@ -16,6 +16,8 @@ Order of concerns, first match wins:
 2. a terminal failure recorded for this generation stays (change the spec to retry);
 3. pause: nothing is done, status still reported;
 4. deferral timeout (P23): roll back remote then local, then fail;
+   a connection a provider deleted (P19 from its side): report it and stop,
+   or, when the user opted in, delete what is left and renew the key;
 5. key (P2-P3); placement (P6-P7, P5 local first); bandwidth update in
    place (P16-P17) or migration (P18, make before break);
 6. guidance (P8), features (P9-P11, local then remote per channel),
@@ -59,6 +61,7 @@ from .steps import (
     Fail,
     Migrate,
     NotifyStatus,
+    RenewKey,
     RequestGuidance,
     Step,
     UpdateBandwidth,
@@ -165,6 +168,10 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     if timed_out is not None:
         return timed_out
 
+    deleted = _deleted_by_provider(inp, where)
+    if deleted is not None:
+        return deleted
+
     key = _key(inp, where)
     if key is not None:
         return key
@@ -215,38 +222,95 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     if failed is not None:
         return failed
 
-    notify = [
-        NotifyStatus(working, target)
-        for target in notify_targets(local, remote, h.negotiated, facts.notified_at, facts.now)
-    ]
+    required = [c for c in h.channels if c not in facts.disabled_channels]
+    targets = notify_targets(
+        local, remote, h.negotiated, facts.notified_at, facts.now, required=required
+    )
+    # P16: "notify when done": after an update both sides are told, verified or not.
+    targets += [s for s in (Side.RESPONDER, Side.NEGOTIATOR) if s in facts.notify_after_update]
+    notify = [NotifyStatus(working, target) for target in dict.fromkeys(targets)]
     if notify:
         phase = busy_phase or progress_phase(h, facts)
         return Outcome(notify[0], phase, where, concurrent=tuple(notify))
 
     if h.ready:
         return _finish(inp, where)
+    blocked = [c for c in required if c not in h.negotiated and c in facts.blocked_channels]
+    if blocked:
+        # P12: traffic may flow on the others, but no notification and no
+        # verification before every required channel is FINAL.
+        detail = "; ".join(facts.blocked_channels[c] for c in blocked)
+        message = (
+            f"P12: {len(h.negotiated)}/{len(h.channels)} channels negotiated; blocked: "
+            f"{detail}; retried when the provider's data for the channel changes"
+        )
+        wait = Wait("ChannelBlocked", message, POLL)
+        return Outcome(wait, busy_phase or progress_phase(h, facts), where)
     return _await_provider(h, busy_phase or progress_phase(h, facts), where)
 
 
 def _deferral_timeout(inp: _Inputs, where: Where) -> Outcome | None:
-    """P23: the deferring side rolls back what the peer did not finalise in time."""
+    """P23: the deferring side rolls back what the peer did not finalise in time.
+
+    The timeout counts from the deferred CreateConnection (not from the link's
+    creation: time spent waiting for capacity is not the peer's). A link that
+    was ever finalised, and a link being updated or migrated (P16-P18), is
+    never rolled back: its connection carries traffic.
+    """
     facts = inp.facts
     if (
         not facts.deferred
         or facts.deferral_timeout is None
-        or facts.started_at is None
-        or facts.now - facts.started_at <= facts.deferral_timeout
+        or facts.deferred_since is None
+        or facts.ever_ready
+        or where.migrating_to is not None
+        or facts.now - facts.deferred_since <= facts.deferral_timeout
     ):
         return None
     working = where.working
-    if health(inp.neg.on(working), inp.resp.on(working), facts.channels).ready:
+    local, remote = inp.neg.on(working), inp.resp.on(working)
+    if health(local, remote, facts.channels).ready:
         return None
+    want = inp.spec.bandwidth_mbps
+    if any(c is not None and c.bandwidth_mbps != want for c in (local, remote)):
+        return None  # an update in place (P16-P17) is under way
     rollback = _delete_all(inp)
     if rollback is not None:
         return Outcome(rollback[0], Phase.DELETING, where, concurrent=rollback)
     hours = facts.deferral_timeout.total_seconds() / 3600
     message = f"P23: not finalised within the deferral timeout of {hours:g}h; rolled back"
     return Outcome(Fail("DeferralTimeout", message), Phase.FAILED, where)
+
+
+def _deleted_by_provider(inp: _Inputs, where: Where) -> Outcome | None:
+    """P19 from a provider's side: the link's connection existed there and is gone.
+
+    The customer cancelled at that provider; its key and shared UUID are
+    consumed (P3, P19) and are never used again. Default: report and wait for
+    the user. Opted in (``facts.recreate``): remove what is left, peer first,
+    then renew the key, which gives the link a new shared UUID.
+    """
+    facts = inp.facts
+    if not facts.deleted_by:
+        return None
+    sides = sorted(facts.deleted_by)
+    who = " and ".join(facts.deleted_by[s] for s in sides)
+    if len(sides) == 2:
+        reason = "DeletedByBothProviders"
+    else:
+        reason = f"DeletedBy{sides[0].value.capitalize()}"
+    if facts.recreate:
+        leftovers = _delete_all(inp)
+        if leftovers is not None:
+            return Outcome(leftovers[0], Phase.PENDING, where, concurrent=leftovers)
+        message = f"P19: {who} deleted the connection; starting over with a fresh key (P1)"
+        return Outcome(RenewKey(reason, message), Phase.PENDING, Where(None))
+    message = (
+        f"P19: {who} deleted the connection (the customer's intent at that provider); "
+        "its activation key and shared UUID are consumed and not reused. Delete the link "
+        "(what is left goes with it) or give it a new key"
+    )
+    return Outcome(Fail(reason, message), Phase.FAILED, where)
 
 
 def _key(inp: _Inputs, where: Where) -> Outcome | None:
@@ -386,11 +450,16 @@ def _update(
     if local.bandwidth_mbps == want and remote.bandwidth_mbps == want:
         return None
     if inp.facts.update_in_progress:
-        wait = Wait("UpdateInProgress", "P17: the peer is processing an update", POLL)
+        wait = Wait(
+            "UpdateInProgress",
+            "P17: the provider is processing an update of this connection (409)",
+            max(1, inp.facts.update_wait_seconds),
+        )
         return Outcome(wait, Phase.UPDATING, where)
     if _fits_in_place(inp, working, local, remote):
-        # P16: confirm with the peer first; our side changes only after its 200.
-        side = Side.RESPONDER if remote.bandwidth_mbps != want else Side.NEGOTIATOR
+        # P16 in the spec's order: the local provider first (it checks its own
+        # capacity), then it confirms with the peer.
+        side = Side.NEGOTIATOR if local.bandwidth_mbps != want else Side.RESPONDER
         return Outcome(UpdateBandwidth(working, side, want), Phase.UPDATING, where)
     exclude = {working, *inp.facts.rejected_interconnects}
     found = candidates(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -95,6 +96,8 @@ class LinkStatus:
     ready: bool
     message: str
     failure: FailureRecord | None = None
+    deferred_since: datetime | None = None
+    """When the deferred CreateConnection reached the peer (P23; kept in status)."""
 
     def condition(self, type_: str) -> Condition:
         return next(c for c in self.conditions if c.type == type_)
@@ -165,6 +168,7 @@ def link_status(
         ready=ready,
         message=step_message(step),
         failure=failure,
+        deferred_since=facts.deferred_since if facts.deferred else None,
     )
 
 
@@ -267,7 +271,8 @@ def _ready_condition(
     if h.disabled:
         sides = ", ".join(s.value for s in h.disabled)
         return _cond(_T.READY, False, "ConnectionDisabled", f"disabled on {sides}", gen)
-    return _cond(_T.READY, False, phase.value, step_message(step), gen)
+    reason = step.reason if isinstance(step, Fail) else phase.value
+    return _cond(_T.READY, False, reason, step_message(step), gen)
 
 
 def _channel_status(

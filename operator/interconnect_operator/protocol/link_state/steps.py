@@ -123,6 +123,16 @@ class DeleteLocal:
 
 
 @dataclass(frozen=True)
+class RenewKey:
+    """Retire the shared UUID and its consumed key; ask the responder for a fresh
+    key (P1). After a provider deleted the link's connection and the user opted in."""
+
+    reason: str
+    message: str
+    kind: str = field(default="RenewKey", init=False)
+
+
+@dataclass(frozen=True)
 class Wait:
     """Nothing to do now; look again after ``seconds``."""
 
@@ -162,6 +172,7 @@ Step = (
     | Migrate
     | DeleteRemote
     | DeleteLocal
+    | RenewKey
     | Wait
     | Done
     | Fail
@@ -173,7 +184,7 @@ Settled = Wait | Done | Fail
 
 def step_message(step: Step) -> str:
     """One line for humans describing ``step`` (condition messages)."""
-    if isinstance(step, Wait | Fail):
+    if isinstance(step, Wait | Fail | RenewKey):
         return step.message
     if isinstance(step, Done):
         return step.reason

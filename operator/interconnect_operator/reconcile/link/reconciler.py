@@ -39,23 +39,40 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
+import random
 from collections.abc import Callable
 from dataclasses import replace
 
-from interconnect_operator.api.errors import ApiError
+from interconnect_operator.api.errors import ApiError, InvalidRequest
+from interconnect_operator.api.retry import retry_after_of
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.link_state import Decision, Phase
 from interconnect_operator.protocol.notifications import live_notifications
 from interconnect_operator.protocol.placement import live_rejections
-from interconnect_operator.protocol.types import FailureRecord, LinkFacts, Side
+from interconnect_operator.protocol.retry_discipline import (
+    CONFLICTS_PER_RECONCILE,
+    CycleGuard,
+    Refusal,
+    backoff_seconds,
+    observation_fingerprint,
+    sanitise,
+    step_key,
+)
+from interconnect_operator.protocol.types import (
+    FailureRecord,
+    LinkFacts,
+    PeerDeletionPolicy,
+    ProviderObservation,
+    Side,
+)
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
 
 from . import calls, keys, results
-from .steps import StepRunner
+from .steps import StepRunner, channel_basis, step_side
 from .types import (
     MAX_STEPS,
-    TRANSIENT_RETRY_SECONDS,
     LinkEvent,
     LinkMemory,
     LinkRequest,
@@ -74,15 +91,24 @@ class LinkReconciler:
         pool: PoolRuntime,
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        rng: random.Random | None = None,
     ) -> None:
         self.pool = pool
         self._clock = clock
+        self._rng = rng or random.Random()
         self._memory: dict[str, LinkMemory] = {}
+        self._retired: set[str] = set()
+        """Shared UUIDs a provider deleted and the link left behind: never used again."""
         self._steps = StepRunner(pool, clock)
 
     @property
     def environment(self) -> str:
         return self.pool.config.environment
+
+    def retry_at(self, shared_uuid: str) -> dt.datetime | None:
+        """When the link may call a provider again (Retry-After, backoff), if held back."""
+        memory = self._memory.get(shared_uuid)
+        return memory.not_before if memory is not None else None
 
     def forget(self, shared_uuid: str) -> None:
         self._memory.pop(shared_uuid, None)
@@ -165,7 +191,12 @@ class LinkReconciler:
 
     def _remember(self, request: LinkRequest, uuid: str) -> LinkMemory:
         """The link's memory, seeded from its request (key, interconnect, recorded failure)."""
-        memory = self._memory.setdefault(uuid, LinkMemory())
+        memory = self._memory.get(uuid)
+        if memory is None:
+            # Fresh (first reconcile in this process): what the status remembers.
+            memory = self._memory[uuid] = LinkMemory(
+                existed_on=dict(request.existed_on), deferred_since=request.deferred_since
+            )
         if request.activation_key is not None:
             memory.key = request.activation_key
         if memory.interconnect is None and request.interconnect:
@@ -177,78 +208,324 @@ class LinkReconciler:
     # ------------------------------------------------------------------ loop
 
     async def _drive(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkResult:
-        """Decide and act until the decision settles (Wait, Done, Fail) or a step fails."""
+        """Decide and act until the decision settles (Wait, Done, Fail) or a step fails.
+
+        Retry discipline (``protocol.retry_discipline``): nothing is called before
+        the link's ``not_before`` (Retry-After, backoff); steps a provider refused
+        (400) are not repeated until the spec or the provider's data changes; a
+        step answered 409 twice in one reconcile, a repeated or cyclic decision,
+        or an exhausted call budget end the reconcile with exponential backoff.
+        """
+        self._on_new_generation(request, memory)
+        held = self._held_back(request, uuid, memory)
+        if held is not None:
+            return held
+        events: list[LinkEvent] = []
+        try:
+            await self._observe_existence(request, uuid, memory, events)
+        except (ApiError, OSError) as exc:
+            return self._back_off(
+                request,
+                uuid,
+                memory,
+                self._decide(request, uuid, memory),
+                reason="ProviderError",
+                message=sanitise(f"{type(exc).__name__}: {exc}"),
+                retry_after=retry_after_of(exc) if isinstance(exc, ApiError) else None,
+            )
         decision: Decision | None = None
-        previous: tuple[link_state.Step, ...] | None = None
+        guard = CycleGuard()
+        conflicts_before = dict(memory.conflicts)
         for _ in range(MAX_STEPS):
             decision = self._decide(request, uuid, memory)
             step = decision.step
             if isinstance(step, link_state.Settled):
                 break
-            if decision.concurrent == previous:
-                # The same steps again without progress: a provider keeps refusing in
-                # a way the rules did not foresee. Back off instead of looping hot.
-                message = results.no_progress(step)
-                return results.interrupted(
-                    decision,
-                    request,
-                    uuid,
-                    self.environment,
-                    reason="NoProgress",
-                    message=message,
-                    retry_after=TRANSIENT_RETRY_SECONDS * 6,
-                )
-            previous = decision.concurrent
             if request.spec.paused and not request.deleting:
                 break
-            interrupted = await self._act_all(request, uuid, memory, decision)
+            if isinstance(step, link_state.RenewKey):
+                return self._with_events(await self._renew_key(request, uuid), events)
+            steps, refusals = self._unrefused(request, uuid, memory, decision.concurrent)
+            if not steps:
+                message = "; ".join(self._refusal_message(r) for r in refusals)
+                return self._with_events(
+                    results.refused(decision, request, uuid, self.environment, message), events
+                )
+            if guard.no_progress(repr(steps), self._fingerprint(request, uuid)):
+                return self._with_events(
+                    self._back_off(
+                        request,
+                        uuid,
+                        memory,
+                        decision,
+                        reason="NoProgress",
+                        message=results.no_progress(step),
+                    ),
+                    events,
+                )
+            interrupted = await self._act_all(
+                request, uuid, memory, decision, steps=steps, events=events
+            )
             if interrupted is not None:
-                return interrupted
+                return self._with_events(interrupted, events)
+            # P10 allows one restart from fresh guidance at once; a link already
+            # backing off from conflicts stops at the first one.
+            allowed = CONFLICTS_PER_RECONCILE if memory.attempts == 0 else 1
+            repeated = sorted(
+                key
+                for key, count in memory.conflicts.items()
+                if count - conflicts_before.get(key, 0) >= allowed
+            )
+            if repeated:
+                message = (
+                    f"P6/P10/P17: {repeated[0]} answered 409 "
+                    f"{memory.conflicts[repeated[0]]} times; backing off, excluding what conflicted"
+                )
+                return self._with_events(
+                    self._back_off(
+                        request, uuid, memory, decision, reason="Conflict", message=message
+                    ),
+                    events,
+                )
         assert decision is not None
-        return self._settle(request, uuid, memory, decision)
+        return self._with_events(self._settle(request, uuid, memory, decision), events)
+
+    def _held_by_responder(self, uuid: str) -> bool:
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        return snapshot.observation(Side.RESPONDER, uuid, self.pool.config.providers).present
+
+    async def _observe_existence(
+        self, request: LinkRequest, uuid: str, memory: LinkMemory, events: list[LinkEvent]
+    ) -> None:
+        """Peer intent: a connection that existed at a provider and is gone was deleted
+        by that provider (P19 from its side), unless the operator deleted it itself.
+
+        Only a link that was placed on both sides is judged, only on a snapshot
+        both providers answered, and the absence is confirmed by a direct read
+        (a paged list may miss an item).
+        """
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        providers = self.pool.config.providers
+        observations = self._note_existence(uuid, memory)
+        if request.deleting or snapshot.errors or set(memory.existed_on) != set(Side):
+            return
+        for side, interconnect in sorted(memory.existed_on.items()):
+            if observations[side].present or side in memory.deleted_by:
+                continue
+            held = await self._steps.read_connection(side, interconnect, uuid)
+            if held is not None:
+                self.pool.record_connection(side, interconnect, uuid, held)
+                continue
+            memory.deleted_by[side] = f"{providers[side]} ({side.value}) on {interconnect}"
+            memory.key_confirmed = False
+            message = (
+                f"P19: {memory.deleted_by[side]} deleted connection {uuid}, which the link "
+                "had created; the customer's intent at that provider"
+            )
+            events.append(LinkEvent("Warning", f"DeletedBy{side.value.capitalize()}", message))
+
+    def _note_existence(self, uuid: str, memory: LinkMemory) -> dict[Side, ProviderObservation]:
+        """Record where each side holds the link's connection; both observations."""
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        providers = self.pool.config.providers
+        observations = {s: snapshot.observation(s, uuid, providers) for s in Side}
+        for side, obs in observations.items():
+            if obs.present and memory.existed_on.get(side) not in obs.connections:
+                memory.existed_on[side] = sorted(obs.connections)[0]
+        return observations
+
+    async def _renew_key(self, request: LinkRequest, uuid: str) -> LinkResult:
+        """P1 after a provider deleted the link (opted in): a fresh key, a new UUID.
+
+        The old UUID is retired with its memory; nothing of it is left at either
+        provider (the decision deleted the leftovers first).
+        """
+        self._retired.add(uuid)
+        self._memory.pop(uuid, None)
+        logger.info("connection %s deleted by a provider; renewing the key", uuid)
+        return await keys.issue_key(request, self.pool, self._memory)
+
+    @staticmethod
+    def _with_events(result: LinkResult, events: list[LinkEvent]) -> LinkResult:
+        if not events:
+            return result
+        return replace(result, events=(*events, *result.events))
+
+    def _on_new_generation(self, request: LinkRequest, memory: LinkMemory) -> None:
+        """A spec change (or a deletion) lifts refusals and backoff, not a Retry-After."""
+        generation = request.spec.generation * 2 + int(request.deleting)
+        if memory.generation == generation:
+            return
+        if memory.generation is not None:
+            memory.refusals.clear()
+            memory.conflicts.clear()
+            memory.conflicted.clear()
+            memory.attempts = 0
+            if not memory.hard_not_before:
+                memory.not_before = None
+        memory.generation = generation
+
+    def _held_back(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkResult | None:
+        """Before ``not_before``: the status as it stands, no provider call."""
+        if memory.not_before is None:
+            return None
+        remaining = (memory.not_before - self._clock()).total_seconds()
+        if remaining <= 0:
+            memory.not_before = None
+            memory.hard_not_before = False
+            return None
+        decision = self._decide(request, uuid, memory)
+        reason, message = memory.last_interruption or ("BackingOff", "backing off")
+        status = results.status_with(decision, request, reason, message)
+        return LinkResult(status, uuid, self.environment, max(remaining, 0.0))
+
+    def _fingerprint(self, request: LinkRequest, uuid: str) -> str:
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        providers = self.pool.config.providers
+        return observation_fingerprint(
+            request.spec.generation,
+            snapshot.observation(Side.NEGOTIATOR, uuid, providers),
+            snapshot.observation(Side.RESPONDER, uuid, providers),
+        )
+
+    def _unrefused(
+        self,
+        request: LinkRequest,
+        uuid: str,
+        memory: LinkMemory,
+        steps: tuple[link_state.Step, ...],
+    ) -> tuple[tuple[link_state.Step, ...], list[Refusal]]:
+        """The steps still worth trying, and the refusals (P32 400) that hold the others."""
+        if not memory.refusals:
+            return steps, []
+        fingerprint = self._fingerprint(request, uuid)
+        todo: list[link_state.Step] = []
+        held: list[Refusal] = []
+        for step in steps:
+            refusal = memory.refusals.get(step_key(step))
+            if refusal is not None and refusal.holds(fingerprint):
+                held.append(refusal)
+                continue
+            memory.refusals.pop(step_key(step), None)
+            todo.append(step)
+        return tuple(todo), held
+
+    def _refusal_message(self, refusal: Refusal) -> str:
+        provider = self.pool.config.providers[refusal.side]
+        return (
+            f"P32: {provider} ({refusal.side.value}) refused {refusal.step}: {refusal.message}; "
+            "not retried until the spec or the provider's data changes"
+        )
+
+    def _back_off(
+        self,
+        request: LinkRequest,
+        uuid: str,
+        memory: LinkMemory,
+        decision: Decision,
+        *,
+        reason: str,
+        message: str,
+        retry_after: float | None = None,
+    ) -> LinkResult:
+        """End the reconcile: exponential backoff with full jitter, never below Retry-After."""
+        memory.attempts += 1
+        delay = backoff_seconds(memory.attempts, self._rng.random(), retry_after)
+        memory.not_before = self._clock() + dt.timedelta(seconds=delay)
+        memory.hard_not_before = retry_after is not None and retry_after > 0
+        memory.last_interruption = (reason, message)
+        return results.interrupted(
+            decision,
+            request,
+            uuid,
+            self.environment,
+            reason=reason,
+            message=message,
+            retry_after=delay,
+        )
 
     async def _act_all(
-        self, request: LinkRequest, uuid: str, memory: LinkMemory, decision: Decision
+        self,
+        request: LinkRequest,
+        uuid: str,
+        memory: LinkMemory,
+        decision: Decision,
+        *,
+        steps: tuple[link_state.Step, ...],
+        events: list[LinkEvent],
     ) -> LinkResult | None:
-        """Run the decision's independent steps together; the result of the first that failed."""
+        """Run independent steps together; the result of the first that failed.
+
+        A 400 records a refusal of that step (and an Event) and lets the loop go
+        on with what remains.
+        """
         outcomes = await asyncio.gather(
-            *(self._steps.act(request, uuid, memory, s) for s in decision.concurrent),
+            *(self._steps.act(request, uuid, memory, s) for s in steps),
             return_exceptions=True,
         )
-        for outcome in outcomes:
-            if isinstance(outcome, StepFailed):
-                return results.interrupted(
-                    decision,
+        interruption: LinkResult | None = None
+        for step, outcome in zip(steps, outcomes, strict=True):
+            if interruption is not None or outcome is None:
+                continue
+            if isinstance(outcome, InvalidRequest):
+                refusal = Refusal(
+                    step_key(step),
+                    step_side(step),
+                    sanitise(outcome.message),
+                    self._fingerprint(request, uuid),
+                )
+                memory.refusals[refusal.step] = refusal
+                events.append(
+                    LinkEvent("Warning", "ProviderRefused", self._refusal_message(refusal))
+                )
+            elif isinstance(outcome, calls.BudgetExhausted):
+                message = f"call budget spent ({outcome}); continuing after a backoff"
+                interruption = self._back_off(
+                    request, uuid, memory, decision, reason="CallBudget", message=message
+                )
+            elif isinstance(outcome, StepFailed):
+                interruption = self._back_off(
                     request,
                     uuid,
-                    self.environment,
+                    memory,
+                    decision,
                     reason=outcome.reason,
                     message=outcome.message,
-                    retry_after=TRANSIENT_RETRY_SECONDS * 6,
                 )
-            if isinstance(outcome, ApiError | OSError):
-                message = f"{type(outcome).__name__}: {outcome}"
-                return results.interrupted(
-                    decision,
+            elif isinstance(outcome, ApiError | OSError):
+                message = sanitise(f"{type(outcome).__name__}: {outcome}")
+                retry_after = retry_after_of(outcome) if isinstance(outcome, ApiError) else None
+                interruption = self._back_off(
                     request,
                     uuid,
-                    self.environment,
+                    memory,
+                    decision,
                     reason="ProviderError",
                     message=message,
-                    retry_after=TRANSIENT_RETRY_SECONDS,
+                    retry_after=retry_after,
                 )
-            if isinstance(outcome, BaseException):
+            elif isinstance(outcome, BaseException):
                 raise outcome
-        return None
+        return interruption
 
     def _settle(
         self, request: LinkRequest, uuid: str, memory: LinkMemory, decision: Decision
     ) -> LinkResult:
         """The result of a settled decision: when to look again, what to remember."""
+        self._note_existence(uuid, memory)
         step = decision.step
         requeue: float | None
         finalized = False
         events: tuple[LinkEvent, ...] = ()
+        if isinstance(step, link_state.Settled):
+            # Settled: whatever failed before is behind the link.
+            memory.attempts = 0
+            memory.conflicts.clear()
+            memory.last_interruption = None
         if isinstance(step, link_state.Done):
             requeue = float(step.recheck_seconds) if step.recheck_seconds else None
             if request.deleting:
@@ -295,8 +572,13 @@ class LinkReconciler:
         now = self._clock()
         memory.rejected_at = live_rejections(memory.rejected_at, now)
         working = memory.migrating_to or memory.interconnect
+        self._unblock_changed(memory, working)
         channels, guidance_ready = self._channels(uuid, memory, working)
         deferred, deferral_timeout = views.deferral(snapshot, uuid)
+        if deferred and memory.deferred_since is None and self._held_by_responder(uuid):
+            # Deferred before this process knew (status without it): count from now,
+            # never from an older time (a rollback too early deletes a working link).
+            memory.deferred_since = now
         return LinkFacts(
             shared_uuid=uuid,
             now=now,
@@ -309,14 +591,57 @@ class LinkReconciler:
             channels=channels,
             guidance_ready=guidance_ready,
             blocked_channels=dict(memory.blocked_channels),
+            disabled_channels=self._disabled_channels(working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
-            update_in_progress=memory.update_in_progress,
+            update_in_progress=(
+                memory.update_busy_until is not None and now < memory.update_busy_until
+            ),
+            update_wait_seconds=(
+                math.ceil((memory.update_busy_until - now).total_seconds())
+                if memory.update_busy_until is not None and now < memory.update_busy_until
+                else 0
+            ),
+            notify_after_update=frozenset(memory.notify_after_update),
             deferred=deferred,
             deferral_timeout=deferral_timeout,
-            started_at=request.created_at,
+            deferred_since=memory.deferred_since,
             ever_ready=request.ever_ready,
             failure=memory.failure,
+            deleted_by=dict(memory.deleted_by),
+            recreate=(
+                request.spec.on_peer_deletion is PeerDeletionPolicy.RECREATE
+                and request.destination_account_id is not None
+                and request.activation_key is None
+            ),
+        )
+
+    def _unblock_changed(self, memory: LinkMemory, working: str | None) -> None:
+        """P12 recovery: a blocked channel is tried again once the provider data it was
+        blocked on changed (admin state, guidance, what is in use); fresh guidance first."""
+        if working is None:
+            return
+        for channel, (data, guidance) in list(memory.blocked_basis.items()):
+            now_data, now_guidance = channel_basis(self.pool, memory, working, channel)
+            if (now_data, now_guidance) == (data, guidance):
+                continue
+            memory.blocked_basis.pop(channel, None)
+            memory.blocked_channels.pop(channel, None)
+            if now_guidance == guidance:
+                # Admin state or usage changed: the guidance may be stale too.
+                memory.guidance.pop(working, None)
+                memory.refresh_own_guidance = True
+
+    def _disabled_channels(self, working: str | None) -> frozenset[str]:
+        """Channels administratively disabled on either side (not required by P14)."""
+        snapshot = self.pool.snapshot
+        if working is None or snapshot is None:
+            return frozenset()
+        return frozenset(
+            c.id
+            for side in Side
+            for c in snapshot.side(side).channels.get(working, [])
+            if c.admin_state is not None and "DISABLED" in c.admin_state.upper()
         )
 
     def _channels(

@@ -13,7 +13,7 @@ from interconnect_operator.protocol.conditions import (
     LinkConditionType,
     not_reconciled,
 )
-from interconnect_operator.protocol.link_state import Decision, LinkStatus, Phase, Step
+from interconnect_operator.protocol.link_state import POLL_SLOW, Decision, LinkStatus, Phase, Step
 from interconnect_operator.protocol.types import FailureRecord
 
 from .types import TRANSIENT_RETRY_SECONDS, LinkEvent, LinkRequest, LinkResult
@@ -83,14 +83,36 @@ def interrupted(
     )
 
 
-def status_with(decision: Decision, request: LinkRequest, reason: str, message: str) -> LinkStatus:
-    """The decision's status, with Ready/Reconciling naming the provider error."""
+def status_with(
+    decision: Decision, request: LinkRequest, reason: str, message: str, *, stalled: bool = False
+) -> LinkStatus:
+    """The decision's status, with Ready/Reconciling naming the provider error.
+
+    ``stalled``: the provider refused for good (P32 400); Stalled is True and
+    Reconciling False until the spec or the provider's data changes.
+    """
     gen = request.spec.generation
     conditions = []
     for cond in decision.status.conditions:
         if cond.type == LinkConditionType.READY and not cond.is_true:
             shown = replace(cond, reason=reason, message=message, observed_generation=gen)
+        elif cond.type == LinkConditionType.READY and stalled:
+            shown = replace(
+                cond,
+                status=ConditionStatus.FALSE,
+                reason=reason,
+                message=message,
+                observed_generation=gen,
+            )
         elif cond.type == LinkConditionType.RECONCILING:
+            shown = replace(
+                cond,
+                status=ConditionStatus.FALSE if stalled else ConditionStatus.TRUE,
+                reason=reason,
+                message=message,
+                observed_generation=gen,
+            )
+        elif cond.type == LinkConditionType.STALLED and stalled:
             shown = replace(
                 cond,
                 status=ConditionStatus.TRUE,
@@ -101,8 +123,21 @@ def status_with(decision: Decision, request: LinkRequest, reason: str, message: 
         else:
             shown = cond
         conditions.append(shown)
-    return replace(decision.status, conditions=tuple(conditions), message=message)
+    ready = decision.status.ready and not stalled
+    return replace(decision.status, conditions=tuple(conditions), message=message, ready=ready)
 
 
 def no_progress(step: Step) -> str:
-    return f"step {step.kind} repeated without progress; retrying later"
+    return f"step {step.kind} repeated or cycled without progress; backing off"
+
+
+def refused(
+    decision: Decision, request: LinkRequest, uuid: str, environment: str, message: str
+) -> LinkResult:
+    """Every step the link needs was refused (400): stalled, no call until a change."""
+    return LinkResult(
+        status_with(decision, request, "ProviderRefused", message, stalled=True),
+        uuid,
+        environment,
+        float(POLL_SLOW),
+    )

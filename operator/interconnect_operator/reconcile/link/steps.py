@@ -34,6 +34,7 @@ from interconnect_operator.protocol.allocation import (
     allocate_feature,
 )
 from interconnect_operator.protocol.notifications import verified_by_notifications
+from interconnect_operator.protocol.retry_discipline import sanitise, step_key
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
@@ -41,6 +42,61 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 from . import calls
 from .keys import confirm_key
 from .types import LinkMemory, LinkRequest, StepFailed, feature_id
+
+#: Proposals remembered per channel as conflicting (P10 409), newest last.
+MAX_CONFLICTED = 8
+
+
+def step_side(step: link_state.Step) -> Side:
+    """The provider a step calls (for RequestGuidance: the responder, whose answer counts)."""
+    side = getattr(step, "side", None)
+    if isinstance(side, Side):
+        return side
+    if isinstance(step, link_state.CreateLocalConnection | link_state.DeleteLocal):
+        return Side.NEGOTIATOR
+    return Side.RESPONDER
+
+
+#: The negotiator's own guidance is reused for this long, then read again (P8).
+OWN_GUIDANCE_TTL = dt.timedelta(hours=1)
+
+
+def guidance_basis(memory: LinkMemory, interconnect: str, channel: str) -> str:
+    """Both sides' guidance for the channel as last read (P8)."""
+    seen = memory.guidance_seen.get(interconnect)
+    return repr([g.get(channel) for g in seen]) if seen is not None else "none"
+
+
+def channel_basis(
+    pool: PoolRuntime, memory: LinkMemory, interconnect: str, channel: str
+) -> tuple[str, str]:
+    """The provider data a channel's block depends on (P12): both sides' admin state
+    of the channel and what is in use on it; and the guidance last read for it."""
+    snapshot = pool.snapshot
+    admin: list[str] = []
+    usage = ""
+    if snapshot is not None:
+        for side in Side:
+            admin.extend(
+                f"{side.value}:{c.admin_state}"
+                for c in snapshot.side(side).channels.get(interconnect, [])
+                if c.id == channel
+            )
+        usage = repr(snapshot.channel_usage(interconnect, channel))
+    return f"{admin}|{usage}", guidance_basis(memory, interconnect, channel)
+
+
+def block(
+    pool: PoolRuntime, memory: LinkMemory, interconnect: str, channel: str, reason: str
+) -> None:
+    """Block a channel (P12) until the provider data it was blocked on changes."""
+    memory.blocked_channels[channel] = reason
+    memory.blocked_basis[channel] = channel_basis(pool, memory, interconnect, channel)
+
+
+def _count_conflict(memory: LinkMemory, step: link_state.Step) -> None:
+    key = step_key(step)
+    memory.conflicts[key] = memory.conflicts.get(key, 0) + 1
 
 
 class StepRunner:
@@ -51,8 +107,9 @@ class StepRunner:
         self._clock = clock
         # (interconnect, channel) -> tentative features allocated but not yet recorded
         self._tentative: dict[tuple[str, str], dict[str, FeatureView]] = {}
-        # interconnect -> the negotiator's guidance per channel (P8, static part)
-        self._own_guidance: dict[str, dict[str, GuidanceView]] = {}
+        # interconnect -> when the negotiator's guidance was read, and its views
+        # per channel (P8, static part; read again after OWN_GUIDANCE_TTL)
+        self._own_guidance: dict[str, tuple[dt.datetime, dict[str, GuidanceView]]] = {}
 
     @property
     def environment(self) -> str:
@@ -69,20 +126,22 @@ class StepRunner:
             case link_state.ConfirmKey():
                 await confirm_key(self.pool, memory)
             case link_state.CreateLocalConnection():
-                # P22: a deferring provider creates its own side deferred too.
-                defer = views.deferral(self.pool.snapshot, uuid)[0]
+                # P22: the flag tells the PEER that we defer to it; our own side is
+                # created without it.
                 await self._create_connection(
                     uuid,
                     memory,
+                    step,
                     side=Side.NEGOTIATOR,
                     interconnect=step.interconnect,
                     bandwidth=step.bandwidth_mbps,
-                    defer=defer,
+                    defer=False,
                 )
             case link_state.CreateRemoteConnection():
                 await self._create_connection(
                     uuid,
                     memory,
+                    step,
                     side=Side.RESPONDER,
                     interconnect=step.interconnect,
                     bandwidth=step.bandwidth_mbps,
@@ -114,6 +173,7 @@ class StepRunner:
         self,
         uuid: str,
         memory: LinkMemory,
+        step: link_state.Step,
         *,
         side: Side,
         interconnect: str,
@@ -137,6 +197,7 @@ class StepRunner:
             if existing is None:
                 self._unreserve(side, interconnect, uuid, placeholder)
                 memory.rejected_at[interconnect] = self._clock()
+                _count_conflict(memory, step)
                 return
             created = existing
         except OutcomeUnknown:
@@ -145,9 +206,11 @@ class StepRunner:
             if existing is None:
                 raise
             created = existing
-        except InvalidRequest as exc:
+        except InvalidRequest:
+            # P22/P32: a refusal; the loop records it and does not repeat the step
+            # until the spec or the provider's data changes.
             self._unreserve(side, interconnect, uuid, placeholder)
-            raise StepFailed("ConnectionRefused", f"P22/P32: {exc.message}") from exc
+            raise
         except AuthError as exc:
             self._unreserve(side, interconnect, uuid, placeholder)
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
@@ -155,6 +218,8 @@ class StepRunner:
             self._unreserve(side, interconnect, uuid, placeholder)
             raise
         self.pool.record_connection(side, interconnect, uuid, created)
+        if defer and side is Side.RESPONDER and memory.deferred_since is None:
+            memory.deferred_since = self._clock()  # P23 counts from here
 
     def _reserve(
         self, side: Side, interconnect: str, uuid: str, bandwidth: int
@@ -181,6 +246,12 @@ class StepRunner:
         if snapshot.side(side).connections.get(interconnect, {}).get(uuid) is placeholder:
             self.pool.forget_connection(side, interconnect, uuid)
 
+    async def read_connection(
+        self, side: Side, interconnect: str, uuid: str
+    ) -> models.Connection | None:
+        """GetConnection; None when the provider does not hold it (404)."""
+        return await self._read_connection(side, interconnect, uuid)
+
     async def _read_connection(
         self, side: Side, interconnect: str, uuid: str
     ) -> models.Connection | None:
@@ -192,7 +263,11 @@ class StepRunner:
     async def _update(
         self, uuid: str, memory: LinkMemory, step: link_state.UpdateBandwidth
     ) -> None:
-        """P16-P17: the peer confirms first; our side changes after its 200."""
+        """P16-P17: local first, then the peer confirms; both notified when done.
+
+        A 409 (P17: an update in flight, or no room after all) is waited out,
+        exponentially longer each time, capped at POLL_SLOW.
+        """
         client = self._client(step.side)
         try:
             updated = await client.update_connection(
@@ -203,13 +278,26 @@ class StepRunner:
                 update_mask=["bandwidthMbps"],
             )
         except Conflict:
-            # P17 (update in flight) or no room after all: look again after a refresh.
-            memory.update_in_progress = True
-            await self.pool.refresh()
-            memory.update_in_progress = False
+            _count_conflict(memory, step)
+            memory.update_conflicts += 1
+            wait = min(
+                link_state.POLL_SLOW, link_state.POLL * 2 ** min(memory.update_conflicts - 1, 8)
+            )
+            memory.update_busy_until = self._clock() + dt.timedelta(seconds=wait)
             return
+        memory.update_conflicts = 0
+        memory.update_busy_until = None
         self.pool.record_connection(step.side, step.interconnect, uuid, updated)
         memory.notified_at.pop(step.side.other, None)
+        other = (
+            self.pool.snapshot.observation(step.side.other, uuid, self.pool.config.providers).on(
+                step.interconnect
+            )
+            if self.pool.snapshot is not None
+            else None
+        )
+        if other is not None and other.bandwidth_mbps == step.bandwidth_mbps:
+            memory.notify_after_update = set(Side)
 
     async def _delete_connection(
         self, uuid: str, memory: LinkMemory, side: Side, interconnect: str
@@ -223,6 +311,13 @@ class StepRunner:
             if await self._read_connection(side, interconnect, uuid) is not None:
                 raise
         self.pool.forget_connection(side, interconnect, uuid)
+        snapshot = self.pool.snapshot
+        if (
+            snapshot is not None
+            and not snapshot.observation(side, uuid, self.pool.config.providers).present
+        ):
+            # Gone by the operator's own hand: not a deletion by that provider.
+            memory.existed_on.pop(side, None)
         if side is Side.NEGOTIATOR and memory.migrating_to and interconnect == memory.interconnect:
             # P18 complete: the new interconnect is the link's home now.
             memory.interconnect, memory.migrating_to = memory.migrating_to, None
@@ -237,24 +332,33 @@ class StepRunner:
     # ------------------------------------------------------------------ features
 
     async def _guidance(self, uuid: str, memory: LinkMemory, interconnect: str) -> None:
-        """P8: the responder's guidance for this connection; ours once per interconnect."""
+        """P8: the responder's guidance for this connection; ours once per interconnect,
+        read again when it is older than OWN_GUIDANCE_TTL or the link restarts a
+        channel (P10) or was refused (400)."""
         res_client = self._client(Side.RESPONDER)
         res_task = res_client.generate_feature_guidance(self.environment, interconnect, uuid)
-        own = self._own_guidance.get(interconnect)
-        if own is None:
+        now = self._clock()
+        cached = self._own_guidance.get(interconnect)
+        if cached is None or memory.refresh_own_guidance or now - cached[0] > OWN_GUIDANCE_TTL:
             neg_client = self._client(Side.NEGOTIATOR)
             neg_answer, res_answer = await asyncio.gather(
                 neg_client.generate_feature_guidance(self.environment, interconnect, uuid),
                 res_task,
             )
             own = views.guidance_views(neg_answer)
-            self._own_guidance[interconnect] = own
+            self._own_guidance[interconnect] = (now, own)
+            memory.refresh_own_guidance = False
         else:
+            own = cached[1]
             res_answer = await res_task
         memory.guidance[interconnect] = (own, views.guidance_views(res_answer))
+        memory.guidance_seen[interconnect] = memory.guidance[interconnect]
 
-    def _usage(self, interconnect: str, channel: str, uuid: str) -> ChannelUsage:
-        """In use on the channel (snapshot, cached) plus allocations still in flight.
+    def _usage(
+        self, interconnect: str, channel: str, uuid: str, memory: LinkMemory
+    ) -> ChannelUsage:
+        """In use on the channel (snapshot, cached), allocations still in flight, and
+        what a provider answered 409 to for this link (excluded, P10).
 
         The link's own features need no exclusion: allocation only happens on a
         channel where neither side holds one of them.
@@ -262,7 +366,9 @@ class StepRunner:
         snapshot = self.pool.snapshot
         assert snapshot is not None
         base = snapshot.channel_usage(interconnect, channel)
-        pending = self._tentative.get((interconnect, channel), {})
+        pending = dict(self._tentative.get((interconnect, channel), {}))
+        for n, view in enumerate(memory.conflicted.get((interconnect, channel), [])):
+            pending[f"{uuid}#conflicted{n}"] = view
         if not pending:
             return base
         vlans = set(base.vlans)
@@ -283,14 +389,20 @@ class StepRunner:
         """P9: a feature for ``channel`` within both sides' guidance; None blocks the channel."""
         guidance = memory.guidance.get(ix)
         if guidance is None:
-            memory.blocked_channels[channel] = f"channel {channel}: no guidance (P8)"
+            block(self.pool, memory, ix, channel, f"channel {channel}: no guidance (P8)")
             return None
-        usage = self._usage(ix, channel, uuid)
+        refused = memory.refused_on.get(channel)
+        if refused is not None and refused[0] == guidance_basis(memory, ix, channel):
+            # P10: a proposal from this very guidance was refused (400); the same
+            # inputs give the same proposal, so wait for the provider's data to change.
+            block(self.pool, memory, ix, channel, refused[1])
+            return None
+        usage = self._usage(ix, channel, uuid, memory)
         allocation = allocate_feature(
             channel, guidance[0].get(channel), guidance[1].get(channel), usage, request.spec
         )
         if isinstance(allocation, AllocationFailure):
-            memory.blocked_channels[channel] = f"{allocation.reason}: {allocation.message}"
+            block(self.pool, memory, ix, channel, f"{allocation.reason}: {allocation.message}")
             return None
         return allocation.to_view(connection_id=uuid)
 
@@ -316,17 +428,31 @@ class StepRunner:
         except Conflict as exc:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
+                _count_conflict(memory, step)
+                # What conflicted is not proposed again on this channel.
+                conflicted = memory.conflicted.setdefault((ix, channel), [])
+                conflicted.append(view)
+                del conflicted[:-MAX_CONFLICTED]
                 if side is Side.RESPONDER:
                     # P10: something else took that space; restart the channel from
-                    # fresh guidance.
-                    memory.rejected_features[channel] = exc.message
-                memory.guidance.pop(ix, None)
+                    # fresh guidance (DeleteFeature of the local half drops it).
+                    memory.rejected_features[channel] = sanitise(exc.message)
+                else:
+                    memory.guidance.pop(ix, None)
+                    memory.refresh_own_guidance = True
                 return
             created = existing
         except InvalidRequest as exc:
-            memory.blocked_channels[channel] = (
-                f"P10: {side.value} refused the feature: {exc.message}"
-            )
+            # P10: guidance not followed (it may have changed since it was read). The
+            # channel restarts from fresh guidance (the local half goes first, as
+            # after a 409); a proposal from unchanged guidance is not made again.
+            reason = f"P10: {side.value} refused the feature: {sanitise(exc.message)}"
+            memory.refused_on[channel] = (guidance_basis(memory, ix, channel), reason)
+            if side is Side.RESPONDER:
+                memory.rejected_features[channel] = reason  # DeleteFeature drops guidance
+            else:
+                memory.guidance.pop(ix, None)
+                memory.refresh_own_guidance = True
             return
         except OutcomeUnknown:
             existing = await self._read_feature(side, ix, uuid, fid)
@@ -338,6 +464,7 @@ class StepRunner:
         finally:
             self._tentative.get((ix, channel), {}).pop(uuid, None)
         memory.rejected_features.pop(channel, None)
+        memory.refused_on.pop(channel, None)
         # P15: a changed feature set needs fresh notifications (the peer ignores
         # one older than the change).
         memory.notified_at.clear()
@@ -395,6 +522,7 @@ class StepRunner:
         memory.notified_at.clear()
         memory.rejected_features.pop(step.channel, None)
         memory.guidance.pop(step.interconnect, None)
+        memory.refresh_own_guidance = True
 
     # ------------------------------------------------------------------ notifications
 
@@ -405,6 +533,7 @@ class StepRunner:
         )
         memory.notified_at[step.side] = self._clock()
         memory.notified_generation[step.side] = self.pool.generation
+        memory.notify_after_update.discard(step.side)
         snapshot = self.pool.snapshot
         assert snapshot is not None
         finality = views.finality(snapshot, step.interconnect, uuid)

@@ -9,11 +9,20 @@ is rebuilt from the providers and the link's status).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from interconnect_operator.protocol.customer_link import CustomerTarget
 from interconnect_operator.protocol.link_state import LinkStatus
-from interconnect_operator.protocol.types import FailureRecord, GuidanceView, LinkSpec, Secret, Side
+from interconnect_operator.protocol.retry_discipline import Refusal
+from interconnect_operator.protocol.types import (
+    FailureRecord,
+    FeatureView,
+    GuidanceView,
+    LinkSpec,
+    Secret,
+    Side,
+)
 
 #: Most decide/act rounds in one reconcile call (then continue soon, never spin).
 MAX_STEPS = 64
@@ -43,6 +52,11 @@ class LinkRequest:
     failure: FailureRecord | None = None
     customer: CustomerTarget | None = None
     """Set for links on a pool of the clouds' customer APIs (``reconcile.customer``)."""
+    existed_on: Mapping[Side, str] = field(default_factory=dict)
+    """Sides whose provider held the link's connection, and on which interconnect
+    (from the link's status: it survives a restart)."""
+    deferred_since: dt.datetime | None = None
+    """When the deferred CreateConnection reached the peer (from status, P23)."""
 
 
 @dataclass(frozen=True)
@@ -86,13 +100,50 @@ class LinkMemory:
         default_factory=dict
     )
     blocked_channels: dict[str, str] = field(default_factory=dict)
+    blocked_basis: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Channel -> the provider data it was blocked on (P12: a change unblocks it)."""
+    guidance_seen: dict[str, tuple[dict[str, GuidanceView], dict[str, GuidanceView]]] = field(
+        default_factory=dict
+    )
+    """The latest guidance fetched per interconnect (kept across P10 restarts)."""
+    refused_on: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Channel -> the guidance a proposal refused with 400 was made from, and why (P10)."""
+    refresh_own_guidance: bool = False
+    """The negotiator's cached guidance is suspect (P10 restart, 400): read it again."""
     rejected_features: dict[str, str] = field(default_factory=dict)
     notified_at: dict[Side, dt.datetime] = field(default_factory=dict)
     # pool refresh generation at each notification: a later refresh that still
     # shows the side UNVERIFIED proves the notification stale (P15)
     notified_generation: dict[Side, int] = field(default_factory=dict)
-    update_in_progress: bool = False
+    update_busy_until: dt.datetime | None = None
+    """P17: the provider answered 409 to an update; not asked again before then."""
+    update_conflicts: int = 0
+    notify_after_update: set[Side] = field(default_factory=set)
+    """P16: sides to notify once an update completed on both."""
     failure: FailureRecord | None = None
+    attempts: int = 0
+    """Consecutive reconciles that ended on an error, a conflict or no progress."""
+    not_before: dt.datetime | None = None
+    """No provider call for this link before then (Retry-After, backoff)."""
+    hard_not_before: bool = False
+    """``not_before`` came from a provider's Retry-After: even a spec change waits."""
+    last_interruption: tuple[str, str] | None = None
+    """(reason, message) of the interruption that set ``not_before``."""
+    generation: int | None = None
+    """Spec generation of the last reconcile (a change lifts backoff and refusals)."""
+    refusals: dict[str, Refusal] = field(default_factory=dict)
+    """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
+    conflicts: dict[str, int] = field(default_factory=dict)
+    """409s per step key since the link last settled."""
+    conflicted: dict[tuple[str, str], list[FeatureView]] = field(default_factory=dict)
+    """(interconnect, channel) -> proposals a responder answered 409: excluded next time."""
+    existed_on: dict[Side, str] = field(default_factory=dict)
+    """Sides that have held the link's connection (and where), until the operator
+    itself deleted it there."""
+    deleted_by: dict[Side, str] = field(default_factory=dict)
+    """Sides whose provider deleted the connection (P19 from its side): sticky."""
+    deferred_since: dt.datetime | None = None
+    """When the deferred CreateConnection reached the peer (P23 counts from it)."""
 
 
 class StepFailed(Exception):

@@ -51,7 +51,7 @@ async def create_connection(sim: Simulator, request: Request, caller: str) -> An
             *ix_path(request),
             connection_id,
             bandwidth_mbps=body.bandwidth_mbps,
-            defer_provisioning=bool(body.defer_provisioning),
+            defer_provisioning=body.deferred,  # either spelling (spec defect)
             activation_key_text=key_text,
             now=now,
             connection_type=body.connection_type,

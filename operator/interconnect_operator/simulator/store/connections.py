@@ -138,11 +138,13 @@ class ConnectionRules(StoreBase):
             )
         if defer_provisioning and not env.accept_deferral:
             raise SimError(400, "P22: this provider refuses deferred provisioning")
-        if env.defer_connection_provisioning and not defer_provisioning:
-            raise SimError(400, "P22: the environment requires deferProvisioning")
         if (environment, interconnect, connection_id) in self.connections:
             raise SimError(409, f"connection {connection_id!r} already exists")
         key = self.keys.get(connection_id)
+        if env.defer_connection_provisioning and not defer_provisioning and key is not None:
+            # P22: the deferring provider creates its own side unflagged and asks
+            # this one (the key's issuer, its peer) with the flag.
+            raise SimError(400, "P22: the environment requires deferProvisioning")
         if key is not None:
             self._check_key_fits(key, environment, bandwidth_mbps)
         state = self.interconnect_state_of(env, ix)
