@@ -236,6 +236,7 @@ class LinkReconciler:
         decision: Decision | None = None
         guard = CycleGuard()
         conflicts_before = dict(memory.conflicts)
+        features_before = self._feature_count(uuid)
         for _ in range(MAX_STEPS):
             decision = self._decide(request, uuid, memory)
             step = decision.step
@@ -277,6 +278,10 @@ class LinkReconciler:
                 if count - conflicts_before.get(key, 0) >= allowed
             )
             if repeated:
+                if self._feature_count(uuid) > features_before:
+                    # This reconcile added features before the conflict: the backoff
+                    # counts reconciles without progress, so it starts over.
+                    memory.attempts = 0
                 message = (
                     f"P6/P10/P17: {repeated[0]} answered 409 "
                     f"{memory.conflicts[repeated[0]]} times; backing off, excluding what conflicted"
@@ -381,6 +386,17 @@ class LinkReconciler:
         reason, message = memory.last_interruption or ("BackingOff", "backing off")
         status = results.status_with(decision, request, reason, message)
         return LinkResult(status, uuid, self.environment, max(remaining, 0.0))
+
+    def _feature_count(self, uuid: str) -> int:
+        """Features of the link at both sides: what a bring-up adds as it progresses."""
+        snapshot = self.pool.snapshot
+        assert snapshot is not None
+        providers = self.pool.config.providers
+        return sum(
+            len(conn.features)
+            for side in (Side.NEGOTIATOR, Side.RESPONDER)
+            for conn in snapshot.observation(side, uuid, providers).connections.values()
+        )
 
     def _fingerprint(self, request: LinkRequest, uuid: str) -> str:
         snapshot = self.pool.snapshot
