@@ -161,7 +161,8 @@ class LinkWorkers:
         result = await admitted.reconciler.reconcile(request)
         return await self._persist(key, body, admitted, request, result)
 
-    async def _gate(self, key: LinkKey, body: dict[str, Any]) -> Admitted | Stop:
+    # Long on purpose: the gate's checks in the order they must run.
+    async def _gate(self, key: LinkKey, body: dict[str, Any]) -> Admitted | Stop:  # noqa: PLR0912
         """Whether the reconciler may take the link now; if not, say why on the link."""
         meta = body["metadata"]
         deleting = bool(meta.get("deletionTimestamp"))
