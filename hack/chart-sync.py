@@ -78,13 +78,23 @@ def rbac_rules() -> dict[str, list[Any]]:
         name=PLACEHOLDER_NAME,
         link_secret_namespaces=[PLACEHOLDER_LINK_NAMESPACE],
     )
-    split: dict[str, list[Any]] = {"clusterRules": [], "namespaceRules": [], "linkSecretRules": []}
+    split: dict[str, list[Any]] = {
+        "clusterRules": [],
+        "namespaceRules": [],
+        "linkSecretRules": [],
+        "linkViewRules": [],
+        "linkEditRules": [],
+    }
     for doc in _documents(rendered):
         kind = doc.get("kind")
         metadata = doc.get("metadata") or {}
         rules = list(doc.get("rules") or [])
         if kind == "ClusterRole" and metadata.get("name") == PLACEHOLDER_NAME:
             split["clusterRules"].extend(rules)
+        elif kind == "ClusterRole" and metadata.get("name") == f"{PLACEHOLDER_NAME}-links-view":
+            split["linkViewRules"].extend(rules)
+        elif kind == "ClusterRole" and metadata.get("name") == f"{PLACEHOLDER_NAME}-links-edit":
+            split["linkEditRules"].extend(rules)
         elif kind == "ClusterRole":
             split["linkSecretRules"].extend(rules)
         elif kind == "Role" and metadata.get("namespace") == PLACEHOLDER_NAMESPACE:

@@ -179,7 +179,7 @@ def test_helm_install_and_service_account_rbac(
         assert can_i(kubeconfig, sa, "patch", "clusterkopfpeerings.kopf.dev", "default")
         # pool credentials: Secrets of the release namespace only
         assert can_i(kubeconfig, sa, "get", "secrets", namespace)
-        assert can_i(kubeconfig, sa, "list", "secrets", namespace)
+        assert not can_i(kubeconfig, sa, "list", "secrets", namespace)
         assert not can_i(kubeconfig, sa, "get", "secrets", secret_free_namespace)
         assert not can_i(kubeconfig, sa, "list", "secrets", secret_free_namespace)
         # link Secrets: get (never list) where the chart was told links keep them

@@ -58,6 +58,10 @@ def test_defaults_render_the_expected_kinds(defaults: list[Manifest]) -> None:
             "CustomResourceDefinition",
             "ClusterRole",
             "ClusterRoleBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "ClusterRole",
+            "ClusterRole",
             "Role",
             "RoleBinding",
             "Service",
@@ -257,3 +261,18 @@ def test_rendered_arguments_parse_with_the_operator_cli(
         assert args.namespace == ["team-a", "team-b"]
         assert args.peering == "interconnect"
         assert args.per_link_metrics is False
+
+
+def test_the_admission_policy_exempts_only_the_operator_and_can_be_turned_off(
+    defaults: list[Manifest], render: Render
+) -> None:
+    policy = next(m for m in defaults if m["kind"] == "ValidatingAdmissionPolicy")
+    conditions = {c["name"]: c["expression"] for c in policy["spec"]["matchConditions"]}
+    sa = _deployment(defaults)["spec"]["template"]["spec"]["serviceAccountName"]
+    assert f"system:serviceaccount:interconnect-system:{sa}'" in conditions["not-the-operator"]
+    assert len(policy["spec"]["validations"]) == 2
+    binding = next(m for m in defaults if m["kind"] == "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    off = render(sets=["admissionPolicy.enabled=false"])
+    assert not [m for m in off if m["kind"].startswith("ValidatingAdmission")]

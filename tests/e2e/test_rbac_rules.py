@@ -80,9 +80,8 @@ def _can(api: ApiClient, sa: str, verb: str, resource: str, namespace: str | Non
         ("patch", "multicloudlinks.interconnect.io"),
         ("list", "capacitypools.interconnect.io"),
         ("patch", "multicloudlinks.interconnect.io/status"),
-        ("update", "capacitypools.interconnect.io/status"),
+        ("patch", "capacitypools.interconnect.io/status"),
         ("create", "events"),
-        ("create", "events.events.k8s.io"),
         ("watch", "namespaces"),
         ("patch", "clusterkopfpeerings.kopf.dev"),
         ("list", "customresourcedefinitions.apiextensions.k8s.io"),
@@ -101,11 +100,29 @@ def test_secrets_only_where_the_operator_needs_them(
 ) -> None:
     namespace, link_namespace = operator_sa
     sa = f"system:serviceaccount:{namespace}:operator"
-    assert _can(k8s_api, sa, "watch", "secrets", namespace)
+    assert _can(k8s_api, sa, "get", "secrets", namespace)
+    assert not _can(k8s_api, sa, "watch", "secrets", namespace)
+    assert not _can(k8s_api, sa, "list", "secrets", namespace)
     assert _can(k8s_api, sa, "get", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "list", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "get", "secrets", "kube-system")
     assert not _can(k8s_api, sa, "get", "secrets", None)
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource"),
+    [
+        ("update", "multicloudlinks.interconnect.io"),
+        ("update", "capacitypools.interconnect.io/status"),
+        ("create", "events.events.k8s.io"),
+    ],
+)
+def test_operator_has_no_unused_verbs(
+    k8s_api: ApiClient, operator_sa: tuple[str, str], verb: str, resource: str
+) -> None:
+    namespace, _ = operator_sa
+    sa = f"system:serviceaccount:{namespace}:operator"
+    assert not _can(k8s_api, sa, verb, resource, None)
 
 
 def test_operator_may_not_delete_or_create_links(

@@ -8,6 +8,7 @@ that turn them into work and hands each event to its owner:
 - ``index``: the latest link bodies, links per pool, shared UUID -> link;
 - ``credentials``: Secrets -> provider auth/TLS, link activation key and MD5;
 - ``meta``: the finalizer and the shared-UUID write-ahead;
+- ``ownership``: which link (by uid) owns a shared UUID;
 - ``namespaces``: which namespaces may draw from a pool;
 - ``publish``: link status patches, Events, metrics.
 """
@@ -23,6 +24,7 @@ from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.links import LinkWorkers
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
+from interconnect_operator.k8s.ownership import UuidOwnership
 from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.settings import OperatorOptions
@@ -58,6 +60,7 @@ class Controller:
             meta=LinkMetadata(kube, self.index),
             namespaces=NamespacePolicy(kube),
             publisher=self.publisher,
+            owners=UuidOwnership(kube, options.operator_namespace),
         )
 
     @property

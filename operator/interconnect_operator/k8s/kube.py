@@ -185,6 +185,17 @@ class KubeClient:
     async def get_namespace(self, name: str) -> dict[str, Any]:
         return await self._request("GET", f"/api/v1/namespaces/{name}")
 
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self._request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+
+    async def create_configmap(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._request(
+            "POST", f"/api/v1/namespaces/{namespace}/configmaps", dict(body), "application/json"
+        )
+
+    async def delete_configmap(self, namespace: str, name: str) -> None:
+        await self._request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+
     async def create_event(
         self,
         involved: Mapping[str, Any],

@@ -4,8 +4,9 @@ Watch events land in the link index and, when they carry new intent, in the
 work queue; a fixed set of workers reconciles one key at a time per key.
 Each reconcile
 
-1. gates the link: a valid spec, a pool ready to serve it, a namespace the
-   pool admits, the operator's finalizer;
+1. gates the link: a shared UUID it owns, a valid spec, a pool ready to
+   serve it, a namespace the pool admits, a bandwidth within the pool's
+   per-link maximum and headroom, the operator's finalizer;
 2. prepares the ``LinkRequest``: the Secrets it names, what the stored
    status carries over, fresh reads where acting on a stale copy could harm;
 3. hands it to the pool's driver (``reconcile.driver``: the symmetric
@@ -34,6 +35,13 @@ from interconnect_operator.k8s.kube import LINKS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
+from interconnect_operator.k8s.ownership import (
+    MALFORMED_MESSAGE,
+    NOT_OWNED_MESSAGE,
+    Ownership,
+    UuidOwnership,
+)
+from interconnect_operator.k8s.policy import capacity_denial
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import EventMemory, Publisher, stalled_event
 from interconnect_operator.k8s.resources import DeletionPolicy, MulticloudLinkSpec, is_paused
@@ -49,6 +57,7 @@ from interconnect_operator.reconcile.link import (
     LinkRequest,
     LinkResult,
 )
+from interconnect_operator.reconcile.pool import PoolRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +113,7 @@ class LinkWorkers:
         meta: LinkMetadata,
         namespaces: NamespacePolicy,
         publisher: Publisher,
+        owners: UuidOwnership,
     ) -> None:
         self._kube = kube
         self._metrics = metrics
@@ -113,6 +123,7 @@ class LinkWorkers:
         self._meta = meta
         self._namespaces = namespaces
         self._publisher = publisher
+        self._owners = owners
         self.state: dict[LinkKey, LinkState] = {}
         self.queue: WorkQueue[LinkKey] = WorkQueue(
             self.process, workers=options.workers, name="links"
@@ -174,6 +185,9 @@ class LinkWorkers:
             # After a restart the stored phase is the baseline: no repeated events.
             old_phase = (body.get("status") or {}).get("phase")
             state = self.state[key] = LinkState(last_phase=old_phase)
+        refused = await self._ownership_gate(key, body, deleting=deleting)
+        if refused is not None:
+            return refused
         try:
             spec = MulticloudLinkSpec.model_validate(body.get("spec") or {})
         except ValidationError as exc:
@@ -207,6 +221,12 @@ class LinkWorkers:
                 )
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
+            runtime = entry.runtime
+            snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
+            pool_policy = (entry.body.get("spec") or {}).get("policy") or {}
+            denied = capacity_denial(spec.bandwidth_mbps, pool_policy, snapshot, shared_uuid(body))
+            if denied is not None:
+                return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
             customer = spec.customer is not None
             if FINALIZER not in finalizers and (shared_uuid(body) is not None or customer):
                 # Links without a UUID get the finalizer with it, in the one
@@ -216,6 +236,30 @@ class LinkWorkers:
                 await self._meta.add_finalizer(key, body)
         generation = int(meta.get("generation") or 1)
         return Admitted(spec, entry, entry.reconciler, state, deleting, generation)
+
+    async def _ownership_gate(
+        self, key: LinkKey, body: dict[str, Any], *, deleting: bool
+    ) -> Stop | None:
+        """A link showing a UUID it does not own never reaches a provider.
+
+        Every path (create, update, migration, deletion, finalizer removal)
+        passes here first. Deleting such a link only drops the operator's
+        finalizer: the connection belongs to another link.
+        """
+        ownership = await self._owners.check(body)
+        uuid = shared_uuid(body)
+        if ownership is Ownership.OWNED and uuid is not None:
+            self._index.claim(uuid, key)
+            return None
+        if ownership is Ownership.NO_UUID:
+            return None
+        if uuid is not None:
+            self._index.unclaim(uuid, key)
+        if deleting:
+            await self._meta.remove_finalizer(key, body)
+            return Stop(None)
+        message = NOT_OWNED_MESSAGE if ownership is Ownership.NOT_OWNED else MALFORMED_MESSAGE
+        return await self._refuse(key, body, "Failed", "UuidNotOwned", message, stalled=True)
 
     async def _pool_unavailable(
         self,
@@ -299,18 +343,21 @@ class LinkWorkers:
     ) -> float | None:
         """Write what the reconcile decided: UUID write-ahead, status, or the release."""
         if result.persist_uuid is not None:
-            owner = self._index.uuid_owner(result.persist_uuid, key)
-            if owner is not None:
+            uid = str(body["metadata"].get("uid") or "")
+            taken = self._index.uuid_owner(result.persist_uuid, key) is not None
+            if taken or not await self._owners.claim(result.persist_uuid, uid):
                 # P3: a key is good for one connection. The reconciler would adopt the
                 # other link's objects as if they were this link's (it cannot tell them
-                # from its own after a crash); deleting either would delete both.
+                # from its own after a crash); deleting either would delete both. The
+                # message names neither the other link nor the connection.
                 message = (
-                    f"P3: the activation key names shared connection {result.persist_uuid}, "
-                    f"which link {owner[0]}/{owner[1]} already uses; a key is good for "
-                    "one connection"
+                    "P3: the activation key names a shared connection another link "
+                    "already uses; a key is good for one connection"
                 )
                 stop = await self._refuse(key, body, "Failed", "KeyRefused", message, stalled=True)
                 return stop.retry
+            # The ownership record exists before the annotation: a crash in between
+            # leaves a record for this uid, claimed again on the next reconcile.
             await self._meta.persist_uuid(key, body, result.persist_uuid)
             return 0.0
         await self._publish(key, body, link.entry, request, result)
@@ -323,6 +370,7 @@ class LinkWorkers:
             link.spec.deletion_policy.value,
             extra={"link": f"{key[0]}/{key[1]}", "pool": link.entry.name},
         )
+        await self._owners.release(body)
         await self._meta.remove_finalizer(key, body)
         self._index.release(body)
         self.drop(key)

@@ -1,9 +1,13 @@
-"""Label selector evaluation for the pool policy's ``namespaceSelector``."""
+"""Pool policy decisions: the ``namespaceSelector`` and the capacity limits (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from interconnect_operator.protocol import placement
+from interconnect_operator.protocol.types import Side
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -28,3 +32,50 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
         if operator == "DoesNotExist" and present:
             return False
     return True
+
+
+def provisioned_mbps(snapshot: PoolSnapshot | None, uuid: str | None) -> int:
+    """The bandwidth the link's connection has at the providers now (0 when it has none)."""
+    if snapshot is None or uuid is None:
+        return 0
+    sizes = [
+        connection.bandwidth_mbps or 0
+        for side in (Side.NEGOTIATOR, Side.RESPONDER)
+        for connections in snapshot.side(side).connections.values()
+        if (connection := connections.get(uuid)) is not None
+    ]
+    return max(sizes, default=0)
+
+
+def capacity_denial(
+    requested_mbps: int,
+    pool_policy: Mapping[str, Any],
+    snapshot: PoolSnapshot | None,
+    uuid: str | None,
+) -> str | None:
+    """Why the pool's capacity policy refuses this link now, or None.
+
+    Checked before every reconcile that could create or grow capacity (a new
+    link, an activation-key or destination-account link, a bandwidth
+    increase, a migration): the per-link maximum always, so a link above it
+    is neither created, resized nor moved; the headroom whenever the link
+    would take more than it holds now, and only on a snapshot both providers
+    answered (a missing answer would make an existing link look new).
+    ``pool_policy`` is the CapacityPool's ``spec.policy``; ``snapshot`` the
+    pool's last bulk read where the pool has one (None: headroom unjudged).
+    """
+    maximum = pool_policy.get("maxBandwidthMbpsPerLink")
+    headroom = int(pool_policy.get("headroomMbps") or 0)
+    if maximum is not None and requested_mbps > int(maximum):
+        return f"pool policy: {requested_mbps} Mbps exceeds the per-link maximum of {maximum}"
+    if headroom <= 0 or snapshot is None or snapshot.errors:
+        return None
+    growth = requested_mbps - provisioned_mbps(snapshot, uuid)
+    if growth <= 0:
+        return None
+    pool = placement.pool_capacity(
+        snapshot.interconnect_views(Side.NEGOTIATOR),
+        snapshot.interconnect_views(Side.RESPONDER),
+    )
+    why = placement.policy_violation(growth, placement.PlacementPolicy(None, headroom), pool)
+    return None if why is None else f"pool policy: {requested_mbps} Mbps {why}"

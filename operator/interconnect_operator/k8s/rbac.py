@@ -11,16 +11,23 @@ and this module cannot disagree.
 Why each rule exists:
 
 * `CLUSTER_RULES`: both kinds are watched in every namespace (kopf needs
-  list/watch cluster-wide, and patch on the objects for its finalizer and
-  progress annotations); status is written through the status subresource;
-  Events are posted on both event APIs (kopf uses the core one, kubectl
-  shows both); namespaces are read for the pool's namespaceSelector policy;
+  list/watch cluster-wide, and patch on the objects for the finalizer; every
+  write is a merge patch, so no update); status is written through the status
+  subresource (patch); Events are posted on the core API only (the operator
+  and kopf both use it); namespaces are read for the pool's namespaceSelector policy;
   kopf peering objects coordinate active/standby replicas; CRDs are listed
   because kopf scans them at startup.
 * `NAMESPACE_RULES` (operator's namespace only): provider credentials are
-  Secrets there (the ClusterIssuer pattern: a namespace that may create
-  links cannot read them, and the operator cannot read everybody's Secrets);
-  leases for leader election of the operator's own components.
+  Secrets there, read one by name (`get` only, no list/watch; the
+  ClusterIssuer pattern: a namespace that may create links cannot read
+  them, and the operator cannot read everybody's Secrets);
+  leases for leader election of the operator's own components; ConfigMaps
+  that record which link (by uid) owns each shared UUID (only the operator
+  writes there, so a tenant cannot claim another team's connection).
+* `LINK_VIEW_RULES` / `LINK_EDIT_RULES`: not the operator's; ClusterRoles
+  labelled for aggregation into the built-in `view` / `edit` and `admin`
+  roles, so namespace users manage MulticloudLinks (never pools) with the
+  roles they already have.
 * `LINK_SECRET_RULES`: a link's activation key and BGP MD5 password live in
   the link's own namespace. Reading them needs `get` there, and only `get`
   (no list/watch: the operator asks for one named Secret). The ClusterRole is
@@ -53,15 +60,14 @@ CLUSTER_RULES: list[Rule] = [
     {
         "apiGroups": [r.GROUP],
         "resources": [r.POOL_PLURAL, r.LINK_PLURAL],
-        "verbs": [*_READ, "patch", "update"],
+        "verbs": [*_READ, "patch"],
     },
     {
         "apiGroups": [r.GROUP],
         "resources": [f"{r.POOL_PLURAL}/status", f"{r.LINK_PLURAL}/status"],
-        "verbs": ["get", "patch", "update"],
+        "verbs": ["get", "patch"],
     },
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(_READ)},
     {
         "apiGroups": ["kopf.dev"],
@@ -76,13 +82,33 @@ CLUSTER_RULES: list[Rule] = [
 ]
 
 NAMESPACE_RULES: list[Rule] = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": list(_READ)},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+    # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID.
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]},
     {
         "apiGroups": ["coordination.k8s.io"],
         "resources": ["leases"],
         "verbs": [*_READ, "create", "update", "patch"],
     },
 ]
+
+#: Aggregated into the built-in ``view`` role (and so ``edit`` and ``admin``):
+#: users who may read a namespace may read its MulticloudLinks. Not pools.
+LINK_VIEW_RULES: list[Rule] = [
+    {"apiGroups": [r.GROUP], "resources": [r.LINK_PLURAL], "verbs": list(_READ)},
+]
+#: Aggregated into the built-in ``edit`` and ``admin`` roles: users who may
+#: edit a namespace may manage its MulticloudLinks. Not their status, not pools.
+LINK_EDIT_RULES: list[Rule] = [
+    {
+        "apiGroups": [r.GROUP],
+        "resources": [r.LINK_PLURAL],
+        "verbs": [*_READ, "create", "update", "patch", "delete", "deletecollection"],
+    },
+]
+_AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+_VIEWERS = ("view", "edit", "admin")
+_EDITORS = ("edit", "admin")
 
 LINK_SECRET_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
@@ -158,6 +184,24 @@ def render_rbac(
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
             "roleRef": _role_ref("Role", name),
             "subjects": [subject],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": f"{name}-links-view",
+                "labels": {**labels, **{_AGGREGATE + role: "true" for role in _VIEWERS}},
+            },
+            "rules": _copy_rules(LINK_VIEW_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": f"{name}-links-edit",
+                "labels": {**labels, **{_AGGREGATE + role: "true" for role in _EDITORS}},
+            },
+            "rules": _copy_rules(LINK_EDIT_RULES),
         },
     ]
     if link_secret_namespaces:

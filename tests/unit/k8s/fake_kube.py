@@ -35,6 +35,7 @@ class FakeKube:
         self.objects: dict[ObjectKey, dict[str, Any]] = {}
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
+        self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[RecordedEvent] = []
         self.status_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
         self.meta_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
@@ -133,6 +134,25 @@ class FakeKube:
         if name not in self.namespaces:
             raise KubeError(404, f"namespace {name} not found")
         return copy.deepcopy(self.namespaces[name])
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any]:
+        self._maybe_fail("get_configmap")
+        if (namespace, name) not in self.configmaps:
+            raise KubeError(404, f"configmap {name} not found")
+        return copy.deepcopy(self.configmaps[(namespace, name)])
+
+    async def create_configmap(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._maybe_fail("create_configmap")
+        name = body["metadata"]["name"]
+        if (namespace, name) in self.configmaps:
+            raise KubeError(409, f"configmap {name} already exists")
+        self.configmaps[(namespace, name)] = copy.deepcopy(dict(body))
+        return copy.deepcopy(dict(body))
+
+    async def delete_configmap(self, namespace: str, name: str) -> None:
+        self._maybe_fail("delete_configmap")
+        if self.configmaps.pop((namespace, name), None) is None:
+            raise KubeError(404, f"configmap {name} not found")
 
     async def create_event(
         self,

@@ -7,6 +7,7 @@ tests/integration/reconcile); Kubernetes is the fake client.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ from interconnect_operator.k8s.links import (
 )
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
+from interconnect_operator.k8s.ownership import UuidOwnership, record_name
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.resources import MulticloudLinkSpec
@@ -93,8 +95,11 @@ class Rig:
     reconciler: StubReconciler
     runtime: StubRuntime
 
-    def link(self, name: str = "link", **spec: Any) -> dict[str, Any]:
-        """A stored link, observed by the index; returns the index's copy."""
+    def link(self, name: str = "link", *, owned: bool = True, **spec: Any) -> dict[str, Any]:
+        """A stored link, observed by the index; returns the index's copy.
+
+        A link showing a UUID owns it (its ownership record exists) unless ``owned=False``.
+        """
         meta = spec.pop("meta", {})
         if "activationKey" not in spec:
             spec.setdefault("destinationAccountId", "acct-1")
@@ -102,8 +107,20 @@ class Rig:
             "metadata": {"namespace": "team-a", "name": name, **meta},
             "spec": {"poolRef": {"name": "pool"}, "bandwidthMbps": 1000, **spec},
         }
-        self.index.observe(self.kube.add_object(LINKS, body))
+        stored = self.kube.add_object(LINKS, body)
+        uuid = (meta.get("annotations") or {}).get(UUID_ANNOTATION)
+        if uuid and owned:
+            self.own(uuid, stored["metadata"]["uid"])
+        self.index.observe(stored)
         return self.index.links[("team-a", name)]
+
+    def own(self, uuid: str, uid: str) -> None:
+        record = {"metadata": {"name": record_name(uuid)}, "data": {"uid": uid}}
+        self.kube.configmaps[(OPTIONS.operator_namespace, record_name(uuid))] = record
+
+    def owner(self, uuid: str) -> str | None:
+        record = self.kube.configmaps.get((OPTIONS.operator_namespace, record_name(uuid)))
+        return None if record is None else str(record["data"]["uid"])
 
     def add_pool(self, *, ready: bool = True, selector: dict[str, Any] | None = None) -> PoolEntry:
         policy = {"namespaceSelector": selector} if selector else {}
@@ -153,6 +170,7 @@ async def rig(kube: FakeKube, metrics: OperatorMetrics) -> AsyncIterator[Rig]:
         meta=LinkMetadata(kube, index),
         namespaces=NamespacePolicy(kube),
         publisher=publisher,
+        owners=UuidOwnership(kube, OPTIONS.operator_namespace),
     )
     holder.append(workers)
     workers._started -= STARTUP_GRACE_SECONDS + 1  # past the startup grace
@@ -316,6 +334,7 @@ async def test_a_key_already_used_by_another_link_is_refused(rig: Rig) -> None:
     assert await rig.workers.reconcile(KEY, body) is None
     assert rig.stored()["status"]["phase"] == "Failed"
     assert rig.reasons() == ["KeyRefused"]
+    assert "first" not in rig.kube.events[0].message
     assert UUID_ANNOTATION not in (rig.stored()["metadata"].get("annotations") or {})
 
 
@@ -445,3 +464,146 @@ def test_a_paused_link_keeps_the_generation_it_acted_on() -> None:
     assert request.spec.paused
     assert observed_generation(request, {"observedGeneration": 4}) == 4
     assert observed_generation(request, {}) == 5
+
+
+# ---------------------------------------------------------------- ownership
+
+FOREIGN = {"annotations": {UUID_ANNOTATION: "uuid-1"}, "finalizers": [FINALIZER]}
+
+
+async def test_a_link_claiming_a_foreign_uuid_is_refused_naming_no_one(rig: Rig) -> None:
+    rig.add_pool()
+    rig.own("uuid-1", "uid-of-the-victim")
+    body = rig.link(meta=FOREIGN, owned=False)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reconciler.requests == []
+    assert rig.runtime.fresh_reads == 0
+    assert rig.reasons() == ["UuidNotOwned"]
+    message = rig.kube.events[0].message
+    assert "victim" not in message
+    assert "uuid-1" not in message
+    assert rig.stored()["status"]["phase"] == "Failed"
+    assert rig.owner("uuid-1") == "uid-of-the-victim"
+
+
+async def test_deleting_a_foreign_uuid_link_only_drops_our_finalizer(rig: Rig) -> None:
+    rig.add_pool()
+    rig.own("uuid-1", "uid-of-the-victim")
+    meta = {**FOREIGN, "finalizers": ["other/keep", FINALIZER]}
+    body = rig.link(meta={**meta, "deletionTimestamp": "2026-01-01T00:00:00Z"}, owned=False)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reconciler.requests == []
+    assert rig.runtime.fresh_reads == 0
+    assert rig.stored()["metadata"]["finalizers"] == ["other/keep"]
+    assert rig.owner("uuid-1") == "uid-of-the-victim"
+    assert rig.kube.status_patches == []
+
+
+async def test_a_foreign_uuid_is_refused_even_from_a_namespace_the_policy_denies(rig: Rig) -> None:
+    rig.kube.add_namespace("team-a", {})
+    rig.add_pool(selector={"matchLabels": {"links": "yes"}})
+    rig.own("uuid-1", "uid-of-the-victim")
+    body = rig.link(meta={**FOREIGN, "deletionTimestamp": "2026-01-01T00:00:00Z"}, owned=False)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reconciler.requests == []
+    assert "finalizers" not in rig.stored()["metadata"]
+
+
+async def test_an_unrecorded_uuid_without_operator_status_is_refused(rig: Rig) -> None:
+    rig.add_pool()
+    body = rig.link(meta=FOREIGN, owned=False)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reasons() == ["UuidNotOwned"]
+    assert rig.owner("uuid-1") is None
+
+
+async def test_a_malformed_uuid_is_refused_before_any_record_read(rig: Rig) -> None:
+    rig.add_pool()
+    body = rig.link(meta={"annotations": {UUID_ANNOTATION: "../../x"}}, owned=False)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reasons() == ["UuidNotOwned"]
+    assert rig.kube.configmaps == {}
+
+
+async def test_a_link_from_before_records_is_adopted_from_its_status(rig: Rig) -> None:
+    rig.add_pool()
+    rig.kube.add_namespace("team-a", {})
+    body = rig.link(meta=FOREIGN, owned=False)
+    rig.stored()["status"] = body["status"] = {"sharedConnectionUuid": "uuid-1"}
+    rig.reconciler.results.append(_result(Phase.READY))
+    assert await rig.workers.reconcile(KEY, body) == 60.0
+    assert rig.owner("uuid-1") == rig.stored()["metadata"]["uid"]
+    assert rig.index.key_for_uuid("uuid-1") == KEY
+
+
+async def test_a_new_uuid_is_recorded_before_the_annotation(rig: Rig) -> None:
+    rig.add_pool()
+    body = rig.link()
+    rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
+    rig.kube.fail("patch_metadata", 500)
+    assert await rig.workers.process(KEY) == 5.0
+    assert rig.owner("uuid-1") == rig.stored()["metadata"]["uid"]
+    assert UUID_ANNOTATION not in (rig.stored()["metadata"].get("annotations") or {})
+    assert body["metadata"]["uid"] == rig.owner("uuid-1")
+
+
+async def test_a_key_whose_uuid_is_recorded_for_another_uid_is_refused(rig: Rig) -> None:
+    rig.add_pool()
+    rig.own("uuid-1", "uid-gone-from-the-index")
+    body = rig.link()
+    rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reasons() == ["KeyRefused"]
+    assert "uuid-1" not in rig.kube.events[0].message
+    assert UUID_ANNOTATION not in (rig.stored()["metadata"].get("annotations") or {})
+
+
+async def test_a_released_link_gives_its_record_up(rig: Rig) -> None:
+    rig.add_pool()
+    body = rig.link(meta={**FOREIGN, "deletionTimestamp": "2026-01-01T00:00:00Z"})
+    rig.reconciler.results.append(_result(Phase.DELETING, finalized=True))
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert len(rig.reconciler.requests) == 1
+    assert rig.owner("uuid-1") is None
+
+
+# ---------------------------------------------------------------- capacity policy
+
+
+@pytest.mark.parametrize("spec", [{"activationKey": {"secretRef": {"name": "k"}}}, {}])
+async def test_a_link_above_the_per_link_maximum_is_denied_before_the_reconciler(
+    rig: Rig, spec: dict[str, Any]
+) -> None:
+    rig.add_pool()
+    rig.pools.entries["pool"].body["spec"]["policy"] = {"maxBandwidthMbpsPerLink": 2000}
+    body = rig.link(bandwidthMbps=10000, **spec)
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reconciler.requests == []
+    assert rig.reasons() == ["PolicyDenied"]
+    assert "per-link maximum of 2000" in rig.kube.events[0].message
+    assert rig.stored()["status"]["phase"] == "Failed"
+    assert "finalizers" not in rig.stored()["metadata"]
+
+
+async def test_a_ready_link_patched_above_the_maximum_is_not_resized(rig: Rig) -> None:
+    rig.add_pool()
+    rig.pools.entries["pool"].body["spec"]["policy"] = {"maxBandwidthMbpsPerLink": 2000}
+    body = rig.link(bandwidthMbps=1000, meta=FOREIGN)
+    rig.reconciler.results.append(_result(Phase.READY))
+    assert await rig.workers.reconcile(KEY, body) == 60.0
+    rig.stored()["spec"]["bandwidthMbps"] = 10000
+    rig.stored()["metadata"]["generation"] = 2
+    rig.index.observe(copy.deepcopy(rig.stored()))
+    assert await rig.workers.reconcile(KEY, rig.index.links[KEY]) is None
+    assert len(rig.reconciler.requests) == 1
+    assert rig.reasons()[-1] == "PolicyDenied"
+
+
+async def test_deletion_is_never_held_by_the_capacity_policy(rig: Rig) -> None:
+    rig.add_pool()
+    rig.pools.entries["pool"].body["spec"]["policy"] = {"maxBandwidthMbpsPerLink": 2000}
+    meta = {**FOREIGN, "deletionTimestamp": "2026-01-01T00:00:00Z"}
+    body = rig.link(bandwidthMbps=10000, meta=meta)
+    rig.reconciler.results.append(_result(Phase.DELETING, finalized=True))
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert len(rig.reconciler.requests) == 1

@@ -1,0 +1,133 @@
+"""Shared-UUID ownership: which link (by ``metadata.uid``) may act on a provider connection.
+
+The binding lives in one ConfigMap per UUID in the operator's namespace
+(``ico-uuid-<uuid>``, data ``uid``). Only the operator writes there (tenants
+have no access to the operator's namespace), it survives operator restarts
+and a wiped or restored link status, and creating it is atomic: the API
+server refuses a second create of the same name, so two links can never both
+claim one UUID.
+
+Links recorded before records existed are adopted once, when the UUID they
+show in the annotation equals the one in their status: status is written only
+through the status subresource, which tenants cannot write. A link showing a
+UUID that is neither recorded for it nor adoptable is refused before anything
+reaches a provider; the refusal names no other link.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from interconnect_operator.k8s.index import shared_uuid
+from interconnect_operator.k8s.kube import KubeError
+from interconnect_operator.k8s.kubeapi import KubeApi
+from interconnect_operator.k8s.resources import GROUP
+
+RECORD_PREFIX = "ico-uuid-"
+_UUID_FORMAT = re.compile(r"^[a-z0-9]([a-z0-9-]{0,200}[a-z0-9])?$")
+NOT_OWNED_MESSAGE = (
+    "the shared connection UUID this link shows belongs to another link; "
+    "remove the annotation (nothing was changed at any provider)"
+)
+MALFORMED_MESSAGE = "the shared connection UUID annotation is not a valid UUID"
+
+
+class Ownership(enum.Enum):
+    NO_UUID = "NoUuid"
+    OWNED = "Owned"
+    NOT_OWNED = "NotOwned"
+    MALFORMED = "Malformed"
+
+
+def record_name(uuid: str) -> str:
+    return f"{RECORD_PREFIX}{uuid}"
+
+
+def well_formed(uuid: str) -> bool:
+    """UUIDs name records: only lowercase DNS-label characters are accepted."""
+    return bool(_UUID_FORMAT.match(uuid))
+
+
+class UuidOwnership:
+    """Reads, claims and releases the per-UUID ownership records."""
+
+    def __init__(self, kube: KubeApi, namespace: str) -> None:
+        self._kube = kube
+        self._namespace = namespace
+        self._known: dict[str, str] = {}
+
+    async def owner_uid(self, uuid: str) -> str | None:
+        """The uid recorded for ``uuid`` (None when no record exists)."""
+        known = self._known.get(uuid)
+        if known is not None:
+            return known
+        try:
+            record = await self._kube.get_configmap(self._namespace, record_name(uuid))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        uid = str((record.get("data") or {}).get("uid") or "")
+        if uid:
+            self._known[uuid] = uid
+        return uid or None
+
+    async def claim(self, uuid: str, uid: str) -> bool:
+        """Record ``uid`` as the owner of ``uuid``; False when another uid holds it."""
+        if not well_formed(uuid) or not uid:
+            return False
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": record_name(uuid),
+                "namespace": self._namespace,
+                "labels": {f"{GROUP}/record": "shared-connection-uuid"},
+            },
+            "data": {"uid": uid},
+        }
+        try:
+            await self._kube.create_configmap(self._namespace, body)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            self._known.pop(uuid, None)
+            return await self.owner_uid(uuid) == uid
+        self._known[uuid] = uid
+        return True
+
+    async def check(self, body: Mapping[str, Any]) -> Ownership:
+        """Whether the link may act on the UUID it shows (adopting pre-record links)."""
+        uuid = shared_uuid(body)
+        if uuid is None:
+            return Ownership.NO_UUID
+        if not well_formed(uuid):
+            return Ownership.MALFORMED
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        owner = await self.owner_uid(uuid)
+        if owner is not None:
+            return Ownership.OWNED if owner == uid else Ownership.NOT_OWNED
+        if adoptable(body, uuid) and await self.claim(uuid, uid):
+            return Ownership.OWNED
+        return Ownership.NOT_OWNED
+
+    async def release(self, body: Mapping[str, Any]) -> None:
+        """Drop the record of a released link's UUID, only if that link owns it."""
+        uuid = shared_uuid(body)
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        if uuid is None or not well_formed(uuid) or await self.owner_uid(uuid) != uid:
+            return
+        self._known.pop(uuid, None)
+        try:
+            await self._kube.delete_configmap(self._namespace, record_name(uuid))
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+
+def adoptable(body: Mapping[str, Any], uuid: str) -> bool:
+    """A link from before ownership records: its operator-written status shows the UUID."""
+    return (body.get("status") or {}).get("sharedConnectionUuid") == uuid
