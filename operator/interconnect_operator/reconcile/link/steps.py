@@ -406,7 +406,8 @@ class StepRunner:
             return None
         return allocation.to_view(connection_id=uuid)
 
-    async def _create_feature(
+    # Long on purpose: one branch per CreateFeature outcome.
+    async def _create_feature(  # noqa: PLR0912
         self,
         request: LinkRequest,
         uuid: str,
