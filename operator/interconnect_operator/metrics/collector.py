@@ -106,6 +106,7 @@ class StateCollector(Collector):
             longest.add_metric([queue.name], max(ages, default=0.0))
         yield from (depth, unfinished, longest)
 
+    # Long on purpose: one family per per-link metric, declared then filled.
     def _link_families(self, links: Sequence[LinkHealth]) -> Iterator[Metric]:
         if not self._owner.per_link:
             return
@@ -169,6 +170,7 @@ class StateCollector(Collector):
                 channel_up.add_metric([*base, safe_label(channel)], flag(up))
         yield from (ready, degraded, info, phase, bandwidth, verified, features, channel_up)
 
+    # Long on purpose: one family per pool and channel metric, declared then filled.
     def _pool_families(
         self, links: Sequence[LinkHealth], pools: Sequence[PoolHealth]
     ) -> Iterator[Metric]:

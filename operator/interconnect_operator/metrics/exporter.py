@@ -47,6 +47,7 @@ class OperatorMetrics:
     thread scrapes it.
     """
 
+    # Long on purpose: one statement per counter and histogram family.
     def __init__(self, registry: CollectorRegistry | None = None, per_link: bool = True) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.per_link = per_link
