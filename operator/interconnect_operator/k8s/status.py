@@ -20,7 +20,7 @@ from interconnect_operator.protocol.conditions import (
     not_reconciled,
 )
 from interconnect_operator.protocol.link_state import LinkStatus
-from interconnect_operator.protocol.types import InterconnectState, Side
+from interconnect_operator.protocol.types import InterconnectState, Side, VerificationState
 from interconnect_operator.reconcile.channels import ChannelHealth
 from interconnect_operator.reconcile.pool import PoolReport
 
@@ -37,16 +37,23 @@ def _time(value: dt.datetime) -> str:
 
 
 def existed_on(old_status: Mapping[str, Any] | None) -> dict[Side, str]:
-    """Sides whose provider held the link's connection, by the link's status (and the
-    interconnect it was on): the fact a peer deletion is judged by after a restart.
-    A link already reported as deleted by a provider existed on both sides."""
+    """Sides whose provider held the link's connection settled, by the link's status
+    (and the interconnect it was on): the fact a peer deletion is judged by after a
+    restart (P19 from a provider's side).
+
+    Settled means VERIFIED at that provider, or the link was Ready: a connection
+    the status shows during bring-up may be one whose create is still in flight or
+    lost (P33), and its absence later is no deletion by anyone. A link already
+    reported as deleted by a provider existed on both sides."""
     old = old_status or {}
     interconnect = str(old.get("interconnect") or "")
     roles = {role: side for side, role in _ROLE.items()}
+    was_ready = bool(old.get("readyTime"))
     found: dict[Side, str] = {}
     for entry in old.get("providers") or []:
         side = roles.get(str(entry.get("role")))
-        if side is not None and entry.get("connection"):
+        settled = was_ready or entry.get("verificationState") == VerificationState.VERIFIED.value
+        if side is not None and entry.get("connection") and settled:
             found[side] = interconnect
     for cond in old.get("conditions") or []:
         reason = str(cond.get("reason") or "")

@@ -52,6 +52,21 @@ async def _play(
     return results, request
 
 
+async def _play_until_ready(
+    rig: Rig, op: Operator, request: LinkRequest, seconds: float
+) -> tuple[list[LinkResult], LinkRequest]:
+    """``_play`` that stops at the first Ready result."""
+    end = rig.clock.now + seconds
+    results: list[LinkResult] = []
+    while rig.clock.now < end:
+        played, request = await _play(rig, op, request, 0.0005)
+        results.extend(played)
+        last = played[-1]
+        if last.status is not None and last.status.ready:
+            break
+    return results, request
+
+
 def _condition(result: LinkResult, type_: str) -> tuple[str, str, str]:
     assert result.status is not None
     cond = result.status.condition(type_)
@@ -197,3 +212,28 @@ async def test_p16_p17_update_local_first_peer_busy_waited_out_then_notified(rig
     # P16 "notify when done": both sides, although both stayed VERIFIED.
     notified = calls_by_operation(await rig.aws.stats(), await rig.gcp.stats())
     assert notified["NotifyConnectionStatus"] == 2
+
+
+async def test_random_409s_on_create_feature_do_not_push_bring_up_to_minutes(rig: Rig) -> None:
+    """A reconcile that added features before a 409 made progress: the backoff
+    starts over, so scattered VLAN races cost seconds, not a growing backoff.
+
+    Seeded faults and jitter: without the restart this run takes 56 s of
+    (fake) time to Ready with waits up to 23 s; with it 16 s, waits under 6 s.
+    """
+    await _faults(rig, "aws", {"CreateFeature": {"conflict_rate": 0.7}})
+    op = rig.operator()
+
+    results, _ = await _play_until_ready(rig, op, link_request(account="acct-1"), 600.0)
+
+    assert results[-1].status is not None
+    assert results[-1].status.ready
+    conflicted = [
+        r
+        for r in results
+        if r.status is not None and _condition(r, LinkConditionType.READY)[1] == "Conflict"
+    ]
+    assert len(conflicted) >= 4, "the scenario must conflict again and again"
+    to_ready = sum(r.requeue_after or 0 for r in results[:-1])
+    assert to_ready <= 30, [r.requeue_after for r in results]
+    assert max(r.requeue_after or 0 for r in conflicted) < 8

@@ -306,9 +306,12 @@ class LinkReconciler:
         """Peer intent: a connection that existed at a provider and is gone was deleted
         by that provider (P19 from its side), unless the operator deleted it itself.
 
-        Only a link that was placed on both sides is judged, only on a snapshot
-        both providers answered, and the absence is confirmed by a direct read
-        (a paged list may miss an item).
+        Only a link whose connection was seen settled on both sides is judged
+        (``_note_existence``), only on a snapshot both providers answered, never
+        while a create of the operator's on that side is in flight or of unknown
+        outcome, and the absence is confirmed by a direct read (a paged list may
+        miss an item, a list may have raced a create). A failed read concludes
+        nothing: it ends the reconcile with a backoff.
         """
         snapshot = self.pool.snapshot
         assert snapshot is not None
@@ -318,6 +321,8 @@ class LinkReconciler:
             return
         for side, interconnect in sorted(memory.existed_on.items()):
             if observations[side].present or side in memory.deleted_by:
+                continue
+            if (side, interconnect) in memory.unsettled_creates:
                 continue
             held = await self._steps.read_connection(side, interconnect, uuid)
             if held is not None:
@@ -332,14 +337,23 @@ class LinkReconciler:
             events.append(LinkEvent("Warning", f"DeletedBy{side.value.capitalize()}", message))
 
     def _note_existence(self, uuid: str, memory: LinkMemory) -> dict[Side, ProviderObservation]:
-        """Record where each side holds the link's connection; both observations."""
+        """Record where each side holds the link's connection settled; both observations.
+
+        Settled is VERIFIED as the provider reports it: never the placeholder the
+        operator counts bandwidth with while its create is in flight, nor a
+        connection whose create may still be lost or undone (P33). A VERIFIED
+        connection also settles the outcome of the create that made it.
+        """
         snapshot = self.pool.snapshot
         assert snapshot is not None
         providers = self.pool.config.providers
         observations = {s: snapshot.observation(s, uuid, providers) for s in Side}
         for side, obs in observations.items():
-            if obs.present and memory.existed_on.get(side) not in obs.connections:
-                memory.existed_on[side] = sorted(obs.connections)[0]
+            settled = sorted(ix for ix, conn in obs.connections.items() if conn.verified)
+            for ix in settled:
+                memory.unsettled_creates.discard((side, ix))
+            if settled and memory.existed_on.get(side) not in obs.connections:
+                memory.existed_on[side] = settled[0]
         return observations
 
     async def _renew_key(self, request: LinkRequest, uuid: str) -> LinkResult:

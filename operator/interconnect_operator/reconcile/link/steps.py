@@ -190,34 +190,43 @@ class StepRunner:
         if memory.migrating_to is None:
             memory.interconnect = interconnect
         placeholder = self._reserve(side, interconnect, uuid, bandwidth)
+        # In flight, and of unknown outcome until a provider shows it settled or a
+        # definite answer says it was not made: its absence is no peer deletion (P19).
+        memory.unsettled_creates.add((side, interconnect))
         try:
             created = await client.create_connection(self.environment, interconnect, uuid, body)
         except Conflict:
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
                 self._unreserve(side, interconnect, uuid, placeholder)
+                memory.unsettled_creates.discard((side, interconnect))
                 memory.rejected_at[interconnect] = self._clock()
                 _count_conflict(memory, step)
                 return
             created = existing
         except OutcomeUnknown:
-            # P33: read before retrying, with the same id and body.
+            # P33: read before retrying, with the same id and body. Not found now
+            # does not mean never: the request may still land.
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
+                self._unreserve(side, interconnect, uuid, placeholder)
                 raise
             created = existing
         except InvalidRequest:
             # P22/P32: a refusal; the loop records it and does not repeat the step
             # until the spec or the provider's data changes.
             self._unreserve(side, interconnect, uuid, placeholder)
+            memory.unsettled_creates.discard((side, interconnect))
             raise
         except AuthError as exc:
             self._unreserve(side, interconnect, uuid, placeholder)
+            memory.unsettled_creates.discard((side, interconnect))
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
         except BaseException:
             self._unreserve(side, interconnect, uuid, placeholder)
             raise
         self.pool.record_connection(side, interconnect, uuid, created)
+        memory.unsettled_creates.discard((side, interconnect))
         if defer and side is Side.RESPONDER and memory.deferred_since is None:
             memory.deferred_since = self._clock()  # P23 counts from here
 
@@ -311,8 +320,9 @@ class StepRunner:
             if await self._read_connection(side, interconnect, uuid) is not None:
                 raise
         self.pool.forget_connection(side, interconnect, uuid)
+        memory.unsettled_creates.discard((side, interconnect))
         snapshot = self.pool.snapshot
-        if (
+        if memory.existed_on.get(side) == interconnect or (
             snapshot is not None
             and not snapshot.observation(side, uuid, self.pool.config.providers).present
         ):

@@ -138,8 +138,13 @@ class LinkMemory:
     conflicted: dict[tuple[str, str], list[FeatureView]] = field(default_factory=dict)
     """(interconnect, channel) -> proposals a responder answered 409: excluded next time."""
     existed_on: dict[Side, str] = field(default_factory=dict)
-    """Sides that have held the link's connection (and where), until the operator
-    itself deleted it there."""
+    """Sides that have held the link's connection settled (VERIFIED there), and
+    where, until the operator itself deleted it there."""
+    unsettled_creates: set[tuple[Side, str]] = field(default_factory=set)
+    """(side, interconnect) of CreateConnection calls of the operator in flight or
+    of unknown outcome (lost response, timeout, 5xx: P33): until a definite answer,
+    the provider showing that connection VERIFIED, or the operator deleting it, its
+    absence there proves nothing."""
     deleted_by: dict[Side, str] = field(default_factory=dict)
     """Sides whose provider deleted the connection (P19 from its side): sticky."""
     deferred_since: dt.datetime | None = None
