@@ -4,10 +4,10 @@ A pool gets a loop of its own (a timer per pool, never per link): it builds
 the pool's provider clients from the spec and Secrets, then reads both
 providers in bulk on the pool's interval and wakes only the links whose
 provider state changed. While links of the pool are making progress the
-loop refreshes faster, but a refresh never takes more than a tenth of the
-wall clock: a large pool's bulk read (thousands of features to parse) must
-not crowd out the links' own calls during a burst. The pool's ``.status`` and health series are written
-from each refresh.
+loop refreshes faster, but refreshes never take more than a tenth of the
+wall clock: a large pool's bulk read (thousands of features to parse)
+must not crowd out the links' own calls during a burst. The pool's
+``.status`` and health series are written from each refresh.
 """
 
 from __future__ import annotations
