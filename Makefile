@@ -103,7 +103,7 @@ demo-down: ## stop everything `make demo` started (and nothing else)
 	PYTHONPATH=$(CURDIR) $(PY) hack/demo.py down
 
 BENCH_N ?= 100,1000
-bench: dev tools ## benchmark on the rig's API server (BENCH_N=100,1000; BENCH_STEADY_SECONDS=300): bench/results.json, bench/REPORT.md
+bench: dev tools ## floor + operator on the rig (BENCH_N=100,1000; BENCH_STEADY_SECONDS=300; BENCH_PROFILE_MEMORY=1): bench/results.json, bench/REPORT.md
 	BENCH_N=$(BENCH_N) PYTHONPATH=$(CURDIR) $(PY) -m bench.run
 
 bench-smoke: dev tools ## the benchmark harness at N=20 with a 5 s steady window (CI): results in .cache/bench-smoke

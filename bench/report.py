@@ -38,6 +38,10 @@ def _at_most(limit: float) -> Callable[[Any, int], bool | None]:
     return lambda v, _n: None if v is None else float(v) <= limit
 
 
+def _at_least(limit: float) -> Callable[[Any, int], bool | None]:
+    return lambda v, _n: None if v is None else float(v) >= limit
+
+
 def _at_least_at(limit: float, size: int) -> Callable[[Any, int], bool | None]:
     return lambda v, n: (None if v is None else float(v) >= limit) if n >= size else None
 
@@ -57,8 +61,28 @@ def _max_value(v: Any) -> Any:
 
 
 FIGURES: tuple[Figure, ...] = (
+    Figure("floor", "links_per_second", "floor operator: links/s", "-", lambda v, n: None),
+    Figure(
+        "floor",
+        "operator_cpu_ms_per_link",
+        "floor operator: CPU per link (psutil)",
+        "-",
+        lambda v, n: None,
+        "ms",
+    ),
+    Figure("floor", "rss_mib_peak", "floor operator: RSS peak", "-", lambda v, n: None, "MiB"),
     Figure("burst", "seconds_to_all_ready", "seconds until all Ready", "-", lambda v, n: None, "s"),
     Figure("burst", "links_per_second", "links/s", ">= 50 at N=1000", _at_least_at(50, 1000)),
+    Figure(
+        "burst", "floor_rate_ratio", "links/s as a ratio of the floor's", ">= 0.7", _at_least(0.7)
+    ),
+    Figure(
+        "burst",
+        "cpu_per_link_vs_floor",
+        "CPU per link as a multiple of the floor's",
+        "-",
+        lambda v, n: None,
+    ),
     Figure("burst", "p50_ms", "apply-to-Ready p50", "-", lambda v, n: None, "ms"),
     Figure("burst", "p99_ms", "apply-to-Ready p99", "-", lambda v, n: None, "ms"),
     Figure("burst", "max_ms", "apply-to-Ready max", "-", lambda v, n: None, "ms"),
@@ -254,6 +278,73 @@ def _profile(what: str, scenario: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def floor_table(results: Mapping[str, Any]) -> list[str]:
+    """The operator's burst and the floor's, side by side, per size (same run)."""
+    rows = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        floor, burst = by_name.get("floor"), by_name.get("burst")
+        if not floor or not burst:
+            continue
+        rows.append(
+            f"| {n} | {_fmt(floor.get('links_per_second'))} | {_fmt(burst.get('links_per_second'))}"
+            f" | {_fmt(burst.get('floor_rate_ratio'))} | "
+            f"{_fmt(floor.get('operator_cpu_ms_per_link'), 'ms')} | "
+            f"{_fmt(burst.get('operator_cpu_ms_per_link'), 'ms')} | "
+            f"{_fmt(burst.get('cpu_per_link_vs_floor'))} | "
+            f"{_fmt(floor.get('provider_calls_per_link'))} | "
+            f"{_fmt(burst.get('provider_calls_per_link'))} | "
+            f"{_fmt(floor.get('k8s_writes_per_link'))} | "
+            f"{_fmt(burst.get('k8s_writes_per_link'))} | "
+            f"{_fmt(floor.get('rss_mib_peak'), 'MiB')} | "
+            f"{_fmt(burst.get('rss_mib_peak'), 'MiB')} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## The floor, side by side",
+        "",
+        "The floor (bench/floor.py) is a minimal kopf operator that per link makes the same",
+        "Kubernetes writes and the same 14 provider calls to the same simulators and nothing",
+        "else; it runs first at each size on its own fresh control plane and simulators. On a",
+        "shared 2-core machine absolute figures move with the load; the ratios are the measure.",
+        "",
+        "| N | floor links/s | ours links/s | ratio (goal >= 0.7) | floor CPU/link | ours CPU/link"
+        " | ours / floor | floor calls/link | ours calls/link | floor writes/link"
+        " | ours writes/link | floor RSS peak | ours RSS peak |",
+        "|" + " --- |" * 13,
+        *rows,
+        "",
+    ]
+
+
+def memory_section(results: Mapping[str, Any]) -> list[str]:
+    """Top allocators of the operator (tracemalloc) at each size that was profiled."""
+    lines: list[str] = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        memory = by_name.get("memory")
+        if not memory:
+            continue
+        if not lines:
+            lines = ["## Memory profile (tracemalloc)", ""]
+        lines += [
+            f"N={n}: {memory.get('links')} links Ready; traced "
+            f"{_fmt(memory.get('traced_mib'), 'MiB')}"
+            f" (peak {_fmt(memory.get('traced_peak_mib'), 'MiB')}), RSS "
+            f"{_fmt(memory.get('rss_mib'), 'MiB')}; `kubernetes` imported: "
+            f"{_fmt(memory.get('kubernetes_imported'))}. Top allocators by line:",
+            "",
+            "| where | MiB | blocks |",
+            "| --- | --- | --- |",
+        ]
+        for row in memory.get("top_lines", []):
+            lines.append(f"| {row['where']} | {_fmt(row['mib'])} | {row['count']} |")
+        lines += ["", "By file:", "", "| file | MiB |", "| --- | --- |"]
+        for row in memory.get("top_files", []):
+            lines.append(f"| {row['where']} | {_fmt(row['mib'])} |")
+        lines.append("")
+    return lines
+
+
 def _detail(n: int, by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines = [f"### N={n}", ""]
     burst = by_name.get("burst", {})
@@ -369,6 +460,8 @@ def render(results: Mapping[str, Any], *, findings: bool = True) -> str:
         "",
         *summary_table(results),
         "",
+        *floor_table(results),
+        *memory_section(results),
         "## Details",
         "",
     ]

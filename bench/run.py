@@ -6,6 +6,10 @@ on (never the developer's cluster), two simulators at zero provisioning
 delay with capacity for N links, and the operator as a separate process
 under the chart's ServiceAccount, then runs the scenarios:
 
+- ``floor`` (first, on a world of its own; ``--no-floor`` skips it): the
+  minimal kopf operator of bench/floor.py (the same Kubernetes writes and 14
+  provider calls per link, nothing else) through the same burst; the
+  operator's burst rate and CPU per link are reported as ratios of it;
 - ``burst``: N links applied at once (server-side apply in parallel chunks);
   seconds until all Ready, links/s, apply-to-Ready p50/p99/max, provider
   calls per link by operation (minus the pool refresh measured in steady),
@@ -18,7 +22,12 @@ under the chart's ServiceAccount, then runs the scenarios:
   default 50): apply-to-Ready p50/p99/max and the exact calls of one link;
 - ``restart``: SIGKILL the operator with all links Ready, start it again,
   apply one link meanwhile: seconds until every link is confirmed Ready by
-  the new process, mutating provider calls and status writes during it.
+  the new process, mutating provider calls and status writes during it;
+- ``memory`` (``--profile-memory``, on a world of its own): tracemalloc in
+  the operator through a burst; the top allocators once settled.
+
+The operator and the floor run without the ``kubernetes`` package importable,
+as in the image (bench/runtime.py).
 
 Results go to ``bench/results.json`` (merged by size with an earlier file)
 and ``bench/REPORT.md`` (bench/report.py); logs and profiles to
@@ -37,20 +46,24 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import psutil
 import yaml
 from tests.support.cluster import ControlPlane, cache_dir, kubectl_path
+from tests.support.ports import free_port
 from tests.support.stack import (
     POOL_ENVIRONMENT,
     Kube,
@@ -96,7 +109,10 @@ LINK_MBPS = 1000
 INTERCONNECTS = 10
 APPLY_CHUNK = 250
 APPLY_PARALLEL = 4
-SCENARIO_ORDER = ("burst", "single", "steady", "restart")
+#: The operator and the floor run without ``kubernetes`` importable, as in the image
+#: (bench/runtime.py; kopf then logs in with its own readers).
+RUNTIME = (sys.executable, "-m", "bench.runtime")
+SCENARIO_ORDER = ("floor", "burst", "single", "steady", "restart", "memory")
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,8 @@ class Options:
     log_dir: Path
     merge: bool
     recompute: bool = False
+    floor: bool = True
+    profile_memory: bool = False
 
 
 @dataclass
@@ -151,7 +169,15 @@ def write_inventory(path: Path, n: int) -> None:
     path.write_text(yaml.safe_dump(document))
 
 
-def start_rig(n: int, opts: Options, log_dir: Path) -> Rig:
+def start_rig(
+    n: int,
+    opts: Options,
+    log_dir: Path,
+    *,
+    floor: bool = False,
+    operator_env: Mapping[str, str] | None = None,
+) -> Rig:
+    """The world for one size; ``floor``: the floor operator (bench/floor.py) instead of ours."""
     from kubernetes import client, config
 
     cp = ControlPlane(log_dir=log_dir / "controlplane", audit=True)
@@ -173,28 +199,33 @@ def start_rig(n: int, opts: Options, log_dir: Path) -> Rig:
             service_account=SERVICE_ACCOUNT,
             link_secret_namespaces=["*"],
         )
-        kube.apply(
-            pool_manifests(
-                POOL,
-                negotiator=gcp,
-                responder=aws,
-                operator_namespace=OPERATOR_NAMESPACE,
-                refresh_interval=opts.refresh_interval,
-            )
-        )
         for ns in ("bench-burst", "bench-single", "bench-restart"):
             kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
-        operator = start_operator(
-            identity,
-            log_dir=log_dir,
-            operator_namespace=OPERATOR_NAMESPACE,
-        )
-        wait_for(
-            lambda: is_ready(kube.try_get("cpool", POOL)),
-            120,
-            "pool Ready",
-            interval=0.5,
-        )
+        if floor:
+            operator = start_floor(identity, log_dir, negotiator=gcp, responder=aws)
+        else:
+            kube.apply(
+                pool_manifests(
+                    POOL,
+                    negotiator=gcp,
+                    responder=aws,
+                    operator_namespace=OPERATOR_NAMESPACE,
+                    refresh_interval=opts.refresh_interval,
+                )
+            )
+            operator = start_operator(
+                identity,
+                log_dir=log_dir,
+                operator_namespace=OPERATOR_NAMESPACE,
+                env={"PYTHONPATH": _pythonpath(), **(operator_env or {})},
+                command=(*RUNTIME, "interconnect_operator.cli"),
+            )
+            wait_for(
+                lambda: is_ready(kube.try_get("cpool", POOL)),
+                120,
+                "pool Ready",
+                interval=0.5,
+            )
         api = config.new_client_from_config(config_file=str(cp.kubeconfig))  # type: ignore[no-untyped-call]
         audit_path = cp.audit_log_path
         assert audit_path is not None
@@ -215,6 +246,56 @@ def start_rig(n: int, opts: Options, log_dir: Path) -> Rig:
     except BaseException:
         cp.stop()
         raise
+
+
+def start_floor(
+    kubeconfig: Path, log_dir: Path, *, negotiator: Simulator, responder: Simulator
+) -> OperatorProcess:
+    """``python -m bench.floor`` under the operator's identity, as the operator runs."""
+    liveness = free_port()
+
+    def side(sim: Simulator, peer: Simulator) -> str:
+        # The token this simulator accepts from the peer, whose id the floor calls as.
+        return f"{sim.provider_id}={sim.url}={sim.tokens[peer.provider_id]}"
+
+    argv = [
+        *RUNTIME,
+        "bench.floor",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--negotiator",
+        side(negotiator, responder),
+        "--responder",
+        side(responder, negotiator),
+        "--environment",
+        POOL_ENVIRONMENT,
+        "--interconnects",
+        str(INTERCONNECTS),
+        "--liveness",
+        f"http://127.0.0.1:{liveness}/healthz",
+    ]
+    env = {**os.environ, "PYTHONPATH": _pythonpath(), "KUBECONFIG": str(kubeconfig)}
+    log_path = log_dir / "floor.log"
+    with log_path.open("ab") as handle:
+        process = subprocess.Popen(
+            argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
+        )
+    floor = OperatorProcess(process, log_path, 0, liveness, tuple(argv), env)
+    wait_for(lambda: _healthy(liveness), 60, "floor operator live", interval=0.2)
+    return floor
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(response.status < 500)
+    except OSError:
+        return False
+
+
+def _pythonpath() -> str:
+    parts = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    return os.pathsep.join(p for p in parts if p)
 
 
 def stop_rig(rig: Rig) -> None:
@@ -609,7 +690,108 @@ def _operator_log_problems(rig: Rig) -> dict[str, int]:
     }
 
 
+def run_floor(n: int, opts: Options) -> dict[str, Any]:
+    """The floor operator's burst on a world of its own (same sizes, same simulators)."""
+    log_dir = opts.log_dir / f"n{n}-floor"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.info("N=%d: floor (bench/floor.py), logs %s", n, log_dir)
+    rig = start_rig(n, opts, log_dir, floor=True)
+    try:
+        burst = scenario_burst(rig, n, replace(opts, profile=False))
+        problems = _operator_log_problems(rig)
+    finally:
+        stop_rig(rig)
+    ops = merge_ops(burst["calls_by_provider"])
+    burst["name"] = "floor"
+    burst["calls_by_operation"] = {op: round(c / n, 2) for op, c in sorted(ops.items())}
+    burst["provider_calls_per_link"] = round(sum(ops.values()) / n, 2)
+    burst["run_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    burst["operator_log"] = problems
+    burst["logs"] = str(log_dir)
+    log.info(
+        "N=%d: floor %d/%d Ready in %.1fs", n, burst["ready"], n, burst["seconds_to_all_ready"]
+    )
+    return burst
+
+
+def run_memory(n: int, opts: Options) -> dict[str, Any]:
+    """tracemalloc in the operator through a burst of N; the top allocators once settled.
+
+    A world of its own: tracing slows every allocation, so no timing of this
+    run is reported. The snapshot is taken by SIGUSR1 (bench/runtime.py).
+    """
+    log_dir = opts.log_dir / f"n{n}-memory"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = log_dir / "operator.tracemalloc"
+    log.info("N=%d: memory profile (tracemalloc), logs %s", n, log_dir)
+    rig = start_rig(n, opts, log_dir, operator_env={"BENCH_TRACEMALLOC_OUT": str(out)})
+    try:
+        burst = scenario_burst(rig, n, replace(opts, profile=False))
+        time.sleep(5.0)
+        os.kill(rig.operator.process.pid, signal.SIGUSR1)
+        facts_path = out.with_name(out.name + ".json")
+        wait_for(facts_path.exists, 120, "tracemalloc snapshot", interval=0.5)
+        time.sleep(1.0)
+        rss = rig.sampler.median_mib(since=time.monotonic() - 5.0)
+    finally:
+        stop_rig(rig)
+    return summarise_memory(n, out, int(burst["ready"]), rss)
+
+
+def summarise_memory(n: int, out: Path, ready: int, rss: Any) -> dict[str, Any]:
+    facts = json.loads(out.with_name(out.name + ".json").read_text())
+    snapshot = tracemalloc.Snapshot.load(str(out)).filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<unknown>")]
+    )
+
+    def short(filename: str) -> str:
+        for marker in ("site-packages/", "operator/", "lib/python3"):
+            if marker in filename:
+                return filename.split(marker, 1)[1]
+        return filename
+
+    lines = [
+        {
+            "where": f"{short(st.traceback[0].filename)}:{st.traceback[0].lineno}",
+            "mib": round(st.size / 2**20, 2),
+            "count": st.count,
+        }
+        for st in snapshot.statistics("lineno")[:20]
+    ]
+    files = [
+        {"where": short(st.traceback[0].filename), "mib": round(st.size / 2**20, 2)}
+        for st in snapshot.statistics("filename")[:15]
+    ]
+    return {
+        "name": "memory",
+        "n": n,
+        "links": ready,
+        "traced_mib": round(facts["traced_bytes"] / 2**20, 1),
+        "traced_peak_mib": round(facts["traced_peak_bytes"] / 2**20, 1),
+        "rss_mib": rss,
+        "kubernetes_imported": facts["kubernetes_imported"],
+        "top_lines": lines,
+        "top_files": files,
+        "snapshot_file": str(out),
+        "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def compare_with_floor(burst: dict[str, Any], floor: dict[str, Any]) -> None:
+    """Our burst as a ratio of the floor's: rate (goal >= 0.7) and CPU per link."""
+    rate, floor_rate = float(burst["links_per_second"]), float(floor["links_per_second"])
+    cpu, floor_cpu = (
+        float(burst["operator_cpu_ms_per_link"]),
+        float(floor["operator_cpu_ms_per_link"]),
+    )
+    burst["floor_links_per_second"] = floor_rate
+    burst["floor_rate_ratio"] = round(rate / floor_rate, 2) if floor_rate else 0.0
+    burst["floor_cpu_ms_per_link"] = floor_cpu
+    burst["cpu_per_link_vs_floor"] = round(cpu / floor_cpu, 2) if floor_cpu else 0.0
+
+
 def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
+    floor = run_floor(n, opts) if opts.floor else None
     log_dir = opts.log_dir / f"n{n}"
     log_dir.mkdir(parents=True, exist_ok=True)
     log.info("N=%d: starting control plane, simulators and operator (logs %s)", n, log_dir)
@@ -640,6 +822,11 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
         s["run_at"] = stamp
         s["operator_log"] = problems
         s["logs"] = str(log_dir)
+    if floor is not None:
+        compare_with_floor(burst, floor)
+        scenarios.insert(0, floor)
+    if opts.profile_memory:
+        scenarios.append(run_memory(n, opts))
     return scenarios
 
 
@@ -711,6 +898,18 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action=argparse.BooleanOptionalAction,
         default=os.environ.get("BENCH_PROFILE", "1") not in ("0", "false", "no"),
     )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_FLOOR", "1") not in ("0", "false", "no"),
+        help="run the floor operator (bench/floor.py) first at each size",
+    )
+    parser.add_argument(
+        "--profile-memory",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_PROFILE_MEMORY", "0") not in ("0", "false", "no"),
+        help="one more burst per size with tracemalloc on: the top allocators in the report",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench")
     parser.add_argument("--log-dir", type=Path, default=None)
     parser.add_argument(
@@ -735,6 +934,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         log_dir=(args.log_dir or cache_dir() / "bench" / stamp).resolve(),
         merge=bool(args.merge),
         recompute=bool(args.recompute),
+        floor=bool(args.floor),
+        profile_memory=bool(args.profile_memory),
     )
 
 

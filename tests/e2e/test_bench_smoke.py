@@ -1,6 +1,6 @@
 """The benchmark harness runs end to end at N=20 and writes results of the promised shape.
 
-Runs ``python -m bench.run`` as ``make bench`` does (its own control plane
+Runs ``python -m bench.run`` as ``make bench`` does (the floor operator, its own control plane
 with the audit log on, two simulators, the operator process) with a 5 s
 steady window, then checks the SHAPE of ``results.json`` and ``REPORT.md``:
 every scenario and key present, every number non-negative. Timings are
@@ -26,6 +26,14 @@ N = 20
 
 MACHINE_KEYS = {"cores", "python", "kopf", "kubernetes", "pydantic", "httpx"}
 SCENARIO_KEYS: dict[str, set[str]] = {
+    "floor": {
+        "n",
+        "links_per_second",
+        "operator_cpu_ms_per_link",
+        "provider_calls_per_link",
+        "calls_by_operation",
+        "k8s_writes_per_link",
+    },
     "burst": {
         "n",
         "links_per_second",
@@ -37,6 +45,8 @@ SCENARIO_KEYS: dict[str, set[str]] = {
         "calls_by_operation",
         "k8s_writes_per_link",
         "rss_mib_peak",
+        "floor_rate_ratio",
+        "cpu_per_link_vs_floor",
     },
     "single": {"n", "p50_ms", "p99_ms", "max_ms", "provider_calls_per_link", "calls_by_operation"},
     "steady": {
@@ -135,6 +145,11 @@ def test_links_went_ready_and_calls_were_counted(bench_output: Path) -> None:
     assert burst["provider_calls_per_link"] > 0
     assert by_name["single"]["calls_by_operation"].get("CreateConnection", 0) >= 1
     assert by_name["restart"]["probe_ready"] is True
+    # The floor brought up every link with the protocol's 14 calls and three writes each.
+    floor = by_name["floor"]
+    assert floor["ready"] == N
+    assert floor["provider_calls_per_link"] == 14
+    assert floor["k8s_writes_per_link"] == 3
 
 
 def test_report_lists_figures_next_to_targets(bench_output: Path) -> None:
@@ -142,3 +157,5 @@ def test_report_lists_figures_next_to_targets(bench_output: Path) -> None:
     assert "| scenario | figure | target | N=20 |" in report
     for label in ("links/s", "apply-to-Ready p99", "Kubernetes writes per link", "status writes"):
         assert label in report
+    assert "## The floor, side by side" in report
+    assert "links/s as a ratio of the floor's" in report

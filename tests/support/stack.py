@@ -217,14 +217,23 @@ def start_operator(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     name: str = "operator",
+    command: Sequence[str] | None = None,
 ) -> OperatorProcess:
-    """Run the operator against ``kubeconfig``; waits for its liveness endpoint."""
+    """Run the operator against ``kubeconfig``; waits for its liveness endpoint.
+
+    ``command``: the operator's command line before ``run`` (default: the
+    console script, or ICO_OPERATOR_COMMAND).
+    """
     metrics_port, liveness_port = free_port(), free_port()
     # ICO_OPERATOR_COMMAND runs the operator some other way, e.g. inside the
     # image: "buildah run --isolation chroot -v /tmp:/tmp CONTAINER -- interconnect-operator".
-    command = os.environ.get("ICO_OPERATOR_COMMAND")
+    env_command = os.environ.get("ICO_OPERATOR_COMMAND")
+    if command is None:
+        command = (
+            shlex.split(env_command) if env_command else [console_script("interconnect-operator")]
+        )
     argv = [
-        *(shlex.split(command) if command else [console_script("interconnect-operator")]),
+        *command,
         "run",
         "--kubeconfig",
         str(kubeconfig),

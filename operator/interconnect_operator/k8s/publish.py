@@ -2,15 +2,20 @@
 
 Status is written only when it changed (steady state: zero writes). Events
 are de-duplicated per link: the same reason is not emitted twice in a row,
-and phase transitions are announced once. Nothing published here carries a
-secret: the inputs hold none.
+and phase transitions are announced once. Across links, each (type, reason)
+has a token bucket (:class:`EventLimiter`): a burst of a thousand links
+becoming Ready, or a tenant's thousand broken links, costs the API server a
+bounded number of Event writes, not one per link; the link's status
+conditions still say everything an Event would. Nothing published here
+carries a secret: the inputs hold none.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from interconnect_operator.api.client import RequestRecord
@@ -26,6 +31,33 @@ from interconnect_operator.reconcile.link import LinkEvent, LinkResult
 logger = logging.getLogger(__name__)
 
 ANNOUNCED_PHASES = ("Ready", "Degraded", "Migrating", "Deleting")
+#: Events per (type, reason): a burst of this many at once, then this many per second.
+EVENT_BURST = 25
+EVENT_RATE_PER_SECOND = 1.0
+
+
+@dataclass
+class EventLimiter:
+    """A token bucket per (type, reason), shared by all links of the process."""
+
+    burst: float = EVENT_BURST
+    rate: float = EVENT_RATE_PER_SECOND
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    dropped: int = 0
+
+    def allow(self, type_: str, reason: str) -> bool:
+        """Take a token for one Event of ``reason``; False (and counted) when none is left."""
+        now = self.clock()
+        key = (type_, reason)
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            self.dropped += 1
+            return False
+        self._buckets[key] = (tokens - 1.0, now)
+        return True
 
 
 @dataclass
@@ -53,9 +85,12 @@ def stalled_event(result: LinkResult) -> LinkEvent | None:
 class Publisher:
     """Writes link status and Events, exports link and provider-call metrics."""
 
-    def __init__(self, kube: KubeApi, metrics: OperatorMetrics) -> None:
+    def __init__(
+        self, kube: KubeApi, metrics: OperatorMetrics, limiter: EventLimiter | None = None
+    ) -> None:
         self._kube = kube
         self._metrics = metrics
+        self.limiter = limiter if limiter is not None else EventLimiter()
 
     async def write_link_status(
         self, key: LinkKey, body: dict[str, Any], new: dict[str, Any]
@@ -70,9 +105,15 @@ class Publisher:
     async def link_events(
         self, memory: EventMemory, body: Mapping[str, Any], events: Iterable[LinkEvent]
     ) -> None:
-        """Emit each event unless its reason is the last one emitted for this link."""
+        """Emit each event unless its reason is the last one emitted for this link
+        or its reason's budget is spent (the error counter counts it either way)."""
         for event in events:
             if event.reason == memory.last_event:
+                continue
+            memory.last_event = event.reason
+            if event.type == "Warning":
+                self._metrics.record_reconcile_error("link", event.reason)
+            if not self.limiter.allow(event.type, event.reason):
                 continue
             await self._kube.create_event(
                 involved(body, "MulticloudLink"),
@@ -80,9 +121,6 @@ class Publisher:
                 reason=event.reason,
                 message=event.message,
             )
-            memory.last_event = event.reason
-            if event.type == "Warning":
-                self._metrics.record_reconcile_error("link", event.reason)
 
     async def transition(
         self, body: Mapping[str, Any], old: str | None, new: str, message: str | None
@@ -90,11 +128,14 @@ class Publisher:
         """Announce a phase change worth a user's attention (never into Failed: its event says)."""
         if new in ANNOUNCED_PHASES or (old is None and new != "Failed"):
             type_ = "Warning" if new == "Degraded" else "Normal"
+            reason = f"Link{new}"
+            if not self.limiter.allow(type_, reason):
+                return
             text = f"phase {old or 'New'} -> {new}"
             if message:
                 text += f": {message}"
             await self._kube.create_event(
-                involved(body, "MulticloudLink"), type_=type_, reason=f"Link{new}", message=text
+                involved(body, "MulticloudLink"), type_=type_, reason=reason, message=text
             )
 
     def export_link(

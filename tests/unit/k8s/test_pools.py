@@ -9,7 +9,7 @@ from typing import Any
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import PoolLoops, pool_health
+from interconnect_operator.k8s.pools import PoolLoops, next_refresh_delay, pool_health
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
@@ -91,3 +91,15 @@ def test_pool_health_counts_channels_by_admin_state() -> None:
     assert ix.channels_by_admin_state == {"ENABLED": 2, "UNKNOWN": 1}
     assert [c.id for c in ix.channels] == ["ch1", "ch2", "ch3"]
     assert health.providers_reachable == {"aws": True, "gcp": True}
+
+
+def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
+    # Idle: the pool's interval, counted from the start of the last refresh.
+    assert next_refresh_delay(30.0, 0.5, busy=False) == 29.5
+    # Busy, cheap refresh (a small pool): every second.
+    assert next_refresh_delay(30.0, 0.05, busy=True) == 0.95
+    # Busy, a refresh of 0.8 s (thousands of features): at most a tenth of the time.
+    assert abs(next_refresh_delay(30.0, 0.8, busy=True) - 7.2) < 1e-9
+    # Never slower than the pool's own interval, never a hot loop.
+    assert next_refresh_delay(5.0, 2.0, busy=True) == 3.0
+    assert next_refresh_delay(5.0, 7.0, busy=True) == 0.2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from interconnect_operator.k8s.kube import LINKS
-from interconnect_operator.k8s.publish import EventMemory, Publisher, stalled_event
+from interconnect_operator.k8s.publish import EventLimiter, EventMemory, Publisher, stalled_event
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.protocol.conditions import Condition, ConditionStatus
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
@@ -44,6 +44,52 @@ async def test_the_same_reason_is_not_emitted_twice_in_a_row(
     assert {e.kind for e in kube.events} == {"MulticloudLink"}
     assert _errors(metrics, "SecretNotFound") == 2.0
     assert _errors(metrics, "Created") == 0.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_event_limiter_spends_a_burst_then_refills_per_reason() -> None:
+    clock = Clock()
+    limiter = EventLimiter(burst=3, rate=0.5, clock=clock)
+    assert [limiter.allow("Normal", "LinkReady") for _ in range(4)] == [True, True, True, False]
+    # Another reason (or type) has a bucket of its own.
+    assert limiter.allow("Warning", "LinkReady")
+    assert limiter.allow("Normal", "LinkPending")
+    clock.now = 1.0  # half a token: still nothing
+    assert not limiter.allow("Normal", "LinkReady")
+    clock.now = 2.5
+    assert limiter.allow("Normal", "LinkReady")
+    assert not limiter.allow("Normal", "LinkReady")
+    clock.now = 1000.0  # never more than the burst
+    assert [limiter.allow("Normal", "LinkReady") for _ in range(4)] == [True, True, True, False]
+    assert limiter.dropped == 4
+
+
+async def test_a_burst_of_links_emits_a_bounded_number_of_events(
+    kube: FakeKube, metrics: OperatorMetrics
+) -> None:
+    """A thousand links Ready at once: the API server gets the burst, not a thousand writes."""
+    clock = Clock()
+    publisher = Publisher(kube, metrics, EventLimiter(burst=5, rate=1.0, clock=clock))
+    body = _body(kube)
+    for _ in range(1000):
+        await publisher.transition(body, "Negotiating", "Ready", "up")
+    failing = LinkEvent("Warning", "NoCapacity", "no room")
+    for _ in range(1000):
+        await publisher.link_events(EventMemory(), body, [failing])
+    clock.now = 2.0
+    await publisher.transition(body, "Negotiating", "Ready", "up")
+    reasons = [e.reason for e in kube.events]
+    assert reasons.count("LinkReady") == 6
+    assert reasons.count("NoCapacity") == 5
+    # Dropped Warnings are still counted as reconcile errors.
+    assert _errors(metrics, "NoCapacity") == 1000.0
 
 
 async def test_transition_events(kube: FakeKube, metrics: OperatorMetrics) -> None:
