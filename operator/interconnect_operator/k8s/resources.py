@@ -1021,7 +1021,9 @@ class ProvisioningState(_StatusModel):
     """Provisioning state of a channel's feature at one provider (P13)."""
 
     provider: ShortText = Field(description="Provider id.")
-    state: ShortText | None = Field(default=None, description="PENDING or FINAL.")
+    state: ShortText | None = Field(
+        default=None, description="PENDING, FINAL or (feature-recovery draft) FAILED."
+    )
 
 
 class LinkChannelStatus(_StatusModel):

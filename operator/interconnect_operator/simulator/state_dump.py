@@ -84,9 +84,7 @@ def _features(sim: Simulator, now: float) -> list[dict[str, Any]]:
                         else None
                     ),
                     "mtuBytes": l3.get("mtuBytes"),
-                    "provisioningState": "PROVISIONING_STATE_FINAL"
-                    if store.feature_final(f, now)
-                    else "PROVISIONING_STATE_PENDING",
+                    "provisioningState": str(views.feature_state(f, store, now)),
                 }
             )
     return features
