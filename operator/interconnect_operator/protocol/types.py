@@ -299,6 +299,14 @@ class LinkSpec:
     generation: int = 1
     on_peer_deletion: PeerDeletionPolicy = PeerDeletionPolicy.REPORT
     md5: Secret | None = field(default=None, repr=False, compare=False)
+    test_connection: bool = False
+    """A TEST connection for bring-up checks (upstream PR #57): it may be below the
+    environment's minimum size and holds no capacity on the interconnect."""
+
+    @property
+    def reserved_mbps(self) -> int:
+        """Bandwidth the link holds against capacity: none for a TEST connection."""
+        return 0 if self.test_connection else self.bandwidth_mbps
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,14 @@ async def customer_activation_key(sim: Simulator, request: Request) -> Any:
         raise SimError(400, "environment and destinationAccountId are required strings")
     if not isinstance(bandwidth, int) or isinstance(bandwidth, bool):
         raise SimError(400, "bandwidthMbps must be an integer")
+    connection_type = data.get("connectionType")
+    if connection_type is not None and not isinstance(connection_type, str):
+        raise SimError(400, "connectionType must be a string")
     now = sim.now()
     record = await sim.mutate(
-        lambda: sim.store.issue_activation_key(environment, bandwidth, account, now)
+        lambda: sim.store.issue_activation_key(
+            environment, bandwidth, account, now, connection_type=connection_type
+        )
     )
     return {
         "encodedKey": record.encoded_key,

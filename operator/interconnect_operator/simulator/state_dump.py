@@ -54,6 +54,7 @@ def _connections(sim: Simulator, now: float) -> list[dict[str, Any]]:
             if store.connection_verified(c, now)
             else "VERIFICATION_STATE_UNVERIFIED",
             "deferProvisioning": c.defer_provisioning,
+            "connectionType": c.connection_type,
             "createdAt": iso(c.created_at),
             "notifiedAt": iso(c.notified_at),
             "features": len(store.features.get((c.environment, c.interconnect, c.id), {})),

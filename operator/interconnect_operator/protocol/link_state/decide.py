@@ -495,10 +495,11 @@ def _place(inp: _Inputs, where: Where) -> Outcome | Where:
         working = None
 
     if working is None:
+        # A TEST connection holds no capacity (upstream PR #57): any ACTIVE interconnect.
         choice = place(
             inp.pool_neg,
             inp.pool_resp,
-            inp.spec.bandwidth_mbps,
+            inp.spec.reserved_mbps,
             facts.shared_uuid,
             exclude=facts.rejected_interconnects,
         )
@@ -540,9 +541,14 @@ def _update(
         side = Side.NEGOTIATOR if local.bandwidth_mbps != want else Side.RESPONDER
         return Outcome(UpdateBandwidth(working, side, want), Phase.UPDATING, where)
     exclude = {working, *inp.facts.rejected_interconnects}
-    found = candidates(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)
+    reserved = inp.spec.reserved_mbps
+    found = candidates(
+        inp.pool_neg, inp.pool_resp, reserved, inp.facts.shared_uuid, exclude=exclude
+    )
     if not found:
-        choice = place(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)
+        choice = place(
+            inp.pool_neg, inp.pool_resp, reserved, inp.facts.shared_uuid, exclude=exclude
+        )
         detail = choice.message if isinstance(choice, NoCapacity) else ""
         why = f"P18: {working} lacks room for {want} Mbps and no other interconnect fits: {detail}"
         wait = Wait("NoCapacity", why, POLL_SLOW // 5)
@@ -563,6 +569,8 @@ def _fits_in_place(
     peer decides (it answers 409 when the change does not fit).
     """
     want = inp.spec.bandwidth_mbps
+    if inp.spec.test_connection:
+        return True  # a TEST connection holds no capacity (upstream PR #57)
     pairs = {c.id: c for c in pair_views(inp.pool_neg, inp.pool_resp)}
     cap = pairs.get(working)
     if cap is None or cap.negotiator is None or cap.responder is None:
