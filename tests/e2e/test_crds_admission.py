@@ -329,6 +329,32 @@ def test_link_pool_ref_is_immutable(custom: client.CustomObjectsApi, namespace: 
     assert patched["spec"]["bandwidthMbps"] == 2000
 
 
+def test_link_connection_type_defaults_and_is_immutable(
+    custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    """Upstream PR #57: Standard by default; Test is set at creation only."""
+    standard = _create_link(custom, _link("standard", namespace))
+    assert standard["spec"]["connectionType"] == "Standard"
+    test = _create_link(
+        custom, _link("bring-up", namespace, connectionType="Test", bandwidthMbps=50)
+    )
+    assert test["spec"]["connectionType"] == "Test"
+    assert "spec.connectionType" in _rejected(
+        lambda: _create_link(custom, _link("other", namespace, connectionType="Monitoring"))
+    )
+    with pytest.raises(ApiException) as info:
+        custom.patch_namespaced_custom_object(
+            r.GROUP,
+            r.VERSION,
+            namespace,
+            r.LINK_PLURAL,
+            "bring-up",
+            {"spec": {"connectionType": "Standard"}},
+        )
+    assert info.value.status == 422
+    assert str(r.CEL_CONNECTION_TYPE_IMMUTABLE["message"]) in str(info.value.body)
+
+
 # --- status subresource, pruning, printer columns ----------------------------------------
 
 

@@ -18,6 +18,7 @@ from interconnect_operator.api.activation_key import InvalidActivationKey, decod
 from interconnect_operator.api.base_client import ResponseTooLarge, read_bounded
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import InvalidResponse, TransportError, error_for_status
+from interconnect_operator.api.models import ConnectionType
 
 PATH = "/customer/v1/activationKeys"
 _OPERATION = "IssueActivationKey"
@@ -34,14 +35,25 @@ class IssuedKey:
 
 
 async def request_activation_key(
-    client: ProviderClient, environment: str, bandwidth_mbps: int, destination_account_id: str
+    client: ProviderClient,
+    environment: str,
+    bandwidth_mbps: int,
+    destination_account_id: str,
+    *,
+    test: bool = False,
 ) -> IssuedKey:
-    """Ask the provider behind ``client`` to issue a key (never retried: not idempotent)."""
-    body = {
+    """Ask the provider behind ``client`` to issue a key (never retried: not idempotent).
+
+    ``test``: a key for a TEST connection (upstream PR #57), which may be below
+    the environment's minimum size; sent as ``connectionType`` only then.
+    """
+    body: dict[str, object] = {
         "environment": environment,
         "bandwidthMbps": bandwidth_mbps,
         "destinationAccountId": destination_account_id,
     }
+    if test:
+        body["connectionType"] = ConnectionType.TEST.value
     request = client._http.build_request(
         "POST",
         PATH,

@@ -46,6 +46,7 @@ from pydantic.fields import FieldInfo
 
 __all__ = [
     "CAPACITY_FREE_TYPES",
+    "PROVISIONING_STATE_FAILED",
     "SCHEMA_ENUMS",
     "SCHEMA_MODELS",
     "ASNRange",
@@ -66,6 +67,7 @@ __all__ = [
     "Empty",
     "Environment",
     "EnvironmentVisibility",
+    "FailureInfo",
     "Feature",
     "FeatureConfig",
     "FeatureContext",
@@ -656,6 +658,25 @@ class FeatureConfig(WireModel):
     l3_base_config: L3BaseConfig | None = None
 
 
+PROVISIONING_STATE_FAILED = "PROVISIONING_STATE_FAILED"
+"""A provisioning state the pinned spec lacks: the feature-recovery draft
+(``FeatureRecovery.md``) adds it, with ``Feature.failureInfo``. Kept out of
+the ``ProvisioningState`` enum, which lists the pinned spec's values."""
+
+
+class FailureInfo(WireModel):
+    """Why a feature's provisioning failed (feature-recovery draft; output only).
+
+    Every field is optional: a draft peer may send any subset. ``message`` is
+    the provider's text: untrusted, redacted and bounded before it is shown.
+    """
+
+    code: str | None = None
+    message: str | None = None
+    retryable: bool | None = None
+    observed_at: datetime | None = None
+
+
 class Feature(WireModel):
     """Per-channel negotiated parameters of a connection."""
 
@@ -663,6 +684,8 @@ class Feature(WireModel):
     channel: str | None = None
     feature_config: FeatureConfig | None = None
     provisioning_state: str | None = output_only()
+    # Draft (FeatureRecovery.md): set with PROVISIONING_STATE_FAILED.
+    failure_info: FailureInfo | None = upstream("failureInfo, feature-recovery draft")
 
 
 class ListFeaturesResponse(WireModel):

@@ -44,7 +44,12 @@ from interconnect_operator.k8s.ownership import (
 from interconnect_operator.k8s.policy import capacity_denial
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import EventMemory, Publisher, stalled_event
-from interconnect_operator.k8s.resources import DeletionPolicy, MulticloudLinkSpec, is_paused
+from interconnect_operator.k8s.resources import (
+    DeletionPolicy,
+    LinkConnectionType,
+    MulticloudLinkSpec,
+    is_paused,
+)
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
 from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
@@ -230,7 +235,13 @@ class LinkWorkers:
             runtime = entry.runtime
             snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
             pool_policy = (entry.body.get("spec") or {}).get("policy") or {}
-            denied = capacity_denial(spec.bandwidth_mbps, pool_policy, snapshot, shared_uuid(body))
+            denied = capacity_denial(
+                spec.bandwidth_mbps,
+                pool_policy,
+                snapshot,
+                shared_uuid(body),
+                holds_capacity=spec.connection_type is not LinkConnectionType.TEST,
+            )
             if denied is not None:
                 return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
             customer = spec.customer is not None
@@ -535,6 +546,7 @@ def build_request(
         paused=is_paused(meta.get("annotations") or {}),
         generation=generation,
         md5=md5,
+        test_connection=spec.connection_type is LinkConnectionType.TEST,
     )
     return LinkRequest(
         namespace=key[0],

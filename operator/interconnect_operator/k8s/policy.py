@@ -138,8 +138,13 @@ def capacity_denial(
     pool_policy: Mapping[str, Any],
     snapshot: PoolSnapshot | None,
     uuid: str | None,
+    *,
+    holds_capacity: bool = True,
 ) -> str | None:
     """Why the pool's capacity policy refuses this link now, or None.
+
+    ``holds_capacity`` is False for a TEST link (upstream PR #57): it reserves
+    nothing, so the headroom does not apply to it (the per-link maximum does).
 
     Checked before every reconcile that could create or grow capacity (a new
     link, an activation-key or destination-account link, a bandwidth
@@ -154,7 +159,7 @@ def capacity_denial(
     headroom = int(pool_policy.get("headroomMbps") or 0)
     if maximum is not None and requested_mbps > int(maximum):
         return f"pool policy: {requested_mbps} Mbps exceeds the per-link maximum of {maximum}"
-    if headroom <= 0 or snapshot is None or snapshot.errors:
+    if headroom <= 0 or not holds_capacity or snapshot is None or snapshot.errors:
         return None
     growth = requested_mbps - provisioned_mbps(snapshot, uuid)
     if growth <= 0:

@@ -167,6 +167,13 @@ class ProviderApiType(StrEnum):
     GOOGLE_TRANSPORTS = "GoogleTransports"
 
 
+class LinkConnectionType(StrEnum):
+    """The connection type a link asks for (upstream PR #57)."""
+
+    STANDARD = "Standard"
+    TEST = "Test"
+
+
 class PeerDeletionPolicy(StrEnum):
     """What the operator does when a provider deletes the link's connection (P19)."""
 
@@ -268,6 +275,17 @@ CEL_CUSTOMER_PAIR: JsonDict = {
 CEL_NETWORK_XOR_HUB: JsonDict = {
     "rule": "has(self.network) != has(self.hub)",
     "message": "set exactly one of network and hub",
+}
+
+CEL_CONNECTION_TYPE_IMMUTABLE: JsonDict = {
+    "rule": "self == oldSelf",
+    "message": (
+        "connectionType is immutable (a TEST connection holds no capacity); create a new link"
+    ),
+}
+CEL_TEST_NOT_CUSTOMER: JsonDict = {
+    "rule": "!has(self.customer) || !has(self.connectionType) || self.connectionType == 'Standard'",
+    "message": "connectionType Test needs the symmetric API: a customer link cannot ask for it",
 }
 
 CEL_RECREATE_NEEDS_ACCOUNT: JsonDict = {
@@ -923,6 +941,7 @@ class MulticloudLinkSpec(_Model):
                 CEL_KEY_XOR_ACCOUNT,
                 CEL_CUSTOMER_LINK,
                 CEL_RECREATE_NEEDS_ACCOUNT,
+                CEL_TEST_NOT_CUSTOMER,
             ],
         },
     )
@@ -934,7 +953,19 @@ class MulticloudLinkSpec(_Model):
     bandwidth_mbps: int = Field(
         ge=1,
         le=MAX_BANDWIDTH_MBPS,
-        description="Link bandwidth in Mbps; one of the pool's supportedSizesMbps.",
+        description=(
+            "Link bandwidth in Mbps; one of the pool's supportedSizesMbps (a Test link may "
+            "also be below the smallest)."
+        ),
+    )
+    connection_type: LinkConnectionType = Field(
+        default=LinkConnectionType.STANDARD,
+        json_schema_extra={"x-kubernetes-validations": [CEL_CONNECTION_TYPE_IMMUTABLE]},
+        description=(
+            "Standard, or Test: a TEST connection for bring-up checks (upstream PR #57); it "
+            "may be below the environment's minimum size and holds no capacity (left out of "
+            "placement, headroom and the pool's capacity status). Immutable."
+        ),
     )
     activation_key: ActivationKeySource | None = Field(
         default=None,
@@ -993,6 +1024,8 @@ class MulticloudLinkSpec(_Model):
     @model_validator(mode="after")
     def _check_key_source(self) -> MulticloudLinkSpec:
         if self.customer is not None:
+            if self.connection_type is not LinkConnectionType.STANDARD:
+                raise ValueError(CEL_TEST_NOT_CUSTOMER["message"])
             keyed = self.activation_key is not None or self.destination_account_id is not None
             if keyed or self.bgp is not None or self.mtu is not None:
                 raise ValueError(CEL_CUSTOMER_LINK["message"])
@@ -1021,7 +1054,9 @@ class ProvisioningState(_StatusModel):
     """Provisioning state of a channel's feature at one provider (P13)."""
 
     provider: ShortText = Field(description="Provider id.")
-    state: ShortText | None = Field(default=None, description="PENDING or FINAL.")
+    state: ShortText | None = Field(
+        default=None, description="PENDING, FINAL or (feature-recovery draft) FAILED."
+    )
 
 
 class LinkChannelStatus(_StatusModel):

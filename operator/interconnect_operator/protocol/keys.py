@@ -60,15 +60,22 @@ def bandwidth_refusal(
     offered_mbps: Sequence[int],
     policy: PlacementPolicy,
     pool: PoolCapacity | None,
+    *,
+    test: bool = False,
 ) -> KeyProblem | None:
-    """P1 and pool policy: the size must be one the environment sells and the pool admits."""
-    if offered_mbps and bandwidth_mbps not in offered_mbps:
+    """P1 and pool policy: the size must be one the environment sells and the pool admits.
+
+    A TEST connection (upstream PR #57) may also be below the smallest size
+    sold, and holds no capacity, so the pool's headroom does not apply to it.
+    """
+    below_minimum = test and bool(offered_mbps) and 0 < bandwidth_mbps < min(offered_mbps)
+    if offered_mbps and bandwidth_mbps not in offered_mbps and not below_minimum:
         offered = ", ".join(str(s) for s in sorted(offered_mbps))
         return KeyProblem(
             "BandwidthNotOffered",
             f"P1: {bandwidth_mbps} Mbps is not a size the environment sells ({offered})",
         )
-    why = policy_violation(bandwidth_mbps, policy, pool)
+    why = policy_violation(bandwidth_mbps, policy, None if test else pool)
     if why is not None:
         return KeyProblem("PolicyDenied", f"pool policy: {why}")
     return None

@@ -70,6 +70,8 @@ class VerificationState(_TolerantEnum):
 class ProvisioningState(_TolerantEnum):
     PENDING = "PROVISIONING_STATE_PENDING"
     FINAL = "PROVISIONING_STATE_FINAL"
+    FAILED = "PROVISIONING_STATE_FAILED"
+    """Feature-recovery draft: the provider gave up on the feature (see ``FeatureFailure``)."""
     UNKNOWN = "UNKNOWN"
 
 
@@ -209,6 +211,20 @@ class BgpEnd:
 
 
 @dataclass(frozen=True)
+class FeatureFailure:
+    """Why a provider reports a feature FAILED (the draft's ``failureInfo``).
+
+    ``message`` is already redacted and bounded by the reconcile layer (it is
+    the provider's text, shown in conditions and Events).
+    """
+
+    code: str | None = None
+    message: str | None = None
+    retryable: bool = False
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class FeatureView:
     """An L3 base feature as one side holds it."""
 
@@ -221,10 +237,15 @@ class FeatureView:
     state: ProvisioningState = ProvisioningState.PENDING
     connection_id: str | None = None
     name: str | None = None
+    failure: FeatureFailure | None = None
 
     @property
     def final(self) -> bool:
         return self.state is ProvisioningState.FINAL
+
+    @property
+    def failed(self) -> bool:
+        return self.state is ProvisioningState.FAILED
 
 
 @dataclass(frozen=True)
@@ -278,6 +299,14 @@ class LinkSpec:
     generation: int = 1
     on_peer_deletion: PeerDeletionPolicy = PeerDeletionPolicy.REPORT
     md5: Secret | None = field(default=None, repr=False, compare=False)
+    test_connection: bool = False
+    """A TEST connection for bring-up checks (upstream PR #57): it may be below the
+    environment's minimum size and holds no capacity on the interconnect."""
+
+    @property
+    def reserved_mbps(self) -> int:
+        """Bandwidth the link holds against capacity: none for a TEST connection."""
+        return 0 if self.test_connection else self.bandwidth_mbps
 
 
 @dataclass(frozen=True)
@@ -334,3 +363,7 @@ class LinkFacts:
     recreate: bool = False
     """After such a deletion, start over with a fresh key (the user opted in and
     the link's key can be renewed: a destination-account link)."""
+    retry_failed_features: bool = False
+    """The spec changed after the link failed on features a provider reports
+    FAILED (feature-recovery draft): delete those features once so they are
+    created afresh (P20), instead of failing again at once."""

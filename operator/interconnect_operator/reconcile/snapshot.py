@@ -25,11 +25,14 @@ from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
 from interconnect_operator.api.names import last_id, provider_ref_id
+from interconnect_operator.logging_setup import redact
 from interconnect_operator.protocol.allocation import ChannelUsage
+from interconnect_operator.protocol.retry_discipline import sanitise
 from interconnect_operator.protocol.types import (
     AdminState,
     BgpEnd,
     ConnectionView,
+    FeatureFailure,
     FeatureView,
     InterconnectState,
     InterconnectView,
@@ -306,6 +309,24 @@ def feature_view(
         ipv6_subnet=ipv6,
         state=ProvisioningState(feature.provisioning_state or "UNKNOWN"),
         name=feature.name,
+        failure=feature_failure(feature.failure_info),
+    )
+
+
+def feature_failure(info: models.FailureInfo | None) -> FeatureFailure | None:
+    """The draft's ``failureInfo`` as the protocol layer sees it.
+
+    The code and message are a provider's text, shown in conditions and
+    Events: one printable line, bounded, registered secrets (e.g. an MD5
+    password echoed back) and credential-shaped runs masked.
+    """
+    if info is None:
+        return None
+    return FeatureFailure(
+        code=sanitise(redact(info.code))[:64] if info.code else None,
+        message=sanitise(redact(info.message)) if info.message else None,
+        retryable=info.retryable is True,
+        observed_at=info.observed_at if info.observed_at and info.observed_at.tzinfo else None,
     )
 
 

@@ -18,7 +18,7 @@ from interconnect_operator.simulator.runtime import (
     Simulator,
 )
 from interconnect_operator.simulator.state_dump import get_state, iso
-from interconnect_operator.simulator.store import SimError
+from interconnect_operator.simulator.store import FeatureFailureRecord, SimError
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,14 @@ async def customer_activation_key(sim: Simulator, request: Request) -> Any:
         raise SimError(400, "environment and destinationAccountId are required strings")
     if not isinstance(bandwidth, int) or isinstance(bandwidth, bool):
         raise SimError(400, "bandwidthMbps must be an integer")
+    connection_type = data.get("connectionType")
+    if connection_type is not None and not isinstance(connection_type, str):
+        raise SimError(400, "connectionType must be a string")
     now = sim.now()
     record = await sim.mutate(
-        lambda: sim.store.issue_activation_key(environment, bandwidth, account, now)
+        lambda: sim.store.issue_activation_key(
+            environment, bandwidth, account, now, connection_type=connection_type
+        )
     )
     return {
         "encodedKey": record.encoded_key,
@@ -79,8 +84,21 @@ async def lose_feature(sim: Simulator, request: Request) -> Any:
     if not isinstance(name, str) or not isinstance(mode, str):
         raise SimError(400, "name (a feature resource name) is required")
     now = sim.now()
-    record = await sim.mutate(lambda: sim.store.lose_feature(name, mode, now))
+    failure = _failure(data, now) if mode == "failed" else None
+    record = await sim.mutate(lambda: sim.store.lose_feature(name, mode, now, failure))
     return {"lost": name, "mode": mode, "channel": record.channel}
+
+
+def _failure(data: dict[str, Any], now: float) -> FeatureFailureRecord:
+    """The failureInfo of ``mode: failed`` (feature-recovery draft)."""
+    code = data.get("code", "PROVISIONING_ERROR")
+    message = data.get("message", "provisioning failed")
+    retryable = data.get("retryable", False)
+    if not isinstance(code, str) or not isinstance(message, str):
+        raise SimError(400, "code and message must be strings")
+    if not isinstance(retryable, bool):
+        raise SimError(400, "retryable must be a boolean")
+    return FeatureFailureRecord(code, message, retryable, now)
 
 
 def _time(value: Any, label: str) -> float:

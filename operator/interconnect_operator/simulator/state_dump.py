@@ -54,6 +54,7 @@ def _connections(sim: Simulator, now: float) -> list[dict[str, Any]]:
             if store.connection_verified(c, now)
             else "VERIFICATION_STATE_UNVERIFIED",
             "deferProvisioning": c.defer_provisioning,
+            "connectionType": c.connection_type,
             "createdAt": iso(c.created_at),
             "notifiedAt": iso(c.notified_at),
             "features": len(store.features.get((c.environment, c.interconnect, c.id), {})),
@@ -84,9 +85,7 @@ def _features(sim: Simulator, now: float) -> list[dict[str, Any]]:
                         else None
                     ),
                     "mtuBytes": l3.get("mtuBytes"),
-                    "provisioningState": "PROVISIONING_STATE_FINAL"
-                    if store.feature_final(f, now)
-                    else "PROVISIONING_STATE_PENDING",
+                    "provisioningState": str(views.feature_state(f, store, now)),
                 }
             )
     return features

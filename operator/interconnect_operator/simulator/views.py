@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from interconnect_operator.api.models import (
+    PROVISIONING_STATE_FAILED,
     AdminState,
     ASNRange,
     Channel,
     Comment,
     Connection,
     Environment,
+    FailureInfo,
     Feature,
     FeatureConfig,
     FeatureGuidance,
@@ -65,6 +67,7 @@ __all__ = [
     "comment_view",
     "connection_view",
     "environment_view",
+    "feature_state",
     "feature_view",
     "guidance_view",
     "interconnect_view",
@@ -148,10 +151,24 @@ def feature_view(caller: str, record: FeatureRecord, store: Store, now: float) -
         ),
         channel=channel_name(caller, record.environment, record.interconnect, record.channel),
         feature_config=FeatureConfig.model_validate(record.config),
-        provisioning_state=ProvisioningState.FINAL
-        if store.feature_final(record, now)
-        else ProvisioningState.PENDING,
+        provisioning_state=feature_state(record, store, now),
+        failure_info=None
+        if record.failure is None
+        else FailureInfo(
+            code=record.failure.code,
+            message=record.failure.message,
+            retryable=record.failure.retryable,
+            observed_at=datetime.fromtimestamp(record.failure.observed_at, UTC),
+        ),
     )
+
+
+def feature_state(record: FeatureRecord, store: Store, now: float) -> str:
+    """P13, with the feature-recovery draft's FAILED when the admin API failed it."""
+    if record.failure is not None:
+        return PROVISIONING_STATE_FAILED
+    final = store.feature_final(record, now)
+    return ProvisioningState.FINAL if final else ProvisioningState.PENDING
 
 
 def _ranges(pairs: tuple[tuple[int, int], ...], model: Any) -> list[Any]:

@@ -147,8 +147,11 @@ class SimHandle:
         url = f"/providers/{caller}/environments/{ENV}{path}"
         return await self.admin.request(method, url, params=params, json=body)
 
-    async def lose_feature(self, name: str, mode: str = "delete") -> None:
-        response = await self.admin.post("/admin/lose-feature", json={"name": name, "mode": mode})
+    async def lose_feature(self, name: str, mode: str = "delete", **failure: Any) -> None:
+        """Admin: lose a feature; ``mode="failed"`` takes the failureInfo's
+        ``code``, ``message`` and ``retryable`` (feature-recovery draft)."""
+        body = {"name": name, "mode": mode, **failure}
+        response = await self.admin.post("/admin/lose-feature", json=body)
         assert response.status_code == 200, response.text
 
 

@@ -297,6 +297,7 @@ def test_link_cel_rules() -> None:
     )
     assert any("has(self.customer)" in rule and "bgp" in rule for rule in rules[".spec"])
     assert rules[".spec.poolRef"] == ["self == oldSelf"]
+    assert rules[".spec.connectionType"] == ["self == oldSelf"]
 
 
 @pytest.mark.parametrize("kind", ["pool", "link"])

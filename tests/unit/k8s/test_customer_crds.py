@@ -74,6 +74,11 @@ def test_model_refuses_mixed_pools_and_keyed_customer_links() -> None:
     link = next(d for d in _docs() if d["metadata"]["name"] == "google-first")
     with pytest.raises(ValidationError, match="customer link"):
         r.MulticloudLinkSpec.model_validate({**link["spec"], "mtu": 1500})
+    with pytest.raises(ValidationError, match="connectionType Test needs the symmetric API"):
+        r.MulticloudLinkSpec.model_validate({**link["spec"], "connectionType": "Test"})
+    schema = _schema("link")["properties"]["spec"]
+    rules = [v["rule"] for v in schema["x-kubernetes-validations"]]
+    assert r.CEL_TEST_NOT_CUSTOMER["rule"] in rules
     with pytest.raises(ValidationError, match="network and hub"):
         r.MulticloudLinkSpec.model_validate(
             {**link["spec"], "customer": {**link["spec"]["customer"], "google": {}}}

@@ -8,7 +8,7 @@ from interconnect_operator.protocol.keys import (
     environment_of,
     size_mismatch,
 )
-from interconnect_operator.protocol.placement import PlacementPolicy, pool_capacity
+from interconnect_operator.protocol.placement import PlacementPolicy, PoolCapacity, pool_capacity
 from interconnect_operator.protocol.types import InterconnectState, InterconnectView
 
 URI = "providers/aws/environments/aws-gcp-us-east"
@@ -78,3 +78,23 @@ def test_pool_policy_per_link_maximum_and_headroom() -> None:
     assert tight is not None
     assert "headroom" in tight.message
     assert bandwidth_refusal(1000, (), PlacementPolicy(headroom_mbps=1000), pool) is None
+
+
+def test_test_connection_may_be_below_the_minimum_and_ignores_headroom() -> None:
+    """Upstream PR #57: TEST below the smallest size sold; it holds no capacity."""
+    offered = (1000, 10000)
+    full = PoolCapacity(())  # nothing available
+    policy = PlacementPolicy(max_link_mbps=5000, headroom_mbps=1000)
+    assert bandwidth_refusal(100, offered, policy, full, test=True) is None
+    assert bandwidth_refusal(1000, offered, policy, full, test=True) is None
+    refused = bandwidth_refusal(100, offered, policy, full)
+    assert refused is not None
+    assert refused.reason == "BandwidthNotOffered"
+    # Above the minimum but not sold: still refused; the per-link maximum still applies.
+    between = bandwidth_refusal(2000, offered, policy, full, test=True)
+    assert between is not None
+    assert between.reason == "BandwidthNotOffered"
+    too_big = bandwidth_refusal(10000, offered, policy, full, test=True)
+    assert too_big is not None
+    assert too_big.reason == "PolicyDenied"
+    assert bandwidth_refusal(1000, offered, policy, full) is not None  # headroom

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final
 
 from ..notifications import notify_targets
 from ..placement import NoCapacity, candidates, pair_views, place
@@ -39,6 +41,7 @@ from ..types import (
     MIN_CHANNELS,
     ConnectionView,
     DeletionPolicy,
+    FeatureFailure,
     InterconnectView,
     LinkFacts,
     LinkSpec,
@@ -196,6 +199,12 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     h = health(local, remote, facts.channels)
     busy_phase = Phase.MIGRATING if where.migrating_to else None
 
+    failed = _provisioning_failed(
+        inp, where, working=working, local=local, remote=remote, busy_phase=busy_phase
+    )
+    if failed is not None:
+        return failed
+
     if facts.deferred:
         # P22: the peer drives guidance, features and notifications.
         if h.ready:
@@ -247,6 +256,75 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
         wait = Wait("ChannelBlocked", message, POLL)
         return Outcome(wait, busy_phase or progress_phase(h, facts), where)
     return _await_provider(h, busy_phase or progress_phase(h, facts), where)
+
+
+#: How long a failure the provider calls retryable is left to the provider's own
+#: retries (the draft allows at most 5 attempts, Retry-After respected) before
+#: the link reports it as terminal.
+RETRYABLE_FAILURE_GRACE: Final = timedelta(minutes=30)
+
+
+def _provisioning_failed(
+    inp: _Inputs,
+    where: Where,
+    *,
+    working: str,
+    local: ConnectionView,
+    remote: ConnectionView,
+    busy_phase: Phase | None,
+) -> Outcome | None:
+    """Features a provider reports FAILED (feature-recovery draft): never waited on forever.
+
+    A failure the provider marks retryable, observed less than
+    ``RETRYABLE_FAILURE_GRACE`` ago, is the provider's to retry: the link waits
+    (Ready False, not stalled). Anything else fails the link for this
+    generation (Ready False, Stalled True, ``ProvisioningFailed``, the
+    provider's message). Recovery: a spec change deletes the FAILED features
+    once so they are created afresh (P20, the channel's owner recreates them),
+    or delete the link.
+    """
+    failed = [
+        (channel, side, feature)
+        for channel in sorted(set(local.features) | set(remote.features))
+        for side, conn in ((Side.NEGOTIATOR, local), (Side.RESPONDER, remote))
+        if (feature := conn.features.get(channel)) is not None and feature.failed
+    ]
+    if not failed:
+        return None
+    facts = inp.facts
+    if facts.retry_failed_features and not facts.deferred:
+        steps: tuple[Step, ...] = tuple(
+            DeleteFeature(working, channel, side, "FAILED at the provider; created afresh (P20)")
+            for channel, side, _ in failed
+        )
+        return Outcome(steps[0], busy_phase or Phase.NEGOTIATING, where, concurrent=steps)
+    detail = "; ".join(_failure_text(channel, side, f.failure) for channel, side, f in failed)
+    if all(_provider_retries(f.failure, facts.now) for _, _, f in failed):
+        message = f"provider retries FAILED features: {detail}"
+        wait = Wait("ProvisioningRetrying", message, POLL)
+        return Outcome(wait, busy_phase or Phase.PROVISIONING, where)
+    message = (
+        f"{len(failed)} feature(s) FAILED at the provider: {detail}. Change the spec to "
+        "delete and recreate them, or delete the link"
+    )
+    return Outcome(Fail("ProvisioningFailed", message), Phase.FAILED, where)
+
+
+def _provider_retries(failure: FeatureFailure | None, now: datetime) -> bool:
+    return (
+        failure is not None
+        and failure.retryable
+        and failure.observed_at is not None
+        and now - failure.observed_at < RETRYABLE_FAILURE_GRACE
+    )
+
+
+def _failure_text(channel: str, side: Side, failure: FeatureFailure | None) -> str:
+    if failure is None:
+        return f"{channel} on {side.value} (no failureInfo)"
+    code = f"{failure.code}: " if failure.code else ""
+    retry = ", retryable" if failure.retryable else ""
+    return f"{channel} on {side.value} ({code}{failure.message or 'no message'}{retry})"
 
 
 def _deferral_timeout(inp: _Inputs, where: Where) -> Outcome | None:
@@ -417,10 +495,11 @@ def _place(inp: _Inputs, where: Where) -> Outcome | Where:
         working = None
 
     if working is None:
+        # A TEST connection holds no capacity (upstream PR #57): any ACTIVE interconnect.
         choice = place(
             inp.pool_neg,
             inp.pool_resp,
-            inp.spec.bandwidth_mbps,
+            inp.spec.reserved_mbps,
             facts.shared_uuid,
             exclude=facts.rejected_interconnects,
         )
@@ -462,9 +541,14 @@ def _update(
         side = Side.NEGOTIATOR if local.bandwidth_mbps != want else Side.RESPONDER
         return Outcome(UpdateBandwidth(working, side, want), Phase.UPDATING, where)
     exclude = {working, *inp.facts.rejected_interconnects}
-    found = candidates(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)
+    reserved = inp.spec.reserved_mbps
+    found = candidates(
+        inp.pool_neg, inp.pool_resp, reserved, inp.facts.shared_uuid, exclude=exclude
+    )
     if not found:
-        choice = place(inp.pool_neg, inp.pool_resp, want, inp.facts.shared_uuid, exclude=exclude)
+        choice = place(
+            inp.pool_neg, inp.pool_resp, reserved, inp.facts.shared_uuid, exclude=exclude
+        )
         detail = choice.message if isinstance(choice, NoCapacity) else ""
         why = f"P18: {working} lacks room for {want} Mbps and no other interconnect fits: {detail}"
         wait = Wait("NoCapacity", why, POLL_SLOW // 5)
@@ -485,6 +569,8 @@ def _fits_in_place(
     peer decides (it answers 409 when the change does not fit).
     """
     want = inp.spec.bandwidth_mbps
+    if inp.spec.test_connection:
+        return True  # a TEST connection holds no capacity (upstream PR #57)
     pairs = {c.id: c for c in pair_views(inp.pool_neg, inp.pool_resp)}
     cap = pairs.get(working)
     if cap is None or cap.negotiator is None or cap.responder is None:

@@ -75,7 +75,9 @@ def policy_refusal(request: LinkRequest, pool: PoolRuntime) -> keys.KeyProblem |
             snapshot.interconnect_views(Side.RESPONDER),
         )
     policy = placement.PlacementPolicy(config.max_bandwidth_mbps_per_link, config.headroom_mbps)
-    return keys.bandwidth_refusal(request.spec.bandwidth_mbps, sizes, policy, pool_cap)
+    return keys.bandwidth_refusal(
+        request.spec.bandwidth_mbps, sizes, policy, pool_cap, test=request.spec.test_connection
+    )
 
 
 async def issue_key(
@@ -95,6 +97,7 @@ async def issue_key(
             environment,
             request.spec.bandwidth_mbps,
             request.destination_account_id,
+            test=request.spec.test_connection,
         )
     except ApiError as exc:
         return results.transient(request, None, environment, "KeyRequestFailed", str(exc))

@@ -269,6 +269,9 @@ class LinkReconciler:
             )
             if interrupted is not None:
                 return self._with_events(interrupted, events)
+            if any(isinstance(s, link_state.DeleteFeature) for s in steps):
+                # The FAILED features are gone: a new failure fails this generation.
+                memory.retry_failed_features = False
             # P10 allows one restart from fresh guidance at once; a link already
             # backing off from conflicts stops at the first one.
             allowed = CONFLICTS_PER_RECONCILE if memory.attempts == 0 else 1
@@ -385,6 +388,13 @@ class LinkReconciler:
             memory.attempts = 0
             if not memory.hard_not_before:
                 memory.not_before = None
+            failure = memory.failure
+            memory.retry_failed_features = (
+                failure is not None
+                and failure.reason == "ProvisioningFailed"
+                and failure.generation < request.spec.generation
+                and not request.deleting
+            )
         memory.generation = generation
 
     def _held_back(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkResult | None:
@@ -638,6 +648,7 @@ class LinkReconciler:
             deferred_since=memory.deferred_since,
             ever_ready=request.ever_ready,
             failure=memory.failure,
+            retry_failed_features=memory.retry_failed_features,
             deleted_by=dict(memory.deleted_by),
             recreate=(
                 request.spec.on_peer_deletion is PeerDeletionPolicy.RECREATE

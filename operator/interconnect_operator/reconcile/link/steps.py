@@ -129,6 +129,7 @@ class StepRunner:
                 # P22: the flag tells the PEER that we defer to it; our own side is
                 # created without it.
                 await self._create_connection(
+                    request,
                     uuid,
                     memory,
                     step,
@@ -139,6 +140,7 @@ class StepRunner:
                 )
             case link_state.CreateRemoteConnection():
                 await self._create_connection(
+                    request,
                     uuid,
                     memory,
                     step,
@@ -171,6 +173,7 @@ class StepRunner:
 
     async def _create_connection(
         self,
+        request: LinkRequest,
         uuid: str,
         memory: LinkMemory,
         step: link_state.Step,
@@ -186,10 +189,15 @@ class StepRunner:
             bandwidth_mbps=bandwidth,
             activation_key=memory.key.reveal() if memory.key is not None else None,
             defer_provisioning=True if defer else None,
+            # Upstream PR #57: sent only for a TEST link (absent means STANDARD, which
+            # a peer on the pinned spec understands).
+            connection_type=models.ConnectionType.TEST.value
+            if request.spec.test_connection
+            else None,
         )
         if memory.migrating_to is None:
             memory.interconnect = interconnect
-        placeholder = self._reserve(side, interconnect, uuid, bandwidth)
+        placeholder = self._reserve(side, interconnect, uuid, body)
         # In flight, and of unknown outcome until a provider shows it settled or a
         # definite answer says it was not made: its absence is no peer deletion (P19).
         memory.unsettled_creates.add((side, interconnect))
@@ -231,7 +239,7 @@ class StepRunner:
             memory.deferred_since = self._clock()  # P23 counts from here
 
     def _reserve(
-        self, side: Side, interconnect: str, uuid: str, bandwidth: int
+        self, side: Side, interconnect: str, uuid: str, body: models.Connection
     ) -> models.Connection | None:
         """Count the bandwidth in the snapshot before the call returns (P7).
 
@@ -242,7 +250,10 @@ class StepRunner:
         snapshot = self.pool.snapshot
         if snapshot is None or uuid in snapshot.side(side).connections.get(interconnect, {}):
             return None
-        placeholder = models.Connection(bandwidth_mbps=bandwidth)
+        # Same type as the request: a TEST connection reserves nothing (upstream PR #57).
+        placeholder = models.Connection(
+            bandwidth_mbps=body.bandwidth_mbps, connection_type=body.connection_type
+        )
         self.pool.record_connection(side, interconnect, uuid, placeholder)
         return placeholder
 

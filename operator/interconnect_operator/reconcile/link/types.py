@@ -131,6 +131,8 @@ class LinkMemory:
     """(reason, message) of the interruption that set ``not_before``."""
     generation: int | None = None
     """Spec generation of the last reconcile (a change lifts backoff and refusals)."""
+    retry_failed_features: bool = False
+    """The spec changed after a ProvisioningFailed: delete the FAILED features once."""
     refusals: dict[str, Refusal] = field(default_factory=dict)
     """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
     conflicts: dict[str, int] = field(default_factory=dict)

@@ -188,8 +188,8 @@ class StoreBase:
     # ----------------------------------------------------------- time-derived state
 
     def feature_final(self, feature: FeatureRecord, now: float) -> bool:
-        """P13: FINAL once the provisioning delay has passed."""
-        return now >= feature.provisioned_at + self.provisioning_delay
+        """P13: FINAL once the provisioning delay has passed (never while FAILED)."""
+        return feature.failure is None and now >= feature.provisioned_at + self.provisioning_delay
 
     def connection_verified(self, record: ConnectionRecord, now: float) -> bool:
         """P14: VERIFIED once this side's features are all FINAL (one on every

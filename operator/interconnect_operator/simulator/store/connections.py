@@ -31,13 +31,27 @@ class ConnectionRules(StoreBase):
     # ----------------------------------------------------------- activation keys (P1-P3)
 
     def issue_activation_key(
-        self, environment: str, bandwidth_mbps: int, destination_account_id: str, now: float
+        self,
+        environment: str,
+        bandwidth_mbps: int,
+        destination_account_id: str,
+        now: float,
+        *,
+        connection_type: str | None = None,
     ) -> ActivationKeyRecord:
-        """Customer endpoint (P1): a key and the pending connection it names."""
+        """Customer endpoint (P1): a key and the pending connection it names.
+
+        A key for a TEST connection (upstream PR #57) may be below the smallest size.
+        """
         env = self.inventory.by_id(environment)
         if env is None:
             raise SimError(404, f"environment {environment!r} not found")
-        if bandwidth_mbps not in env.sizes_mbps:
+        if connection_type is not None and connection_type not in CONNECTION_TYPES:
+            raise SimError(400, f"connectionType {connection_type[:64]!r} is not a known type")
+        below_minimum = connection_type == TEST and 0 < bandwidth_mbps < min(
+            env.sizes_mbps, default=0
+        )
+        if bandwidth_mbps not in env.sizes_mbps and not below_minimum:
             raise SimError(400, f"bandwidthMbps {bandwidth_mbps} is not a supported size")
         if not destination_account_id.strip():
             raise SimError(400, "destinationAccountId is required")

@@ -24,6 +24,7 @@ from interconnect_operator.simulator.store.records import (
     MAX_ASN,
     MIN_VLAN,
     RESERVED_ASNS,
+    FeatureFailureRecord,
     FeatureRecord,
     ParsedL3,
     SimError,
@@ -328,9 +329,12 @@ class FeatureRules(StoreBase):
             conn.features_changed_seq = self._next_seq()
             self._put("connection", self._conn_id(conn), conn)
 
-    def lose_feature(self, name: str, mode: str, now: float) -> FeatureRecord:
-        """Admin: the provider loses a feature (``delete``) or must finalise it
-        again (``pending``, P15)."""
+    def lose_feature(
+        self, name: str, mode: str, now: float, failure: FeatureFailureRecord | None = None
+    ) -> FeatureRecord:
+        """Admin: the provider loses a feature (``delete``), must finalise it
+        again (``pending``, P15) or gives up on it (``failed``, feature-recovery
+        draft: PROVISIONING_STATE_FAILED with ``failure`` as its failureInfo)."""
         try:
             parsed = parse_name(name)
         except InvalidResourceName:
@@ -350,12 +354,15 @@ class FeatureRules(StoreBase):
             raise SimError(404, "feature not found")
         if mode == "delete":
             self._drop_feature(record, now)
-        elif mode == "pending":
+        elif mode in ("pending", "failed"):
+            if mode == "failed" and failure is None:
+                raise SimError(400, "mode 'failed' needs a failure")
             record.provisioned_at = now
+            record.failure = failure if mode == "failed" else None
             self._put("feature", self._conn_id(record), record)
             conn = self.connections[(record.environment, record.interconnect, record.connection)]
             conn.features_changed_seq = self._next_seq()
             self._put("connection", self._conn_id(conn), conn)
         else:
-            raise SimError(400, "mode must be 'delete' or 'pending'")
+            raise SimError(400, "mode must be 'delete', 'pending' or 'failed'")
         return record

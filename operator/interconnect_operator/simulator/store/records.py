@@ -105,6 +105,19 @@ class FeatureRecord:
     ipv6_len: int | None = None
     # The featureConfig as accepted, echoed back by Get/List (holds the MD5).
     config: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Feature-recovery draft: set by the admin API, the provider gave up on it
+    # (PROVISIONING_STATE_FAILED with failureInfo); None while it provisions.
+    failure: FeatureFailureRecord | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class FeatureFailureRecord:
+    """The draft's ``failureInfo`` of a feature the provider failed to provision."""
+
+    code: str
+    message: str
+    retryable: bool
+    observed_at: float
 
 
 @dataclass(slots=True)
