@@ -70,8 +70,10 @@ class Controller:
 
     def start(self) -> None:
         self.link_workers.queue.start()
+        self.link_workers.secret_recheck.start()
 
     async def stop(self) -> None:
+        await self.link_workers.secret_recheck.stop()
         await self.link_workers.queue.stop()
         await self.pools.stop()
         await self.kube.aclose()

@@ -27,6 +27,7 @@ from interconnect_operator.k8s.resources import (
     PoolProvider,
     ProviderRole,
 )
+from interconnect_operator.k8s.secret_refs import data_digest
 from interconnect_operator.logging_setup import register_secret
 from interconnect_operator.protocol.types import Secret, Side
 from interconnect_operator.reconcile.pool import PoolConfig, ProviderConfig
@@ -41,6 +42,8 @@ class Credentials:
     def __init__(self, kube: KubeApi, operator_namespace: str) -> None:
         self._kube = kube
         self._operator_namespace = operator_namespace
+        self.digests: dict[tuple[str, str], str] = {}
+        """(namespace, name) -> digest of the Secret's data at its latest read."""
 
     async def secret_data(self, namespace: str, name: str, who: str) -> dict[str, str]:
         """A Secret's decoded values (each registered for redaction); ``who`` names the user."""
@@ -48,6 +51,7 @@ class Credentials:
             secret = await self._kube.get_secret(namespace, name)
         except KubeError as exc:
             if exc.status == 404:
+                self.digests.pop((namespace, name), None)
                 raise ConfigError(
                     "SecretNotFound", f"{who}: secret {namespace}/{name} not found"
                 ) from exc
@@ -57,6 +61,7 @@ class Credentials:
                     f"{who}: the operator may not read secret {namespace}/{name}",
                 ) from exc
             raise ConfigError("SecretUnavailable", f"{who}: {exc}") from exc
+        self.digests[(namespace, name)] = data_digest(secret.get("data"))
         data: dict[str, str] = {}
         for key, value in (secret.get("data") or {}).items():
             try:

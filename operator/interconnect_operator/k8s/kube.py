@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 LINKS = "multicloudlinks"
 POOLS = "capacitypools"
+#: How long the server keeps one watch open before the client reconnects.
+WATCH_SECONDS = 240.0
 
 
 class KubeError(Exception):
@@ -92,10 +94,18 @@ class KubeClient:
             timeout=30.0,
             limits=httpx.Limits(max_connections=max_connections),
         )
+        # Watches hold a response open for minutes: their own client, with a read
+        # timeout longer than the server's watch timeout (httpx's default transport).
+        self._watch_http = httpx.AsyncClient(
+            base_url=connection.server,
+            verify=context,
+            timeout=httpx.Timeout(30.0, read=WATCH_SECONDS + 30.0),
+        )
         self.writes = 0
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._watch_http.aclose()
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers: dict[str, str] = {"Accept": "application/json"}
@@ -181,6 +191,49 @@ class KubeClient:
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
         return await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+
+    async def watch_secret(self, namespace: str, name: str) -> AsyncIterator[tuple[str, Any]]:
+        """Watch ONE Secret by name (a field selector: the server sends no other Secret).
+
+        Without a resourceVersion the server first replays the current object
+        as ADDED, so a fresh watch also reports what is there now. Yields
+        ``(type, object)`` until the server ends the watch (``WATCH_SECONDS``);
+        the caller reconnects. Needs only ``watch`` on Secrets (no ``list``).
+        """
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        params = {
+            "watch": "1",
+            "fieldSelector": f"metadata.name={name}",
+            "timeoutSeconds": str(int(WATCH_SECONDS)),
+        }
+        for attempt in (1, 2):
+            try:
+                async with self._watch_http.stream(
+                    "GET", path, params=params, headers=self._headers()
+                ) as response:
+                    if response.status_code == httpx.codes.UNAUTHORIZED and attempt == 1:
+                        self._try_relogin()
+                        continue
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise KubeError(response.status_code, response.text[:200])
+                    async for line in response.aiter_lines():
+                        if not line.strip():
+                            continue
+                        try:
+                            event = json.loads(line)
+                        except ValueError:
+                            continue
+                        yield str(event.get("type")), event.get("object") or {}
+                    return
+            except httpx.HTTPError as exc:
+                raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc
+
+    def _try_relogin(self) -> None:
+        try:
+            self._connection = self._relogin()
+        except kopf.LoginError as exc:
+            logger.warning("cannot log in to Kubernetes again: %s", exc)
 
     async def get_namespace(self, name: str) -> dict[str, Any]:
         return await self._request("GET", f"/api/v1/namespaces/{name}")

@@ -6,7 +6,7 @@ a fake. The controller's modules depend on this surface, not on HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 
@@ -31,6 +31,8 @@ class KubeApi(Protocol):
     async def get_object(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]: ...
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def watch_secret(self, namespace: str, name: str) -> AsyncIterator[tuple[str, Any]]: ...
 
     async def get_namespace(self, name: str) -> dict[str, Any]: ...
 

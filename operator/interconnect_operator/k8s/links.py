@@ -50,6 +50,8 @@ from interconnect_operator.k8s.resources import (
     MulticloudLinkSpec,
     is_paused,
 )
+from interconnect_operator.k8s.secret_recheck import SecretRecheck
+from interconnect_operator.k8s.secret_refs import link_secret_refs
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
 from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
@@ -67,6 +69,8 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 logger = logging.getLogger(__name__)
 
 SECRET_RETRY = (5.0, 300.0)
+#: Reasons after which the link waits for its Secrets to change (``secret_recheck``).
+SECRET_WAIT_REASONS = frozenset({"SecretNotFound", "SecretKeyMissing", "SecretMalformed"})
 STARTUP_GRACE_SECONDS = 10.0
 #: Longest a link waits for its pool's first refresh before it reports and requeues.
 POOL_READY_WAIT_SECONDS = 30.0
@@ -133,6 +137,7 @@ class LinkWorkers:
         self.queue: WorkQueue[LinkKey] = WorkQueue(
             self.process, workers=options.workers, name="links"
         )
+        self.secret_recheck = SecretRecheck(kube, self.queue.add)
         self._started = time.monotonic()
 
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -148,6 +153,7 @@ class LinkWorkers:
         self._index.drop(key)
         self.state.pop(key, None)
         self.queue.forget(key)
+        self.secret_recheck.forget(key)
         self._pools.forget_link(key)
         self._publisher.forget_link(key)
 
@@ -311,10 +317,18 @@ class LinkWorkers:
         except ConfigError as exc:
             delay = state.secret_backoff
             state.secret_backoff = min(delay * 2, SECRET_RETRY[1])
+            if exc.reason in SECRET_WAIT_REASONS:
+                # The backoff stays as a floor; a Secret that appears or changes
+                # wakes the link within seconds (get-only recheck, see secret_recheck).
+                refs = link_secret_refs(key[0], body.get("spec"))
+                self.secret_recheck.wait(
+                    key, [(ref, self._credentials.digests.get(ref)) for ref in refs]
+                )
             return await self._refuse(
                 key, body, "Pending", exc.reason, exc.message, stalled=False, retry=delay
             )
         state.secret_backoff = SECRET_RETRY[0]
+        self.secret_recheck.forget(key)
         request = build_request(
             key,
             body,

@@ -31,6 +31,8 @@ from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.policy import selector_matches
 from interconnect_operator.k8s.publish import involved
 from interconnect_operator.k8s.resources import CapacityPoolSpec
+from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
+from interconnect_operator.k8s.secret_watch import SecretWatches
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
@@ -80,6 +82,8 @@ class PoolEntry:
     busy: set[tuple[str, str]] = field(default_factory=set)
     """Links of this pool still making progress: the pool refreshes faster meanwhile."""
     watch: ChannelWatch | None = None
+    secret_digests: dict[str, str] = field(default_factory=dict)
+    """Secret name -> digest of the data the pool's clients were built from."""
 
 
 class PoolLoops:
@@ -104,6 +108,11 @@ class PoolLoops:
         self._wake_link = wake_link
         self._on_request = on_request
         self.entries: dict[str, PoolEntry] = {}
+        self.secret_refs: SecretReferrers[str, str] = SecretReferrers()
+        self._secret_latest: dict[str, str | None] = {}
+        self._secret_watches = SecretWatches(
+            kube, options.operator_namespace, self.on_secret_change
+        )
         #: Pools seen whose labels do not match this instance's --pool-selector.
         self.unowned: set[str] = set()
 
@@ -132,7 +141,9 @@ class PoolLoops:
                 await self.stop_pool(entry)
             self._metrics.remove_pool(name)
             self.wake_links(name)
+            self._watch_secrets(name, None)
             return
+        self._watch_secrets(name, body.get("spec"))
         newly_owned = name in self.unowned
         self.unowned.discard(name)
         entry = self.entries.get(name)
@@ -149,8 +160,41 @@ class PoolLoops:
             entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
 
     async def stop(self) -> None:
+        await self._secret_watches.stop()
         for entry in list(self.entries.values()):
             await self.stop_pool(entry)
+
+    def _watch_secrets(self, pool: str, spec: Mapping[str, Any] | None) -> None:
+        """Track the Secrets ``pool`` references; watch those of all pools, only those."""
+        self.secret_refs.set(pool, pool_secret_names(spec))
+        names = self.secret_refs.secrets()
+        for gone in set(self._secret_latest) - names:
+            del self._secret_latest[gone]
+        self._secret_watches.sync(names)
+
+    async def on_secret_change(self, name: str, digest: str | None) -> None:
+        """A referenced Secret's content as the watch sees it now.
+
+        A pool built from other content rebuilds its clients (a rotation takes
+        effect without a spec change); a pool still waiting for its Secrets
+        retries at once. A deleted Secret leaves running clients alone: they
+        keep working until the Secret is back or they fail.
+        """
+        self._secret_latest[name] = digest
+        for pool in sorted(self.secret_refs.referrers(name)):
+            entry = self.entries.get(pool)
+            if entry is None or entry.task is None:
+                continue
+            if entry.runtime is None:
+                entry.wake.set()  # _connect's backoff ends now
+            elif digest is not None and entry.secret_digests.get(name) != digest:
+                logger.info(
+                    "secret %s changed: the pool rebuilds its provider clients",
+                    name,
+                    extra={"pool": pool},
+                )
+                await self.stop_pool(entry)
+                entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{pool}")
 
     async def stop_pool(self, entry: PoolEntry) -> None:
         if entry.task is not None:
@@ -208,6 +252,7 @@ class PoolLoops:
         """Resolve the pool's configuration (retrying with backoff) and build its clients."""
         backoff = CONFIG_RETRY[0]
         while entry.runtime is None:
+            entry.wake.clear()
             try:
                 config = await self._credentials.pool_config(entry.name, entry.body)
                 await self._build(entry, config)
@@ -220,11 +265,29 @@ class PoolLoops:
                 entry.error = (reason, message)
                 with contextlib.suppress(Exception):
                     await self._write_error(entry, reason, message)
-                await asyncio.sleep(backoff)
+                # A referenced Secret that appears or changes ends the wait (on_secret_change).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry.wake.wait(), backoff)
                 backoff = min(backoff * 2, CONFIG_RETRY[1])
                 continue
             entry.error = None
+            if entry.runtime is not None and not self._record_secrets(entry):
+                # A Secret changed while the clients were being built: build again.
+                await entry.runtime.aclose()
+                entry.runtime, entry.reconciler, entry.watch = None, None, None
         return entry.runtime
+
+    def _record_secrets(self, entry: PoolEntry) -> bool:
+        """Remember what the clients were built from; False if a watch saw newer content."""
+        namespace = self._options.operator_namespace
+        entry.secret_digests = {
+            name: self._credentials.digests.get((namespace, name), "")
+            for name in self.secret_refs.secrets_of(entry.name)
+        }
+        return all(
+            self._secret_latest.get(name) in (None, digest)
+            for name, digest in entry.secret_digests.items()
+        )
 
     async def _build(self, entry: PoolEntry, config: PoolConfig) -> None:
         """The pool's driver behind the seam: symmetric, or the clouds' customer APIs."""

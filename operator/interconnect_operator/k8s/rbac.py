@@ -18,9 +18,11 @@ Why each rule exists:
   kopf peering objects coordinate active/standby replicas; CRDs are listed
   because kopf scans them at startup.
 * `NAMESPACE_RULES` (operator's namespace only): provider credentials are
-  Secrets there, read one by name (`get` only, no list/watch; the
-  ClusterIssuer pattern: a namespace that may create links cannot read
-  them, and the operator cannot read everybody's Secrets);
+  Secrets there, read one by name (`get`) and watched one by name (`watch`
+  with a `metadata.name` field selector, so a rotation takes effect without a
+  spec change; no `list`: the operator never enumerates the namespace's
+  Secrets; the ClusterIssuer pattern: a namespace that may create links
+  cannot read them, and the operator cannot read everybody's Secrets);
   leases for leader election of the operator's own components; ConfigMaps
   that record which link (by uid) owns each shared UUID (only the operator
   writes there, so a tenant cannot claim another team's connection).
@@ -30,7 +32,8 @@ Why each rule exists:
   roles they already have.
 * `LINK_SECRET_RULES`: a link's activation key and BGP MD5 password live in
   the link's own namespace. Reading them needs `get` there, and only `get`
-  (no list/watch: the operator asks for one named Secret). The ClusterRole is
+  (no list/watch: the operator asks for one named Secret; a link waiting for
+  a Secret is woken by a get-only recheck, `k8s/secret_recheck.py`). The ClusterRole is
   bound per namespace by RoleBindings, or cluster-wide with `"*"`, as the
   platform team chooses.
 """
@@ -82,7 +85,7 @@ CLUSTER_RULES: list[Rule] = [
 ]
 
 NAMESPACE_RULES: list[Rule] = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"]},
     # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID.
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]},
     {

@@ -8,9 +8,10 @@ can make the next calls of a method fail with a chosen status.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ class FakeKube:
         self.failures: dict[str, list[KubeError]] = {}
         self._revision = 100
         self.closed = False
+        self.secret_watches: dict[tuple[str, str], list[asyncio.Queue[tuple[str, Any]]]] = {}
 
     # ------------------------------------------------------------ test set-up
 
@@ -59,7 +61,18 @@ class FakeKube:
             k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
             for k, v in data.items()
         }
+        created = (namespace, name) not in self.secrets
         self.secrets[(namespace, name)] = {"metadata": {"name": name}, "data": encoded}
+        self._secret_event("ADDED" if created else "MODIFIED", namespace, name)
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        body = self.secrets.pop((namespace, name))
+        for queue in self.secret_watches.get((namespace, name), []):
+            queue.put_nowait(("DELETED", copy.deepcopy(body)))
+
+    def _secret_event(self, type_: str, namespace: str, name: str) -> None:
+        for queue in self.secret_watches.get((namespace, name), []):
+            queue.put_nowait((type_, copy.deepcopy(self.secrets[(namespace, name)])))
 
     def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
         self.namespaces[name] = {"metadata": {"name": name, "labels": dict(labels or {})}}
@@ -127,6 +140,19 @@ class FakeKube:
         if (namespace, name) not in self.secrets:
             raise KubeError(404, f"secret {name} not found")
         return copy.deepcopy(self.secrets[(namespace, name)])
+
+    async def watch_secret(self, namespace: str, name: str) -> AsyncIterator[tuple[str, Any]]:
+        """Like the server: the current object as ADDED, then every change (until cancelled)."""
+        self._maybe_fail("watch_secret")
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.secret_watches.setdefault((namespace, name), []).append(queue)
+        try:
+            if (namespace, name) in self.secrets:
+                yield "ADDED", copy.deepcopy(self.secrets[(namespace, name)])
+            while True:
+                yield await queue.get()
+        finally:
+            self.secret_watches[(namespace, name)].remove(queue)
 
     async def get_namespace(self, name: str) -> dict[str, Any]:
         self._maybe_fail("get_namespace")

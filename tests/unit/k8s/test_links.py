@@ -281,10 +281,13 @@ async def test_a_missing_secret_backs_off_and_resets_once_found(rig: Rig) -> Non
     delays = [await rig.workers.reconcile(KEY, body) for _ in range(9)]
     assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
     assert rig.reasons() == ["SecretNotFound"]
+    # The backoff is the floor; the get-only recheck watches for the Secret meanwhile.
+    assert rig.workers.secret_recheck.waiting == {("team-a", "key")}
     rig.kube.add_secret("team-a", "key", {"activationKey": "k"})
     rig.reconciler.results.append(_result(Phase.PLACING))
     assert await rig.workers.reconcile(KEY, body) == 60.0
     assert rig.workers.state[KEY].secret_backoff == 5.0
+    assert rig.workers.secret_recheck.waiting == frozenset()
     request = rig.reconciler.requests[0]
     assert request.activation_key is not None
     assert request.activation_key.reveal() == "k"

@@ -58,7 +58,8 @@ def test_secrets_are_readable_only_in_the_operator_namespace() -> None:
     (role,) = kinds["Role"]
     assert role["metadata"]["namespace"] == "interconnect-system"
     assert _allows(role["rules"], "", "secrets", "get")
-    assert not _allows(role["rules"], "", "secrets", "watch")
+    # watch: one watch per referenced name (field selector), for rotations; never list.
+    assert _allows(role["rules"], "", "secrets", "watch")
     assert not _allows(role["rules"], "", "secrets", "list")
     assert _allows(role["rules"], "coordination.k8s.io", "leases", "update")
     for cluster_role in kinds["ClusterRole"]:
