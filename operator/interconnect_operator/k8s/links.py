@@ -4,9 +4,10 @@ Watch events land in the link index and, when they carry new intent, in the
 work queue; a fixed set of workers reconciles one key at a time per key.
 Each reconcile
 
-1. gates the link: a shared UUID it owns, a valid spec, a pool ready to
-   serve it, a namespace the pool admits, a bandwidth within the pool's
-   per-link maximum and headroom, the operator's finalizer;
+1. gates the link: a valid spec, a pool this operator serves and that is
+   ready, a shared UUID the link owns (judged here, where the records are),
+   a namespace the pool admits, a bandwidth within the pool's per-link
+   maximum and headroom, the operator's finalizer;
 2. prepares the ``LinkRequest``: the Secrets it names, what the stored
    status carries over, fresh reads where acting on a stale copy could harm;
 3. hands it to the pool's driver (``reconcile.driver``: the symmetric
@@ -202,9 +203,6 @@ class LinkWorkers:
             # After a restart the stored phase is the baseline: no repeated events.
             old_phase = (body.get("status") or {}).get("phase")
             state = self.state[key] = LinkState(last_phase=old_phase)
-        refused = await self._ownership_gate(key, body, deleting=deleting)
-        if refused is not None:
-            return refused
         try:
             spec = MulticloudLinkSpec.model_validate(body.get("spec") or {})
         except ValidationError as exc:
@@ -224,6 +222,13 @@ class LinkWorkers:
                 return await self._refuse(
                     key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
                 )
+        # Ownership is judged only by the operator that serves the link's pool: its
+        # records are the ones the link's UUID was claimed in. Another installation
+        # (its own namespace, its own records) would find no record and refuse a link
+        # it never claimed, or drop the finalizer of a link being deleted.
+        refused = await self._ownership_gate(key, body, deleting=deleting)
+        if refused is not None:
+            return refused
         if not deleting:
             try:
                 denied = await self._namespaces.denial(entry.name, entry.body, key[0])
@@ -266,8 +271,9 @@ class LinkWorkers:
         """A link showing a UUID it does not own never reaches a provider.
 
         Every path (create, update, migration, deletion, finalizer removal)
-        passes here first. Deleting such a link only drops the operator's
-        finalizer: the connection belongs to another link.
+        passes here before anything reaches a provider, once the pool is known
+        to be served by this operator. Deleting such a link only drops the
+        operator's finalizer: the connection belongs to another link.
         """
         ownership = await self._owners.check(body)
         uuid = shared_uuid(body)
@@ -595,6 +601,12 @@ def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
     }
 
 
+#: Refusals the gate decides afresh on every reconcile: never carried into the
+#: reconciler as a stored failure, so a verdict that no longer holds (e.g. an
+#: ownership record that now names the link) does not keep the link Failed.
+GATE_VERDICTS = frozenset({"UuidNotOwned"})
+
+
 def failure_record(old_status: Mapping[str, Any], generation: int) -> FailureRecord | None:
     """The stored failure of this very generation (a Failed link stays failed until edited)."""
     if old_status.get("phase") != "Failed" or old_status.get("observedGeneration") != generation:
@@ -602,7 +614,7 @@ def failure_record(old_status: Mapping[str, Any], generation: int) -> FailureRec
     stalled = next(
         (c for c in old_status.get("conditions") or [] if c.get("type") == "Stalled"), None
     )
-    if stalled is None or stalled.get("status") != "True":
+    if stalled is None or stalled.get("status") != "True" or stalled.get("reason") in GATE_VERDICTS:
         return None
     return FailureRecord(str(stalled.get("reason")), str(stalled.get("message")), generation)
 

@@ -12,6 +12,11 @@ show in the annotation equals the one in their status: status is written only
 through the status subresource, which tenants cannot write. A link showing a
 UUID that is neither recorded for it nor adoptable is refused before anything
 reaches a provider; the refusal names no other link.
+
+Verdicts need the whole view: only the operator that serves the link's pool
+judges (its namespace holds the records the UUID was claimed in), a
+remembered owner is read again before a refusal, and a failed read is a retry,
+never a refusal.
 """
 
 from __future__ import annotations
@@ -59,11 +64,16 @@ class UuidOwnership:
         self._namespace = namespace
         self._known: dict[str, str] = {}
 
-    async def owner_uid(self, uuid: str) -> str | None:
-        """The uid recorded for ``uuid`` (None when no record exists)."""
-        known = self._known.get(uuid)
+    async def owner_uid(self, uuid: str, *, fresh: bool = False) -> str | None:
+        """The uid recorded for ``uuid`` (None when no record exists).
+
+        Records only ever name the uid that created them, so a remembered uid
+        is trusted for a yes; ``fresh`` reads the record again (before a no).
+        """
+        known = None if fresh else self._known.get(uuid)
         if known is not None:
             return known
+        self._known.pop(uuid, None)
         try:
             record = await self._kube.get_configmap(self._namespace, record_name(uuid))
         except KubeError as exc:
@@ -108,6 +118,10 @@ class UuidOwnership:
             return Ownership.MALFORMED
         uid = str((body.get("metadata") or {}).get("uid") or "")
         owner = await self.owner_uid(uuid)
+        if owner is not None and owner != uid:
+            # A refusal is never decided on memory: another replica may have
+            # released and re-recorded the UUID since this process read it.
+            owner = await self.owner_uid(uuid, fresh=True)
         if owner is not None:
             return Ownership.OWNED if owner == uid else Ownership.NOT_OWNED
         if adoptable(body, uuid) and await self.claim(uuid, uid):

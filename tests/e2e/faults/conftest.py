@@ -47,10 +47,18 @@ def faults_log_dir(faults_cluster: RestartableControlPlane) -> Path:
 
 @pytest.fixture(scope="module")
 def rig_factory(faults_kube: Kube, faults_log_dir: Path) -> Iterator[Callable[..., FaultRig]]:
-    """``rig_factory(name, **start_rig_options)`` -> a started FaultRig."""
+    """``rig_factory(name, **start_rig_options)`` -> a started FaultRig.
+
+    The scenarios of a module share its control plane, so the rigs of earlier
+    scenarios are stopped first: an operator left running watches every link
+    of the cluster, including the next scenario's, which that scenario's
+    counts and verdicts must not include.
+    """
     made: list[FaultRig] = []
 
     def make(name: str, **options: Any) -> FaultRig:
+        for earlier in made:
+            earlier.stop()
         rig = start_rig(faults_kube, faults_log_dir, name, **options)
         made.append(rig)
         return rig

@@ -3,7 +3,8 @@
 Objects, Secrets and Namespaces live in dictionaries; metadata patches follow
 JSON merge-patch with optimistic concurrency (a stale resourceVersion is a
 409), status patches replace ``.status``. Every write is recorded, and a test
-can make the next calls of a method fail with a chosen status.
+can make the next calls of a method fail with a chosen status, before or
+after the write takes effect.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class FakeKube:
         self.meta_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
         self.reads: list[str] = []
         self.failures: dict[str, list[KubeError]] = {}
+        self.failures_after_commit: dict[str, list[KubeError]] = {}
         self._revision = 100
         self.closed = False
         self.secret_watches: dict[tuple[str, str], list[asyncio.Queue[tuple[str, Any]]]] = {}
@@ -81,6 +83,13 @@ class FakeKube:
         """The next ``times`` calls of ``method`` fail with HTTP ``status``."""
         self.failures.setdefault(method, []).extend(
             KubeError(status, f"injected {status}") for _ in range(times)
+        )
+
+    def fail_after_commit(self, method: str, status: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect, then fail with HTTP ``status``
+        (a response lost after the API server committed the write: an unknown outcome)."""
+        self.failures_after_commit.setdefault(method, []).extend(
+            KubeError(status, f"injected {status} after commit") for _ in range(times)
         )
 
     def bump(self, plural: str, namespace: str | None, name: str) -> None:
@@ -127,6 +136,7 @@ class FakeKube:
             else:
                 meta[key] = copy.deepcopy(value)
         meta["resourceVersion"] = self._next_revision()
+        self._maybe_fail_after_commit("patch_metadata")
         return copy.deepcopy(obj)
 
     async def get_object(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
@@ -173,6 +183,7 @@ class FakeKube:
         if (namespace, name) in self.configmaps:
             raise KubeError(409, f"configmap {name} already exists")
         self.configmaps[(namespace, name)] = copy.deepcopy(dict(body))
+        self._maybe_fail_after_commit("create_configmap")
         return copy.deepcopy(dict(body))
 
     async def delete_configmap(self, namespace: str, name: str) -> None:
@@ -204,6 +215,11 @@ class FakeKube:
 
     def _maybe_fail(self, method: str) -> None:
         pending = self.failures.get(method)
+        if pending:
+            raise pending.pop(0)
+
+    def _maybe_fail_after_commit(self, method: str) -> None:
+        pending = self.failures_after_commit.get(method)
         if pending:
             raise pending.pop(0)
 
