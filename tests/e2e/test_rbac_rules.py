@@ -101,8 +101,10 @@ def test_secrets_only_where_the_operator_needs_them(
     namespace, link_namespace = operator_sa
     sa = f"system:serviceaccount:{namespace}:operator"
     assert _can(k8s_api, sa, "get", "secrets", namespace)
-    assert not _can(k8s_api, sa, "watch", "secrets", namespace)
+    # Watch (by name, for credential rotation) in its own namespace only; never list.
+    assert _can(k8s_api, sa, "watch", "secrets", namespace)
     assert not _can(k8s_api, sa, "list", "secrets", namespace)
+    assert not _can(k8s_api, sa, "watch", "secrets", link_namespace)
     assert _can(k8s_api, sa, "get", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "list", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "get", "secrets", "kube-system")
