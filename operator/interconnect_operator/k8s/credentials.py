@@ -2,8 +2,10 @@
 
 A CapacityPool names Secrets in the operator's namespace for each provider's
 auth and TLS CA; a link names Secrets in its own namespace for its
-activation key and BGP MD5. This module reads and decodes them, registers
-every value for log redaction, and turns a pool spec into a ``PoolConfig``.
+activation key and BGP MD5. This module reads and decodes them, holds the
+values actually used for redaction (``redaction``: a pool's as the operator's
+own, a link's in its namespace's scope, let go when no longer referenced),
+and turns a pool spec into a ``PoolConfig``.
 Problems become ``ConfigError`` with a reason for status and Events.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from interconnect_operator import redaction
 from interconnect_operator.api.auth import Auth, build_auth
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.kube import KubeError
@@ -27,7 +30,6 @@ from interconnect_operator.k8s.resources import (
     PoolProvider,
     ProviderRole,
 )
-from interconnect_operator.logging_setup import register_secret
 from interconnect_operator.protocol.types import Secret, Side
 from interconnect_operator.reconcile.pool import PoolConfig, ProviderConfig
 
@@ -43,7 +45,7 @@ class Credentials:
         self._operator_namespace = operator_namespace
 
     async def secret_data(self, namespace: str, name: str, who: str) -> dict[str, str]:
-        """A Secret's decoded values (each registered for redaction); ``who`` names the user."""
+        """A Secret's decoded values; ``who`` names the user. The caller holds what it uses."""
         try:
             secret = await self._kube.get_secret(namespace, name)
         except KubeError as exc:
@@ -65,7 +67,6 @@ class Credentials:
                 raise ConfigError(
                     "SecretMalformed", f"{who}: secret {namespace}/{name} key {key} is not UTF-8"
                 ) from exc
-            register_secret(decoded)
             data[key] = decoded
         return data
 
@@ -83,8 +84,12 @@ class Credentials:
         return PoolConfig(
             name=name,
             environment=spec.environment,
-            negotiator=await self.provider_config(negotiator, responder, Side.NEGOTIATOR),
-            responder=await self.provider_config(responder, negotiator, Side.RESPONDER),
+            negotiator=await self.provider_config(
+                negotiator, responder, Side.NEGOTIATOR, owner=pool_owner(name)
+            ),
+            responder=await self.provider_config(
+                responder, negotiator, Side.RESPONDER, owner=pool_owner(name)
+            ),
             refresh_interval=float(spec.refresh_interval),
             headroom_mbps=spec.policy.headroom_mbps,
             max_bandwidth_mbps_per_link=spec.policy.max_bandwidth_mbps_per_link,
@@ -93,10 +98,13 @@ class Credentials:
         )
 
     async def provider_config(
-        self, provider: PoolProvider, other: PoolProvider, side: Side
+        self, provider: PoolProvider, other: PoolProvider, side: Side, *, owner: str
     ) -> ProviderConfig:
-        """Resolve the provider's credentials from Secrets in the operator's namespace."""
-        auth, fingerprint = await self._auth(provider)
+        """Resolve the provider's credentials from Secrets in the operator's namespace.
+
+        The values used are held for redaction by ``owner`` + the provider's name.
+        """
+        auth, fingerprint = await self._auth(provider, f"{owner}{provider.name}")
         return ProviderConfig(
             name=provider.name,
             endpoint=str(provider.endpoint),
@@ -107,11 +115,13 @@ class Credentials:
             fingerprint=fingerprint,
         )
 
-    async def _auth(self, provider: PoolProvider) -> tuple[Auth, str]:
+    async def _auth(self, provider: PoolProvider, owner: str) -> tuple[Auth, str]:
         """The provider's auth and a fingerprint of the Secret it came from (to spot changes)."""
         settings: dict[str, Any] = {}
         fingerprint = ""
-        if provider.auth.type is not AuthType.NONE and provider.auth.secret_ref is not None:
+        if provider.auth.type is AuthType.NONE or provider.auth.secret_ref is None:
+            redaction.release(owner)
+        else:
             ref = provider.auth.secret_ref
             data = await self.secret_data(self._operator_namespace, ref.name, provider.name)
             if ref.key:
@@ -120,10 +130,13 @@ class Credentials:
                         "SecretKeyMissing", f"secret {ref.name} has no key {ref.key!r}"
                     )
                 settings[SETTING_FOR_KEY.get(provider.auth.type, ref.key)] = data[ref.key]
+                redaction.hold(owner, [data[ref.key]])
             else:
                 settings.update(data)
                 if provider.auth.type is AuthType.OAUTH2 and "credentials.json" in data:
                     settings["serviceAccountJson"] = data["credentials.json"]
+                # Without a key the whole Secret is the credential: every value is used.
+                redaction.hold(owner, data.values())
             fingerprint = str(hash(tuple(sorted(data.items()))))
         if provider.auth.region:
             settings["region"] = provider.auth.region
@@ -155,7 +168,12 @@ class Credentials:
         """(activation key, BGP MD5) a link names; none are read while it is being deleted."""
         namespace = key[0]
         who = f"link {key[0]}/{key[1]}"
+        owner = link_owner(key)
         activation_key: Secret | None = None
+        if spec.activation_key is None:
+            redaction.release(f"{owner}activationKey")
+        if spec.bgp is None or spec.bgp.md5_secret_ref is None:
+            redaction.release(f"{owner}md5")
         if spec.activation_key is not None and not deleting:
             ref = spec.activation_key.secret_ref
             data = await self.secret_data(namespace, ref.name, who)
@@ -164,6 +182,8 @@ class Credentials:
                     "SecretKeyMissing", f"secret {namespace}/{ref.name} has no key {ref.key!r}"
                 )
             activation_key = Secret(data[ref.key].strip())
+            # Only the referenced value, in the tenant's scope (never the other keys).
+            redaction.hold(f"{owner}activationKey", [data[ref.key]], scope=namespace)
         md5: Secret | None = None
         if spec.bgp is not None and spec.bgp.md5_secret_ref is not None and not deleting:
             ref5 = spec.bgp.md5_secret_ref
@@ -173,4 +193,15 @@ class Credentials:
                     "SecretKeyMissing", f"secret {namespace}/{ref5.name} has no key {ref5.key!r}"
                 )
             md5 = Secret(data[ref5.key])
+            redaction.hold(f"{owner}md5", [data[ref5.key]], scope=namespace)
         return activation_key, md5
+
+
+def pool_owner(pool: str) -> str:
+    """Prefix of the redaction owners of a pool's credentials."""
+    return f"pool/{pool}/"
+
+
+def link_owner(key: tuple[str, str]) -> str:
+    """Prefix of the redaction owners of a link's Secret values."""
+    return f"link/{key[0]}/{key[1]}/"

@@ -27,9 +27,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from interconnect_operator import redaction
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
-from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.credentials import Credentials, link_owner
 from interconnect_operator.k8s.customer_pools import customer_target
 from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid
 from interconnect_operator.k8s.kube import LINKS, KubeError
@@ -146,12 +147,15 @@ class LinkWorkers:
         self.queue.forget(key)
         self._pools.forget_link(key)
         self._publisher.forget_link(key)
+        redaction.release_prefix(link_owner(key))
 
     async def process(self, key: LinkKey) -> float | None:
         """The queue's processor: one reconcile; Kubernetes API failures retry later."""
         body = self._index.links.get(key)
         if body is None:
             return None
+        # Whatever is logged meanwhile belongs to this tenant (redaction scope).
+        tenant = redaction.current_tenant.set(key[0])
         with self._metrics.reconcile_duration("link"):
             try:
                 return await self.reconcile(key, body)
@@ -161,6 +165,8 @@ class LinkWorkers:
                     "kubernetes write failed: %s", exc, extra={"link": f"{key[0]}/{key[1]}"}
                 )
                 return 5.0 if exc.status != 404 else None
+            finally:
+                redaction.current_tenant.reset(tenant)
 
     async def reconcile(self, key: LinkKey, body: dict[str, Any]) -> float | None:
         """Gate -> prepare -> reconcile -> persist; returns seconds until the next look."""

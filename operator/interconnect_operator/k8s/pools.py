@@ -18,15 +18,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError
-from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.credentials import Credentials, pool_owner
 from interconnect_operator.k8s.customer_pools import customer_driver
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
-from interconnect_operator.k8s.publish import involved
+from interconnect_operator.k8s.publish import involved, redacted
 from interconnect_operator.k8s.resources import CapacityPoolSpec
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
@@ -98,6 +99,7 @@ class PoolLoops:
             entry = self.entries.pop(name, None)
             if entry is not None:
                 await self.stop_pool(entry)
+            redaction.release_prefix(pool_owner(name))
             self._metrics.remove_pool(name)
             self.wake_links(name)
             return
@@ -250,6 +252,8 @@ class PoolLoops:
         reachable: ConditionStatus = ConditionStatus.UNKNOWN,
     ) -> None:
         old = entry.body.get("status") or {}
+        # A pool belongs to no tenant: only the operator's own secrets mask it.
+        message = redaction.redact(message, redaction.OPERATOR_ONLY)
         new = status_mod.pool_status_error(
             old_status=old,
             generation=entry.generation,
@@ -269,6 +273,7 @@ class PoolLoops:
     async def _patch_status(
         self, entry: PoolEntry, old: Mapping[str, Any], new: dict[str, Any]
     ) -> bool:
+        new = redacted(new, redaction.OPERATOR_ONLY)
         if not status_mod.status_changed(old, new):
             return False
         try:
