@@ -33,6 +33,11 @@ from interconnect_operator.k8s.resources import (
 from interconnect_operator.protocol.types import Secret, Side
 from interconnect_operator.reconcile.pool import PoolConfig, ProviderConfig
 
+#: The label a Secret in a tenant's namespace must carry before a link may use it
+#: (``bgp.md5SecretRef``, ``activationKey.secretRef``): a link cannot make the
+#: operator read, and send to providers, a Secret that was not meant for it.
+LINK_SECRET_LABEL = "interconnect.io/link-secret"
+
 # A secretRef with a `key` names one value; it becomes the setting build_auth reads.
 SETTING_FOR_KEY = {AuthType.BEARER: "token", AuthType.OAUTH2: "serviceAccountJson"}
 
@@ -69,6 +74,37 @@ class Credentials:
                 ) from exc
             data[key] = decoded
         return data
+
+    async def link_secret_value(self, namespace: str, name: str, key: str, who: str) -> str:
+        """The value under ``key`` of a link Secret that opted in (``LINK_SECRET_LABEL``).
+
+        A Secret that does not exist, may not be read or lacks the label is
+        refused with one reason and one message: the answer tells a tenant
+        nothing about Secrets it could not read itself.
+        """
+        refused = ConfigError(
+            "LinkSecretRefused",
+            f"{who}: secret {namespace}/{name} is not usable by links: it must exist "
+            f'and carry the label {LINK_SECRET_LABEL}: "true"',
+        )
+        try:
+            secret = await self._kube.get_secret(namespace, name)
+        except KubeError as exc:
+            if exc.status in (403, 404):
+                raise refused from exc
+            raise ConfigError("SecretUnavailable", f"{who}: {exc}") from exc
+        labels = (secret.get("metadata") or {}).get("labels") or {}
+        if labels.get(LINK_SECRET_LABEL) != "true":
+            raise refused
+        encoded = (secret.get("data") or {}).get(key)
+        if encoded is None:
+            raise ConfigError("SecretKeyMissing", f"secret {namespace}/{name} has no key {key!r}")
+        try:
+            return base64.b64decode(encoded).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                "SecretMalformed", f"{who}: secret {namespace}/{name} key {key} is not UTF-8"
+            ) from exc
 
     async def pool_config(self, name: str, body: Mapping[str, Any]) -> PoolConfig:
         """The pool's spec with both providers' credentials resolved."""
@@ -176,24 +212,20 @@ class Credentials:
             redaction.release(f"{owner}md5")
         if spec.activation_key is not None and not deleting:
             ref = spec.activation_key.secret_ref
-            data = await self.secret_data(namespace, ref.name, who)
-            if ref.key not in data or not data[ref.key].strip():
+            value = await self.link_secret_value(namespace, ref.name, ref.key, who)
+            if not value.strip():
                 raise ConfigError(
                     "SecretKeyMissing", f"secret {namespace}/{ref.name} has no key {ref.key!r}"
                 )
-            activation_key = Secret(data[ref.key].strip())
+            activation_key = Secret(value.strip())
             # Only the referenced value, in the tenant's scope (never the other keys).
-            redaction.hold(f"{owner}activationKey", [data[ref.key]], scope=namespace)
+            redaction.hold(f"{owner}activationKey", [value], scope=namespace)
         md5: Secret | None = None
         if spec.bgp is not None and spec.bgp.md5_secret_ref is not None and not deleting:
             ref5 = spec.bgp.md5_secret_ref
-            data = await self.secret_data(namespace, ref5.name, who)
-            if ref5.key not in data:
-                raise ConfigError(
-                    "SecretKeyMissing", f"secret {namespace}/{ref5.name} has no key {ref5.key!r}"
-                )
-            md5 = Secret(data[ref5.key])
-            redaction.hold(f"{owner}md5", [data[ref5.key]], scope=namespace)
+            value = await self.link_secret_value(namespace, ref5.name, ref5.key, who)
+            md5 = Secret(value)
+            redaction.hold(f"{owner}md5", [value], scope=namespace)
         return activation_key, md5
 
 

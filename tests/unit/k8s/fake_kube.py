@@ -56,12 +56,19 @@ class FakeKube:
         self.objects[(plural, meta.get("namespace"), meta["name"])] = body
         return copy.deepcopy(body)
 
-    def add_secret(self, namespace: str, name: str, data: Mapping[str, str | bytes]) -> None:
+    def add_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: Mapping[str, str | bytes],
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
         encoded = {
             k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
             for k, v in data.items()
         }
-        self.secrets[(namespace, name)] = {"metadata": {"name": name}, "data": encoded}
+        metadata = {"name": name, "labels": dict(labels or {})}
+        self.secrets[(namespace, name)] = {"metadata": metadata, "data": encoded}
 
     def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
         self.namespaces[name] = {"metadata": {"name": name, "labels": dict(labels or {})}}

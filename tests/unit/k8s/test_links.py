@@ -40,6 +40,7 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 from tests.unit.k8s.fake_kube import FakeKube
 
 KEY = ("team-a", "link")
+LINK_SECRET = {"interconnect.io/link-secret": "true"}
 OPTIONS = OperatorOptions(workers=1)
 
 
@@ -280,8 +281,8 @@ async def test_a_missing_secret_backs_off_and_resets_once_found(rig: Rig) -> Non
     body = rig.link(activationKey={"secretRef": {"name": "key", "key": "activationKey"}})
     delays = [await rig.workers.reconcile(KEY, body) for _ in range(9)]
     assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
-    assert rig.reasons() == ["SecretNotFound"]
-    rig.kube.add_secret("team-a", "key", {"activationKey": "k"})
+    assert rig.reasons() == ["LinkSecretRefused"]
+    rig.kube.add_secret("team-a", "key", {"activationKey": "k"}, labels=LINK_SECRET)
     rig.reconciler.results.append(_result(Phase.PLACING))
     assert await rig.workers.reconcile(KEY, body) == 60.0
     assert rig.workers.state[KEY].secret_backoff == 5.0

@@ -20,6 +20,7 @@ from interconnect_operator.reconcile.link import LinkEvent
 from tests.unit.k8s.fake_kube import FakeKube
 
 KEY = ("team-a", "link")
+LINK_SECRET = {"interconnect.io/link-secret": "true"}
 MD5 = "bgp-md5-pa55word"
 UNUSED = "database-password-never-referenced"
 
@@ -34,7 +35,7 @@ BGP = {"bgp": {"asn": 65000, "md5SecretRef": {"name": "bgp", "key": "md5"}}}
 
 
 async def test_only_the_referenced_key_is_held_in_the_tenants_scope(kube: FakeKube) -> None:
-    kube.add_secret("team-a", "bgp", {"md5": MD5, "other": UNUSED})
+    kube.add_secret("team-a", "bgp", {"md5": MD5, "other": UNUSED}, labels=LINK_SECRET)
     await Credentials(kube, "ops").link_secrets(KEY, _spec(**BGP), deleting=False)
     assert redaction.redact(f"echo {MD5}", "team-a") == f"echo {redaction.MASK}"
     assert redaction.redact(f"echo {MD5}", "team-b") == f"echo {MD5}"
@@ -42,7 +43,7 @@ async def test_only_the_referenced_key_is_held_in_the_tenants_scope(kube: FakeKu
 
 
 async def test_a_value_no_longer_referenced_is_let_go(kube: FakeKube) -> None:
-    kube.add_secret("team-a", "bgp", {"md5": MD5})
+    kube.add_secret("team-a", "bgp", {"md5": MD5}, labels=LINK_SECRET)
     credentials = Credentials(kube, "ops")
     await credentials.link_secrets(KEY, _spec(**BGP), deleting=False)
     assert redaction.contains_secret(MD5)
