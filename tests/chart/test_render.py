@@ -66,6 +66,7 @@ def test_defaults_render_the_expected_kinds(defaults: list[Manifest]) -> None:
             "RoleBinding",
             "Service",
             "Deployment",
+            "NetworkPolicy",
         ]
     )
 
@@ -253,6 +254,8 @@ def test_rendered_arguments_parse_with_the_operator_cli(
     args = build_parser().parse_args(container["args"])
     assert args.command == "run"
     assert args.metrics_port == 8080
+    assert args.metrics_host == "0.0.0.0"
+    assert args.metrics_shared_uuid is False
     assert args.liveness == "http://0.0.0.0:8081/healthz"
     if values == "defaults":
         assert args.all_namespaces
@@ -276,3 +279,45 @@ def test_the_admission_policy_exempts_only_the_operator_and_can_be_turned_off(
     assert binding["spec"]["validationActions"] == ["Deny"]
     off = render(sets=["admissionPolicy.enabled=false"])
     assert not [m for m in off if m["kind"].startswith("ValidatingAdmission")]
+
+
+def test_the_network_policy_admits_only_the_scrape_and_the_probes(
+    defaults: list[Manifest], render: Render
+) -> None:
+    policy = one(defaults, "NetworkPolicy")
+    pod_labels = _deployment(defaults)["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    ports = [rule["ports"] for rule in policy["spec"]["ingress"]]
+    assert ports == [
+        [{"port": "metrics", "protocol": "TCP"}],
+        [{"port": "health", "protocol": "TCP"}],
+    ]
+    named = {p["name"] for p in _container(defaults)["ports"]}
+    assert named == {"metrics", "health"}
+    monitoring = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    scoped = render(
+        sets=[
+            "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring",
+        ]
+    )
+    assert one(scoped, "NetworkPolicy")["spec"]["ingress"][0]["from"] == monitoring
+    off = render(sets=["networkPolicy.enabled=false"])
+    assert not [m for m in off if m["kind"] == "NetworkPolicy"]
+
+
+def test_bind_addresses_and_the_uuid_label_switch_reach_the_operator(render: Render) -> None:
+    from interconnect_operator.cli import build_parser
+
+    manifests = render(
+        sets=[
+            "metrics.bindAddress=127.0.0.1",
+            "metrics.sharedUuidLabel=true",
+            "health.bindAddress=10.0.0.1",
+        ]
+    )
+    args = build_parser().parse_args(_container(manifests)["args"])
+    assert args.metrics_host == "127.0.0.1"
+    assert args.metrics_shared_uuid is True
+    assert args.liveness == "http://10.0.0.1:8081/healthz"

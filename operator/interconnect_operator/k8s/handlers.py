@@ -75,7 +75,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # A standby takes over once the active replica's peering record expires:
     # 20 s instead of kopf's 60 s keeps a failover under 30 s.
     settings.peering.lifetime = 20
-    metrics = OperatorMetrics(per_link=_options.per_link_metrics)
+    metrics = OperatorMetrics(
+        per_link=_options.per_link_metrics, shared_uuid_label=_options.metrics_shared_uuid
+    )
     set_metrics_provider(metrics.workqueue)
     kube = KubeClient(load_configuration(_options.kubeconfig))
     controller = Controller(_options, kube, metrics)

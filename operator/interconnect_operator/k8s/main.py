@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export per-link series (labels namespace/name/pool)",
     )
     parser.add_argument(
+        "--metrics-shared-uuid",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="add the shared connection UUID to interconnect_link_info (off: whoever "
+        "scrapes the port would learn every link's UUID)",
+    )
+    parser.add_argument(
         "--liveness",
         default=None,
         help="liveness endpoint URL, e.g. http://0.0.0.0:8081/healthz",
@@ -87,6 +94,7 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         per_link_metrics=args.per_link_metrics,
+        metrics_shared_uuid=args.metrics_shared_uuid,
         workers=args.workers,
         provider_concurrency=args.provider_concurrency,
     )

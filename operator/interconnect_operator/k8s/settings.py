@@ -22,5 +22,6 @@ class OperatorOptions:
     metrics_port: int = 8080
     metrics_host: str = "0.0.0.0"
     per_link_metrics: bool = True
+    metrics_shared_uuid: bool = False
     workers: int = 32
     provider_concurrency: int = 64

@@ -118,10 +118,17 @@ class StateCollector(Collector):
             "1 if the link runs without full redundancy (e.g. 3 of 4 features, P12).",
             labels=LINK_LABELS,
         )
+        with_uuid = self._owner.shared_uuid_label
         info = GaugeMetricFamily(
             LINK_INFO,
-            "Link metadata (always 1): environment, interconnect, shared connection UUID.",
-            labels=(*LINK_LABELS, "environment", "interconnect", "shared_uuid"),
+            "Link metadata (always 1): environment, interconnect; the shared connection "
+            "UUID only with --metrics-shared-uuid.",
+            labels=(
+                *LINK_LABELS,
+                "environment",
+                "interconnect",
+                *(("shared_uuid",) if with_uuid else ()),
+            ),
         )
         phase = GaugeMetricFamily(
             LINK_PHASE,
@@ -157,7 +164,7 @@ class StateCollector(Collector):
                     *base,
                     label(link.environment),
                     label(link.interconnect),
-                    label(link.shared_uuid),
+                    *((label(link.shared_uuid),) if with_uuid else ()),
                 ],
                 1.0,
             )

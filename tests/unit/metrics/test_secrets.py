@@ -25,7 +25,7 @@ def test_secret_passed_as_label_value_is_masked() -> None:
     # A caller mistake (the key where the shared UUID belongs, a reason that
     # quotes a key) must not leak: the value is exported as `redacted`.
     redaction.hold("test", (ACTIVATION_KEY, MACSEC_CAK))
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(shared_uuid_label=True)
     metrics.set_link(replace(link("l1"), shared_uuid=ACTIVATION_KEY))
     metrics.record_reconcile_error("MulticloudLink", f"KeyRejected:{ACTIVATION_KEY}")
     metrics.record_provider_request("aws", MACSEC_CAK, "400", 0.1)
@@ -76,7 +76,7 @@ def test_label_values_are_only_names_ids_phases_and_states() -> None:
 
 def test_secret_registered_after_a_scrape_is_masked_on_the_next() -> None:
     # Label verdicts are cached per value; registering a secret invalidates them.
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(shared_uuid_label=True)
     metrics.set_link(replace(link("l1"), shared_uuid=MD5_PASSWORD))
     assert MD5_PASSWORD in render(metrics).decode()
     redaction.hold("test", [MD5_PASSWORD])
@@ -98,3 +98,10 @@ def test_a_tenant_secret_masks_only_that_tenants_series() -> None:
     assert 'name="own",namespace="evil",pool="redacted"' in text
     assert 'interconnect_pool_links{phase="Ready",pool="pool-shared"} 2.0' in text
     assert 'interconnect_provider_reachable{pool="pool-shared"' in text
+
+
+def test_no_shared_uuid_label_unless_switched_on() -> None:
+    uuid = link("l1").shared_uuid
+    assert uuid not in render(populated(OperatorMetrics())).decode()
+    text = render(populated(OperatorMetrics(shared_uuid_label=True))).decode()
+    assert f'shared_uuid="{link("up").shared_uuid}"' in text
