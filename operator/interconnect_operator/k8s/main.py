@@ -61,6 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="liveness endpoint URL, e.g. http://0.0.0.0:8081/healthz",
     )
     parser.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="act only while holding a coordination.k8s.io Lease in the operator's "
+        "namespace (active/standby replicas; replaces --peering)",
+    )
+    parser.add_argument(
+        "--leader-election-name",
+        default="interconnect-operator",
+        help="name of the Lease (default interconnect-operator)",
+    )
+    parser.add_argument(
         "--peering",
         default=None,
         help="kopf peering name for active/standby replicas (off: standalone)",
@@ -95,6 +107,8 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
         metrics_host=args.metrics_host,
         per_link_metrics=args.per_link_metrics,
         metrics_shared_uuid=args.metrics_shared_uuid,
+        leader_election=args.leader_election,
+        leader_election_name=args.leader_election_name,
         workers=args.workers,
         provider_concurrency=args.provider_concurrency,
     )
@@ -116,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         "namespaces": list(options.namespaces) or None,
         "liveness_endpoint": args.liveness,
     }
+    if args.peering and args.leader_election:
+        raise SystemExit("--peering and --leader-election exclude each other")
     if args.peering:
         run_kwargs["peering_name"] = args.peering
         run_kwargs["priority"] = (

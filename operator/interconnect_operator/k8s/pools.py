@@ -88,6 +88,9 @@ class PoolLoops:
         self._wake_link = wake_link
         self._on_request = on_request
         self.entries: dict[str, PoolEntry] = {}
+        #: Loops run only while this replica acts (leader election): a standby
+        #: keeps the pools' bodies and makes no provider call and no write.
+        self.active = True
 
     def get(self, name: str) -> PoolEntry | None:
         return self.entries.get(name)
@@ -112,7 +115,15 @@ class PoolLoops:
         if entry.task is None or generation != entry.generation:
             entry.generation = generation
             await self.stop_pool(entry)
-            entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
+            if self.active:
+                entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
+
+    def activate(self) -> None:
+        """This replica acts from now on: start the loops of every pool known so far."""
+        self.active = True
+        for entry in self.entries.values():
+            if entry.task is None:
+                entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{entry.name}")
 
     async def stop(self) -> None:
         for entry in list(self.entries.values()):
