@@ -76,10 +76,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # kopf logs every handled watch event at INFO; the controller logs transitions.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    settings.peering.name = settings.peering.name or "interconnect-operator"
-    # A standby takes over once the active replica's peering record expires:
-    # 20 s instead of kopf's 60 s keeps a failover under 30 s.
-    settings.peering.lifetime = 20
     metrics = OperatorMetrics(
         per_link=_options.per_link_metrics, shared_uuid_label=_options.metrics_shared_uuid
     )

@@ -1,7 +1,7 @@
 """``interconnect-operator run``: kopf with the project's settings.
 
 Everything the process needs is decided here, once: which namespaces to
-watch, the metrics and liveness endpoints, peering for active/standby
+watch, the metrics and liveness endpoints, leader election for active/standby
 replicas, logging. The handlers themselves live in ``handlers.py``.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
 from typing import Any
 
 import kopf
@@ -65,23 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="act only while holding a coordination.k8s.io Lease in the operator's "
-        "namespace (active/standby replicas; replaces --peering)",
+        "namespace (active/standby replicas: a standby acts on nothing)",
     )
     parser.add_argument(
         "--leader-election-name",
         default="interconnect-operator",
         help="name of the Lease (default interconnect-operator)",
-    )
-    parser.add_argument(
-        "--peering",
-        default=None,
-        help="kopf peering name for active/standby replicas (off: standalone)",
-    )
-    parser.add_argument(
-        "--priority",
-        type=int,
-        default=None,
-        help="peering priority (default: random, so exactly one replica acts)",
     )
     parser.add_argument(
         "--workers", type=int, default=32, help="concurrent link reconciles (default 32)"
@@ -130,20 +118,17 @@ def run(args: argparse.Namespace) -> int:
         "namespaces": list(options.namespaces) or None,
         "liveness_endpoint": args.liveness,
     }
-    if args.peering and args.leader_election:
-        raise SystemExit("--peering and --leader-election exclude each other")
-    if args.peering:
-        run_kwargs["peering_name"] = args.peering
-        run_kwargs["priority"] = (
-            args.priority if args.priority is not None else random.randint(1, 1_000_000)
-        )
-    else:
-        run_kwargs["standalone"] = True
+    # kopf only watches; which replica acts is the Lease's (k8s/leader.py), not
+    # kopf peering: a paused kopf still runs the controller's own loops.
+    run_kwargs["standalone"] = True
     if not run_kwargs["namespaces"]:
         del run_kwargs["namespaces"]
     logger.info(
         "starting interconnect-operator",
-        extra={"namespaces": list(options.namespaces) or "*", "peering": args.peering},
+        extra={
+            "namespaces": list(options.namespaces) or "*",
+            "leader_election": options.leader_election,
+        },
     )
     kopf.run(**run_kwargs)
     return 0
