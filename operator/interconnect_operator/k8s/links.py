@@ -142,7 +142,10 @@ class LinkWorkers:
 
     def drop(self, key: LinkKey) -> None:
         """Forget a link everywhere: index, memory, queue, pool progress, metrics."""
-        self._index.drop(key)
+        body = self._index.drop(key)
+        if body is not None:
+            # Its pool, if being deleted, may be waiting for exactly this link.
+            self._pools.wake_pool(((body.get("spec") or {}).get("poolRef") or {}).get("name", ""))
         self.state.pop(key, None)
         self.queue.forget(key)
         self._pools.forget_link(key)
@@ -211,6 +214,15 @@ class LinkWorkers:
                 return await self._refuse(
                     key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
                 )
+        if (
+            entry.body["metadata"].get("deletionTimestamp")
+            and not deleting
+            and shared_uuid(body) is None
+            and FINALIZER not in finalizers
+        ):
+            # Nothing exists for this link yet and its pool is going away.
+            message = f"pool {entry.name} is being deleted: a new link cannot use it"
+            return await self._refuse(key, body, "Pending", "PoolDeleting", message, stalled=True)
         # Ownership is judged only by the operator that serves the link's pool: its
         # records are the ones the link's UUID was claimed in. Another installation
         # (its own namespace, its own records) would find no record and refuse a link

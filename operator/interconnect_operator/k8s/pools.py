@@ -6,6 +6,11 @@ providers in bulk on the pool's interval and wakes only the links whose
 provider state changed. While links of the pool are making progress the
 loop refreshes faster. The pool's ``.status`` and health series are written
 from each refresh.
+
+A pool with links never disappears under them: the operator keeps its
+finalizer on every pool, and a pool being deleted keeps serving its links
+(so they can still be deleted at the providers) with a ``Deleting``
+condition and a Warning Event naming them, until the last one is gone.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.publish import involved, redacted
-from interconnect_operator.k8s.resources import CapacityPoolSpec
+from interconnect_operator.k8s.resources import GROUP, CapacityPoolSpec
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
@@ -42,6 +47,8 @@ from interconnect_operator.reconcile.pool import PoolConfig, PoolReport, PoolRun
 logger = logging.getLogger(__name__)
 
 FAST_REFRESH_SECONDS = 1.0
+#: Kept on every CapacityPool: deleting a pool waits until no link uses it.
+POOL_FINALIZER = f"{GROUP}/pool-protection"
 CONFIG_RETRY = (5.0, 300.0)
 
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
@@ -63,6 +70,8 @@ class PoolEntry:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     busy: set[tuple[str, str]] = field(default_factory=set)
     """Links of this pool still making progress: the pool refreshes faster meanwhile."""
+    blocked_event: str | None = None
+    """The Warning already emitted for this pool's blocked deletion (once per deletion)."""
     watch: ChannelWatch | None = None
 
 
@@ -112,11 +121,50 @@ class PoolLoops:
             entry = PoolEntry(name=name, body=dict(body))
             self.entries[name] = entry
         entry.body = dict(body)
+        if self.active:
+            await self.guard(entry)
         if entry.task is None or generation != entry.generation:
             entry.generation = generation
             await self.stop_pool(entry)
             if self.active:
                 entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
+
+    async def guard(self, entry: PoolEntry) -> bool:
+        """Keep the pool's finalizer while links use it; True once it was let go.
+
+        A write that loses a race (409) or fails is retried on the next event
+        or round: the finalizer only ever blocks, it never deletes anything.
+        """
+        meta = entry.body["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        deleting = bool(meta.get("deletionTimestamp"))
+        remaining = self._index.keys_of_pool(entry.name)
+        if not deleting and POOL_FINALIZER not in finalizers:
+            change: list[str] | None = [*finalizers, POOL_FINALIZER]
+        elif deleting and POOL_FINALIZER in finalizers and not remaining:
+            change = [f for f in finalizers if f != POOL_FINALIZER] or None
+        else:
+            if deleting and remaining and entry.blocked_event is None:
+                entry.blocked_event = status_mod.deletion_condition(
+                    [f"{ns}/{name}" for ns, name in remaining], entry.generation
+                ).message
+                await self._kube.create_event(
+                    involved(entry.body, "CapacityPool"),
+                    type_="Warning",
+                    reason="LinksRemain",
+                    message=entry.blocked_event,
+                )
+            return False
+        try:
+            patched = await self._kube.patch_metadata(
+                POOLS, None, entry.name, {"finalizers": change}, meta.get("resourceVersion")
+            )
+        except KubeError as exc:
+            logger.info("pool finalizer not written yet: %s", exc, extra={"pool": entry.name})
+            return False
+        meta["finalizers"] = patched["metadata"].get("finalizers")
+        meta["resourceVersion"] = patched["metadata"]["resourceVersion"]
+        return change is None or POOL_FINALIZER not in change
 
     def activate(self) -> None:
         """This replica acts from now on: start the loops of every pool known so far."""
@@ -140,6 +188,12 @@ class PoolLoops:
             entry.reconciler = None
         entry.ready.clear()
 
+    def wake_pool(self, pool: str) -> None:
+        """A link of ``pool`` went away: a pool being deleted may now let go."""
+        entry = self.entries.get(pool)
+        if entry is not None:
+            entry.wake.set()
+
     def wake_links(self, pool: str) -> None:
         for key in self._index.keys_of_pool(pool):
             self._wake_link(key)
@@ -154,6 +208,8 @@ class PoolLoops:
         first = True
         while True:
             started = time.monotonic()
+            with contextlib.suppress(KubeError):
+                await self.guard(entry)
             try:
                 await self._refresh_once(entry, runtime)
             except Exception as exc:  # containment: the loop outlives any one round
@@ -244,6 +300,7 @@ class PoolLoops:
         self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap
     ) -> None:
         old = entry.body.get("status") or {}
+        deleting = bool(entry.body["metadata"].get("deletionTimestamp"))
         new = status_mod.pool_status_body(
             report,
             old_status=old,
@@ -251,6 +308,9 @@ class PoolLoops:
             link_count=self._index.count_of_pool(entry.name),
             now=status_mod.now(),
             channels=health,
+            remaining_links=[f"{ns}/{name}" for ns, name in self._index.keys_of_pool(entry.name)]
+            if deleting
+            else None,
         )
         await self._patch_status(entry, old, new)
 

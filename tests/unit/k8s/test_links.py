@@ -608,3 +608,14 @@ async def test_deletion_is_never_held_by_the_capacity_policy(rig: Rig) -> None:
     rig.reconciler.results.append(_result(Phase.DELETING, finalized=True))
     assert await rig.workers.reconcile(KEY, body) is None
     assert len(rig.reconciler.requests) == 1
+
+
+async def test_a_new_link_of_a_pool_being_deleted_is_refused(rig: Rig) -> None:
+    entry = rig.add_pool()
+    entry.body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    body = rig.link()
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reasons() == ["PoolDeleting"]
+    assert rig.reconciler.requests == []
+    assert "finalizers" not in rig.stored()["metadata"]
+    assert rig.kube.objects[(LINKS, "team-a", "link")]["status"]["phase"] == "Pending"
