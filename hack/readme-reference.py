@@ -171,7 +171,7 @@ def metrics_reference() -> str:
     """One row per metric family, from a registry holding one sample of each."""
     from interconnect_operator import metrics as m
 
-    registry = m.OperatorMetrics(per_link=True)
+    registry = m.OperatorMetrics(per_link=True, shared_uuid_label=True)
     channel = m.ChannelHealth(
         "ch1",
         maintenance_active=True,
@@ -235,6 +235,8 @@ def metrics_reference() -> str:
     for name in sorted(families):
         kind, doc, labels = families[name]
         note = " (per-link: `--per-link-metrics`)" if name in per_link else ""
+        if "shared_uuid" in labels:
+            note += "; `shared_uuid` only with `--metrics-shared-uuid`"
         shown = ", ".join(f"`{label}`" for label in sorted(labels)) or "-"
         out.append(f"| `{name}` | {kind} | {shown} | {_cell(doc)}{note} |")
     return "\n".join(out) + "\n"

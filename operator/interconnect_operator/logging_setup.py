@@ -9,10 +9,10 @@ parsing; without it a human-readable line with the extras as `key=value`.
 Secrets (activation keys, BGP MD5 passwords, MACsec CAK/CKN, tokens) are kept
 out of logs by construction: they travel as pydantic `SecretStr` and are never
 formatted. `RedactSecrets` is the second line of defence (P31: keys are never
-logged): every secret value the operator reads is registered with
-`register_secret`, and the filter masks any occurrence of one in a record's
-message, arguments, extras and exception text before a handler formats it.
-The metrics exporter consults the same registry for label values.
+logged): it masks every value held in `redaction` in a record's message,
+arguments, extras and exception text before a handler formats it, in the
+record's tenant context (the namespace of the link it is about, or of the link
+whose work is running), so one tenant's values never mask another's lines.
 """
 
 from __future__ import annotations
@@ -20,146 +20,40 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import re
 import sys
-import threading
 from collections.abc import Iterable
-from typing import IO, Any, Protocol
+from typing import IO, Any
+
+from interconnect_operator import redaction
 
 __all__ = [
-    "MASK",
-    "MIN_SECRET_LENGTH",
     "JsonFormatter",
     "KeyValueFormatter",
     "RedactSecrets",
-    "clear_secrets",
     "configure_logging",
-    "contains_secret",
-    "redact",
-    "register_secret",
-    "secrets_generation",
-    "unregister_secret",
+    "record_context",
 ]
 
-#: What a masked secret looks like in output.
-MASK = "***"
 
-#: Shorter values are not registered: masking e.g. "ab" would mangle every
-#: message that happens to contain those letters and reveal more than it hides
-#: (the reader could infer the value from where the masks appear). Real keys,
-#: passwords and tokens are far longer.
-MIN_SECRET_LENGTH = 4
-
-
-class _HasSecretValue(Protocol):
-    """Duck type of pydantic's SecretStr (avoids importing pydantic here)."""
-
-    def get_secret_value(self) -> str: ...
-
-
-class _SecretRegistry:
-    """Thread-safe set of secret values, with one compiled pattern for all.
-
-    The operator registers secrets from its event loop while the metrics
-    server thread may be reading the registry, hence the lock.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        #: Bumped on every change, so callers may cache verdicts per value.
-        self.generation = 0
-
-    def add(self, value: str) -> None:
-        with self._lock:
-            if value not in self._values:
-                self._values.add(value)
-                self._pattern = None
-                self.generation += 1
-
-    def discard(self, value: str) -> None:
-        with self._lock:
-            if value in self._values:
-                self._values.discard(value)
-                self._pattern = None
-                self.generation += 1
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-            self._pattern = None
-            self.generation += 1
-
-    def pattern(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self._values:
-                # Longest first, so a secret that contains another one is
-                # masked whole instead of leaving its remainder visible.
-                alternatives = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
-            return self._pattern
-
-
-_REGISTRY = _SecretRegistry()
-
-
-def register_secret(value: str | _HasSecretValue | None) -> None:
-    """Remember a secret value so it is masked wherever it might surface.
-
-    Accepts a plain string or a pydantic `SecretStr`. Empty and very short
-    values (below `MIN_SECRET_LENGTH`) are ignored. Surrounding whitespace is
-    registered too in its stripped form, because secrets read from files
-    often carry a trailing newline that is stripped before use.
-    """
-    if value is None:
-        return
-    raw = value if isinstance(value, str) else value.get_secret_value()
-    for candidate in {raw, raw.strip()}:
-        if len(candidate) >= MIN_SECRET_LENGTH:
-            _REGISTRY.add(candidate)
-
-
-def unregister_secret(value: str | _HasSecretValue) -> None:
-    """Forget a secret (e.g. a MACsec key deleted after rotation)."""
-    raw = value if isinstance(value, str) else value.get_secret_value()
-    for candidate in {raw, raw.strip()}:
-        _REGISTRY.discard(candidate)
-
-
-def clear_secrets() -> None:
-    """Forget every registered secret (tests use this for isolation)."""
-    _REGISTRY.clear()
-
-
-def redact(text: str) -> str:
-    """Return `text` with every registered secret replaced by `MASK`."""
-    pattern = _REGISTRY.pattern()
-    if pattern is None:
-        return text
-    return pattern.sub(MASK, text)
-
-
-def secrets_generation() -> int:
-    """A number that changes whenever the set of registered secrets changes."""
-    return _REGISTRY.generation
-
-
-def contains_secret(text: str) -> bool:
-    """True when `text` contains any registered secret."""
-    pattern = _REGISTRY.pattern()
-    return pattern is not None and pattern.search(text) is not None
-
-
-def _redact_value(value: Any) -> Any:
+def _redact_value(value: Any, context: str) -> Any:
     """Redact strings inside simple containers; leave other values alone."""
     if isinstance(value, str):
-        return redact(value)
+        return redaction.redact(value, context)
     if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
+        return {k: _redact_value(v, context) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_redact_value(v) for v in value)
+        return type(value)(_redact_value(v, context) for v in value)
     return value
+
+
+def record_context(record: logging.LogRecord) -> str:
+    """The tenant a record belongs to: its ``link`` extra's namespace, else the
+    tenant whose work was running when it was logged, else none (``ANYWHERE``)."""
+    link = getattr(record, "link", None)
+    if isinstance(link, str) and "/" in link:
+        return link.split("/", 1)[0]
+    tenant = redaction.current_tenant.get()
+    return tenant if tenant else redaction.ANYWHERE
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
@@ -200,24 +94,23 @@ class RedactSecrets(logging.Filter):
     _exception_formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _REGISTRY.pattern() is None:
-            return True
+        context = record_context(record)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
             # A malformed format string: keep the raw pieces, redacted.
             message = f"{record.msg!s} {record.args!r}"
-        record.msg = redact(message)
+        record.msg = redaction.redact(message, context)
         record.args = None
         for key in _extras(record):
             if key in vars(record):
-                setattr(record, key, _redact_value(vars(record)[key]))
+                setattr(record, key, _redact_value(vars(record)[key], context))
         if record.exc_info and not record.exc_text:
             record.exc_text = self._exception_formatter.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = redaction.redact(record.exc_text, context)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = redaction.redact(record.stack_info, context)
         return True
 
 

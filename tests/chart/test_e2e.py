@@ -21,8 +21,6 @@ from tests.support.cluster import kubectl_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chart]
 
-KOPF_CRD = "clusterkopfpeerings.kopf.dev"
-
 
 def kubectl(
     kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True
@@ -74,9 +72,7 @@ def test_rendered_chart_is_accepted_by_the_api_server(
         sets=["replicaCount=2", "grafanaDashboard.enabled=true"],
         set_json=[f'rbac.linkSecretNamespaces=["{other_namespace}"]'],
     )
-    # Peering objects are instances of CRDs this very render creates; a dry
-    # run cannot create those CRDs first. The install test creates them for real.
-    manifests = [m for m in load_manifests(text) if not m["apiVersion"].startswith("kopf.dev/")]
+    manifests = load_manifests(text)
     kinds = {m["kind"] for m in manifests}
     assert {"CustomResourceDefinition", "Deployment", "PodDisruptionBudget", "Role"} <= kinds
     out = dry_run_apply(kubeconfig, manifests)
@@ -134,7 +130,6 @@ def test_helm_install_and_service_account_rbac(
     # The project CRDs are cluster-wide and may already be there (other e2e
     # tests apply crds/); the chart's copy of them is checked by the dry run.
     kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    install_kopf_crds = not _exists(kubeconfig, "crd", KOPF_CRD)
     kubectl(kubeconfig, "create", "namespace", secret_free_namespace)
     try:
         proc = run_helm(
@@ -150,23 +145,21 @@ def test_helm_install_and_service_account_rbac(
             "crds.enabled=false",
             "--set",
             "replicaCount=2",
-            "--set",
-            f"peering.installCRDs={str(install_kopf_crds).lower()}",
             "--set-json",
             f'rbac.linkSecretNamespaces=["{link_namespace}"]',
         )
         assert proc.returncode == 0, proc.stderr
         assert "STATUS: deployed" in proc.stdout
         # NOTES.txt
-        assert f'Peering "{fullname}" is on: one of 2 replica(s) acts' in proc.stdout
+        assert (
+            f'Leader election (Lease "{fullname}") is on: one of 2 replica(s) acts' in proc.stdout
+        )
         assert "CRDs are not managed by this release" in proc.stdout
 
         for kind in ("deployment", "serviceaccount", "role", "rolebinding", "pdb"):
             assert _exists(kubeconfig, kind, fullname, "-n", namespace), kind
         assert _exists(kubeconfig, "service", f"{fullname}-metrics", "-n", namespace)
         assert _exists(kubeconfig, "clusterrole", fullname)
-        # the post-install hook created the peering object after its CRD
-        assert _exists(kubeconfig, "clusterkopfpeering", fullname)
 
         sa = f"system:serviceaccount:{namespace}:{fullname}"
         # what the operator needs
@@ -176,7 +169,11 @@ def test_helm_install_and_service_account_rbac(
         assert can_i(kubeconfig, sa, "watch", "multicloudlinks.interconnect.io", link_namespace)
         assert can_i(kubeconfig, sa, "patch", "capacitypools.interconnect.io/status", "default")
         assert can_i(kubeconfig, sa, "create", "events", link_namespace)
-        assert can_i(kubeconfig, sa, "patch", "clusterkopfpeerings.kopf.dev", "default")
+        # leader election: its Lease in the release namespace, nothing more
+        for verb in ("get", "create", "update"):
+            assert can_i(kubeconfig, sa, verb, "leases.coordination.k8s.io", namespace)
+        assert not can_i(kubeconfig, sa, "delete", "leases.coordination.k8s.io", namespace)
+        assert not can_i(kubeconfig, sa, "update", "leases.coordination.k8s.io", "default")
         # pool credentials: Secrets of the release namespace only
         assert can_i(kubeconfig, sa, "get", "secrets", namespace)
         assert not can_i(kubeconfig, sa, "list", "secrets", namespace)
@@ -194,10 +191,6 @@ def test_helm_install_and_service_account_rbac(
         assert not can_i(kubeconfig, sa, "create", "pods", namespace)
     finally:
         run_helm(helm, "uninstall", release, "--kubeconfig", str(kubeconfig), "-n", namespace)
-        # hook objects are not part of the release
-        kubectl(
-            kubeconfig, "delete", "clusterkopfpeering", fullname, "--ignore-not-found", check=False
-        )
         kubectl(
             kubeconfig, "delete", "namespace", secret_free_namespace, "--wait=false", check=False
         )

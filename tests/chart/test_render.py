@@ -66,6 +66,7 @@ def test_defaults_render_the_expected_kinds(defaults: list[Manifest]) -> None:
             "RoleBinding",
             "Service",
             "Deployment",
+            "NetworkPolicy",
         ]
     )
 
@@ -108,39 +109,47 @@ def test_operator_runs_all_namespaces_standalone_by_default(defaults: list[Manif
     args = container["args"]
     assert args[0] == "run"
     assert "--all-namespaces" in args
-    assert not any(a.startswith(("--namespace", "--peering")) for a in args)
+    assert not any(a.startswith(("--namespace", "--leader-election")) for a in args)
     assert "--log-format=json" in args
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert _deployment(defaults)["spec"]["strategy"]["type"] == "Recreate"
 
 
-def test_watch_namespaces_and_peering_with_two_replicas(all_on: list[Manifest]) -> None:
+def test_watch_namespaces_and_leader_election_with_two_replicas(all_on: list[Manifest]) -> None:
     args = _container(all_on)["args"]
     assert "--namespace=team-a" in args
     assert "--namespace=team-b" in args
     assert "--all-namespaces" not in args
-    assert "--peering=interconnect" in args
+    assert "--leader-election" in args
+    assert "--leader-election-name=interconnect" in args
     assert "--no-per-link-metrics" in args
-    assert args[-1] == "--priority=100"  # extraArgs go last
-    # namespaced peering: one KopfPeering per watched namespace, as a hook
-    peerings = by_kind(all_on, "KopfPeering")
-    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
-    assert all(p["metadata"]["name"] == "interconnect" for p in peerings)
-    assert all("post-install" in p["metadata"]["annotations"]["helm.sh/hook"] for p in peerings)
-    crds = {c["metadata"]["name"] for c in by_kind(all_on, "CustomResourceDefinition")}
-    assert {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= crds
+    assert args[-1] == "--workers=8"  # extraArgs go last
+    assert _deployment(all_on)["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+@pytest.mark.parametrize("values", ["defaults", "all_on"])
+def test_no_hook_object_an_upgrade_or_sync_could_reset(
+    values: str, request: pytest.FixtureRequest
+) -> None:
+    # The Lease is the operator's own object: no chart hook deletes or re-creates
+    # anything that decides which replica acts (helm upgrade, Argo CD sync).
+    manifests: list[Manifest] = request.getfixturevalue(values)
+    hooks = [m for m in manifests if "helm.sh/hook" in (m["metadata"].get("annotations") or {})]
+    assert hooks == []
+    kinds = {m["kind"] for m in manifests}
+    assert not kinds & {"Lease", "KopfPeering", "ClusterKopfPeering"}
 
 
 @pytest.mark.parametrize(("replicas", "pdb"), [(1, False), (2, True), (3, True)])
-def test_pdb_and_peering_only_with_more_than_one_replica(
+def test_pdb_and_leader_election_only_with_more_than_one_replica(
     render: Render, replicas: int, pdb: bool
 ) -> None:
     manifests = render(sets=[f"replicaCount={replicas}"])
     assert len(by_kind(manifests, "PodDisruptionBudget")) == (1 if pdb else 0)
     args = _container(manifests)["args"]
-    assert any(a.startswith("--peering=") for a in args) is pdb
-    assert len(by_kind(manifests, "ClusterKopfPeering")) == (1 if pdb else 0)
+    assert ("--leader-election" in args) is pdb
     if pdb:
         budget = one(manifests, "PodDisruptionBudget")
         selector = _deployment(manifests)["spec"]["selector"]["matchLabels"]
@@ -148,9 +157,10 @@ def test_pdb_and_peering_only_with_more_than_one_replica(
         assert budget["spec"]["minAvailable"] == 1
 
 
-def test_peering_can_be_forced_with_one_replica(render: Render) -> None:
-    manifests = render(sets=["peering.enabled=true"])
-    assert "--peering=ico-interconnect-operator" in _container(manifests)["args"]
+def test_leader_election_can_be_forced_with_one_replica(render: Render) -> None:
+    manifests = render(sets=["leaderElection.enabled=true"])
+    args = _container(manifests)["args"]
+    assert "--leader-election-name=ico-interconnect-operator" in args
     assert by_kind(manifests, "PodDisruptionBudget") == []
 
 
@@ -253,13 +263,16 @@ def test_rendered_arguments_parse_with_the_operator_cli(
     args = build_parser().parse_args(container["args"])
     assert args.command == "run"
     assert args.metrics_port == 8080
+    assert args.metrics_host == "0.0.0.0"
+    assert args.metrics_shared_uuid is False
     assert args.liveness == "http://0.0.0.0:8081/healthz"
     if values == "defaults":
         assert args.all_namespaces
-        assert args.peering is None
+        assert args.leader_election is False
     else:
         assert args.namespace == ["team-a", "team-b"]
-        assert args.peering == "interconnect"
+        assert args.leader_election is True
+        assert args.leader_election_name == "interconnect"
         assert args.per_link_metrics is False
 
 
@@ -276,3 +289,45 @@ def test_the_admission_policy_exempts_only_the_operator_and_can_be_turned_off(
     assert binding["spec"]["validationActions"] == ["Deny"]
     off = render(sets=["admissionPolicy.enabled=false"])
     assert not [m for m in off if m["kind"].startswith("ValidatingAdmission")]
+
+
+def test_the_network_policy_admits_only_the_scrape_and_the_probes(
+    defaults: list[Manifest], render: Render
+) -> None:
+    policy = one(defaults, "NetworkPolicy")
+    pod_labels = _deployment(defaults)["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    ports = [rule["ports"] for rule in policy["spec"]["ingress"]]
+    assert ports == [
+        [{"port": "metrics", "protocol": "TCP"}],
+        [{"port": "health", "protocol": "TCP"}],
+    ]
+    named = {p["name"] for p in _container(defaults)["ports"]}
+    assert named == {"metrics", "health"}
+    monitoring = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    scoped = render(
+        sets=[
+            "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring",
+        ]
+    )
+    assert one(scoped, "NetworkPolicy")["spec"]["ingress"][0]["from"] == monitoring
+    off = render(sets=["networkPolicy.enabled=false"])
+    assert not [m for m in off if m["kind"] == "NetworkPolicy"]
+
+
+def test_bind_addresses_and_the_uuid_label_switch_reach_the_operator(render: Render) -> None:
+    from interconnect_operator.cli import build_parser
+
+    manifests = render(
+        sets=[
+            "metrics.bindAddress=127.0.0.1",
+            "metrics.sharedUuidLabel=true",
+            "health.bindAddress=10.0.0.1",
+        ]
+    )
+    args = build_parser().parse_args(_container(manifests)["args"])
+    assert args.metrics_host == "127.0.0.1"
+    assert args.metrics_shared_uuid is True
+    assert args.liveness == "http://10.0.0.1:8081/healthz"

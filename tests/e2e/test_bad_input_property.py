@@ -39,6 +39,7 @@ CONFIG_REASONS = frozenset(
         "PoolNotFound",
         "PoolNotReady",
         "SecretNotFound",
+        "LinkSecretRefused",
         "SecretKeyMissing",
         "SecretForbidden",
         "SecretMalformed",

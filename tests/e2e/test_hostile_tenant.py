@@ -6,7 +6,10 @@ admits and from one it refuses, then deletes it: the victim's connections at
 both simulators stay exactly as they were and the victim stays Ready. An
 allowed link patched above the pool's per-link maximum is refused and not
 resized. Once the chart's ValidatingAdmissionPolicy is installed, the tenant
-cannot set the UUID annotation at all.
+cannot set the UUID annotation at all. A link naming a Secret of its
+namespace that did not opt in (a database password) is refused with the
+same message as a link naming no Secret at all, and the value reaches no
+provider.
 """
 
 from __future__ import annotations
@@ -102,6 +105,58 @@ def test_a_foreign_uuid_link_touches_nothing_and_an_oversize_update_is_refused(
     assert [[c.get("bandwidthMbps") for c in side] for side in after] == [
         [c.get("bandwidthMbps") for c in side] for side in before
     ]
+
+
+def _reason_and_message(stack: Stack, name: str, namespace: str) -> tuple[str, str] | None:
+    ready = condition(stack.kube.try_get("mcl", name, namespace), "Ready")
+    if ready is None or ready.get("reason") != "LinkSecretRefused":
+        return None
+    return str(ready["reason"]), str(ready["message"])
+
+
+def test_a_secret_that_did_not_opt_in_is_never_read_nor_sent(stack: Stack, namespace: str) -> None:
+    password = "db-" + secrets.token_hex(12)
+    stack.kube.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "database", "namespace": namespace},
+                "type": "Opaque",
+                "stringData": {"password": password},
+            },
+            *(
+                link_manifest(
+                    name,
+                    namespace,
+                    stack.pool,
+                    1000,
+                    bgp={"md5SecretRef": {"name": secret, "key": "password"}},
+                )
+                for name, secret in (("exfil", "database"), ("nothing", "no-such-secret"))
+            ),
+        ]
+    )
+    seen = {
+        name: wait_for(
+            lambda name=name: _reason_and_message(stack, name, namespace),
+            45,
+            f"{name} refused",
+        )
+        for name in ("exfil", "nothing")
+    }
+    # One reason and one message, whether or not the Secret exists.
+    assert seen["exfil"][1].replace("exfil", "L").replace("database", "S") == seen["nothing"][
+        1
+    ].replace("nothing", "L").replace("no-such-secret", "S")
+    assert "interconnect.io/link-secret" in seen["exfil"][1]
+    events = stack.kube.run("get", "events", "-n", namespace, "-o", "json")
+    assert "LinkSecretRefused" in events
+    for sim in (stack.aws, stack.gcp):
+        assert password not in str(sim.state())
+    assert password not in stack.operator.log()
+    for name in ("exfil", "nothing"):
+        stack.kube.delete("mcl", name, namespace)
 
 
 def test_the_admission_policy_stops_a_tenant_setting_the_uuid(stack: Stack, namespace: str) -> None:

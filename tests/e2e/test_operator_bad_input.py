@@ -136,7 +136,7 @@ def test_bad_input_matrix_reports_reason_and_event_without_provider_calls_or_hot
         ("odd-size", namespace): "BandwidthNotOffered",
         ("too-big", allowed_ns): "PolicyDenied",
         ("not-allowed", namespace): "PolicyDenied",
-        ("no-secret", namespace): "SecretNotFound",
+        ("no-secret", namespace): "LinkSecretRefused",
         ("bad-key", namespace): "InvalidActivationKey",
         ("no-room", namespace): "NoCapacity",
     }
@@ -188,7 +188,7 @@ def test_bad_input_matrix_reports_reason_and_event_without_provider_calls_or_hot
     assert tiny_state["features"] == []
     assert len(tiny_state["activationKeys"]) == 1
 
-    # SecretNotFound heals: the Secret appears and the link proceeds to Ready.
+    # LinkSecretRefused heals: the Secret appears and the link proceeds to Ready.
     kube.apply([key_secret("later", namespace, good_key)])
     ready = wait_for(
         lambda: (o := kube.try_get("mcl", "no-secret", namespace)) and is_ready(o) and o,

@@ -13,7 +13,7 @@ import secrets
 import pytest
 
 from tests.e2e.conftest import Stack, api_features
-from tests.support.keys import issue_key, key_ref, key_secret
+from tests.support.keys import LINK_SECRET_LABELS, issue_key, key_ref, key_secret
 from tests.support.stack import is_ready, link_manifest, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,11 @@ def test_secret_values_appear_in_no_status_event_log_or_metric(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": "bgp-md5", "namespace": namespace},
+                "metadata": {
+                    "name": "bgp-md5",
+                    "namespace": namespace,
+                    "labels": dict(LINK_SECRET_LABELS),
+                },
                 "type": "Opaque",
                 "stringData": {"password": md5},
             },

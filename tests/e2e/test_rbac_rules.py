@@ -83,7 +83,6 @@ def _can(api: ApiClient, sa: str, verb: str, resource: str, namespace: str | Non
         ("patch", "capacitypools.interconnect.io/status"),
         ("create", "events"),
         ("watch", "namespaces"),
-        ("patch", "clusterkopfpeerings.kopf.dev"),
         ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ],
 )

@@ -33,6 +33,7 @@ import pytest
 
 from tests.e2e.conftest import Stack, release_links
 from tests.e2e.faults.rig import record_summary
+from tests.support.keys import LINK_SECRET_LABELS
 from tests.support.stack import condition, is_ready, link_manifest, wait_for
 from tests.support.tls_simulators import TlsSim, make_pki, start_tls_sim
 
@@ -45,11 +46,13 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def _secret(name: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:
+def _secret(
+    name: str, namespace: str, data: dict[str, str], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
         "type": "Opaque",
         "data": {k: _b64(v) for k, v in data.items()},
     }
@@ -326,8 +329,8 @@ def test_secret_values_appear_nowhere_operator_writes(
     handed_out.update({key, md5, *stack.aws.tokens.values(), *stack.gcp.tokens.values()})
     stack.kube.apply(
         [
-            _secret("leak-key", namespace, {"activationKey": key}),
-            _secret("leak-md5", namespace, {"password": md5}),
+            _secret("leak-key", namespace, {"activationKey": key}, LINK_SECRET_LABELS),
+            _secret("leak-md5", namespace, {"password": md5}, LINK_SECRET_LABELS),
             link_manifest(
                 "leak-check",
                 namespace,

@@ -31,12 +31,16 @@ def issue_key(
     return issued
 
 
+#: The label a Secret must carry before links may use it (the opt-in).
+LINK_SECRET_LABELS = {"interconnect.io/link-secret": "true"}
+
+
 def key_secret(name: str, namespace: str, value: str) -> dict[str, Any]:
-    """A Secret holding an activation key under ``activationKey``."""
+    """A link Secret (opted in) holding an activation key under ``activationKey``."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(LINK_SECRET_LABELS)},
         "type": "Opaque",
         "stringData": {"activationKey": value},
     }

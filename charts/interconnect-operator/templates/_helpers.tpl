@@ -64,16 +64,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Peering (kopf active/standby) is on when asked for, and always with more than
-one replica: two operators acting on the same link would both call the
-providers (STYLE checklist 9).
+Leader election (a Lease, one replica acts) is on when asked for, and always
+with more than one replica: two operators acting on the same link would both
+call the providers (STYLE checklist 9).
 */}}
-{{- define "interconnect-operator.peeringEnabled" -}}
-{{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{- end }}
+{{- define "interconnect-operator.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{- end }}
 {{- end }}
 
-{{- define "interconnect-operator.peeringName" -}}
-{{- default (include "interconnect-operator.fullname" .) .Values.peering.name }}
+{{- define "interconnect-operator.leaseName" -}}
+{{- default (include "interconnect-operator.fullname" .) .Values.leaderElection.name }}
 {{- end }}
 
 {{/* Namespace of the Grafana dashboard ConfigMap (a sidecar may watch only one). */}}

@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from interconnect_operator import redaction
+
 __all__ = [
     "AUTH_KINDS",
     "DEFAULT_MIN_TLS",
@@ -187,6 +189,8 @@ class OAuth2ServiceAccount(Auth):
             token = getattr(self._credentials, "token", None)
         if not token:
             raise RuntimeError("OAuth2 credentials produced no access token")
+        # The operator's own secret: masked everywhere (the previous token is let go).
+        redaction.hold(f"oauth-token/{id(self)}", [str(token)])
         return str(token)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:

@@ -68,9 +68,17 @@ class Controller:
         """The latest body of every link the operator tracks."""
         return self.index.links
 
+    def standby(self) -> None:
+        """Watch only, until ``start``: no pool loop, no reconcile, no write (a standby)."""
+        self.pools.active = False
+
     def start(self) -> None:
+        """Act: the pools' loops (and their MACsec and maintenance rounds) and the link queue."""
+        self.pools.activate()
         self.link_workers.queue.start()
         self.link_workers.secret_recheck.start()
+        for key in list(self.index.links):
+            self.link_workers.queue.add(key)
 
     async def stop(self) -> None:
         await self.link_workers.secret_recheck.stop()

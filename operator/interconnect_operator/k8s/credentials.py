@@ -2,8 +2,10 @@
 
 A CapacityPool names Secrets in the operator's namespace for each provider's
 auth and TLS CA; a link names Secrets in its own namespace for its
-activation key and BGP MD5. This module reads and decodes them, registers
-every value for log redaction, and turns a pool spec into a ``PoolConfig``.
+activation key and BGP MD5. This module reads and decodes them, holds the
+values actually used for redaction (``redaction``: a pool's as the operator's
+own, a link's in its namespace's scope, let go when no longer referenced),
+and turns a pool spec into a ``PoolConfig``.
 Problems become ``ConfigError`` with a reason for status and Events.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from interconnect_operator import redaction
 from interconnect_operator.api.auth import Auth, build_auth
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.kube import KubeError
@@ -27,10 +30,17 @@ from interconnect_operator.k8s.resources import (
     PoolProvider,
     ProviderRole,
 )
-from interconnect_operator.k8s.secret_refs import data_digest
-from interconnect_operator.logging_setup import register_secret
+from interconnect_operator.k8s.secret_refs import (
+    LINK_SECRET_LABEL,
+    data_digest,
+    link_secret_digest,
+)
 from interconnect_operator.protocol.types import Secret, Side
 from interconnect_operator.reconcile.pool import PoolConfig, ProviderConfig
+
+#: The label a Secret in a tenant's namespace must carry before a link may use it
+#: (``bgp.md5SecretRef``, ``activationKey.secretRef``): a link cannot make the
+#: operator read, and send to providers, a Secret that was not meant for it.
 
 # A secretRef with a `key` names one value; it becomes the setting build_auth reads.
 SETTING_FOR_KEY = {AuthType.BEARER: "token", AuthType.OAUTH2: "serviceAccountJson"}
@@ -46,7 +56,7 @@ class Credentials:
         """(namespace, name) -> digest of the Secret's data at its latest read."""
 
     async def secret_data(self, namespace: str, name: str, who: str) -> dict[str, str]:
-        """A Secret's decoded values (each registered for redaction); ``who`` names the user."""
+        """A Secret's decoded values; ``who`` names the user. The caller holds what it uses."""
         try:
             secret = await self._kube.get_secret(namespace, name)
         except KubeError as exc:
@@ -70,9 +80,42 @@ class Credentials:
                 raise ConfigError(
                     "SecretMalformed", f"{who}: secret {namespace}/{name} key {key} is not UTF-8"
                 ) from exc
-            register_secret(decoded)
             data[key] = decoded
         return data
+
+    async def link_secret_value(self, namespace: str, name: str, key: str, who: str) -> str:
+        """The value under ``key`` of a link Secret that opted in (``LINK_SECRET_LABEL``).
+
+        A Secret that does not exist, may not be read or lacks the label is
+        refused with one reason and one message: the answer tells a tenant
+        nothing about Secrets it could not read itself.
+        """
+        refused = ConfigError(
+            "LinkSecretRefused",
+            f"{who}: secret {namespace}/{name} is not usable by links: it must exist "
+            f'and carry the label {LINK_SECRET_LABEL}: "true"',
+        )
+        try:
+            secret = await self._kube.get_secret(namespace, name)
+        except KubeError as exc:
+            if exc.status in (403, 404):
+                self.digests.pop((namespace, name), None)
+                raise refused from exc
+            raise ConfigError("SecretUnavailable", f"{who}: {exc}") from exc
+        # What the link saw: the recheck wakes it when the data or the opt-in change.
+        self.digests[(namespace, name)] = link_secret_digest(secret)
+        labels = (secret.get("metadata") or {}).get("labels") or {}
+        if labels.get(LINK_SECRET_LABEL) != "true":
+            raise refused
+        encoded = (secret.get("data") or {}).get(key)
+        if encoded is None:
+            raise ConfigError("SecretKeyMissing", f"secret {namespace}/{name} has no key {key!r}")
+        try:
+            return base64.b64decode(encoded).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                "SecretMalformed", f"{who}: secret {namespace}/{name} key {key} is not UTF-8"
+            ) from exc
 
     async def pool_config(self, name: str, body: Mapping[str, Any]) -> PoolConfig:
         """The pool's spec with both providers' credentials resolved."""
@@ -88,8 +131,12 @@ class Credentials:
         return PoolConfig(
             name=name,
             environment=spec.environment,
-            negotiator=await self.provider_config(negotiator, responder, Side.NEGOTIATOR),
-            responder=await self.provider_config(responder, negotiator, Side.RESPONDER),
+            negotiator=await self.provider_config(
+                negotiator, responder, Side.NEGOTIATOR, owner=pool_owner(name)
+            ),
+            responder=await self.provider_config(
+                responder, negotiator, Side.RESPONDER, owner=pool_owner(name)
+            ),
             refresh_interval=float(spec.refresh_interval),
             headroom_mbps=spec.policy.headroom_mbps,
             max_bandwidth_mbps_per_link=spec.policy.max_bandwidth_mbps_per_link,
@@ -98,10 +145,13 @@ class Credentials:
         )
 
     async def provider_config(
-        self, provider: PoolProvider, other: PoolProvider, side: Side
+        self, provider: PoolProvider, other: PoolProvider, side: Side, *, owner: str
     ) -> ProviderConfig:
-        """Resolve the provider's credentials from Secrets in the operator's namespace."""
-        auth, fingerprint = await self._auth(provider)
+        """Resolve the provider's credentials from Secrets in the operator's namespace.
+
+        The values used are held for redaction by ``owner`` + the provider's name.
+        """
+        auth, fingerprint = await self._auth(provider, f"{owner}{provider.name}")
         return ProviderConfig(
             name=provider.name,
             endpoint=str(provider.endpoint),
@@ -112,11 +162,13 @@ class Credentials:
             fingerprint=fingerprint,
         )
 
-    async def _auth(self, provider: PoolProvider) -> tuple[Auth, str]:
+    async def _auth(self, provider: PoolProvider, owner: str) -> tuple[Auth, str]:
         """The provider's auth and a fingerprint of the Secret it came from (to spot changes)."""
         settings: dict[str, Any] = {}
         fingerprint = ""
-        if provider.auth.type is not AuthType.NONE and provider.auth.secret_ref is not None:
+        if provider.auth.type is AuthType.NONE or provider.auth.secret_ref is None:
+            redaction.release(owner)
+        else:
             ref = provider.auth.secret_ref
             data = await self.secret_data(self._operator_namespace, ref.name, provider.name)
             if ref.key:
@@ -125,10 +177,13 @@ class Credentials:
                         "SecretKeyMissing", f"secret {ref.name} has no key {ref.key!r}"
                     )
                 settings[SETTING_FOR_KEY.get(provider.auth.type, ref.key)] = data[ref.key]
+                redaction.hold(owner, [data[ref.key]])
             else:
                 settings.update(data)
                 if provider.auth.type is AuthType.OAUTH2 and "credentials.json" in data:
                     settings["serviceAccountJson"] = data["credentials.json"]
+                # Without a key the whole Secret is the credential: every value is used.
+                redaction.hold(owner, data.values())
             fingerprint = str(hash(tuple(sorted(data.items()))))
         if provider.auth.region:
             settings["region"] = provider.auth.region
@@ -160,22 +215,36 @@ class Credentials:
         """(activation key, BGP MD5) a link names; none are read while it is being deleted."""
         namespace = key[0]
         who = f"link {key[0]}/{key[1]}"
+        owner = link_owner(key)
         activation_key: Secret | None = None
+        if spec.activation_key is None:
+            redaction.release(f"{owner}activationKey")
+        if spec.bgp is None or spec.bgp.md5_secret_ref is None:
+            redaction.release(f"{owner}md5")
         if spec.activation_key is not None and not deleting:
             ref = spec.activation_key.secret_ref
-            data = await self.secret_data(namespace, ref.name, who)
-            if ref.key not in data or not data[ref.key].strip():
+            value = await self.link_secret_value(namespace, ref.name, ref.key, who)
+            if not value.strip():
                 raise ConfigError(
                     "SecretKeyMissing", f"secret {namespace}/{ref.name} has no key {ref.key!r}"
                 )
-            activation_key = Secret(data[ref.key].strip())
+            activation_key = Secret(value.strip())
+            # Only the referenced value, in the tenant's scope (never the other keys).
+            redaction.hold(f"{owner}activationKey", [value], scope=namespace)
         md5: Secret | None = None
         if spec.bgp is not None and spec.bgp.md5_secret_ref is not None and not deleting:
             ref5 = spec.bgp.md5_secret_ref
-            data = await self.secret_data(namespace, ref5.name, who)
-            if ref5.key not in data:
-                raise ConfigError(
-                    "SecretKeyMissing", f"secret {namespace}/{ref5.name} has no key {ref5.key!r}"
-                )
-            md5 = Secret(data[ref5.key])
+            value = await self.link_secret_value(namespace, ref5.name, ref5.key, who)
+            md5 = Secret(value)
+            redaction.hold(f"{owner}md5", [value], scope=namespace)
         return activation_key, md5
+
+
+def pool_owner(pool: str) -> str:
+    """Prefix of the redaction owners of a pool's credentials."""
+    return f"pool/{pool}/"
+
+
+def link_owner(key: tuple[str, str]) -> str:
+    """Prefix of the redaction owners of a link's Secret values."""
+    return f"link/{key[0]}/{key[1]}/"

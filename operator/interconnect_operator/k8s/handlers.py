@@ -8,14 +8,19 @@ controller owns the rest (``controller.py`` and the parts it composes).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
 
 from interconnect_operator.k8s.controller import Controller
 from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
+from interconnect_operator.k8s.leader import LeaseElector
 from interconnect_operator.k8s.resources import GROUP, VERSION
 from interconnect_operator.k8s.settings import ANNOTATION_PREFIX, KOPF_FINALIZER, OperatorOptions
 from interconnect_operator.k8s.workqueue import set_metrics_provider
@@ -71,16 +76,25 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # kopf logs every handled watch event at INFO; the controller logs transitions.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    settings.peering.name = settings.peering.name or "interconnect-operator"
-    # A standby takes over once the active replica's peering record expires:
-    # 20 s instead of kopf's 60 s keeps a failover under 30 s.
-    settings.peering.lifetime = 20
-    metrics = OperatorMetrics(per_link=_options.per_link_metrics)
+    metrics = OperatorMetrics(
+        per_link=_options.per_link_metrics, shared_uuid_label=_options.metrics_shared_uuid
+    )
     set_metrics_provider(metrics.workqueue)
     kube = KubeClient(load_configuration(_options.kubeconfig))
     controller = Controller(_options, kube, metrics)
-    controller.start()
     memo["controller"] = controller
+    if _options.leader_election:
+        # Watch as a standby until this replica holds the Lease (k8s/leader.py).
+        controller.standby()
+        elector = LeaseElector(
+            kube, _options.operator_namespace, _options.leader_election_name, _identity()
+        )
+        memo["elector"] = elector
+        memo["election"] = asyncio.create_task(
+            elector.run(_lead(controller), _stop_acting), name="leader-election"
+        )
+    else:
+        controller.start()
     memo["metrics_server"] = (
         serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
         if _options.metrics_port
@@ -88,11 +102,42 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     )
 
 
+def _identity() -> str:
+    """This replica's name in the Lease: the pod (or host) and the process."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}-{os.getpid()}"
+
+
+def _lead(controller: Controller) -> Callable[[], Awaitable[None]]:
+    async def start() -> None:
+        controller.start()
+
+    return start
+
+
+def _stop_acting() -> None:
+    """The Lease is lost: another replica may act any moment, so this one stops now.
+
+    The process exits at once (no graceful shutdown that could still write);
+    its restart joins as a standby.
+    """
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(70)
+
+
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    election: asyncio.Task[None] | None = memo.get("election")
+    if election is not None:
+        election.cancel()
+        await asyncio.gather(election, return_exceptions=True)
     controller: Controller | None = memo.get("controller")
     if controller is not None:
         await controller.stop()
+    elector: LeaseElector | None = memo.get("elector")
+    if elector is not None:
+        # After the controller stopped: the next leader never overlaps this one.
+        await elector.release()
     server: MetricsServer | None = memo.get("metrics_server")
     if server is not None:
         server.shutdown()

@@ -246,6 +246,22 @@ class KubeClient:
             "POST", f"/api/v1/namespaces/{namespace}/configmaps", dict(body), "application/json"
         )
 
+    def _lease_path(self, namespace: str, name: str = "") -> str:
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        return f"{base}/{name}" if name else base
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self._request("GET", self._lease_path(namespace, name))
+
+    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._request("POST", self._lease_path(namespace), dict(body))
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """PUT with the body's resourceVersion: a concurrent writer makes it a 409."""
+        return await self._request("PUT", self._lease_path(namespace, name), dict(body))
+
     async def delete_configmap(self, namespace: str, name: str) -> None:
         await self._request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
 

@@ -42,6 +42,14 @@ class KubeApi(Protocol):
 
     async def delete_configmap(self, namespace: str, name: str) -> None: ...
 
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any]: ...
+
+    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
     async def create_event(
         self,
         involved: Mapping[str, Any],

@@ -27,9 +27,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from interconnect_operator import redaction
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
-from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.credentials import Credentials, link_owner
 from interconnect_operator.k8s.customer_pools import customer_target
 from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid
 from interconnect_operator.k8s.kube import LINKS, KubeError
@@ -71,7 +72,9 @@ logger = logging.getLogger(__name__)
 
 SECRET_RETRY = (5.0, 300.0)
 #: Reasons after which the link waits for its Secrets to change (``secret_recheck``).
-SECRET_WAIT_REASONS = frozenset({"SecretNotFound", "SecretKeyMissing", "SecretMalformed"})
+SECRET_WAIT_REASONS = frozenset(
+    {"SecretNotFound", "LinkSecretRefused", "SecretKeyMissing", "SecretMalformed"}
+)
 STARTUP_GRACE_SECONDS = 10.0
 #: Longest a link waits for its pool's first refresh before it reports and requeues.
 POOL_READY_WAIT_SECONDS = 30.0
@@ -151,18 +154,24 @@ class LinkWorkers:
 
     def drop(self, key: LinkKey) -> None:
         """Forget a link everywhere: index, memory, queue, pool progress, metrics."""
-        self._index.drop(key)
+        body = self._index.drop(key)
+        if body is not None:
+            # Its pool, if being deleted, may be waiting for exactly this link.
+            self._pools.wake_pool(((body.get("spec") or {}).get("poolRef") or {}).get("name", ""))
         self.state.pop(key, None)
         self.queue.forget(key)
         self.secret_recheck.forget(key)
         self._pools.forget_link(key)
         self._publisher.forget_link(key)
+        redaction.release_prefix(link_owner(key))
 
     async def process(self, key: LinkKey) -> float | None:
         """The queue's processor: one reconcile; Kubernetes API failures retry later."""
         body = self._index.links.get(key)
         if body is None:
             return None
+        # Whatever is logged meanwhile belongs to this tenant (redaction scope).
+        tenant = redaction.current_tenant.set(key[0])
         with self._metrics.reconcile_duration("link"):
             try:
                 return await self.reconcile(key, body)
@@ -172,6 +181,8 @@ class LinkWorkers:
                     "kubernetes write failed: %s", exc, extra={"link": f"{key[0]}/{key[1]}"}
                 )
                 return 5.0 if exc.status != 404 else None
+            finally:
+                redaction.current_tenant.reset(tenant)
 
     async def reconcile(self, key: LinkKey, body: dict[str, Any]) -> float | None:
         """Gate -> prepare -> reconcile -> persist; returns seconds until the next look."""
@@ -222,6 +233,15 @@ class LinkWorkers:
                 return await self._refuse(
                     key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
                 )
+        if (
+            entry.body["metadata"].get("deletionTimestamp")
+            and not deleting
+            and shared_uuid(body) is None
+            and FINALIZER not in finalizers
+        ):
+            # Nothing exists for this link yet and its pool is going away.
+            message = f"pool {entry.name} is being deleted: a new link cannot use it"
+            return await self._refuse(key, body, "Pending", "PoolDeleting", message, stalled=True)
         # Ownership is judged only by the operator that serves the link's pool: its
         # records are the ones the link's UUID was claimed in. Another installation
         # (its own namespace, its own records) would find no record and refuse a link

@@ -1,7 +1,7 @@
 """``interconnect-operator run``: kopf with the project's settings.
 
 Everything the process needs is decided here, once: which namespaces to
-watch, the metrics and liveness endpoints, peering for active/standby
+watch, the metrics and liveness endpoints, leader election for active/standby
 replicas, logging. The handlers themselves live in ``handlers.py``.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
 from typing import Any
 
 import kopf
@@ -50,20 +49,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export per-link series (labels namespace/name/pool)",
     )
     parser.add_argument(
+        "--metrics-shared-uuid",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="add the shared connection UUID to interconnect_link_info (off: whoever "
+        "scrapes the port would learn every link's UUID)",
+    )
+    parser.add_argument(
         "--liveness",
         default=None,
         help="liveness endpoint URL, e.g. http://0.0.0.0:8081/healthz",
     )
     parser.add_argument(
-        "--peering",
-        default=None,
-        help="kopf peering name for active/standby replicas (off: standalone)",
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="act only while holding a coordination.k8s.io Lease in the operator's "
+        "namespace (active/standby replicas: a standby acts on nothing)",
     )
     parser.add_argument(
-        "--priority",
-        type=int,
-        default=None,
-        help="peering priority (default: random, so exactly one replica acts)",
+        "--leader-election-name",
+        default="interconnect-operator",
+        help="name of the Lease (default interconnect-operator)",
     )
     parser.add_argument(
         "--workers", type=int, default=32, help="concurrent link reconciles (default 32)"
@@ -104,6 +111,9 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         per_link_metrics=args.per_link_metrics,
+        metrics_shared_uuid=args.metrics_shared_uuid,
+        leader_election=args.leader_election,
+        leader_election_name=args.leader_election_name,
         workers=args.workers,
         provider_concurrency=args.provider_concurrency,
         pool_selector=args.pool_selector,
@@ -126,20 +136,16 @@ def run(args: argparse.Namespace) -> int:
         "namespaces": list(options.namespaces) or None,
         "liveness_endpoint": args.liveness,
     }
-    if args.peering:
-        run_kwargs["peering_name"] = args.peering
-        run_kwargs["priority"] = (
-            args.priority if args.priority is not None else random.randint(1, 1_000_000)
-        )
-    else:
-        run_kwargs["standalone"] = True
+    # kopf only watches; which replica acts is the Lease's (k8s/leader.py), not
+    # kopf peering: a paused kopf still runs the controller's own loops.
+    run_kwargs["standalone"] = True
     if not run_kwargs["namespaces"]:
         del run_kwargs["namespaces"]
     logger.info(
         "starting interconnect-operator",
         extra={
             "namespaces": list(options.namespaces) or "*",
-            "peering": args.peering,
+            "leader_election": options.leader_election,
             "pool_selector": options.pool_selector or "*",
         },
     )

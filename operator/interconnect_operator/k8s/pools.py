@@ -8,6 +8,11 @@ loop refreshes faster, but refreshes never take more than a tenth of the
 wall clock: a large pool's bulk read (thousands of features to parse)
 must not crowd out the links' own calls during a burst. The pool's
 ``.status`` and health series are written from each refresh.
+
+A pool with links never disappears under them: the operator keeps its
+finalizer on every pool, and a pool being deleted keeps serving its links
+(so they can still be deleted at the providers) with a ``Deleting``
+condition and a Warning Event naming them, until the last one is gone.
 """
 
 from __future__ import annotations
@@ -20,17 +25,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError
-from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.credentials import Credentials, pool_owner
 from interconnect_operator.k8s.customer_pools import customer_driver
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.policy import selector_matches
-from interconnect_operator.k8s.publish import involved
-from interconnect_operator.k8s.resources import CapacityPoolSpec
+from interconnect_operator.k8s.publish import involved, redacted
+from interconnect_operator.k8s.resources import GROUP, CapacityPoolSpec
 from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
 from interconnect_operator.k8s.secret_watch import SecretWatches
 from interconnect_operator.k8s.settings import OperatorOptions
@@ -48,6 +54,8 @@ logger = logging.getLogger(__name__)
 FAST_REFRESH_SECONDS = 1.0
 #: While links are busy, the share of the wall clock refreshes may take at most.
 BUSY_REFRESH_SHARE = 0.1
+#: Kept on every CapacityPool: deleting a pool waits until no link uses it.
+POOL_FINALIZER = f"{GROUP}/pool-protection"
 CONFIG_RETRY = (5.0, 300.0)
 
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
@@ -81,6 +89,8 @@ class PoolEntry:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     busy: set[tuple[str, str]] = field(default_factory=set)
     """Links of this pool still making progress: the pool refreshes faster meanwhile."""
+    blocked_event: str | None = None
+    """The Warning already emitted for this pool's blocked deletion (once per deletion)."""
     watch: ChannelWatch | None = None
     secret_digests: dict[str, str] = field(default_factory=dict)
     """Secret name -> digest of the data the pool's clients were built from."""
@@ -115,6 +125,9 @@ class PoolLoops:
         )
         #: Pools seen whose labels do not match this instance's --pool-selector.
         self.unowned: set[str] = set()
+        #: Loops run only while this replica acts (leader election): a standby
+        #: keeps the pools' bodies and makes no provider call and no write.
+        self.active = True
 
     def owns(self, body: Mapping[str, Any]) -> bool:
         """Whether this instance (a shard when --pool-selector is set) owns the pool."""
@@ -139,6 +152,7 @@ class PoolLoops:
             entry = self.entries.pop(name, None)
             if entry is not None:
                 await self.stop_pool(entry)
+            redaction.release_prefix(pool_owner(name))
             self._metrics.remove_pool(name)
             self.wake_links(name)
             self._watch_secrets(name, None)
@@ -154,10 +168,57 @@ class PoolLoops:
             entry = PoolEntry(name=name, body=dict(body))
             self.entries[name] = entry
         entry.body = dict(body)
+        if self.active:
+            await self.guard(entry)
         if entry.task is None or generation != entry.generation:
             entry.generation = generation
             await self.stop_pool(entry)
-            entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
+            if self.active:
+                entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{name}")
+
+    async def guard(self, entry: PoolEntry) -> bool:
+        """Keep the pool's finalizer while links use it; True once it was let go.
+
+        A write that loses a race (409) or fails is retried on the next event
+        or round: the finalizer only ever blocks, it never deletes anything.
+        """
+        meta = entry.body["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        deleting = bool(meta.get("deletionTimestamp"))
+        remaining = self._index.keys_of_pool(entry.name)
+        if not deleting and POOL_FINALIZER not in finalizers:
+            change: list[str] | None = [*finalizers, POOL_FINALIZER]
+        elif deleting and POOL_FINALIZER in finalizers and not remaining:
+            change = [f for f in finalizers if f != POOL_FINALIZER] or None
+        else:
+            if deleting and remaining and entry.blocked_event is None:
+                entry.blocked_event = status_mod.deletion_condition(
+                    [f"{ns}/{name}" for ns, name in remaining], entry.generation
+                ).message
+                await self._kube.create_event(
+                    involved(entry.body, "CapacityPool"),
+                    type_="Warning",
+                    reason="LinksRemain",
+                    message=entry.blocked_event,
+                )
+            return False
+        try:
+            patched = await self._kube.patch_metadata(
+                POOLS, None, entry.name, {"finalizers": change}, meta.get("resourceVersion")
+            )
+        except KubeError as exc:
+            logger.info("pool finalizer not written yet: %s", exc, extra={"pool": entry.name})
+            return False
+        meta["finalizers"] = patched["metadata"].get("finalizers")
+        meta["resourceVersion"] = patched["metadata"]["resourceVersion"]
+        return change is None or POOL_FINALIZER not in change
+
+    def activate(self) -> None:
+        """This replica acts from now on: start the loops of every pool known so far."""
+        self.active = True
+        for entry in self.entries.values():
+            if entry.task is None:
+                entry.task = asyncio.create_task(self._loop(entry), name=f"pool-{entry.name}")
 
     async def stop(self) -> None:
         await self._secret_watches.stop()
@@ -207,6 +268,12 @@ class PoolLoops:
             entry.reconciler = None
         entry.ready.clear()
 
+    def wake_pool(self, pool: str) -> None:
+        """A link of ``pool`` went away: a pool being deleted may now let go."""
+        entry = self.entries.get(pool)
+        if entry is not None:
+            entry.wake.set()
+
     def wake_links(self, pool: str) -> None:
         for key in self._index.keys_of_pool(pool):
             self._wake_link(key)
@@ -221,6 +288,8 @@ class PoolLoops:
         first = True
         while True:
             started = time.monotonic()
+            with contextlib.suppress(KubeError):
+                await self.guard(entry)
             try:
                 await self._refresh_once(entry, runtime)
             except Exception as exc:  # containment: the loop outlives any one round
@@ -329,6 +398,7 @@ class PoolLoops:
         self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap
     ) -> None:
         old = entry.body.get("status") or {}
+        deleting = bool(entry.body["metadata"].get("deletionTimestamp"))
         new = status_mod.pool_status_body(
             report,
             old_status=old,
@@ -336,6 +406,9 @@ class PoolLoops:
             link_count=self._index.count_of_pool(entry.name),
             now=status_mod.now(),
             channels=health,
+            remaining_links=[f"{ns}/{name}" for ns, name in self._index.keys_of_pool(entry.name)]
+            if deleting
+            else None,
         )
         await self._patch_status(entry, old, new)
 
@@ -348,6 +421,8 @@ class PoolLoops:
         reachable: ConditionStatus = ConditionStatus.UNKNOWN,
     ) -> None:
         old = entry.body.get("status") or {}
+        # A pool belongs to no tenant: only the operator's own secrets mask it.
+        message = redaction.redact(message, redaction.OPERATOR_ONLY)
         new = status_mod.pool_status_error(
             old_status=old,
             generation=entry.generation,
@@ -367,6 +442,7 @@ class PoolLoops:
     async def _patch_status(
         self, entry: PoolEntry, old: Mapping[str, Any], new: dict[str, Any]
     ) -> bool:
+        new = redacted(new, redaction.OPERATOR_ONLY)
         if not status_mod.status_changed(old, new):
             return False
         try:

@@ -7,7 +7,9 @@ has a token bucket (:class:`EventLimiter`): a burst of a thousand links
 becoming Ready, or a tenant's thousand broken links, costs the API server a
 bounded number of Event writes, not one per link; the link's status
 conditions still say everything an Event would. Nothing published here
-carries a secret: the inputs hold none.
+should carry a secret (the inputs hold none); as a last line every string of a
+status and every Event message is redacted in the link's tenant scope
+(``redaction``), e.g. a provider error that echoed an MD5 password.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkKey
@@ -73,6 +76,22 @@ def involved(body: Mapping[str, Any], kind: str) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": body.get("metadata") or {}}
 
 
+def redacted(value: Any, context: str) -> Any:
+    """Every string inside ``value`` (a status body, a message) with held secrets masked."""
+    if isinstance(value, str):
+        return redaction.redact(value, context)
+    if isinstance(value, Mapping):
+        return {k: redacted(v, context) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v, context) for v in value]
+    return value
+
+
+def tenant_of(body: Mapping[str, Any]) -> str:
+    """The redaction context of a link body: its namespace."""
+    return str((body.get("metadata") or {}).get("namespace") or redaction.ANYWHERE)
+
+
 def stalled_event(result: LinkResult) -> LinkEvent | None:
     """A Warning for a link stuck waiting (e.g. NoCapacity, P7) that no event explains yet."""
     conditions = result.status.conditions if result.status is not None else ()
@@ -96,6 +115,7 @@ class Publisher:
         self, key: LinkKey, body: dict[str, Any], new: dict[str, Any]
     ) -> None:
         """Patch ``.status`` when it changed; the body copy takes the server's answer."""
+        new = redacted(new, key[0])
         if not status_mod.status_changed(body.get("status") or {}, new):
             return
         patched = await self._kube.patch_status(LINKS, key[0], key[1], new)
@@ -119,7 +139,7 @@ class Publisher:
                 involved(body, "MulticloudLink"),
                 type_=event.type,
                 reason=event.reason,
-                message=event.message,
+                message=redaction.redact(event.message, tenant_of(body)),
             )
 
     async def transition(
@@ -135,7 +155,10 @@ class Publisher:
             if message:
                 text += f": {message}"
             await self._kube.create_event(
-                involved(body, "MulticloudLink"), type_=type_, reason=reason, message=text
+                involved(body, "MulticloudLink"),
+                type_=type_,
+                reason=reason,
+                message=redaction.redact(text, tenant_of(body)),
             )
 
     def export_link(

@@ -15,15 +15,14 @@ Why each rule exists:
   write is a merge patch, so no update); status is written through the status
   subresource (patch); Events are posted on the core API only (the operator
   and kopf both use it); namespaces are read for the pool's namespaceSelector policy;
-  kopf peering objects coordinate active/standby replicas; CRDs are listed
-  because kopf scans them at startup.
+  CRDs are listed because kopf scans them at startup.
 * `NAMESPACE_RULES` (operator's namespace only): provider credentials are
   Secrets there, read one by name (`get`) and watched one by name (`watch`
   with a `metadata.name` field selector, so a rotation takes effect without a
   spec change; no `list`: the operator never enumerates the namespace's
   Secrets; the ClusterIssuer pattern: a namespace that may create links
   cannot read them, and the operator cannot read everybody's Secrets);
-  leases for leader election of the operator's own components; ConfigMaps
+  the Lease of leader election (`k8s/leader.py`: one replica acts); ConfigMaps
   that record which link (by uid) owns each shared UUID (only the operator
   writes there, so a tenant cannot claim another team's connection).
 * `LINK_VIEW_RULES` / `LINK_EDIT_RULES`: not the operator's; ClusterRoles
@@ -73,11 +72,6 @@ CLUSTER_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(_READ)},
     {
-        "apiGroups": ["kopf.dev"],
-        "resources": ["clusterkopfpeerings", "kopfpeerings"],
-        "verbs": [*_READ, "patch"],
-    },
-    {
         "apiGroups": ["apiextensions.k8s.io"],
         "resources": ["customresourcedefinitions"],
         "verbs": list(_READ),
@@ -88,10 +82,11 @@ NAMESPACE_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"]},
     # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID.
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]},
+    # Leader election (k8s/leader.py): read, create once, replace to renew.
     {
         "apiGroups": ["coordination.k8s.io"],
         "resources": ["leases"],
-        "verbs": [*_READ, "create", "update", "patch"],
+        "verbs": ["get", "create", "update"],
     },
 ]
 

@@ -316,7 +316,10 @@ class ActivationKeySecretRef(_Model):
     """Reference to the Secret key that holds an activation key."""
 
     name: ObjectName = Field(
-        description="Name of a Secret in the MulticloudLink's own namespace.",
+        description=(
+            "Name of a Secret in the MulticloudLink's own namespace, labelled "
+            'interconnect.io/link-secret: "true" (links may use no other Secret).'
+        ),
     )
     key: SecretDataKey = Field(
         default="activationKey",
@@ -328,7 +331,10 @@ class Md5SecretRef(_Model):
     """Reference to the Secret key that holds the BGP MD5 password."""
 
     name: ObjectName = Field(
-        description="Name of a Secret in the MulticloudLink's own namespace.",
+        description=(
+            "Name of a Secret in the MulticloudLink's own namespace, labelled "
+            'interconnect.io/link-secret: "true" (links may use no other Secret).'
+        ),
     )
     key: SecretDataKey = Field(
         default="password",

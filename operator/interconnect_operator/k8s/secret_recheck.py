@@ -5,8 +5,9 @@ namespace, which the operator may only ``get`` (no list/watch: watching
 Secrets in tenant namespaces would need cluster-wide ``watch`` on Secrets,
 i.e. the right to stream every Secret in the cluster). So instead of a
 watch, a link that could not use its Secrets (missing, a key absent,
-undecodable) registers them here with the content it saw (a digest, or None
-when there was no Secret); one task reads each waiting Secret by name, every
+undecodable, not opted in) registers them here with what it saw (a digest of
+the data and the opt-in label, or None when there was no Secret); one task
+reads each waiting Secret by name, every
 ``FAST_SECONDS`` for the first ``FAST_FOR_SECONDS`` of the wait and every
 ``SLOW_SECONDS`` after, and wakes its links as soon as the content differs.
 At most ``MAX_SECRETS`` Secrets are rechecked (the oldest waits first); the
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from interconnect_operator.k8s.index import LinkKey
 from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
-from interconnect_operator.k8s.secret_refs import SecretReferrers, data_digest
+from interconnect_operator.k8s.secret_refs import SecretReferrers, link_secret_digest
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class SecretRecheck:
                     self._release(secret)
                     continue
             else:
-                current = data_digest(body.get("data"))
+                current = link_secret_digest(body)
             if current != wait.baseline:
                 self._release(secret, wake=True)
 

@@ -103,3 +103,19 @@ class SecretReferrers(Generic[R, S]):
 
     def __len__(self) -> int:
         return len(self._by_secret)
+
+
+#: The label a Secret carries to be usable by links (their activation key, BGP MD5).
+LINK_SECRET_LABEL = "interconnect.io/link-secret"
+
+
+def link_secret_digest(body: Mapping[str, Any]) -> str:
+    """A digest of what decides whether a link can use a Secret: its data and its opt-in.
+
+    Adding the ``LINK_SECRET_LABEL`` label to an existing Secret changes it,
+    so a link refused for a Secret that had not opted in is woken by the label
+    alone, as it is by a new value.
+    """
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    opted_in = labels.get(LINK_SECRET_LABEL) == "true"
+    return ("opted-in:" if opted_in else "not-opted-in:") + data_digest(body.get("data"))

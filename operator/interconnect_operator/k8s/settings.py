@@ -23,6 +23,9 @@ class OperatorOptions:
     metrics_port: int = 8080
     metrics_host: str = "0.0.0.0"
     per_link_metrics: bool = True
+    metrics_shared_uuid: bool = False
+    leader_election: bool = False
+    leader_election_name: str = "interconnect-operator"
     workers: int = 32
     provider_concurrency: int = 64
     #: LabelSelector of the CapacityPools this instance owns (a shard); None: all pools.

@@ -212,11 +212,18 @@ def pool_status_body(
     link_count: int,
     now: dt.datetime,
     channels: Mapping[tuple[str, str], ChannelHealth] | None = None,
+    remaining_links: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The ``.status`` of a CapacityPool after a refresh."""
+    """The ``.status`` of a CapacityPool after a refresh.
+
+    ``remaining_links``: for a pool being deleted, the links that still use it
+    (its deletion waits for them: the ``Deleting`` condition names them).
+    """
     gen = generation
     reachable = bool(report.reachable) and all(report.reachable.values())
     conds = pool_conditions(report, gen)
+    if remaining_links is not None:
+        conds.append(deletion_condition(remaining_links, gen))
     body: dict[str, Any] = {
         "observedGeneration": gen,
         "conditions": merged_conditions(old_status, conds, now),
@@ -253,6 +260,26 @@ def pool_status_body(
             if key in old_status:
                 body[key] = old_status[key]
     return body
+
+
+#: How many remaining links a pool's Deleting condition names (the count is always given).
+NAMED_LINKS = 10
+
+
+def deletion_condition(remaining: Sequence[str], gen: int) -> Condition:
+    """A pool being deleted: True while links still use it (they keep it, with its finalizer)."""
+    if not remaining:
+        return Condition(
+            "Deleting", ConditionStatus.TRUE, "NoLinksLeft", "no link uses the pool", gen
+        )
+    shown = ", ".join(sorted(remaining)[:NAMED_LINKS])
+    more = len(remaining) - NAMED_LINKS
+    tail = f" and {more} more" if more > 0 else ""
+    message = (
+        f"deletion waits for {len(remaining)} link(s) that use the pool: {shown}{tail}; "
+        "it completes once they are deleted"
+    )
+    return Condition("Deleting", ConditionStatus.TRUE, "LinksRemain", message, gen)
 
 
 def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:

@@ -23,9 +23,9 @@ Design:
   `per_link=False` only the per-pool aggregate `interconnect_pool_links`
   (always exported) remains.
 - Label values are names, ids, phases and states only. As a safeguard any
-  label value containing a secret registered with
-  `logging_setup.register_secret` is replaced by `redacted` (P31: keys never
-  leave the operator).
+  label value containing a secret held in `redaction` is replaced by
+  `redacted` (P31: keys never leave the operator); a tenant's values only
+  apply to that tenant's link series.
 
 - The operator's process is described too: prometheus-client's process,
   GC and platform collectors (`process_*`, `python_gc_*`, `python_info`,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -118,10 +119,17 @@ class StateCollector(Collector):
             "1 if the link runs without full redundancy (e.g. 3 of 4 features, P12).",
             labels=LINK_LABELS,
         )
+        with_uuid = self._owner.shared_uuid_label
         info = GaugeMetricFamily(
             LINK_INFO,
-            "Link metadata (always 1): environment, interconnect, shared connection UUID.",
-            labels=(*LINK_LABELS, "environment", "interconnect", "shared_uuid"),
+            "Link metadata (always 1): environment, interconnect; the shared connection "
+            "UUID only with --metrics-shared-uuid.",
+            labels=(
+                *LINK_LABELS,
+                "environment",
+                "interconnect",
+                *(("shared_uuid",) if with_uuid else ()),
+            ),
         )
         phase = GaugeMetricFamily(
             LINK_PHASE,
@@ -147,27 +155,29 @@ class StateCollector(Collector):
             labels=(*LINK_LABELS, "channel"),
         )
         for link in links:
-            base = [safe_label(link.namespace), safe_label(link.name), safe_label(link.pool)]
+            # The tenant's own Secrets may mask its series' labels, nobody else's.
+            label = functools.partial(safe_label, tenant=link.namespace)
+            base = [label(link.namespace), label(link.name), label(link.pool)]
             ready.add_metric(base, flag(link.ready))
             degraded.add_metric(base, flag(link.degraded))
             info.add_metric(
                 [
                     *base,
-                    safe_label(link.environment),
-                    safe_label(link.interconnect),
-                    safe_label(link.shared_uuid),
+                    label(link.environment),
+                    label(link.interconnect),
+                    *((label(link.shared_uuid),) if with_uuid else ()),
                 ],
                 1.0,
             )
             for name in phases_with(link.phase):
-                phase.add_metric([*base, safe_label(name)], flag(name == link.phase))
+                phase.add_metric([*base, label(name)], flag(name == link.phase))
             bandwidth.add_metric(base, float(link.bandwidth_mbps * MBPS_TO_BYTES_PER_SECOND))
             for provider, ok in sorted(link.verified.items()):
-                verified.add_metric([*base, safe_label(provider)], flag(ok))
+                verified.add_metric([*base, label(provider)], flag(ok))
             for (provider, state), count in sorted(link.features.items()):
-                features.add_metric([*base, safe_label(provider), safe_label(state)], float(count))
+                features.add_metric([*base, label(provider), label(state)], float(count))
             for channel, up in sorted(link.channels_up.items()):
-                channel_up.add_metric([*base, safe_label(channel)], flag(up))
+                channel_up.add_metric([*base, label(channel)], flag(up))
         yield from (ready, degraded, info, phase, bandwidth, verified, features, channel_up)
 
     # Long on purpose: one family per pool and channel metric, declared then filled.

@@ -48,9 +48,19 @@ class OperatorMetrics:
     """
 
     # Long on purpose: one statement per counter and histogram family.
-    def __init__(self, registry: CollectorRegistry | None = None, per_link: bool = True) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        per_link: bool = True,
+        *,
+        shared_uuid_label: bool = False,
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.per_link = per_link
+        #: Whether ``interconnect_link_info`` carries ``shared_uuid``. Off by default:
+        #: the UUID is what a tenant would need to claim another team's connection,
+        #: and a scrape is readable by whoever reaches the metrics port.
+        self.shared_uuid_label = shared_uuid_label
         self._lock = threading.Lock()
         self._links: dict[tuple[str, str], LinkHealth] = {}
         self._pools: dict[str, PoolHealth] = {}

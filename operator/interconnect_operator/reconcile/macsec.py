@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
+from interconnect_operator import redaction
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import (
     ApiError,
@@ -355,6 +356,12 @@ class MacsecDriver:
         now = self._clock()
         key_id = self._key_id(now)
         material = rules.generate_key()  # OS CSPRNG
+        # Generated here, so the operator's own secret: masked everywhere. One
+        # owner per key id: at most two rotations' worth per channel are live.
+        redaction.hold(
+            f"macsec/{self.environment}/{ix}/{channel}/{key_id}",
+            [material.cak.reveal(), material.ckn.reveal()],
+        )
         if self._install_standby is not None:
             try:
                 await self._install_standby(

@@ -25,7 +25,6 @@ from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
 from interconnect_operator.api.names import last_id, provider_ref_id
-from interconnect_operator.logging_setup import redact
 from interconnect_operator.protocol.allocation import ChannelUsage
 from interconnect_operator.protocol.retry_discipline import sanitise
 from interconnect_operator.protocol.types import (
@@ -41,6 +40,7 @@ from interconnect_operator.protocol.types import (
     Side,
     VerificationState,
 )
+from interconnect_operator.redaction import redact
 
 logger = logging.getLogger(__name__)
 

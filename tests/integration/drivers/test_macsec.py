@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from interconnect_operator import redaction
 from interconnect_operator.api.models import MacSecKey
 from interconnect_operator.reconcile.macsec import MacsecDriver, MacsecReport, StandbyKey
 from tests.integration.drivers.conftest import ENV, OURS, PEER, MakePair, Pair, write_inventory
@@ -64,6 +65,11 @@ async def test_first_keys_only_on_channels_we_manage_P27_P29(make_pair: MakePair
     assert [k.active for k in ch2.keys] == [True]
     assert report.channel("ix1", "ch1").managed_by_us is False
     assert report.errors == {}
+    # Generated here: the operator holds every CAK/CKN it sent for redaction (P31).
+    for record in peer_keys(pair, "ch2").values():
+        assert (
+            redaction.redact(f"{record.cak} {record.ckn}") == f"{redaction.MASK} {redaction.MASK}"
+        )
 
 
 async def test_disabled_pool_creates_no_keys(make_pair: MakePair) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from interconnect_operator import redaction
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
 from interconnect_operator.protocol.types import Side
 from tests.integration.reconcile.conftest import (
@@ -56,6 +57,10 @@ async def test_p1_p14_destination_account_link_becomes_ready(rig: Rig) -> None:
     neg, res = await rig.states()
     assert_ready_on_both(neg, res, uuid, bandwidth=1000, interconnect=interconnect)
     _status_matches_providers(result.status, neg, uuid)
+    # The key the operator obtained is held for redaction, as its own (everywhere).
+    issued = op.reconciler._memory[uuid].key
+    assert issued is not None
+    assert redaction.redact(issued.reveal(), "any-namespace") == redaction.MASK
     # P1: the responder issued the key; CreateConnection consumed it.
     assert [k["state"] for k in res["activationKeys"] if k["sharedConnectionUuid"] == uuid] == [
         "placed"

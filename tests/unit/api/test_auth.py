@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
+from interconnect_operator import redaction
 from interconnect_operator.api.auth import (
     BearerToken,
     MutualTLS,
@@ -103,6 +104,27 @@ async def test_oauth2_token_cached_until_expiry() -> None:
         "Bearer tok-1",
         "Bearer tok-2",
     ]
+
+
+class LongTokenCredentials(FakeCredentials):
+    def refresh(self, request: Any) -> None:
+        super().refresh(request)
+        self.token = f"ya29.access-token-{self.refreshes:04d}"
+
+
+async def test_oauth2_tokens_are_held_for_redaction_and_the_old_one_let_go() -> None:
+    now = [dt.datetime(2026, 5, 18, 12, 0, tzinfo=dt.UTC)]
+    credentials = LongTokenCredentials(dt.timedelta(hours=1))
+    auth = OAuth2ServiceAccount(credentials, request_factory=object, now=lambda: now[0])
+    seen: list[httpx.Request] = []
+    async with recording_client(auth, seen) as client:
+        await client.get_connection("e", "i", "k")
+        assert redaction.contains_secret("ya29.access-token-0001")
+        now[0] += dt.timedelta(hours=2)
+        await client.get_connection("e", "i", "k")
+    assert redaction.contains_secret("ya29.access-token-0002")
+    assert not redaction.contains_secret("ya29.access-token-0001")
+    redaction.clear()
 
 
 async def test_oauth2_refreshes_once_on_401() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from interconnect_operator import redaction
 from interconnect_operator.metrics import OperatorMetrics
 from tests.unit.k8s.fake_kube import FakeKube
 
@@ -16,3 +19,11 @@ def kube() -> FakeKube:
 @pytest.fixture
 def metrics() -> OperatorMetrics:
     return OperatorMetrics()
+
+
+@pytest.fixture(autouse=True)
+def _no_held_secrets() -> Iterator[None]:
+    # The redaction registry is process-wide: isolate every test from the others.
+    redaction.clear()
+    yield
+    redaction.clear()

@@ -38,6 +38,7 @@ class FakeKube:
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.leases: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[RecordedEvent] = []
         self.status_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
         self.meta_patches: list[tuple[ObjectKey, dict[str, Any]]] = []
@@ -58,13 +59,20 @@ class FakeKube:
         self.objects[(plural, meta.get("namespace"), meta["name"])] = body
         return copy.deepcopy(body)
 
-    def add_secret(self, namespace: str, name: str, data: Mapping[str, str | bytes]) -> None:
+    def add_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: Mapping[str, str | bytes],
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
         encoded = {
             k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
             for k, v in data.items()
         }
         created = (namespace, name) not in self.secrets
-        self.secrets[(namespace, name)] = {"metadata": {"name": name}, "data": encoded}
+        metadata = {"name": name, "labels": dict(labels or {})}
+        self.secrets[(namespace, name)] = {"metadata": metadata, "data": encoded}
         self._secret_event("ADDED" if created else "MODIFIED", namespace, name)
 
     def delete_secret(self, namespace: str, name: str) -> None:
@@ -190,6 +198,36 @@ class FakeKube:
         self._maybe_fail("delete_configmap")
         if self.configmaps.pop((namespace, name), None) is None:
             raise KubeError(404, f"configmap {name} not found")
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any]:
+        self._maybe_fail("get_lease")
+        if (namespace, name) not in self.leases:
+            raise KubeError(404, f"lease {name} not found")
+        return copy.deepcopy(self.leases[(namespace, name)])
+
+    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._maybe_fail("create_lease")
+        name = body["metadata"]["name"]
+        if (namespace, name) in self.leases:
+            raise KubeError(409, f"lease {name} already exists")
+        stored = copy.deepcopy(dict(body))
+        stored["metadata"]["resourceVersion"] = self._next_revision()
+        self.leases[(namespace, name)] = stored
+        return copy.deepcopy(stored)
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self._maybe_fail("replace_lease")
+        current = self.leases.get((namespace, name))
+        if current is None:
+            raise KubeError(404, f"lease {name} not found")
+        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise KubeError(409, "the object has been modified")
+        stored = copy.deepcopy(dict(body))
+        stored["metadata"]["resourceVersion"] = self._next_revision()
+        self.leases[(namespace, name)] = stored
+        return copy.deepcopy(stored)
 
     async def create_event(
         self,

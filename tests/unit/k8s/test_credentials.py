@@ -9,12 +9,13 @@ import pytest
 
 from interconnect_operator.api.auth import BearerToken, NoAuth
 from interconnect_operator.k8s.config_error import ConfigError
-from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.credentials import LINK_SECRET_LABEL, Credentials
 from interconnect_operator.k8s.resources import MulticloudLinkSpec
 from interconnect_operator.protocol.types import Side
 from tests.unit.k8s.fake_kube import FakeKube
 
 NS = "interconnect-system"
+LINK_SECRET = {LINK_SECRET_LABEL: "true"}
 
 
 def _provider(name: str, role: str, **extra: Any) -> dict[str, Any]:
@@ -153,8 +154,8 @@ def _link_spec(**extra: Any) -> MulticloudLinkSpec:
 
 
 async def test_link_secrets_read_from_the_links_namespace(kube: FakeKube) -> None:
-    kube.add_secret("team-a", "key", {"activationKey": "  the-key\n"})
-    kube.add_secret("team-a", "bgp", {"md5": "m"})
+    kube.add_secret("team-a", "key", {"activationKey": "  the-key\n"}, labels=LINK_SECRET)
+    kube.add_secret("team-a", "bgp", {"md5": "m"}, labels=LINK_SECRET)
     spec = _link_spec(
         activationKey={"secretRef": {"name": "key", "key": "activationKey"}},
         bgp={"asn": 65000, "md5SecretRef": {"name": "bgp", "key": "md5"}},
@@ -171,9 +172,47 @@ async def test_link_secrets_read_from_the_links_namespace(kube: FakeKube) -> Non
 
 
 async def test_an_empty_activation_key_is_missing(kube: FakeKube) -> None:
-    kube.add_secret("team-a", "key", {"activationKey": "   "})
+    kube.add_secret("team-a", "key", {"activationKey": "   "}, labels=LINK_SECRET)
     spec = _link_spec(activationKey={"secretRef": {"name": "key", "key": "activationKey"}})
     with pytest.raises(ConfigError) as raised:
         await Credentials(kube, NS).link_secrets(("team-a", "l"), spec, deleting=False)
     assert raised.value.reason == "SecretKeyMissing"
     assert raised.value.message == "secret team-a/key has no key 'activationKey'"
+
+
+@pytest.mark.parametrize(
+    "present", ["missing", "forbidden", "unlabelled", "labelled-false"], ids=str
+)
+async def test_a_link_secret_must_opt_in_and_the_refusal_is_the_same_whatever_the_cause(
+    kube: FakeKube, present: str
+) -> None:
+    if present == "unlabelled":
+        kube.add_secret("team-a", "db", {"password": "database-password"})
+    elif present == "labelled-false":
+        kube.add_secret("team-a", "db", {"password": "x"}, labels={LINK_SECRET_LABEL: "false"})
+    elif present == "forbidden":
+        kube.fail("get_secret", 403)
+    spec = _link_spec(
+        destinationAccountId="a",
+        bgp={"asn": 65000, "md5SecretRef": {"name": "db", "key": "password"}},
+    )
+    with pytest.raises(ConfigError) as raised:
+        await Credentials(kube, NS).link_secrets(("team-a", "l"), spec, deleting=False)
+    assert raised.value.reason == "LinkSecretRefused"
+    assert raised.value.message == (
+        "link team-a/l: secret team-a/db is not usable by links: it must exist and carry "
+        'the label interconnect.io/link-secret: "true"'
+    )
+
+
+async def test_only_the_referenced_key_of_a_link_secret_is_decoded(kube: FakeKube) -> None:
+    kube.add_secret(
+        "team-a", "bgp", {"md5": "bgp-password", "blob": b"\xff\xfe"}, labels=LINK_SECRET
+    )
+    spec = _link_spec(
+        destinationAccountId="a",
+        bgp={"asn": 65000, "md5SecretRef": {"name": "bgp", "key": "md5"}},
+    )
+    _, md5 = await Credentials(kube, NS).link_secrets(("team-a", "l"), spec, deleting=False)
+    assert md5 is not None
+    assert md5.reveal() == "bgp-password"

@@ -40,6 +40,7 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 from tests.unit.k8s.fake_kube import FakeKube
 
 KEY = ("team-a", "link")
+LINK_SECRET = {"interconnect.io/link-secret": "true"}
 OPTIONS = OperatorOptions(workers=1)
 
 
@@ -280,10 +281,10 @@ async def test_a_missing_secret_backs_off_and_resets_once_found(rig: Rig) -> Non
     body = rig.link(activationKey={"secretRef": {"name": "key", "key": "activationKey"}})
     delays = [await rig.workers.reconcile(KEY, body) for _ in range(9)]
     assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
-    assert rig.reasons() == ["SecretNotFound"]
+    assert rig.reasons() == ["LinkSecretRefused"]
     # The backoff is the floor; the get-only recheck watches for the Secret meanwhile.
     assert rig.workers.secret_recheck.waiting == {("team-a", "key")}
-    rig.kube.add_secret("team-a", "key", {"activationKey": "k"})
+    rig.kube.add_secret("team-a", "key", {"activationKey": "k"}, labels=LINK_SECRET)
     rig.reconciler.results.append(_result(Phase.PLACING))
     assert await rig.workers.reconcile(KEY, body) == 60.0
     assert rig.workers.state[KEY].secret_backoff == 5.0
@@ -610,3 +611,14 @@ async def test_deletion_is_never_held_by_the_capacity_policy(rig: Rig) -> None:
     rig.reconciler.results.append(_result(Phase.DELETING, finalized=True))
     assert await rig.workers.reconcile(KEY, body) is None
     assert len(rig.reconciler.requests) == 1
+
+
+async def test_a_new_link_of_a_pool_being_deleted_is_refused(rig: Rig) -> None:
+    entry = rig.add_pool()
+    entry.body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    body = rig.link()
+    assert await rig.workers.reconcile(KEY, body) is None
+    assert rig.reasons() == ["PoolDeleting"]
+    assert rig.reconciler.requests == []
+    assert "finalizers" not in rig.stored()["metadata"]
+    assert rig.kube.objects[(LINKS, "team-a", "link")]["status"]["phase"] == "Pending"

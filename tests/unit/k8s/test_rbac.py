@@ -39,9 +39,8 @@ def test_cluster_rules_cover_what_kopf_and_the_reconcilers_need() -> None:
     for verb in ("get", "list", "watch"):
         assert _allows(rules, "", "namespaces", verb)
         assert _allows(rules, "apiextensions.k8s.io", "customresourcedefinitions", verb)
-    for verb in ("get", "list", "watch", "patch"):
-        assert _allows(rules, "kopf.dev", "clusterkopfpeerings", verb)
-        assert _allows(rules, "kopf.dev", "kopfpeerings", verb)
+    # Active/standby is a Lease in the operator's namespace, not kopf peering.
+    assert not any("kopf.dev" in rule["apiGroups"] for rule in rules)
 
 
 def test_cluster_rules_never_grant_secrets_deletes_or_wildcards() -> None:
@@ -61,7 +60,10 @@ def test_secrets_are_readable_only_in_the_operator_namespace() -> None:
     # watch: one watch per referenced name (field selector), for rotations; never list.
     assert _allows(role["rules"], "", "secrets", "watch")
     assert not _allows(role["rules"], "", "secrets", "list")
-    assert _allows(role["rules"], "coordination.k8s.io", "leases", "update")
+    for verb in ("get", "create", "update"):
+        assert _allows(role["rules"], "coordination.k8s.io", "leases", verb)
+    for verb in ("list", "watch", "patch", "delete"):
+        assert not _allows(role["rules"], "coordination.k8s.io", "leases", verb)
     for cluster_role in kinds["ClusterRole"]:
         assert not _allows(cluster_role["rules"], "", "secrets", "get")
 

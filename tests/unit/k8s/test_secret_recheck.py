@@ -9,10 +9,11 @@ from interconnect_operator.k8s.secret_recheck import (
     SecretRecheck,
     recheck_interval,
 )
-from interconnect_operator.k8s.secret_refs import data_digest
+from interconnect_operator.k8s.secret_refs import LINK_SECRET_LABEL, link_secret_digest
 from tests.unit.k8s.fake_kube import FakeKube
 
 LINK = ("team-a", "link")
+OPTED_IN = {LINK_SECRET_LABEL: "true"}
 
 
 class Clock:
@@ -51,13 +52,27 @@ async def test_a_secret_missing_its_key_wakes_the_link_when_its_data_changes(
     kube: FakeKube,
 ) -> None:
     recheck, woken, clock = _recheck(kube)
-    kube.add_secret("team-a", "key", {"other": "x"})
-    seen = data_digest(kube.secrets[("team-a", "key")]["data"])
+    kube.add_secret("team-a", "key", {"other": "x"}, labels=OPTED_IN)
+    seen = link_secret_digest(kube.secrets[("team-a", "key")])
     recheck.wait(LINK, [(("team-a", "key"), seen)])
     clock.now += FAST_SECONDS
     await recheck.check_due()
     assert woken == []  # same content: the link would fail the same way
-    kube.add_secret("team-a", "key", {"other": "x", "k": "v"})
+    kube.add_secret("team-a", "key", {"other": "x", "k": "v"}, labels=OPTED_IN)
+    clock.now += FAST_SECONDS
+    await recheck.check_due()
+    assert woken == [LINK]
+
+
+async def test_a_secret_that_opts_in_later_wakes_the_link(kube: FakeKube) -> None:
+    recheck, woken, clock = _recheck(kube)
+    kube.add_secret("team-a", "key", {"k": "v"})
+    seen = link_secret_digest(kube.secrets[("team-a", "key")])
+    recheck.wait(LINK, [(("team-a", "key"), seen)])
+    clock.now += FAST_SECONDS
+    await recheck.check_due()
+    assert woken == []
+    kube.add_secret("team-a", "key", {"k": "v"}, labels=OPTED_IN)  # same data, now labelled
     clock.now += FAST_SECONDS
     await recheck.check_due()
     assert woken == [LINK]

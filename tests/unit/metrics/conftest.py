@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from interconnect_operator import logging_setup
+from interconnect_operator import redaction
 from interconnect_operator.metrics import (
     ChannelHealth,
     InterconnectHealth,
@@ -35,9 +35,9 @@ def promtool() -> str:
 @pytest.fixture(autouse=True)
 def _no_registered_secrets() -> Iterator[None]:
     # The secret registry is process-wide: isolate every test from the others.
-    logging_setup.clear_secrets()
+    redaction.clear()
     yield
-    logging_setup.clear_secrets()
+    redaction.clear()
 
 
 @pytest.fixture

@@ -10,14 +10,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from interconnect_operator.logging_setup import (
-    MASK,
-    RedactSecrets,
-    configure_logging,
-    redact,
-    register_secret,
-    unregister_secret,
-)
+from interconnect_operator import redaction
+from interconnect_operator.logging_setup import RedactSecrets, configure_logging
+from interconnect_operator.redaction import MASK, redact
 
 SECRET = "cak-00112233445566778899aabbccddeeff"
 
@@ -131,11 +126,11 @@ def test_registered_secret_is_masked_in_message_args_extras_and_exception(
     stream: io.StringIO,
 ) -> None:
     configure_logging("INFO", json_format=True, stream=stream)
-    register_secret(SecretStr(SECRET))
+    redaction.hold("test", [SecretStr(SECRET)])
     log = logging.getLogger("interconnect_operator.test")
     log.info("key is " + SECRET)
     log.info("key is %s", SECRET)
-    log.info("payload", extra={"body": {"cak": SECRET, "list": [SECRET]}, "link": "l1"})
+    log.info("payload", extra={"body": {"cak": SECRET, "list": [SECRET]}, "link": "ns/l1"})
     try:
         raise RuntimeError(f"provider echoed {SECRET}")
     except RuntimeError:
@@ -146,20 +141,20 @@ def test_registered_secret_is_masked_in_message_args_extras_and_exception(
     assert records[0]["message"] == f"key is {MASK}"
     assert records[1]["message"] == f"key is {MASK}"
     assert records[2]["body"] == {"cak": MASK, "list": [MASK]}
-    assert records[2]["link"] == "l1"
+    assert records[2]["link"] == "ns/l1"
     assert f"provider echoed {MASK}" in str(records[3]["exception"])
 
 
 def test_secret_is_masked_in_text_format_too(stream: io.StringIO) -> None:
     configure_logging("INFO", json_format=False, stream=stream)
-    register_secret(SECRET)
+    redaction.hold("test", [SECRET])
     logging.getLogger("t").info("token %s", SECRET, extra={"token": SECRET})
     assert SECRET not in stream.getvalue()
     assert MASK in stream.getvalue()
 
 
 def test_filter_alone_rewrites_the_record() -> None:
-    register_secret(SECRET)
+    redaction.hold("test", [SECRET])
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "a=%s b=%d", (SECRET, 7), None)
     assert RedactSecrets().filter(record) is True
     assert record.getMessage() == f"a={MASK} b=7"
@@ -167,16 +162,70 @@ def test_filter_alone_rewrites_the_record() -> None:
 
 
 def test_secret_with_trailing_newline_and_containing_secrets() -> None:
-    register_secret("md5-password\n")
-    register_secret("outer-md5-password-long")
-    # The stripped form is registered; the longer secret is masked whole.
+    redaction.hold("a", ["md5-password\n"])
+    redaction.hold("b", ["outer-md5-password-long"])
+    # The stripped form is held; the longer secret is masked whole.
     assert redact("x md5-password y") == f"x {MASK} y"
     assert redact("outer-md5-password-long") == MASK
+    assert redact("md5-password md5-password") == f"{MASK} {MASK}"
 
 
-def test_short_values_are_not_registered_and_unregister_forgets() -> None:
-    register_secret("ab")
-    assert redact("ab cab") == "ab cab"
-    register_secret(SECRET)
-    unregister_secret(SECRET)
+def test_short_values_are_not_held_and_release_forgets() -> None:
+    redaction.hold("short", ["prod", "abcdefg"])
+    assert redact("prod abcdefg") == "prod abcdefg"
+    redaction.hold("test", [SECRET])
+    redaction.release("test")
     assert redact(SECRET) == SECRET
+
+
+def test_holding_again_replaces_and_a_value_lives_while_any_owner_holds_it() -> None:
+    redaction.hold("link/a/x/md5", ["first-password"], scope="a")
+    redaction.hold("link/a/x/md5", ["second-password"], scope="a")
+    assert redact("first-password") == "first-password"
+    assert redact("second-password") == MASK
+    redaction.hold("link/a/y/md5", ["second-password"], scope="a")
+    redaction.release_prefix("link/a/x/")
+    assert redact("second-password") == MASK
+    redaction.release_prefix("link/a/y/")
+    assert redact("second-password") == "second-password"
+    assert redaction.contains_secret("second-password") is False
+
+
+def test_a_tenant_value_masks_its_own_and_unattributed_text_never_another_tenants() -> None:
+    redaction.hold("link/evil/x/md5", ["production"], scope="evil")
+    line = "pool production-east refreshed"
+    assert redact(line, "team-a") == line
+    assert redact(line, redaction.OPERATOR_ONLY) == line
+    assert redact(line, "evil") == f"pool {MASK}-east refreshed"
+    assert redact(line) == f"pool {MASK}-east refreshed"
+    # The operator's own values mask everywhere.
+    redaction.hold("pool/p/aws", ["operator-token-value"])
+    assert redact("t=operator-token-value", "team-a") == f"t={MASK}"
+
+
+def test_log_records_of_another_tenant_are_not_masked_by_a_tenants_values(
+    stream: io.StringIO,
+) -> None:
+    configure_logging("INFO", json_format=True, stream=stream)
+    redaction.hold("link/evil/x/md5", ["production"], scope="evil")
+    log = logging.getLogger("interconnect_operator.test")
+    log.info("link production-db ready", extra={"link": "team-a/production-db"})
+    token = redaction.current_tenant.set("team-a")
+    try:
+        log.info("calling production-east")
+    finally:
+        redaction.current_tenant.reset(token)
+    log.info("echo production", extra={"link": "evil/x"})
+    records = lines(stream)
+    assert records[0]["message"] == "link production-db ready"
+    assert records[1]["message"] == "calling production-east"
+    assert records[2]["message"] == f"echo {MASK}"
+
+
+def test_matching_is_literal_and_costs_no_compile() -> None:
+    values = [f"secret-value-{i:05d}" for i in range(5000)]
+    redaction.hold("many", values)
+    text = "a (regex) .* [chars] secret-value-04999 and secret-value-00000."
+    assert redact(text) == f"a (regex) .* [chars] {MASK} and {MASK}."
+    redaction.hold("regexy", ["a.*b+c(d)?e"])
+    assert redact("xa.*b+c(d)?ex aXXbbcde") == f"x{MASK}x aXXbbcde"

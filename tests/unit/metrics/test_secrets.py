@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from interconnect_operator.logging_setup import register_secret
+from interconnect_operator import redaction
 from interconnect_operator.metrics import OperatorMetrics, render
 
 from .conftest import link, pool, populated
@@ -15,8 +15,7 @@ MACSEC_CAK = "0123456789abcdef0123456789abcdef"
 
 
 def test_populated_scrape_carries_no_registered_secret() -> None:
-    for secret in (ACTIVATION_KEY, MD5_PASSWORD, MACSEC_CAK):
-        register_secret(secret)
+    redaction.hold("test", (ACTIVATION_KEY, MD5_PASSWORD, MACSEC_CAK))
     text = render(populated(OperatorMetrics())).decode()
     for secret in (ACTIVATION_KEY, MD5_PASSWORD, MACSEC_CAK):
         assert secret not in text
@@ -25,9 +24,8 @@ def test_populated_scrape_carries_no_registered_secret() -> None:
 def test_secret_passed_as_label_value_is_masked() -> None:
     # A caller mistake (the key where the shared UUID belongs, a reason that
     # quotes a key) must not leak: the value is exported as `redacted`.
-    register_secret(ACTIVATION_KEY)
-    register_secret(MACSEC_CAK)
-    metrics = OperatorMetrics()
+    redaction.hold("test", (ACTIVATION_KEY, MACSEC_CAK))
+    metrics = OperatorMetrics(shared_uuid_label=True)
     metrics.set_link(replace(link("l1"), shared_uuid=ACTIVATION_KEY))
     metrics.record_reconcile_error("MulticloudLink", f"KeyRejected:{ACTIVATION_KEY}")
     metrics.record_provider_request("aws", MACSEC_CAK, "400", 0.1)
@@ -78,10 +76,32 @@ def test_label_values_are_only_names_ids_phases_and_states() -> None:
 
 def test_secret_registered_after_a_scrape_is_masked_on_the_next() -> None:
     # Label verdicts are cached per value; registering a secret invalidates them.
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(shared_uuid_label=True)
     metrics.set_link(replace(link("l1"), shared_uuid=MD5_PASSWORD))
     assert MD5_PASSWORD in render(metrics).decode()
-    register_secret(MD5_PASSWORD)
+    redaction.hold("test", [MD5_PASSWORD])
     text = render(metrics).decode()
     assert MD5_PASSWORD not in text
     assert 'shared_uuid="redacted"' in text
+
+
+def test_a_tenant_secret_masks_only_that_tenants_series() -> None:
+    # A tenant Secret holding the name of a shared pool must not merge the
+    # pool's series, nor mask another team's link labels.
+    redaction.hold("link/evil/x/md5", ["pool-shared"], scope="evil")
+    metrics = OperatorMetrics()
+    metrics.set_link(link("victim", namespace="team-a", pool="pool-shared"))
+    metrics.set_link(link("own", namespace="evil", pool="pool-shared"))
+    metrics.set_pool(pool("pool-shared"))
+    text = render(metrics).decode()
+    assert 'name="victim",namespace="team-a",pool="pool-shared"' in text
+    assert 'name="own",namespace="evil",pool="redacted"' in text
+    assert 'interconnect_pool_links{phase="Ready",pool="pool-shared"} 2.0' in text
+    assert 'interconnect_provider_reachable{pool="pool-shared"' in text
+
+
+def test_no_shared_uuid_label_unless_switched_on() -> None:
+    uuid = link("l1").shared_uuid
+    assert uuid not in render(populated(OperatorMetrics())).decode()
+    text = render(populated(OperatorMetrics(shared_uuid_label=True))).decode()
+    assert f'shared_uuid="{link("up").shared_uuid}"' in text

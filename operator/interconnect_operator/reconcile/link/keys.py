@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from interconnect_operator import redaction
 from interconnect_operator.api.activation_key import InvalidActivationKey, decode
 from interconnect_operator.api.customer import request_activation_key
 from interconnect_operator.api.errors import ApiError, AuthError, InvalidRequest
@@ -80,6 +81,11 @@ def policy_refusal(request: LinkRequest, pool: PoolRuntime) -> keys.KeyProblem |
     )
 
 
+def key_owner(uuid: str) -> str:
+    """The redaction owner of a key the operator obtained (issued or recovered) for ``uuid``."""
+    return f"activation-key/{uuid}"
+
+
 async def issue_key(
     request: LinkRequest, pool: PoolRuntime, memories: dict[str, LinkMemory]
 ) -> LinkResult:
@@ -103,6 +109,7 @@ async def issue_key(
         return results.transient(request, None, environment, "KeyRequestFailed", str(exc))
     memory = memories.setdefault(issued.shared_connection_uuid, LinkMemory())
     memory.key = Secret(issued.encoded_key.get_secret_value())
+    redaction.hold(key_owner(issued.shared_connection_uuid), [memory.key.reveal()])
     # Write-ahead: the k8s layer stores the UUID before anything else is created,
     # so a restart finds the link's objects again.
     return LinkResult(
@@ -126,6 +133,8 @@ def lost_before_use(request: LinkRequest, uuid: str, pool: PoolRuntime, memory: 
     snapshot = pool.snapshot
     assert snapshot is not None
     memory.key = views.creation_key(snapshot, uuid)
+    if memory.key is not None:
+        redaction.hold(key_owner(uuid), [memory.key.reveal()])
     return (
         memory.key is None
         and request.destination_account_id is not None

@@ -44,6 +44,7 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
+from interconnect_operator import redaction
 from interconnect_operator.api.errors import ApiError, InvalidRequest
 from interconnect_operator.api.retry import retry_after_of
 from interconnect_operator.protocol import link_state
@@ -112,6 +113,7 @@ class LinkReconciler:
 
     def forget(self, shared_uuid: str) -> None:
         self._memory.pop(shared_uuid, None)
+        redaction.release(keys.key_owner(shared_uuid))
 
     # ------------------------------------------------------------------ entry
 
@@ -367,6 +369,7 @@ class LinkReconciler:
         """
         self._retired.add(uuid)
         self._memory.pop(uuid, None)
+        redaction.release(keys.key_owner(uuid))
         logger.info("connection %s deleted by a provider; renewing the key", uuid)
         return await keys.issue_key(request, self.pool, self._memory)
 
