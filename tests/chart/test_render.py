@@ -331,3 +331,44 @@ def test_bind_addresses_and_the_uuid_label_switch_reach_the_operator(render: Ren
     assert args.metrics_host == "127.0.0.1"
     assert args.metrics_shared_uuid is True
     assert args.liveness == "http://10.0.0.1:8081/healthz"
+
+
+def test_shards_render_one_deployment_lease_and_budget_each(render: Render) -> None:
+    from interconnect_operator.cli import build_parser
+    from interconnect_operator.k8s.policy import selector_matches
+
+    shards = [
+        {"name": "a", "poolSelector": "interconnect.io/shard=a"},
+        {"name": "b", "poolSelector": "interconnect.io/shard in (b,c)"},
+    ]
+    manifests = render(sets=["replicaCount=2"], set_json=[f"shards={json.dumps(shards)}"])
+    deployments = by_kind(manifests, "Deployment")
+    budgets = by_kind(manifests, "PodDisruptionBudget")
+    assert [d["metadata"]["name"] for d in deployments] == [
+        "ico-interconnect-operator-a",
+        "ico-interconnect-operator-b",
+    ]
+    selectors = []
+    for deployment, budget, shard in zip(deployments, budgets, shards, strict=True):
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector["interconnect.io/shard"] == shard["name"]
+        assert budget["spec"]["selector"]["matchLabels"] == selector
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= pod_labels.items()
+        args = build_parser().parse_args(
+            deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        )
+        assert args.leader_election_name == f"ico-interconnect-operator-{shard['name']}"
+        selectors.append(args.pool_selector)
+    # The shards' Deployments never select each other's pods, and each owns its pools.
+    a_pods = deployments[0]["spec"]["template"]["metadata"]["labels"]
+    assert not deployments[1]["spec"]["selector"]["matchLabels"].items() <= a_pods.items()
+    assert selector_matches(selectors[0], {"interconnect.io/shard": "a"})
+    assert not selector_matches(selectors[1], {"interconnect.io/shard": "a"})
+    assert selector_matches(selectors[1], {"interconnect.io/shard": "c"})
+
+
+def test_a_shard_needs_a_dns_label_name_and_a_selector(render_text: Any) -> None:
+    for bad in ([{"name": "A_1", "poolSelector": "x=y"}], [{"name": "a"}]):
+        with pytest.raises(AssertionError, match="shards"):
+            render_text(set_json=[f"shards={json.dumps(bad)}"])

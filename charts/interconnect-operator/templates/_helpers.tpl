@@ -73,7 +73,29 @@ call the providers (STYLE checklist 9).
 {{- end }}
 
 {{- define "interconnect-operator.leaseName" -}}
-{{- default (include "interconnect-operator.fullname" .) .Values.leaderElection.name }}
+{{- $base := default (include "interconnect-operator.fullname" .) .Values.leaderElection.name }}
+{{- with (.Shard | default dict).name }}
+{{- printf "%s-%s" $base . | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $base }}
+{{- end }}
+{{- end }}
+
+{{/* A shard's Deployment (and PDB): the full name, with the shard's name when sharded. */}}
+{{- define "interconnect-operator.deploymentName" -}}
+{{- $base := include "interconnect-operator.fullname" . }}
+{{- with (.Shard | default dict).name }}
+{{- printf "%s-%s" $base . | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $base }}
+{{- end }}
+{{- end }}
+
+{{/* The shard label of a sharded Deployment's pods (nothing without shards). */}}
+{{- define "interconnect-operator.shardLabel" -}}
+{{- with (.Shard | default dict).name }}
+interconnect.io/shard: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/* Namespace of the Grafana dashboard ConfigMap (a sidecar may watch only one). */}}
