@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from interconnect_operator import redaction
 from interconnect_operator.api import models
-from interconnect_operator.logging_setup import register_secret, unregister_secret
 from interconnect_operator.protocol.link_state import Phase
 from interconnect_operator.protocol.link_state.decide import RETRYABLE_FAILURE_GRACE
 from interconnect_operator.reconcile.snapshot import feature_failure
@@ -148,7 +148,7 @@ async def test_retryable_failure_waits_for_a_bounded_time_then_fails(rig: Rig) -
 
 def test_failure_info_is_redacted_bounded_and_tolerant() -> None:
     """The provider's failureInfo as the decision sees it: hostile text tamed."""
-    register_secret("md5-echoed-back-by-provider")
+    redaction.hold("test:md5", ["md5-echoed-back-by-provider"], scope="team-a")
     try:
         info = models.FailureInfo.model_validate(
             {
@@ -161,7 +161,7 @@ def test_failure_info_is_redacted_bounded_and_tolerant() -> None:
         )
         failure = feature_failure(info)
     finally:
-        unregister_secret("md5-echoed-back-by-provider")
+        redaction.release("test:md5")
     assert failure is not None
     assert failure.code is not None
     assert len(failure.code) <= 64
