@@ -276,3 +276,28 @@ def test_the_admission_policy_exempts_only_the_operator_and_can_be_turned_off(
     assert binding["spec"]["validationActions"] == ["Deny"]
     off = render(sets=["admissionPolicy.enabled=false"])
     assert not [m for m in off if m["kind"].startswith("ValidatingAdmission")]
+
+
+def test_workload_identity_values_annotate_the_service_account(render: Render) -> None:
+    manifests = render(
+        sets=[
+            "serviceAccount.awsRoleArn=arn:aws:iam::111122223333:role/interconnect",
+            "serviceAccount.gcpServiceAccount=ico@demo-project.iam.gserviceaccount.com",
+            "serviceAccount.googleCloudProject=demo-project",
+            "serviceAccount.annotations.team=network",
+        ]
+    )
+    annotations = one(manifests, "ServiceAccount")["metadata"]["annotations"]
+    assert annotations == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/interconnect",
+        "iam.gke.io/gcp-service-account": "ico@demo-project.iam.gserviceaccount.com",
+        "team": "network",
+    }
+    env = {e["name"]: e.get("value") for e in _container(manifests)["env"]}
+    assert env["GOOGLE_CLOUD_PROJECT"] == "demo-project"
+
+
+def test_no_ambient_identity_by_default(defaults: list[Manifest]) -> None:
+    assert "annotations" not in one(defaults, "ServiceAccount")["metadata"]
+    names = {e["name"] for e in _container(defaults)["env"]}
+    assert "GOOGLE_CLOUD_PROJECT" not in names

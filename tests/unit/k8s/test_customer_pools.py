@@ -92,14 +92,33 @@ async def test_keys_and_token_from_the_pools_secret(kube: FakeKube) -> None:
         await pool.aclose()
 
 
-async def test_no_google_credentials_anywhere_is_a_config_error(
+async def test_no_auth_on_a_customer_pool_is_an_error_not_a_silent_fallback(
     kube: FakeKube, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    # Even with an identity in the environment, None does not mean "use it".
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHEPOD")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pod-secret")
     with pytest.raises(ConfigError) as raised:
         await _driver(kube, _body({"type": "None"}, {"type": "None"}))
-    assert raised.value.reason == "InvalidCredentials"
-    assert "gcp" in raised.value.message
+    assert raised.value.reason == "CredentialsRequired"
+    assert "source Ambient" in raised.value.message
+
+
+async def test_ambient_aws_uses_botocores_chain_when_chosen(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHEPOD")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pod-secret")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    kube.add_secret(NS, "creds", {"token": "t"})
+    sigv4 = {"type": "SigV4", "source": "Ambient", "region": "us-east-1", "service": "interconnect"}
+    bearer = {"type": "Bearer", "secretRef": {"name": "creds", "key": "token"}}
+    pool, _ = await _driver(kube, _body(sigv4, bearer))
+    try:
+        creds = pool.aws.botocore_client._request_signer._credentials
+        assert creds.access_key == "AKIDFROMTHEPOD"
+    finally:
+        await pool.aclose()
 
 
 async def test_a_secret_without_aws_keys_is_a_config_error(kube: FakeKube) -> None:
