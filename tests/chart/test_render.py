@@ -301,3 +301,8 @@ def test_no_ambient_identity_by_default(defaults: list[Manifest]) -> None:
     assert "annotations" not in one(defaults, "ServiceAccount")["metadata"]
     names = {e["name"] for e in _container(defaults)["env"]}
     assert "GOOGLE_CLOUD_PROJECT" not in names
+
+
+def test_the_pod_name_reaches_the_operator_for_its_events(defaults: list[Manifest]) -> None:
+    env = {e["name"]: e for e in _container(defaults)["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}

@@ -30,6 +30,7 @@ from tests.support.stack import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+OPERATOR_POD = "interconnect-operator-6b7c9d-e2e01"
 CRDS = REPO / "crds"
 
 
@@ -100,6 +101,8 @@ def stack(kube: Kube, e2e_log_dir: Path) -> Iterator[Stack]:
         "GCE_METADATA_HOST": metadata_host,
         "GCE_METADATA_IP": metadata_host,
         "AWS_EC2_METADATA_DISABLED": "true",
+        # What the chart's downward API gives the pod: Events name it as reportingInstance.
+        "POD_NAME": OPERATOR_POD,
     }
     operator = start_operator(
         identity, log_dir=e2e_log_dir, operator_namespace=operator_namespace, env=ambient_env
