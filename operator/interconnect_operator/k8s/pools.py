@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 FAST_REFRESH_SECONDS = 1.0
 CONFIG_RETRY = (5.0, 300.0)
+#: Setup failures only a change of the pool's spec can fix: Stalled, no retry until then.
+TERMINAL_REASONS = frozenset({"InvalidSpec", "CredentialsRequired"})
 
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
 
@@ -228,11 +230,13 @@ class PoolLoops:
                     logger.exception("pool setup failed", extra={"pool": entry.name})
                     reason, message = "PoolSetupFailed", failure_text(exc)
                 entry.error = (reason, message)
+                terminal = reason in TERMINAL_REASONS
                 with contextlib.suppress(Exception):
-                    await self._write_error(entry, reason, message)
-                # A referenced Secret that appears or changes ends the wait (on_secret_change).
+                    await self._write_error(entry, reason, message, stalled=terminal)
+                # A referenced Secret that appears or changes ends the wait (on_secret_change);
+                # a terminal reason waits for that or a spec change (a new loop) only.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(entry.wake.wait(), backoff)
+                    await asyncio.wait_for(entry.wake.wait(), None if terminal else backoff)
                 backoff = min(backoff * 2, CONFIG_RETRY[1])
                 continue
             entry.error = None
@@ -311,6 +315,7 @@ class PoolLoops:
         message: str,
         *,
         reachable: ConditionStatus = ConditionStatus.UNKNOWN,
+        stalled: bool = False,
     ) -> None:
         old = entry.body.get("status") or {}
         new = status_mod.pool_status_error(
@@ -320,6 +325,7 @@ class PoolLoops:
             message=message,
             now=status_mod.now(),
             reachable=reachable,
+            stalled=stalled,
         )
         if await self._patch_status(entry, old, new):
             await self._kube.create_event(
