@@ -5,7 +5,9 @@ modules (tests/support/cluster.py), or, with ``E2E_EXISTING_CLUSTER=1``,
 uses the cluster named by ``KUBECONFIG`` (e.g. ``make kind-e2e``). Logs of a
 local control plane are kept under ``.cache/test-artifacts/``; their place is
 printed at the end of a run that failed. ``ICO_E2E_AUDIT=1`` turns on the
-API server's audit log there.
+API server's audit log there. Every failed test of every run is appended to
+``.cache/test-artifacts/failures.log`` (time, node id, phase, first line of
+the error), so a flake seen once is still named after the run is gone.
 
 The fixtures only start anything when a test asks for them.
 """
@@ -108,9 +110,27 @@ def namespace(k8s_api: ApiClient, request: pytest.FixtureRequest) -> Iterator[st
         core.delete_namespace(name)
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Append each failed test (setup, call or teardown) to the failures log."""
+    if not report.failed:
+        return
+    first_line = ""
+    if report.longrepr is not None:
+        lines = [line for line in str(report.longrepr).splitlines() if line.startswith("E ")]
+        first_line = (lines[0] if lines else str(report.longrepr).splitlines()[-1])[:300]
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    with contextlib.suppress(OSError):
+        root = _artifacts_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        with (root / "failures.log").open("a", encoding="utf-8") as log:
+            log.write(f"{stamp}\t{report.nodeid}\t{report.when}\t{first_line}\n")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int) -> None:
     """Point at the control plane's logs when something failed."""
     failed = terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")
     if failed and _rig_log_dirs:
         for log_dir in _rig_log_dirs:
             terminalreporter.write_line(f"control plane logs: {log_dir}")
+    if failed:
+        terminalreporter.write_line(f"failed tests logged in: {_artifacts_dir() / 'failures.log'}")

@@ -1,7 +1,7 @@
 """README.md and docs/ stay true to what the project ships.
 
 - The generated sections of README.md (CRD reference from crds/*.yaml, the
-  metrics table from metrics.py) match a fresh rendering by
+  metrics table from the metrics package) match a fresh rendering by
   hack/readme-reference.py; run that script to fix a failure here.
 - Every alert's runbook_url points at an existing section of docs/runbooks.md.
 - Every make target the README tells a newcomer to run exists.

@@ -15,7 +15,8 @@ import httpx
 from pydantic import SecretStr
 
 from interconnect_operator.api.activation_key import InvalidActivationKey, decode
-from interconnect_operator.api.client import ProviderClient, _read_bounded, _TooLarge
+from interconnect_operator.api.base_client import ResponseTooLarge, read_bounded
+from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import InvalidResponse, TransportError, error_for_status
 
 PATH = "/customer/v1/activationKeys"
@@ -50,10 +51,10 @@ async def request_activation_key(
     try:
         response = await client._http.send(request, stream=True)
         try:
-            raw = await _read_bounded(response, _MAX_BYTES)
+            raw = await read_bounded(response, _MAX_BYTES)
         finally:
             await response.aclose()
-    except _TooLarge:
+    except ResponseTooLarge:
         raise InvalidResponse(_OPERATION, f"response larger than {_MAX_BYTES} bytes") from None
     except httpx.HTTPError as exc:
         raise TransportError(_OPERATION, type(exc).__name__) from exc

@@ -43,6 +43,7 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9-]{2,19}$")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+# Long on purpose: the command line's options, one statement each.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``conformance`` options to ``parser``."""
     target = parser.add_argument_group("target")

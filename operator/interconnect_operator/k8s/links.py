@@ -186,6 +186,12 @@ class LinkWorkers:
         finalizers = list(meta.get("finalizers") or [])
         if deleting and FINALIZER not in finalizers:
             return Stop(None)
+        pool_name = ((body.get("spec") or {}).get("poolRef") or {}).get("name")
+        if isinstance(pool_name, str) and pool_name in self._pools.unowned:
+            # Another shard's link (--pool-selector): not a single write or call.
+            self.state.pop(key, None)
+            self._publisher.forget_link(key)
+            return Stop(None)
         state = self.state.get(key)
         if state is None:
             # After a restart the stored phase is the baseline: no repeated events.

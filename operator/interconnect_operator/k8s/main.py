@@ -15,6 +15,7 @@ from typing import Any
 
 import kopf
 
+from interconnect_operator.k8s.policy import parse_selector
 from interconnect_operator.k8s.settings import OperatorOptions
 
 logger = logging.getLogger(__name__)
@@ -73,10 +74,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=64,
         help="concurrent requests per provider endpoint",
     )
+    parser.add_argument(
+        "--pool-selector",
+        type=_selector,
+        default=None,
+        metavar="SELECTOR",
+        help="shard: own only the CapacityPools matching this label selector "
+        "(kubectl syntax, e.g. 'shard=a' or 'tier in (gold,silver)') and only their links; "
+        "links of other pools are never touched (default: every pool)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     parser.add_argument(
         "--log-format", choices=("text", "json"), default=os.environ.get("LOG_FORMAT", "text")
     )
+
+
+def _selector(text: str) -> dict[str, Any]:
+    try:
+        return parse_selector(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--pool-selector: {exc}") from None
 
 
 def options_from_args(args: argparse.Namespace) -> OperatorOptions:
@@ -89,6 +106,7 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
         per_link_metrics=args.per_link_metrics,
         workers=args.workers,
         provider_concurrency=args.provider_concurrency,
+        pool_selector=args.pool_selector,
     )
 
 
@@ -119,7 +137,11 @@ def run(args: argparse.Namespace) -> int:
         del run_kwargs["namespaces"]
     logger.info(
         "starting interconnect-operator",
-        extra={"namespaces": list(options.namespaces) or "*", "peering": args.peering},
+        extra={
+            "namespaces": list(options.namespaces) or "*",
+            "peering": args.peering,
+            "pool_selector": options.pool_selector or "*",
+        },
     )
     kopf.run(**run_kwargs)
     return 0

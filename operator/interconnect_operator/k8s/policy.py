@@ -1,7 +1,8 @@
-"""Pool policy decisions: the ``namespaceSelector`` and the capacity limits (pure)."""
+"""Pool policy decisions: label selectors, ``namespaceSelector``, capacity limits (pure)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,91 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
         if operator == "DoesNotExist" and present:
             return False
     return True
+
+
+# A label key (optional DNS prefix) and a label value, as Kubernetes validates them.
+_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_SET = re.compile(r"^(?P<key>\S+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
+_EQUALITY = re.compile(r"^(?P<key>[^!=\s]+)\s*(?P<op>==|=|!=)\s*(?P<value>\S*)$")
+
+
+def _requirements(text: str) -> list[str]:
+    """Split a selector at the commas outside parentheses."""
+    parts: list[str] = []
+    depth = 0
+    current = ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced ')' in {text!r}")
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if depth != 0:
+        raise ValueError(f"unbalanced '(' in {text!r}")
+    parts.append(current.strip())
+    return parts
+
+
+def _checked_key(key: str, text: str) -> str:
+    if not _KEY.match(key):
+        raise ValueError(f"invalid label key {key!r} in {text!r}")
+    return key
+
+
+def _checked_value(value: str, text: str) -> str:
+    if not _VALUE.match(value):
+        raise ValueError(f"invalid label value {value!r} in {text!r}")
+    return value
+
+
+def _expression(part: str, text: str) -> dict[str, Any]:
+    """One requirement of a selector string as a matchExpressions term."""
+    if found := _SET.match(part):
+        values = [v.strip() for v in found["values"].split(",")]
+        if any(not v for v in values):
+            raise ValueError(f"empty value in {part!r}")
+        operator = "In" if found["op"] == "in" else "NotIn"
+        return {
+            "key": _checked_key(found["key"], text),
+            "operator": operator,
+            "values": [_checked_value(v, text) for v in values],
+        }
+    if found := _EQUALITY.match(part):
+        operator = "NotIn" if found["op"] == "!=" else "In"
+        return {
+            "key": _checked_key(found["key"], text),
+            "operator": operator,
+            "values": [_checked_value(found["value"], text)],
+        }
+    if part.startswith("!"):
+        return {"key": _checked_key(part[1:].strip(), text), "operator": "DoesNotExist"}
+    return {"key": _checked_key(part, text), "operator": "Exists"}
+
+
+def parse_selector(text: str) -> dict[str, Any]:
+    """A label selector in kubectl's string form as a LabelSelector object.
+
+    ``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x,y)``, ``a``, ``!a``,
+    joined by commas (all must hold). Raises ValueError naming the bad part.
+    An empty string is refused: an instance that owns "everything" has no selector.
+    """
+    if not text.strip():
+        raise ValueError("empty label selector")
+    expressions = []
+    for part in _requirements(text):
+        if not part:
+            raise ValueError(f"empty requirement in {text!r}")
+        expressions.append(_expression(part, text))
+    return {"matchExpressions": expressions}
 
 
 def provisioned_mbps(snapshot: PoolSnapshot | None, uuid: str | None) -> int:

@@ -26,6 +26,7 @@ from interconnect_operator.k8s.customer_pools import customer_driver
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
+from interconnect_operator.k8s.policy import selector_matches
 from interconnect_operator.k8s.publish import involved
 from interconnect_operator.k8s.resources import CapacityPoolSpec
 from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
@@ -98,6 +99,15 @@ class PoolLoops:
         self._secret_watches = SecretWatches(
             kube, options.operator_namespace, self.on_secret_change
         )
+        #: Pools seen whose labels do not match this instance's --pool-selector.
+        self.unowned: set[str] = set()
+
+    def owns(self, body: Mapping[str, Any]) -> bool:
+        """Whether this instance (a shard when --pool-selector is set) owns the pool."""
+        selector = self._options.pool_selector
+        if selector is None:
+            return True
+        return selector_matches(selector, (body.get("metadata") or {}).get("labels") or {})
 
     def get(self, name: str) -> PoolEntry | None:
         return self.entries.get(name)
@@ -105,7 +115,13 @@ class PoolLoops:
     async def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """(Re)start a pool's loop on a spec change; stop it on deletion."""
         name = body["metadata"]["name"]
-        if event_type == "DELETED":
+        if event_type == "DELETED" or not self.owns(body):
+            # Another shard's pool is forgotten like a deleted one, but its
+            # links are left alone (LinkWorkers ignores links of `unowned` pools).
+            if event_type == "DELETED":
+                self.unowned.discard(name)
+            else:
+                self.unowned.add(name)
             entry = self.entries.pop(name, None)
             if entry is not None:
                 await self.stop_pool(entry)
@@ -113,9 +129,14 @@ class PoolLoops:
             self.wake_links(name)
             self._watch_secrets(name, None)
             return
+        # Only the Secrets of pools this instance owns are watched.
         self._watch_secrets(name, body.get("spec"))
+        newly_owned = name in self.unowned
+        self.unowned.discard(name)
         entry = self.entries.get(name)
         generation = int(body["metadata"].get("generation") or 0)
+        if newly_owned:
+            self.wake_links(name)
         if entry is None:
             entry = PoolEntry(name=name, body=dict(body))
             self.entries[name] = entry

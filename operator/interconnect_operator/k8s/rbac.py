@@ -141,6 +141,7 @@ def _copy_rules(rules: Sequence[Rule]) -> list[Rule]:
     return [{key: list(values) for key, values in rule.items()} for rule in rules]
 
 
+# Long on purpose: the rule table, one rule per resource the operator touches.
 def render_rbac(
     namespace: str,
     service_account: str = DEFAULT_SERVICE_ACCOUNT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from interconnect_operator.k8s.resources import GROUP
 
@@ -24,3 +25,5 @@ class OperatorOptions:
     per_link_metrics: bool = True
     workers: int = 32
     provider_concurrency: int = 64
+    #: LabelSelector of the CapacityPools this instance owns (a shard); None: all pools.
+    pool_selector: dict[str, Any] | None = None

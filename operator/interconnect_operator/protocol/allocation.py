@@ -282,6 +282,7 @@ def bgp_hosts(subnet: IPNetwork) -> tuple[int, int]:
     return base + 1, base + 2
 
 
+# Long on purpose: P9's order (common regions, lengths, preferences, then the first free block).
 def _allocate_subnet(
     channel: str,
     version: int,
@@ -449,6 +450,7 @@ def _allocate_asns(
 # ---------------------------------------------------------------- features
 
 
+# Long on purpose: P9's fields in order (VLAN, IPv4, IPv6, MTU, ASNs), each may refuse.
 def allocate_feature(
     channel: str,
     negotiator: GuidanceView | None,

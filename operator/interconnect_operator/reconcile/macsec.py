@@ -478,6 +478,7 @@ class MacsecDriver:
 
     # ------------------------------------------------------------------ report
 
+    # Long on purpose: one branch per MACsec key state the status reports.
     def _status(
         self,
         ix: str,

@@ -423,6 +423,7 @@ def _explicit_channels(
     return tuple(channels)
 
 
+# Long on purpose: the seeded inventory of one environment, as data.
 def _environment(provider_id: str, asn: int, document: Any) -> EnvironmentSpec:
     # Long on purpose: one flat read of every environment field, in document order.
     if not isinstance(document, dict) or not document.get("id"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
@@ -107,6 +107,21 @@ def _keys(sim: Simulator, now: float) -> list[dict[str, Any]]:
     return keys
 
 
+class _ChannelScoped(Protocol):
+    environment: str
+    interconnect: str
+    channel: str
+
+
+def _at_channel(record: _ChannelScoped) -> dict[str, Any]:
+    """The channel a record belongs to, as the dump names it."""
+    return {
+        "environment": record.environment,
+        "interconnect": record.interconnect,
+        "channel": record.channel,
+    }
+
+
 def _macsec(sim: Simulator, now: float) -> list[dict[str, Any]]:
     store = sim.store
     macsec: list[dict[str, Any]] = []
@@ -114,9 +129,7 @@ def _macsec(sim: Simulator, now: float) -> list[dict[str, Any]]:
         active = store.active_macsec_key(ch_key, now)
         macsec.extend(
             {
-                "environment": r.environment,
-                "interconnect": r.interconnect,
-                "channel": r.channel,
+                **_at_channel(r),
                 "macSecKey": r.id,
                 "startTime": iso(r.start_time),
                 "active": r.id == active,
@@ -132,9 +145,7 @@ def _maintenance(sim: Simulator, now: float) -> list[dict[str, Any]]:
     store = sim.store
     maintenance = [
         {
-            "environment": m.environment,
-            "interconnect": m.interconnect,
-            "channel": m.channel,
+            **_at_channel(m),
             "maintenanceId": m.id,
             "startTime": iso(m.start_time),
             "endTime": iso(m.end_time),
@@ -150,9 +161,7 @@ def _peer_maintenance(sim: Simulator, now: float) -> list[dict[str, Any]]:
     store = sim.store
     peer_maintenance = [
         {
-            "environment": p.environment,
-            "interconnect": p.interconnect,
-            "channel": p.channel,
+            **_at_channel(p),
             "receivedAt": iso(p.received_at),
             "events": p.events,
         }
@@ -165,9 +174,7 @@ def _rotation_requests(sim: Simulator, now: float) -> list[dict[str, Any]]:
     store = sim.store
     rotation_requests = [
         {
-            "environment": r.environment,
-            "interconnect": r.interconnect,
-            "channel": r.channel,
+            **_at_channel(r),
             "requestedAt": iso(r.requested_at),
             "reason": r.reason,
         }

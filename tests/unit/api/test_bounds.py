@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from interconnect_operator.api.auth import OAuth2ServiceAccount
-from interconnect_operator.api.client import MAX_PAGES, MAX_RESPONSE_BYTES, ProviderClient
+from interconnect_operator.api.base_client import MAX_PAGES, MAX_RESPONSE_BYTES
+from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.customer import request_activation_key
 from interconnect_operator.api.errors import InvalidResponse, Unauthorized
 from tests.unit.api import samples

@@ -39,6 +39,7 @@ def target_of(session: Session) -> tuple[str, list[Channel]]:
     return target, channels
 
 
+# Long on purpose: one scripted discovery run, read top to bottom.
 async def run_discovery(session: Session) -> None:
     """Environment, interconnects, channels and every read-only rule check."""
     config = session.config

@@ -3,45 +3,26 @@
 The kit plays the negotiator: it creates a connection on the target
 interconnect (with the activation key's UUID when one was given, else a
 prefixed id), probes creation limits, updates the bandwidth, asks guidance,
-proposes features (valid ones and ones the provider must refuse), watches
+proposes features (`features.py`: valid ones and ones the provider must refuse), watches
 provisioning and verification, then deletes a feature and the connection.
 Every object it asks for is in the ledger first (``session.remember``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable
-
 from interconnect_operator.api.errors import ApiError
-from interconnect_operator.api.models import Connection, Feature, FeatureGuidance
-from interconnect_operator.conformance.checks.discovery import is_active, target_of
-from interconnect_operator.conformance.checks.proposals import (
-    L3_BASE,
-    Choice,
-    NoProposal,
-    choose,
-    excluded_block,
-    feature_of,
+from interconnect_operator.api.models import Connection
+from interconnect_operator.conformance.checks.connection import (
+    ProbeConnection,
+    is_verified,
+    resource_id,
 )
+from interconnect_operator.conformance.checks.discovery import is_active, target_of
+from interconnect_operator.conformance.checks.features import FEATURE_CHECKS, run_features
 from interconnect_operator.conformance.session import Blocked, CheckScope, Created, Session
 
-__all__ = ["FEATURE_CHECKS", "LIFECYCLE_CHECKS", "run_deferral", "run_lifecycle", "wait_until"]
+__all__ = ["LIFECYCLE_CHECKS", "run_deferral", "run_lifecycle"]
 
-FEATURE_CHECKS = (
-    "P8-guidance",
-    "P9-vlan-floor",
-    "P9-subnet-excluded",
-    "P9-feature-accepted",
-    "P11-second-l3",
-    "P10-vlan-in-use",
-    "P13-final",
-    "P12-three-of-four",
-    "P14-not-verified-before-notify",
-    "P14-verified-after-notify",
-    "P20-delete-feature",
-)
 LIFECYCLE_CHECKS = (
     "P32-bad-body",
     "P32-unsupported-size",
@@ -59,77 +40,6 @@ LIFECYCLE_CHECKS = (
 )
 
 
-def _id(name: str | None) -> str:
-    return (name or "").rsplit("/", 1)[-1]
-
-
-def _verified(connection: Connection) -> bool:
-    state = (connection.verification_state or "").upper()
-    return state.endswith("VERIFIED") and not state.endswith("UNVERIFIED")
-
-
-def _final(feature: Feature) -> bool:
-    return (feature.provisioning_state or "").upper().endswith("FINAL")
-
-
-async def wait_until(
-    probe: Callable[[], Awaitable[bool]], timeout: float, first_delay: float = 0.1
-) -> bool:
-    """Call ``probe`` with exponential backoff (capped at 5 s) until True or ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = first_delay
-    while True:
-        if await probe():
-            return True
-        if loop.time() + delay > deadline:
-            return False
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
-
-
-class _Connection:
-    """The connection under test and what was learnt about it."""
-
-    def __init__(self, session: Session, interconnect: str, connection_id: str) -> None:
-        self.session = session
-        self.interconnect = interconnect
-        self.id = connection_id
-        self.features: dict[str, tuple[str, Choice]] = {}  # channel -> (feature id, choice)
-
-    @property
-    def env(self) -> str:
-        return self.session.config.environment
-
-    def channel_name(self, channel: str) -> str:
-        config = self.session.config
-        return (
-            f"providers/{config.caller}/environments/{config.environment}"
-            f"/interconnects/{self.interconnect}/channels/{channel}"
-        )
-
-    def body(self, choice: Choice, channel: str, **override: object) -> Feature:
-        config = self.session.config
-        return feature_of(
-            choice,
-            channel_name=self.channel_name(channel),
-            caller=config.caller,
-            peer=str(self.session.facts.get("peer", "")),
-            caller_asn=config.caller_asn,
-            **override,  # type: ignore[arg-type]
-        )
-
-    async def create_feature(self, label: str, body: Feature) -> Feature:
-        feature_id = self.session.new_id(label)
-        self.session.remember(Created("feature", self.interconnect, self.id, feature_id))
-        return await self.session.client.create_feature(
-            self.env, self.interconnect, self.id, feature_id, body
-        )
-
-    async def get(self) -> Connection:
-        return await self.session.client.get_connection(self.env, self.interconnect, self.id)
-
-
 # Long on purpose: one scripted run against a live endpoint, read top to bottom.
 async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
     """Create, probe, update, negotiate, verify and delete one connection."""
@@ -142,7 +52,7 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
         raise Blocked("the environment sells no connection size")
     key = session.facts.get("key")
     size = key.connection_size_mbps if key is not None else sizes[0]
-    main = _Connection(
+    main = ProbeConnection(
         session, target, key.shared_connection_uuid if key is not None else session.new_id("conn")
     )
     defer = True if session.facts.get("defer_required") else None
@@ -191,13 +101,14 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
             f"the answer says {created.bandwidth_mbps} Mbps, {size} were asked",
         )
         check.require(
-            not _verified(created),
+            not is_verified(created),
             f"a new connection says {created.verification_state}, expected UNVERIFIED",
         )
         read = await main.get()
         check.require(read.bandwidth_mbps == size, f"GetConnection says {read.bandwidth_mbps}")
         listed = await client.list_connections_all(env, target)
-        check.require(main.id in {_id(c.name) for c in listed}, "ListConnections does not list it")
+        listed_ids = {resource_id(c.name) for c in listed}
+        check.require(main.id in listed_ids, "ListConnections does not list it")
         check.note(f"created {main.id} ({size} Mbps) on {target}")
 
     issued = config.activation_key
@@ -230,7 +141,7 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
         )
         code, listed_by_other = await check.status(other.list_connections_all(env, target))
         check.require(
-            main.id not in {_id(c.name) for c in listed_by_other or []},
+            main.id not in {resource_id(c.name) for c in listed_by_other or []},
             f"ListConnections as {other.caller} ({code}) lists {main.id}",
         )
 
@@ -254,7 +165,9 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
 
     async with session.check("P7-inactive-interconnect") as check:
         inactive = [
-            _id(ix.name) for ix in session.facts.get("interconnects") or [] if not is_active(ix)
+            resource_id(ix.name)
+            for ix in session.facts.get("interconnects") or []
+            if not is_active(ix)
         ]
         if not inactive:
             check.skip("every interconnect of the environment is ACTIVE")
@@ -309,7 +222,7 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
         await _migration(check, main)
 
     try:
-        await _features(session, main)
+        await run_features(session, main)
     except Blocked as blocked:
         session.skip(list(FEATURE_CHECKS), f"not reached: {blocked}")
 
@@ -317,7 +230,7 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
         await client.delete_connection(env, target, main.id)
         await check.expect(main.get(), {404}, "GetConnection after DeleteConnection")
         listed = await client.list_connections_all(env, target)
-        check.require(main.id not in {_id(c.name) for c in listed}, "it is still listed")
+        check.require(main.id not in {resource_id(c.name) for c in listed}, "it is still listed")
         code, features = await check.status(client.list_features_all(env, target, main.id))
         check.require(
             code == 404 or (code == 200 and not features),
@@ -325,14 +238,14 @@ async def run_lifecycle(session: Session) -> None:  # noqa: PLR0915
         )
 
 
-async def _migration(check: CheckScope, main: _Connection) -> None:
+async def _migration(check: CheckScope, main: ProbeConnection) -> None:
     """P18: the same id placed on a second ACTIVE interconnect, then that placement removed."""
     session = main.session
     client = session.client
     others = [
-        _id(ix.name)
+        resource_id(ix.name)
         for ix in session.facts.get("interconnects") or []
-        if _id(ix.name) != main.interconnect and is_active(ix)
+        if resource_id(ix.name) != main.interconnect and is_active(ix)
     ]
     if not others:
         check.skip("the environment has no second ACTIVE interconnect")
@@ -369,222 +282,6 @@ async def _room(session: Session, target: str) -> int | None:
     except ApiError:
         return None
     return maximum - sum(c.bandwidth_mbps or 0 for c in listed)
-
-
-async def _propose(
-    check: CheckScope,
-    main: _Connection,
-    channel: str,
-    guidance: FeatureGuidance,
-    rng: random.Random,
-) -> None:
-    """One valid feature on ``channel``; a 409 (space taken meanwhile) is retried (P10)."""
-    for attempt in range(3):
-        choice = choose(guidance, rng)
-        code, created = await check.status(
-            main.create_feature(f"{channel}-{attempt}", main.body(choice, channel))
-        )
-        if code == 409:
-            continue
-        check.require(code == 200, f"CreateFeature on {channel} answered {code}")
-        if created is not None:
-            config = (created.feature_config or None) and created.feature_config.l3_base_config
-            echoed = (config.vlan_id, config.mtu_bytes) if config else None
-            check.require(
-                echoed == (choice.vlan, choice.mtu),
-                f"{channel}: accepted VLAN/MTU {echoed}, proposed {(choice.vlan, choice.mtu)}",
-            )
-            feature_id = main.session.new_id(f"{channel}-{attempt}")
-            main.features[channel] = (feature_id, choice)
-            read = await main.session.client.get_feature(
-                main.env, main.interconnect, main.id, feature_id
-            )
-            check.require(read.channel is not None, f"GetFeature {feature_id} names no channel")
-        return
-    check.require(False, f"CreateFeature on {channel} answered 409 three times")
-
-
-# Long on purpose: one scripted feature negotiation, read top to bottom.
-async def _features(session: Session, main: _Connection) -> None:  # noqa: PLR0915
-    config = session.config
-    client = session.client
-    env = config.environment
-    rng = random.Random(session.run_id)
-    channels = [_id(c.name) for c in target_of(session)[1]]
-    timeout = config.provisioning_timeout
-
-    guidance: dict[str, FeatureGuidance] = {}
-    async with session.check("P8-guidance") as check:
-        answer = await client.generate_feature_guidance(env, main.interconnect, main.id)
-        entries = answer.feature_guidance or []
-        for entry in entries:
-            guidance.setdefault(_id(entry.channel), entry)
-        check.require(
-            sorted(guidance) == sorted(channels) and len(entries) == len(channels),
-            f"guidance for {sorted(_id(e.channel) for e in entries)}, channels are {channels}",
-        )
-        for ch, entry in sorted(guidance.items()):
-            l3 = entry.l3_base_guidance
-            check.require(entry.feature_type == L3_BASE, f"{ch}: featureType {entry.feature_type}")
-            if not check.require(l3 is not None, f"{ch}: no l3BaseGuidance"):
-                continue
-            assert l3 is not None
-            check.require(bool(l3.vlan_ranges), f"{ch}: no VLAN ranges")
-            check.require(
-                all((r.start or 0) > 1024 for r in l3.vlan_ranges or []),
-                f"{ch}: a VLAN range starts at or below 1024",
-            )
-            check.require(bool(l3.mtu_ranges), f"{ch}: no MTU ranges")
-            check.require(bool(l3.ipv4_subnet_guidance), f"{ch}: no IPv4 subnet guidance")
-            check.require(
-                bool(l3.ipv4_allowed_subnet_prefix_lengths), f"{ch}: no allowed prefix lengths"
-            )
-    # Features go on enabled channels only; a disabled one takes none.
-    usable = [
-        ch
-        for ch in channels
-        if ch in guidance
-        and not (guidance[ch].channel_admin_state or "").upper().endswith("DISABLED")
-    ]
-    if not usable:
-        raise Blocked("no enabled channel has guidance")
-    first, last = usable[0], usable[-1]
-    try:
-        choose(guidance[first], rng)
-    except NoProposal as error:
-        raise Blocked(f"the guidance leaves no valid feature: {error}") from None
-
-    async with session.check("P9-vlan-floor") as check:
-        choice = choose(guidance[first], rng)
-        await check.expect(
-            main.create_feature("vlan1000", main.body(choice, first, vlan=1000)),
-            {400},
-            "CreateFeature with VLAN 1000",
-        )
-
-    async with session.check("P9-subnet-excluded") as check:
-        block = excluded_block(guidance[first])
-        if block is None:
-            check.skip("the guidance excludes no subnet that holds an allowed prefix length")
-        await check.expect(
-            main.create_feature(
-                "excluded", main.body(choose(guidance[first], rng), first, subnet=block)
-            ),
-            {400},
-            f"CreateFeature with {block} (inside an exclude subnet)",
-        )
-
-    held_back = usable[:-1] if len(usable) > 1 else usable
-    async with session.check("P9-feature-accepted") as check:
-        for channel in held_back:
-            await _propose(check, main, channel, guidance[channel], rng)
-        if not main.features:
-            raise Blocked("no feature was accepted")
-
-    async with session.check("P11-second-l3") as check:
-        await check.expect(
-            main.create_feature("second", main.body(choose(guidance[first], rng), first)),
-            {409},
-            f"a second L3 base feature on {first}",
-        )
-
-    async with session.check("P10-vlan-in-use") as check:
-        await _vlan_in_use(check, main, first, guidance=guidance[first], rng=rng)
-
-    async def all_final() -> bool:
-        features = await client.list_features_all(env, main.interconnect, main.id)
-        return bool(features) and all(_final(f) for f in features)
-
-    async with session.check("P13-final") as check:
-        check.require(
-            await wait_until(all_final, timeout),
-            f"features not FINAL within {timeout:.0f} s",
-        )
-
-    async with session.check("P12-three-of-four") as check:
-        if len(usable) < 2:
-            check.skip("the interconnect has one channel")
-        await client.notify_connection_status(env, main.interconnect, main.id)
-        # A notification is a refresh hint (P14): give the provider a moment to
-        # act on it, so that a wrong VERIFIED has the chance to show.
-        await asyncio.sleep(1.0)
-        read = await main.get()
-        check.require(
-            not _verified(read),
-            f"with {len(main.features)} of {len(usable)} channels it says "
-            f"{read.verification_state}",
-        )
-
-    async with session.check("P14-not-verified-before-notify") as check:
-        if last not in main.features:
-            await _propose(check, main, last, guidance[last], rng)
-        check.require(
-            await wait_until(all_final, timeout), f"features not FINAL within {timeout:.0f} s"
-        )
-        read = await main.get()
-        check.require(
-            not _verified(read),
-            f"before any notification since the last feature it says {read.verification_state}",
-        )
-
-    async with session.check("P14-verified-after-notify") as check:
-        await client.notify_connection_status(env, main.interconnect, main.id)
-
-        async def verified() -> bool:
-            return _verified(await main.get())
-
-        check.require(await wait_until(verified, timeout), f"not VERIFIED within {timeout:.0f} s")
-
-    async with session.check("P20-delete-feature") as check:
-        feature_id = main.features[first][0]
-        await client.delete_feature(env, main.interconnect, main.id, feature_id)
-        await check.expect(
-            client.get_feature(env, main.interconnect, main.id, feature_id),
-            {404},
-            "GetFeature after DeleteFeature",
-        )
-
-
-async def _vlan_in_use(
-    check: CheckScope,
-    main: _Connection,
-    channel: str,
-    *,
-    guidance: FeatureGuidance,
-    rng: random.Random,
-) -> None:
-    """A second kit connection proposes the VLAN the first already uses on ``channel``."""
-    if channel not in main.features:
-        check.skip(f"no feature of the first connection on {channel}")
-    session = main.session
-    env = session.config.environment
-    sizes: list[int] = list(session.facts.get("sizes") or [])
-    other = _Connection(session, main.interconnect, session.new_id("conn2"))
-    session.remember(Created("connection", main.interconnect, other.id))
-    code, _ = await check.status(
-        session.client.create_connection(
-            env,
-            main.interconnect,
-            other.id,
-            Connection(
-                bandwidth_mbps=sizes[0],
-                defer_provisioning=True if session.facts.get("defer_required") else None,
-            ),
-        )
-    )
-    if code != 200:
-        check.skip(f"a second connection could not be created ({code})")
-    try:
-        used_vlan = main.features[channel][1].vlan
-        await check.expect(
-            other.create_feature(
-                "reuse", other.body(choose(guidance, rng), channel, vlan=used_vlan)
-            ),
-            {409},
-            f"CreateFeature with VLAN {used_vlan}, in use on {channel}",
-        )
-    finally:
-        await session.delete(Created("connection", main.interconnect, other.id))
 
 
 async def run_deferral(session: Session) -> None:

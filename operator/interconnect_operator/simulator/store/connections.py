@@ -99,6 +99,7 @@ class ConnectionRules(StoreBase):
         if key.state == "issued" and key.bandwidth_mbps != bandwidth_mbps:
             raise SimError(400, "bandwidthMbps differs from the activation key")
 
+    # Long on purpose: CreateConnection's checks in a strict provider's order (P3, P6, P7, P22).
     def create_connection(
         self,
         caller: str,

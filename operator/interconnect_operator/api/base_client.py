@@ -1,0 +1,397 @@
+"""One call of the Connection Coordinator API, for every operation alike.
+
+`BaseProviderClient` holds the HTTP client of one peer and does what every
+call needs: the path from the operation table, the body serialized once,
+a bounded read of the answer, typed errors (P32), retries (P33), pages
+followed with a bound, and a record of each attempt for the metrics hook.
+`ProviderClient` (client.py) adds one typed method per operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from interconnect_operator.api.auth import (
+    DEFAULT_MIN_TLS,
+    Auth,
+    NoAuth,
+    TokenRefreshFailed,
+    Verify,
+    with_min_tls,
+)
+from interconnect_operator.api.errors import (
+    ApiError,
+    InvalidResponse,
+    OutcomeUnknown,
+    TransportError,
+    Unauthorized,
+    error_for_status,
+)
+from interconnect_operator.api.models import (
+    to_request,
+)
+from interconnect_operator.api.operations import OPERATIONS, Operation
+from interconnect_operator.api.retry import (
+    RetryPolicy,
+    is_retryable,
+    parse_retry_after,
+    retry_after_of,
+)
+from interconnect_operator.api.transport import ProviderTransport
+
+__all__ = [
+    "MAX_PAGES",
+    "MAX_RESPONSE_BYTES",
+    "BaseProviderClient",
+    "RequestRecord",
+    "ResponseTooLarge",
+    "collect",
+    "read_bounded",
+]
+
+log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP attempt, as reported to the ``on_request`` hook.
+
+    ``status_code`` is None when no response arrived; ``error`` is then the
+    error class name (e.g. "OutcomeUnknown"). Bounded-cardinality fields
+    only: no ids, no bodies.
+    """
+
+    provider: str
+    base_url: str
+    operation: str
+    status_code: int | None
+    error: str | None
+    latency_seconds: float
+    attempt: int
+
+
+# httpx exceptions raised before any byte of the request left: safe to retry
+# any call.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+#: Largest response body read from a provider; larger is an InvalidResponse.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Most pages one list call follows (a peer that never ends its list is cut off).
+MAX_PAGES = 1000
+
+
+class ResponseTooLarge(Exception):
+    """A provider's answer exceeded the byte bound."""
+
+
+async def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body of a streamed response, refusing more than ``limit`` bytes."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _seg(value: str) -> str:
+    # Ids are single path segments; quote everything, including "/".
+    if not value:
+        raise ValueError("empty resource id")
+    return quote(value, safe="")
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's error message: Google-style ``{"error": {"message"}}``,
+    a top-level ``message``, or the (truncated) text."""
+    try:
+        document = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return response.text[:300]
+    if isinstance(document, dict):
+        inner = document.get("error")
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+        if isinstance(document.get("message"), str):
+            return str(document["message"])
+    return response.text[:300]
+
+
+async def collect(items: AsyncIterator[ItemT]) -> list[ItemT]:
+    """Drain an async iterator into a list."""
+    return [item async for item in items]
+
+
+class BaseProviderClient:
+    """The HTTP core of a client of one peer's Connection Coordinator server.
+
+    ``caller`` is OUR provider id, used as the path prefix of every call.
+    ``name`` labels the peer in :class:`RequestRecord` (default: base_url).
+    ``sleep``, ``rng`` and ``clock`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        caller: str,
+        *,
+        auth: Auth | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: Verify = True,
+        min_tls_version: ssl.TLSVersion = DEFAULT_MIN_TLS,
+        timeout: float = 10.0,
+        max_concurrency: int = 32,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe to share
+        on_request: Callable[[RequestRecord], None] | None = None,
+        name: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not caller or "/" in caller:
+            raise ValueError("caller must be a provider id")
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.caller = caller
+        self.name = name or self.base_url
+        self.retry = retry
+        self._auth = auth or NoAuth()
+        self._on_request = on_request
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        # TLS 1.3 minimum toward providers unless explicitly lowered.
+        ssl_context = with_min_tls(self._auth.ssl_context(verify), min_tls_version)
+        if transport is None:
+            # aiohttp under the httpx API: less CPU per request (bench/REPORT.md).
+            transport = ProviderTransport(verify=ssl_context, max_connections=max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=self._auth,
+            transport=transport,
+            verify=ssl_context,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, caller={self.caller!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------
+    # Core: one call with retries
+    # ------------------------------------------------------------------
+
+    def _path(self, operation: Operation, **ids: str) -> str:
+        quoted = {key: _seg(value) for key, value in ids.items()}
+        quoted.setdefault("provider", _seg(self.caller))
+        return operation.path.format(**quoted)
+
+    def _record(
+        self, operation: str, status: int | None, error: str | None, started: float, attempt: int
+    ) -> None:
+        latency = time.perf_counter() - started
+        if self._on_request is not None:
+            try:
+                self._on_request(
+                    RequestRecord(
+                        self.name, self.base_url, operation, status, error, latency, attempt
+                    )
+                )
+            except Exception:  # a metrics hook must never break a call
+                log.exception("on_request hook failed")
+
+    async def _attempt(
+        self,
+        operation: Operation,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        attempt: int,
+    ) -> httpx.Response:
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        started = time.perf_counter()
+        try:
+            async with self._semaphore:
+                request = self._http.build_request(
+                    operation.method, path, params=params, content=content, headers=headers
+                )
+                streamed = await self._http.send(request, stream=True)
+                try:
+                    body = await read_bounded(streamed, MAX_RESPONSE_BYTES)
+                finally:
+                    await streamed.aclose()
+                kept = [
+                    (k, v)
+                    for k, v in streamed.headers.multi_items()
+                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+                ]
+                response = httpx.Response(
+                    streamed.status_code, headers=kept, content=body, request=request
+                )
+        except ResponseTooLarge:
+            self._record(operation.operation_id, None, "InvalidResponse", started, attempt)
+            raise InvalidResponse(
+                operation.operation_id, f"response larger than {MAX_RESPONSE_BYTES} bytes"
+            ) from None
+        except TokenRefreshFailed as error:
+            self._record(operation.operation_id, None, "Unauthorized", started, attempt)
+            raise Unauthorized(operation.operation_id, str(error), None) from error
+        except _NOT_SENT as error:
+            self._record(operation.operation_id, None, "TransportError", started, attempt)
+            raise TransportError(operation.operation_id, type(error).__name__) from error
+        except httpx.HTTPError as error:
+            # Sent (or partly sent) and no answer: for a mutating call the peer
+            # may have applied it (P33).
+            kind = TransportError if operation.idempotent else OutcomeUnknown
+            self._record(operation.operation_id, None, kind.__name__, started, attempt)
+            raise kind(operation.operation_id, type(error).__name__) from error
+        self._record(operation.operation_id, response.status_code, None, started, attempt)
+        log.debug(
+            "%s %s -> %s (attempt %d)",
+            operation.operation_id,
+            self.name,
+            response.status_code,
+            attempt,
+        )
+        return response
+
+    async def _call(
+        self,
+        operation_id: str,
+        response_model: type[ModelT],
+        *,
+        ids: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        body: BaseModel | None = None,
+    ) -> ModelT:
+        operation = OPERATIONS[operation_id]
+        path = self._path(operation, **(ids or {}))
+        # Serialize once: the same bytes are resent on every retry (P33 "keep
+        # the same ids and body").
+        content = (
+            json.dumps(to_request(body), separators=(",", ":")).encode()
+            if body is not None
+            else None
+        )
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._attempt(operation, path, params, content, attempt)
+                if response.is_success:
+                    return self._parse(operation_id, response, response_model)
+                raise error_for_status(
+                    operation_id,
+                    response.status_code,
+                    _error_message(response),
+                    parse_retry_after(response.headers.get("Retry-After")),
+                )
+            except ApiError as error:
+                if attempt >= self.retry.max_attempts or not is_retryable(
+                    error, idempotent=operation.idempotent
+                ):
+                    raise
+                delay = self.retry.backoff(attempt, self._rng, retry_after_of(error))
+                if self._clock() - started + delay > self.retry.max_elapsed_s:
+                    raise
+                log.info(
+                    "%s to %s failed (%s), retry %d in %.2fs",
+                    operation_id,
+                    self.name,
+                    type(error).__name__,
+                    attempt,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    @staticmethod
+    def _parse(operation_id: str, response: httpx.Response, model: type[ModelT]) -> ModelT:
+        raw = response.content
+        try:
+            if not raw.strip():
+                return model.model_validate({})
+            # Parse and validate in one pass (pydantic-core reads the bytes).
+            return model.model_validate_json(raw)
+        except ValidationError as error:
+            if any(e["type"] == "json_invalid" for e in error.errors()):
+                raise InvalidResponse(
+                    operation_id, "body is not JSON", response.status_code
+                ) from None
+            # Locations only: values could be secrets echoed by the peer.
+            where = ", ".join(
+                sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in error.errors()})
+            )
+            raise InvalidResponse(
+                operation_id, f"unexpected body shape at {where}", response.status_code
+            ) from None
+
+    async def _pages(
+        self,
+        operation_id: str,
+        page_model: type[ModelT],
+        *,
+        ids: Mapping[str, str] | None = None,
+        page_size: int | None = None,
+    ) -> AsyncGenerator[ModelT, None]:
+        params: dict[str, str] = {}
+        if page_size is not None:
+            params["pageSize"] = str(page_size)
+        seen: set[str] = set()
+        while True:
+            if len(seen) >= MAX_PAGES:
+                raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
+            page = await self._call(operation_id, page_model, ids=ids, params=params or None)
+            yield page
+            token = getattr(page, "next_page_token", None)
+            if not token:
+                return
+            if token in seen:
+                # A peer that repeats a token would make us loop forever.
+                raise InvalidResponse(operation_id, "page token repeated")
+            seen.add(token)
+            params["pageToken"] = token

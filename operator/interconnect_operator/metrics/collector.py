@@ -1,0 +1,269 @@
+"""The scrape-time collector: link and pool families built from the latest health records."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections import Counter as _Tally
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from interconnect_operator import __version__
+from interconnect_operator.metrics.health import LinkHealth, PoolHealth
+from interconnect_operator.metrics.labels import flag, safe_label
+from interconnect_operator.metrics.names import (
+    BUILD_INFO,
+    CHANNEL_MACSEC_KEY_AGE,
+    CHANNEL_MAINTENANCE_ACTIVE,
+    CHANNEL_MAINTENANCE_OVERLAP,
+    CHANNEL_NEXT_MAINTENANCE,
+    LINK_BANDWIDTH,
+    LINK_CHANNEL_UP,
+    LINK_DEGRADED,
+    LINK_FEATURES,
+    LINK_INFO,
+    LINK_LABELS,
+    LINK_PHASE,
+    LINK_PHASES,
+    LINK_READY,
+    LINK_VERIFIED,
+    MBPS_TO_BYTES_PER_SECOND,
+    POOL_CAPACITY_ALLOCATED,
+    POOL_CAPACITY_AVAILABLE,
+    POOL_CAPACITY_MAX,
+    POOL_CHANNELS,
+    POOL_LINKS,
+    PROVIDER_REACHABLE,
+    REVISION_ENV,
+    WORKQUEUE_DEPTH,
+    WORKQUEUE_LONGEST,
+    WORKQUEUE_UNFINISHED,
+)
+
+if TYPE_CHECKING:
+    from interconnect_operator.metrics.exporter import OperatorMetrics
+    from interconnect_operator.metrics.workqueue import WorkQueueMetrics
+
+
+class StateCollector(Collector):
+    """Builds link and pool families from the stored snapshots at scrape time."""
+
+    def __init__(self, owner: OperatorMetrics) -> None:
+        self._owner = owner
+
+    def describe(self) -> Iterable[Metric]:
+        # Declaring no description makes the registry call collect() at
+        # registration to learn the names; with no snapshots that is cheap,
+        # and it keeps the name check of CollectorRegistry in force.
+        return self.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        links, pools = self._owner._snapshot()
+        yield from self._link_families(links)
+        yield from self._pool_families(links, pools)
+        yield from self._workqueue_families(self._owner._queues_snapshot())
+        info = GaugeMetricFamily(
+            BUILD_INFO,
+            "Operator build information (always 1): version, source revision, Python version.",
+            labels=["version", "revision", "python_version"],
+        )
+        info.add_metric(
+            [
+                __version__,
+                safe_label(os.environ.get(REVISION_ENV) or "unknown"),
+                platform.python_version(),
+            ],
+            1.0,
+        )
+        yield info
+
+    @staticmethod
+    def _workqueue_families(queues: Sequence[WorkQueueMetrics]) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            WORKQUEUE_DEPTH, "Keys waiting in the work queue.", labels=["name"]
+        )
+        unfinished = GaugeMetricFamily(
+            WORKQUEUE_UNFINISHED,
+            "Seconds of work in progress not yet observed by work_duration: the sum of "
+            "the running reconciles' ages (large values mean stuck workers).",
+            labels=["name"],
+        )
+        longest = GaugeMetricFamily(
+            WORKQUEUE_LONGEST,
+            "Age of the longest-running reconcile of the queue, in seconds.",
+            labels=["name"],
+        )
+        now = time.monotonic()
+        for queue in queues:
+            waiting, started = queue.read()
+            ages = [max(0.0, now - t) for t in started]
+            depth.add_metric([queue.name], float(waiting))
+            unfinished.add_metric([queue.name], sum(ages))
+            longest.add_metric([queue.name], max(ages, default=0.0))
+        yield from (depth, unfinished, longest)
+
+    # Long on purpose: one family per per-link metric, declared then filled.
+    def _link_families(self, links: Sequence[LinkHealth]) -> Iterator[Metric]:
+        if not self._owner.per_link:
+            return
+        ready = GaugeMetricFamily(
+            LINK_READY, "1 if the link's Ready condition is True.", labels=LINK_LABELS
+        )
+        degraded = GaugeMetricFamily(
+            LINK_DEGRADED,
+            "1 if the link runs without full redundancy (e.g. 3 of 4 features, P12).",
+            labels=LINK_LABELS,
+        )
+        info = GaugeMetricFamily(
+            LINK_INFO,
+            "Link metadata (always 1): environment, interconnect, shared connection UUID.",
+            labels=(*LINK_LABELS, "environment", "interconnect", "shared_uuid"),
+        )
+        phase = GaugeMetricFamily(
+            LINK_PHASE,
+            "1 for the link's current phase, 0 for the others.",
+            labels=(*LINK_LABELS, "phase"),
+        )
+        bandwidth = GaugeMetricFamily(
+            LINK_BANDWIDTH, "Requested link bandwidth in bytes per second.", labels=LINK_LABELS
+        )
+        verified = GaugeMetricFamily(
+            LINK_VERIFIED,
+            "1 if the provider reports the connection VERIFIED (P14).",
+            labels=(*LINK_LABELS, "provider"),
+        )
+        features = GaugeMetricFamily(
+            LINK_FEATURES,
+            "Number of the link's features by provider and provisioning state.",
+            labels=(*LINK_LABELS, "provider", "state"),
+        )
+        channel_up = GaugeMetricFamily(
+            LINK_CHANNEL_UP,
+            "1 if the link's feature on the channel is live.",
+            labels=(*LINK_LABELS, "channel"),
+        )
+        for link in links:
+            base = [safe_label(link.namespace), safe_label(link.name), safe_label(link.pool)]
+            ready.add_metric(base, flag(link.ready))
+            degraded.add_metric(base, flag(link.degraded))
+            info.add_metric(
+                [
+                    *base,
+                    safe_label(link.environment),
+                    safe_label(link.interconnect),
+                    safe_label(link.shared_uuid),
+                ],
+                1.0,
+            )
+            for name in phases_with(link.phase):
+                phase.add_metric([*base, safe_label(name)], flag(name == link.phase))
+            bandwidth.add_metric(base, float(link.bandwidth_mbps * MBPS_TO_BYTES_PER_SECOND))
+            for provider, ok in sorted(link.verified.items()):
+                verified.add_metric([*base, safe_label(provider)], flag(ok))
+            for (provider, state), count in sorted(link.features.items()):
+                features.add_metric([*base, safe_label(provider), safe_label(state)], float(count))
+            for channel, up in sorted(link.channels_up.items()):
+                channel_up.add_metric([*base, safe_label(channel)], flag(up))
+        yield from (ready, degraded, info, phase, bandwidth, verified, features, channel_up)
+
+    # Long on purpose: one family per pool and channel metric, declared then filled.
+    def _pool_families(
+        self, links: Sequence[LinkHealth], pools: Sequence[PoolHealth]
+    ) -> Iterator[Metric]:
+        pool_links = GaugeMetricFamily(
+            POOL_LINKS, "Number of links of the pool in each phase.", labels=("pool", "phase")
+        )
+        tally = _Tally((link.pool, link.phase) for link in links)
+        pool_names = sorted({p.pool for p in pools} | {link.pool for link in links})
+        extra_phases = sorted({phase for _, phase in tally} - set(LINK_PHASES))
+        for pool in pool_names:
+            for phase in (*LINK_PHASES, *extra_phases):
+                count = tally.get((pool, phase), 0)
+                if phase in LINK_PHASES or count:
+                    pool_links.add_metric([safe_label(pool), safe_label(phase)], float(count))
+        yield pool_links
+
+        ic_labels = ("pool", "interconnect")
+        ch_labels = ("pool", "interconnect", "channel")
+        cap_max = GaugeMetricFamily(
+            POOL_CAPACITY_MAX, "Interconnect capacity in bytes per second.", labels=ic_labels
+        )
+        cap_alloc = GaugeMetricFamily(
+            POOL_CAPACITY_ALLOCATED,
+            "Bandwidth allocated to connections on the interconnect, bytes per second.",
+            labels=ic_labels,
+        )
+        cap_avail = GaugeMetricFamily(
+            POOL_CAPACITY_AVAILABLE,
+            "Bandwidth still available on the interconnect, bytes per second.",
+            labels=ic_labels,
+        )
+        channels = GaugeMetricFamily(
+            POOL_CHANNELS,
+            "Number of the interconnect's channels by admin state.",
+            labels=(*ic_labels, "admin_state"),
+        )
+        maint_active = GaugeMetricFamily(
+            CHANNEL_MAINTENANCE_ACTIVE, "1 while the channel is in maintenance.", labels=ch_labels
+        )
+        next_maint = GaugeMetricFamily(
+            CHANNEL_NEXT_MAINTENANCE,
+            "Unix time of the channel's next scheduled maintenance start (P24).",
+            labels=ch_labels,
+        )
+        key_age = GaugeMetricFamily(
+            CHANNEL_MACSEC_KEY_AGE,
+            "Age of the channel's active MACsec key in seconds (P28).",
+            labels=ch_labels,
+        )
+        overlap = GaugeMetricFamily(
+            CHANNEL_MAINTENANCE_OVERLAP,
+            "1 if the channel's maintenance overlaps another channel's of the "
+            "same interconnect (violates P25).",
+            labels=ch_labels,
+        )
+        reachable = GaugeMetricFamily(
+            PROVIDER_REACHABLE,
+            "1 if the operator's last call to the provider got an answer.",
+            labels=("pool", "provider"),
+        )
+        for pool_health in pools:
+            pool_label = safe_label(pool_health.pool)
+            for provider, ok in sorted(pool_health.providers_reachable.items()):
+                reachable.add_metric([pool_label, safe_label(provider)], flag(ok))
+            for ic in pool_health.interconnects:
+                ic_key = [pool_label, safe_label(ic.id)]
+                cap_max.add_metric(ic_key, float(ic.max_mbps * MBPS_TO_BYTES_PER_SECOND))
+                cap_alloc.add_metric(ic_key, float(ic.allocated_mbps * MBPS_TO_BYTES_PER_SECOND))
+                cap_avail.add_metric(ic_key, float(ic.available_mbps * MBPS_TO_BYTES_PER_SECOND))
+                for state, count in sorted(ic.channels_by_admin_state.items()):
+                    channels.add_metric([*ic_key, safe_label(state)], float(count))
+                for ch in ic.channels:
+                    ch_key = [*ic_key, safe_label(ch.id)]
+                    maint_active.add_metric(ch_key, flag(ch.maintenance_active))
+                    overlap.add_metric(ch_key, flag(ch.maintenance_overlap))
+                    # Unknown values are left out rather than exported as 0:
+                    # a 0 timestamp or key age would read as a real value.
+                    if ch.next_maintenance_start is not None:
+                        next_maint.add_metric(ch_key, float(ch.next_maintenance_start))
+                    if ch.macsec_key_age_seconds is not None:
+                        key_age.add_metric(ch_key, float(ch.macsec_key_age_seconds))
+        yield from (
+            cap_max,
+            cap_alloc,
+            cap_avail,
+            channels,
+            maint_active,
+            next_maint,
+            key_age,
+            overlap,
+            reachable,
+        )
+
+
+def phases_with(current: str) -> tuple[str, ...]:
+    return LINK_PHASES if current in LINK_PHASES else (*LINK_PHASES, current)
