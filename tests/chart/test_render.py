@@ -372,3 +372,33 @@ def test_a_shard_needs_a_dns_label_name_and_a_selector(render_text: Any) -> None
     for bad in ([{"name": "A_1", "poolSelector": "x=y"}], [{"name": "a"}]):
         with pytest.raises(AssertionError, match="shards"):
             render_text(set_json=[f"shards={json.dumps(bad)}"])
+
+
+def test_workload_identity_values_annotate_the_service_account(render: Render) -> None:
+    manifests = render(
+        sets=[
+            "serviceAccount.awsRoleArn=arn:aws:iam::111122223333:role/interconnect",
+            "serviceAccount.gcpServiceAccount=ico@demo-project.iam.gserviceaccount.com",
+            "serviceAccount.googleCloudProject=demo-project",
+            "serviceAccount.annotations.team=network",
+        ]
+    )
+    annotations = one(manifests, "ServiceAccount")["metadata"]["annotations"]
+    assert annotations == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/interconnect",
+        "iam.gke.io/gcp-service-account": "ico@demo-project.iam.gserviceaccount.com",
+        "team": "network",
+    }
+    env = {e["name"]: e.get("value") for e in _container(manifests)["env"]}
+    assert env["GOOGLE_CLOUD_PROJECT"] == "demo-project"
+
+
+def test_no_ambient_identity_by_default(defaults: list[Manifest]) -> None:
+    assert "annotations" not in one(defaults, "ServiceAccount")["metadata"]
+    names = {e["name"] for e in _container(defaults)["env"]}
+    assert "GOOGLE_CLOUD_PROJECT" not in names
+
+
+def test_the_pod_name_reaches_the_operator_for_its_events(defaults: list[Manifest]) -> None:
+    env = {e["name"]: e for e in _container(defaults)["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.support.cluster import ClusterHandle
+from tests.support.identity_fakes import GoogleFake
 from tests.support.stack import (
     Kube,
     OperatorProcess,
@@ -29,6 +30,7 @@ from tests.support.stack import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+OPERATOR_POD = "interconnect-operator-6b7c9d-e2e01"
 CRDS = REPO / "crds"
 
 
@@ -43,6 +45,9 @@ class Stack:
     operator_namespace: str
     pool: str
     log_dir: Path
+    google_identity: GoogleFake | None = None
+    """The operator pod's ambient Google identity (a metadata server, as GKE Workload
+    Identity serves it); only pools with ``auth.source: Ambient`` may use it."""
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +94,25 @@ def stack(kube: Kube, e2e_log_dir: Path) -> Iterator[Stack]:
             refresh_interval=5,
         )
     )
-    operator = start_operator(identity, log_dir=e2e_log_dir, operator_namespace=operator_namespace)
+    # An ambient Google identity (metadata server) and no AWS one (IMDS off).
+    google_identity = GoogleFake(access_token=secrets.token_hex(16))
+    metadata_host = f"127.0.0.1:{google_identity.port}"
+    ambient_env = {
+        "GCE_METADATA_HOST": metadata_host,
+        "GCE_METADATA_IP": metadata_host,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # What the chart's downward API gives the pod: Events name it as reportingInstance.
+        "POD_NAME": OPERATOR_POD,
+    }
+    operator = start_operator(
+        identity, log_dir=e2e_log_dir, operator_namespace=operator_namespace, env=ambient_env
+    )
     try:
-        yield Stack(kube, aws, gcp, operator, operator_namespace, pool, e2e_log_dir)
+        yield Stack(
+            kube, aws, gcp, operator, operator_namespace, pool, e2e_log_dir, google_identity
+        )
     finally:
+        google_identity.stop()
         operator.stop()
         aws.stop()
         gcp.stop()

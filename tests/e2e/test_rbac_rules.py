@@ -81,7 +81,8 @@ def _can(api: ApiClient, sa: str, verb: str, resource: str, namespace: str | Non
         ("list", "capacitypools.interconnect.io"),
         ("patch", "multicloudlinks.interconnect.io/status"),
         ("patch", "capacitypools.interconnect.io/status"),
-        ("create", "events"),
+        ("create", "events.events.k8s.io"),
+        ("patch", "events.events.k8s.io"),
         ("watch", "namespaces"),
         ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ],
@@ -105,6 +106,7 @@ def test_secrets_only_where_the_operator_needs_them(
     assert not _can(k8s_api, sa, "list", "secrets", namespace)
     assert not _can(k8s_api, sa, "watch", "secrets", link_namespace)
     assert _can(k8s_api, sa, "get", "secrets", link_namespace)
+    assert not _can(k8s_api, sa, "watch", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "list", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "get", "secrets", "kube-system")
     assert not _can(k8s_api, sa, "get", "secrets", None)
@@ -115,7 +117,7 @@ def test_secrets_only_where_the_operator_needs_them(
     [
         ("update", "multicloudlinks.interconnect.io"),
         ("update", "capacitypools.interconnect.io/status"),
-        ("create", "events.events.k8s.io"),
+        ("create", "events"),
     ],
 )
 def test_operator_has_no_unused_verbs(

@@ -245,12 +245,31 @@ class SigV4(Auth):
             signer_log.setLevel(logging.INFO)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
         credentials = self._credentials
         if hasattr(credentials, "get_frozen_credentials"):
             credentials = credentials.get_frozen_credentials()
+        self._sign(request, credentials)
+        yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        credentials = self._credentials
+        if hasattr(credentials, "get_frozen_credentials"):
+            # Refreshable (ambient) credentials fetch new keys with blocking I/O
+            # (STS, the container endpoint): off the event loop when that is due.
+            refresh_needed = getattr(credentials, "refresh_needed", None)
+            if callable(refresh_needed) and refresh_needed():
+                credentials = await asyncio.to_thread(credentials.get_frozen_credentials)
+            else:
+                credentials = credentials.get_frozen_credentials()
+        self._sign(request, credentials)
+        yield request
+
+    def _sign(self, request: httpx.Request, credentials: Any) -> None:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
         headers = {
             name: value
             for name, value in request.headers.items()
@@ -264,7 +283,6 @@ class SigV4(Auth):
             value = aws_request.headers.get(name)
             if value is not None:
                 request.headers[name] = value
-        yield request
 
     def __repr__(self) -> str:
         return f"SigV4(region={self.region!r}, service={self.service!r})"

@@ -10,7 +10,7 @@ REST mapping directly.
 Auth: google-auth credentials as an httpx auth plugin
 (:class:`~interconnect_operator.api.auth.OAuth2ServiceAccount`): Application
 Default Credentials, which include GKE Workload Identity
-(:func:`application_default_auth`), or a service-account key from a Secret
+(``api.ambient.google_ambient_auth``), or a service-account key from a Secret
 (``OAuth2ServiceAccount.from_service_account_info``). The endpoint can be
 overridden (the local fake, a private endpoint).
 
@@ -30,14 +30,14 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from interconnect_operator.api.auth import DEFAULT_OAUTH2_SCOPES, Auth, OAuth2ServiceAccount
+from interconnect_operator.api.auth import Auth
 from interconnect_operator.api.errors import (
     ApiError,
     InvalidResponse,
@@ -63,7 +63,6 @@ __all__ = [
     "RemoteProfile",
     "Transport",
     "TransportSpec",
-    "application_default_auth",
     "bandwidth_enum",
     "request_id",
 ]
@@ -99,14 +98,6 @@ def bandwidth_enum(mbps: int) -> str:
 def request_id(*parts: str) -> str:
     """A ``requestId`` (a UUID, as Google requires) derived from the intent."""
     return str(uuid.uuid5(_REQUEST_NAMESPACE, "/".join(parts)))
-
-
-def application_default_auth(scopes: Sequence[str] = DEFAULT_OAUTH2_SCOPES) -> Auth:
-    """Application Default Credentials (Workload Identity on GKE, a key file, gcloud)."""
-    import google.auth
-
-    credentials, _ = google.auth.default(scopes=list(scopes))
-    return OAuth2ServiceAccount(credentials)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Problems become ``ConfigError`` with a reason for status and Events.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 from collections.abc import Mapping
@@ -19,11 +20,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from interconnect_operator import redaction
+from interconnect_operator.api.ambient import (
+    AmbientUnavailable,
+    aws_ambient_auth,
+    google_ambient_auth,
+)
 from interconnect_operator.api.auth import Auth, build_auth
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.resources import (
+    AuthSource,
     AuthType,
     CapacityPoolSpec,
     MulticloudLinkSpec,
@@ -164,6 +171,8 @@ class Credentials:
 
     async def _auth(self, provider: PoolProvider, owner: str) -> tuple[Auth, str]:
         """The provider's auth and a fingerprint of the Secret it came from (to spot changes)."""
+        if provider.auth.source is AuthSource.AMBIENT:
+            return await self._ambient(provider), f"ambient:{provider.auth.type.value}"
         settings: dict[str, Any] = {}
         fingerprint = ""
         if provider.auth.type is AuthType.NONE or provider.auth.secret_ref is None:
@@ -193,6 +202,27 @@ class Credentials:
             return build_auth(provider.auth.type.value, settings), fingerprint
         except (ValueError, TypeError) as exc:
             raise ConfigError("InvalidCredentials", f"{provider.name}: {exc}") from exc
+
+    @staticmethod
+    async def _ambient(provider: PoolProvider) -> Auth:
+        """The pod's platform identity, as the pool explicitly asked (never a fallback)."""
+        auth = provider.auth
+        try:
+            if auth.type is AuthType.SIGV4:
+                if not auth.region:
+                    raise ConfigError(
+                        "InvalidCredentials", f"{provider.name}: SigV4 needs auth.region"
+                    )
+                region, service = auth.region, auth.service or "interconnect"
+                # botocore's chain and google-auth block (STS, metadata server): a thread.
+                return await asyncio.to_thread(aws_ambient_auth, region, service)
+            if auth.type is AuthType.OAUTH2:
+                return await asyncio.to_thread(google_ambient_auth)
+        except AmbientUnavailable as exc:
+            raise ConfigError("AmbientIdentityUnavailable", f"{provider.name}: {exc}") from exc
+        raise ConfigError(
+            "InvalidSpec", f"{provider.name}: auth.source Ambient needs auth.type SigV4 or OAuth2"
+        )
 
     async def _verify(self, provider: PoolProvider) -> bool | ssl.SSLContext:
         """TLS verification: the system trust, a CA from a Secret, or none when asked."""

@@ -6,9 +6,11 @@ the pool's spec and Secrets and put them behind the driver seam
 (``reconcile.driver``): a :class:`CustomerPool` for the pool loop and a
 :class:`CustomerDriver` for the link workers. Credentials: AWS keys from the
 Secret (``accessKeyId``/``secretAccessKey``[/``sessionToken``], or the
-``AWS_*`` names), else botocore's chain (IRSA, EKS Pod Identity); Google: the
-pool's Bearer or OAuth2 auth, else Application Default Credentials (GKE
-Workload Identity). A link's ``spec.customer`` becomes its ``CustomerTarget``.
+``AWS_*`` names), or botocore's chain (IRSA, EKS Pod Identity) when the pool
+says ``auth.source: Ambient``; Google: the pool's Bearer or OAuth2 auth
+(Application Default Credentials, GKE Workload Identity, with ``source:
+Ambient``). Never a silent fallback: a provider with ``auth.type: None`` is
+a configuration error. A link's ``spec.customer`` becomes its ``CustomerTarget``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from interconnect_operator.api.auth import Auth
 from interconnect_operator.api.customer_aws import AwsCredentials, AwsInterconnectClient
-from interconnect_operator.api.customer_gcp import GoogleTransportsClient, application_default_auth
+from interconnect_operator.api.customer_gcp import GoogleTransportsClient
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.resources import (
+    AuthSource,
     AuthType,
     CapacityPoolSpec,
     MulticloudLinkSpec,
@@ -63,7 +65,7 @@ async def customer_driver(
     google_side = _SIDE[google_provider.role]
     google_auth = config.provider(google_side).auth
     if google_provider.auth.type is AuthType.NONE or google_auth is None:
-        google_auth = _application_default(google_provider.name)
+        raise _credentials_required(google_provider, "OAuth2")
     google = GoogleTransportsClient(
         google_api.project,
         google_api.location,
@@ -103,14 +105,12 @@ def customer_target(body: Mapping[str, Any], spec: MulticloudLinkSpec) -> Custom
     )
 
 
-def _application_default(who: str) -> Auth:
-    """Application Default Credentials (GKE Workload Identity, a mounted key, gcloud)."""
-    try:
-        return application_default_auth()
-    except Exception as exc:  # google.auth raises DefaultCredentialsError and friends
-        raise ConfigError(
-            "InvalidCredentials", f"{who}: no Google credentials found ({type(exc).__name__})"
-        ) from exc
+def _credentials_required(provider: PoolProvider, kind: str) -> ConfigError:
+    return ConfigError(
+        "CredentialsRequired",
+        f"{provider.name}: a {provider.api.type.value} provider needs credentials: "
+        f"auth.type {kind} with a secretRef, or with source Ambient to use the pod's identity",
+    )
 
 
 def _provider(spec: CapacityPoolSpec, api: ProviderApiType) -> PoolProvider:
@@ -123,10 +123,18 @@ def _provider(spec: CapacityPoolSpec, api: ProviderApiType) -> PoolProvider:
 async def _aws_credentials(
     credentials: Credentials, namespace: str, provider: PoolProvider
 ) -> AwsCredentials | None:
-    """Static keys from the pool's Secret, or None: botocore's chain (IRSA, Pod Identity)."""
-    ref = provider.auth.secret_ref
-    if provider.auth.type is AuthType.NONE or ref is None:
+    """Static keys from the pool's Secret, or None: botocore's chain (IRSA, Pod Identity).
+
+    The chain is used only when the pool chose ``source: Ambient``; ``Credentials``
+    has already checked it yields an identity (AmbientIdentityUnavailable otherwise).
+    """
+    if provider.auth.type is AuthType.NONE:
+        raise _credentials_required(provider, "SigV4")
+    if provider.auth.source is AuthSource.AMBIENT:
         return None
+    ref = provider.auth.secret_ref
+    if ref is None:  # the spec validator rules this out
+        raise _credentials_required(provider, "SigV4")
     data = await credentials.secret_data(namespace, ref.name, provider.name)
     try:
         return AwsCredentials.from_secret(data)

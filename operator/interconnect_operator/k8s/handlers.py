@@ -72,7 +72,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
-    settings.posting.level = logging.WARNING
+    # kopf would post its own Events through core/v1; the operator's go through
+    # events.k8s.io/v1 (kube.py), the only Events API its RBAC grants.
+    settings.posting.enabled = False
     # kopf logs every handled watch event at INFO; the controller logs transitions.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -22,12 +22,19 @@ import httpx
 import kopf
 
 from interconnect_operator.api.transport import ProviderTransport
+from interconnect_operator.k8s.event_body import (
+    EventSeries,
+    new_event,
+    reporting_instance,
+    series_patch,
+)
 from interconnect_operator.k8s.resources import GROUP, VERSION
 
 logger = logging.getLogger(__name__)
 
 LINKS = "multicloudlinks"
 POOLS = "capacitypools"
+EVENTS_API = "/apis/events.k8s.io/v1"
 #: How long the server keeps one watch open before the client reconnects.
 WATCH_SECONDS = 240.0
 
@@ -80,8 +87,12 @@ class KubeClient:
         *,
         relogin: Callable[[], kopf.ConnectionInfo] | None = None,
         max_connections: int = 32,
+        instance: str | None = None,
     ) -> None:
         self._connection = connection
+        # Events name the pod that decided (reportingInstance); repeats become a series.
+        self._instance = instance or reporting_instance()
+        self._series = EventSeries()
         # Tokens from exec plugins and projected service-account tokens
         # expire: a 401 logs in again once, then retries.
         self._relogin = relogin if relogin is not None else load_configuration
@@ -274,36 +285,43 @@ class KubeClient:
         message: str,
         component: str = "interconnect-operator",
     ) -> None:
-        """Emit a core/v1 Event about ``involved`` (an object's apiVersion/kind/metadata)."""
-        meta = involved.get("metadata", {})
-        namespace = meta.get("namespace") or "default"
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": involved.get("apiVersion"),
-                "kind": involved.get("kind"),
-                "name": meta.get("name"),
-                "namespace": meta.get("namespace"),
-                "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "type": type_,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": component},
-            "reportingComponent": component,
-            "reportingInstance": component,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        """Emit an ``events.k8s.io/v1`` Event about ``involved`` (apiVersion/kind/metadata).
+
+        The component is the reportingController, this pod the reportingInstance.
+        The same Event again within a few minutes patches the first one's
+        ``series`` (count, lastObservedTime) instead of creating another.
+        """
+        now = dt.datetime.now(dt.UTC)
+        body = new_event(
+            involved,
+            type_=type_,
+            reason=reason,
+            message=message,
+            controller=component,
+            instance=self._instance,
+            now=now,
+        )
         try:
-            await self._request(
-                "POST", f"/api/v1/namespaces/{namespace}/events", body, "application/json"
-            )
+            repeat = self._series.repeat_of(body, now)
+            if repeat is not None:
+                namespace, name, count = repeat
+                try:
+                    await self._request(
+                        "PATCH",
+                        f"{EVENTS_API}/namespaces/{namespace}/events/{name}",
+                        series_patch(count, now),
+                        "application/merge-patch+json",
+                    )
+                except KubeError as exc:
+                    if exc.status != 404:
+                        raise
+                    self._series.forget(body)  # expired (TTL): a new Event below
+                else:
+                    self._series.repeated(body, count, now)
+                    return
+            namespace = body["metadata"]["namespace"]
+            await self._request("POST", f"{EVENTS_API}/namespaces/{namespace}/events", body)
+            self._series.created(body, now)
         except KubeError as exc:
             # Events are best effort: losing one must never fail a reconcile.
             logger.warning("could not emit event %s: %s", reason, exc)

@@ -57,6 +57,8 @@ BUSY_REFRESH_SHARE = 0.1
 #: Kept on every CapacityPool: deleting a pool waits until no link uses it.
 POOL_FINALIZER = f"{GROUP}/pool-protection"
 CONFIG_RETRY = (5.0, 300.0)
+#: Setup failures only a change of the pool's spec can fix: Stalled, no retry until then.
+TERMINAL_REASONS = frozenset({"InvalidSpec", "CredentialsRequired"})
 
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
 
@@ -157,6 +159,7 @@ class PoolLoops:
             self.wake_links(name)
             self._watch_secrets(name, None)
             return
+        # Only the Secrets of pools this instance owns are watched.
         self._watch_secrets(name, body.get("spec"))
         newly_owned = name in self.unowned
         self.unowned.discard(name)
@@ -332,11 +335,13 @@ class PoolLoops:
                     logger.exception("pool setup failed", extra={"pool": entry.name})
                     reason, message = "PoolSetupFailed", failure_text(exc)
                 entry.error = (reason, message)
+                terminal = reason in TERMINAL_REASONS
                 with contextlib.suppress(Exception):
-                    await self._write_error(entry, reason, message)
-                # A referenced Secret that appears or changes ends the wait (on_secret_change).
+                    await self._write_error(entry, reason, message, stalled=terminal)
+                # A referenced Secret that appears or changes ends the wait (on_secret_change);
+                # a terminal reason waits for that or a spec change (a new loop) only.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(entry.wake.wait(), backoff)
+                    await asyncio.wait_for(entry.wake.wait(), None if terminal else backoff)
                 backoff = min(backoff * 2, CONFIG_RETRY[1])
                 continue
             entry.error = None
@@ -419,6 +424,7 @@ class PoolLoops:
         message: str,
         *,
         reachable: ConditionStatus = ConditionStatus.UNKNOWN,
+        stalled: bool = False,
     ) -> None:
         old = entry.body.get("status") or {}
         # A pool belongs to no tenant: only the operator's own secrets mask it.
@@ -430,6 +436,7 @@ class PoolLoops:
             message=message,
             now=status_mod.now(),
             reachable=reachable,
+            stalled=stalled,
         )
         if await self._patch_status(entry, old, new):
             await self._kube.create_event(

@@ -13,8 +13,9 @@ Why each rule exists:
 * `CLUSTER_RULES`: both kinds are watched in every namespace (kopf needs
   list/watch cluster-wide, and patch on the objects for the finalizer; every
   write is a merge patch, so no update); status is written through the status
-  subresource (patch); Events are posted on the core API only (the operator
-  and kopf both use it); namespaces are read for the pool's namespaceSelector policy;
+  subresource (patch); Events are posted through events.k8s.io/v1 only
+  (create, and patch for a repeat's series; kopf's own posting, core/v1, is
+  off); namespaces are read for the pool's namespaceSelector policy;
   CRDs are listed because kopf scans them at startup.
 * `NAMESPACE_RULES` (operator's namespace only): provider credentials are
   Secrets there, read one by name (`get`) and watched one by name (`watch`
@@ -69,7 +70,7 @@ CLUSTER_RULES: list[Rule] = [
         "resources": [f"{r.POOL_PLURAL}/status", f"{r.LINK_PLURAL}/status"],
         "verbs": ["get", "patch"],
     },
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(_READ)},
     {
         "apiGroups": ["apiextensions.k8s.io"],

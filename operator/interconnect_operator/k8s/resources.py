@@ -152,6 +152,13 @@ class AuthType(StrEnum):
     MTLS = "MTLS"
 
 
+class AuthSource(StrEnum):
+    """Where a provider's credentials come from: a Secret, or the pod's platform identity."""
+
+    SECRET = "Secret"
+    AMBIENT = "Ambient"
+
+
 class DeletionPolicy(StrEnum):
     """What happens at the providers when the MulticloudLink object is deleted."""
 
@@ -215,8 +222,14 @@ CEL_SELECTOR_VALUES: JsonDict = {
     "message": "values must be non-empty for In and NotIn and empty for Exists and DoesNotExist",
 }
 CEL_AUTH_SECRET: JsonDict = {
-    "rule": "self.type == 'None' || has(self.secretRef)",
-    "message": "auth.secretRef is required unless auth.type is None",
+    "rule": "self.type == 'None' || (has(self.source) && self.source == 'Ambient') "
+    "|| has(self.secretRef)",
+    "message": "auth.secretRef is required unless auth.type is None or auth.source is Ambient",
+}
+CEL_AUTH_AMBIENT: JsonDict = {
+    "rule": "!has(self.source) || self.source != 'Ambient' "
+    "|| ((self.type == 'SigV4' || self.type == 'OAuth2') && !has(self.secretRef))",
+    "message": "auth.source Ambient applies to auth.type SigV4 or OAuth2, without a secretRef",
 }
 CEL_AUTH_SIGV4_ONLY: JsonDict = {
     "rule": "self.type == 'SigV4' || (!has(self.region) && !has(self.service))",
@@ -411,7 +424,9 @@ class ProviderAuth(_Model):
     """Credentials the operator uses toward one provider endpoint (P34)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": [CEL_AUTH_SECRET, CEL_AUTH_SIGV4_ONLY]},
+        json_schema_extra={
+            "x-kubernetes-validations": [CEL_AUTH_SECRET, CEL_AUTH_AMBIENT, CEL_AUTH_SIGV4_ONLY]
+        },
     )
 
     type: AuthType = Field(
@@ -420,6 +435,17 @@ class ProviderAuth(_Model):
             "Authentication scheme: None, Bearer (static token), OAuth2 (tokens minted "
             "from a Google service-account key), SigV4 (AWS request signing), MTLS "
             "(client certificate)."
+        ),
+    )
+    source: AuthSource = Field(
+        default=AuthSource.SECRET,
+        description=(
+            "Where the credentials come from. Secret: `secretRef`. Ambient: the identity "
+            "the platform gives the operator's pod, used only when chosen here: SigV4 takes "
+            "the AWS default chain (IRSA web identity through STS AssumeRoleWithWebIdentity, "
+            "EKS Pod Identity, an instance profile); OAuth2 takes Google Application "
+            "Default Credentials (GKE Workload Identity through the metadata server, an ADC "
+            "file). Without such an identity the pool reports AmbientIdentityUnavailable."
         ),
     )
     secret_ref: SecretKeyRef | None = Field(
@@ -443,8 +469,13 @@ class ProviderAuth(_Model):
 
     @model_validator(mode="after")
     def _check_secret(self) -> ProviderAuth:
-        if self.type is not AuthType.NONE and self.secret_ref is None:
+        ambient = self.source is AuthSource.AMBIENT
+        if self.type is not AuthType.NONE and self.secret_ref is None and not ambient:
             raise ValueError(CEL_AUTH_SECRET["message"])
+        if ambient and (
+            self.type not in (AuthType.SIGV4, AuthType.OAUTH2) or self.secret_ref is not None
+        ):
+            raise ValueError(CEL_AUTH_AMBIENT["message"])
         if self.type is not AuthType.SIGV4 and (self.region or self.service):
             raise ValueError(CEL_AUTH_SIGV4_ONLY["message"])
         return self
@@ -498,8 +529,9 @@ class ProviderApi(_Model):
         description=(
             "Symmetric: the Connection Coordinator API, the operator as coordinator. "
             "AwsInterconnect / GoogleTransports: the cloud's customer API, the operator as "
-            "the customer (endpoint is then that API's, auth None uses the cloud's own "
-            "credential chain: IRSA or EKS Pod Identity, Workload Identity or ADC)."
+            "the customer (endpoint is then that API's; for the cloud's own credential "
+            "chain, IRSA or EKS Pod Identity, Workload Identity or ADC, set auth.source "
+            "Ambient)."
         ),
     )
     aws: AwsApi | None = Field(default=None, description="Parameters of type AwsInterconnect.")

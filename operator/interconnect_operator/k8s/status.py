@@ -282,8 +282,14 @@ def deletion_condition(remaining: Sequence[str], gen: int) -> Condition:
     return Condition("Deleting", ConditionStatus.TRUE, "LinksRemain", message, gen)
 
 
+def _stalled(stalled: bool, reason: str, message: str, gen: int) -> Condition:
+    if stalled:
+        return Condition("Stalled", ConditionStatus.TRUE, reason, message, gen)
+    return Condition("Stalled", ConditionStatus.FALSE, "NotStalled", "", gen)
+
+
 def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
-    """Ready, ProvidersReachable and InSync of a pool from one refresh."""
+    """Ready, ProvidersReachable, InSync and (False) Stalled of a pool from one refresh."""
     unreachable = sorted(p for p, ok in report.reachable.items() if not ok)
     reachable = bool(report.reachable) and not unreachable
     conds = [
@@ -305,6 +311,8 @@ def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
             else f"{len(report.disagreements)} objects listed by one side only",
             gen,
         ),
+        # A pool that refreshes is never stalled (clears a Stalled of an earlier spec).
+        _stalled(False, "", "", gen),
     ]
     if report.customer:
         conds.insert(0, _customer_pool_ready(report, reachable, unreachable, gen))
@@ -385,12 +393,18 @@ def pool_status_error(
     message: str,
     now: dt.datetime,
     reachable: ConditionStatus = ConditionStatus.UNKNOWN,
+    stalled: bool = False,
 ) -> dict[str, Any]:
     """A pool that cannot be set up (bad credentials, missing secret), or whose loop
-    failed (``reachable`` False: the providers could not be worked with)."""
+    failed (``reachable`` False: the providers could not be worked with).
+
+    ``stalled``: the operator will not try again until the pool's spec changes
+    (Stalled True: kstatus reads Failed); otherwise it keeps retrying.
+    """
     conds = [
         Condition("Ready", ConditionStatus.FALSE, reason, message, generation),
         Condition("ProvidersReachable", reachable, reason, message, generation),
+        _stalled(stalled, reason, message, generation),
     ]
     old = dict(old_status or {})
     old.update(

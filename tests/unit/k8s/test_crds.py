@@ -156,7 +156,7 @@ def test_defaults_are_in_spec_and_never_in_status() -> None:
     assert pool_spec["macsec"]["default"] == {"rotate": False, "rotationIntervalHours": 720}
     # Spelled out, since the API server checks defaults against CEL without nested defaults.
     auth = pool_spec["providers"]["items"]["properties"]["auth"]
-    assert auth["default"] == {"type": "None"}
+    assert auth["default"] == {"type": "None", "source": "Secret"}
     assert pool_spec["macsec"]["properties"]["rotationIntervalHours"]["default"] == 720
     assert pool_spec["policy"]["properties"]["headroomMbps"]["default"] == 0
     tls = pool_spec["providers"]["items"]["properties"]["tls"]
@@ -285,7 +285,11 @@ def test_pool_cel_rules() -> None:
     )
     assert any("Negotiator" in rule and "Responder" in rule for rule in rules[".spec"])
     auth = rules[".spec.providers[].auth"]
-    assert "self.type == 'None' || has(self.secretRef)" in auth
+    assert (
+        "self.type == 'None' || (has(self.source) && self.source == 'Ambient') "
+        "|| has(self.secretRef)"
+    ) in auth
+    assert any("self.source != 'Ambient'" in rule for rule in auth)
 
 
 def test_link_cel_rules() -> None:

@@ -216,3 +216,59 @@ async def test_only_the_referenced_key_of_a_link_secret_is_decoded(kube: FakeKub
     _, md5 = await Credentials(kube, NS).link_secrets(("team-a", "l"), spec, deleting=False)
     assert md5 is not None
     assert md5.reveal() == "bgp-password"
+
+
+async def test_ambient_identity_is_used_only_when_the_pool_chooses_it(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interconnect_operator.api.auth import OAuth2ServiceAccount
+    from interconnect_operator.k8s import credentials as credentials_mod
+
+    calls: list[str] = []
+
+    def google() -> OAuth2ServiceAccount:
+        calls.append("google")
+        return OAuth2ServiceAccount(object())
+
+    monkeypatch.setattr(credentials_mod, "google_ambient_auth", google)
+    kube.add_secret(NS, "creds", {"t": "tok"})
+    ambient = {"auth": {"type": "OAuth2", "source": "Ambient"}}
+    config = await Credentials(kube, NS).pool_config("pool", _pool(_bearer("creds", "t"), ambient))
+    assert isinstance(config.negotiator.auth, OAuth2ServiceAccount)
+    assert isinstance(config.responder.auth, BearerToken)  # the Secret side stays a Secret
+    assert calls == ["google"]
+    assert kube.reads == [f"secrets/{NS}/creds"]  # nothing read for the ambient side
+
+
+async def test_no_ambient_identity_is_a_clear_condition(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interconnect_operator.api.ambient import AmbientUnavailable
+    from interconnect_operator.k8s import credentials as credentials_mod
+
+    def none(region: str, service: str) -> Any:
+        raise AmbientUnavailable("no AWS identity in the operator's environment")
+
+    monkeypatch.setattr(credentials_mod, "aws_ambient_auth", none)
+    sigv4 = {"auth": {"type": "SigV4", "source": "Ambient", "region": "us-east-1"}}
+    with pytest.raises(ConfigError) as raised:
+        await Credentials(kube, NS).pool_config("pool", _pool(sigv4, None))
+    assert raised.value.reason == "AmbientIdentityUnavailable"
+    assert raised.value.message == "aws: no AWS identity in the operator's environment"
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "Bearer", "source": "Ambient"},
+        {"type": "MTLS", "source": "Ambient"},
+        {"type": "OAuth2", "source": "Ambient", "secretRef": {"name": "creds"}},
+    ],
+)
+async def test_ambient_is_refused_where_it_has_no_meaning(
+    kube: FakeKube, auth: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        await Credentials(kube, NS).pool_config("pool", _pool({"auth": auth}, None))
+    assert raised.value.reason == "InvalidSpec"
+    assert "auth.source Ambient applies to auth.type SigV4 or OAuth2" in raised.value.message

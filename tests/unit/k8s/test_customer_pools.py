@@ -92,14 +92,33 @@ async def test_keys_and_token_from_the_pools_secret(kube: FakeKube) -> None:
         await pool.aclose()
 
 
-async def test_no_google_credentials_anywhere_is_a_config_error(
+async def test_no_auth_on_a_customer_pool_is_an_error_not_a_silent_fallback(
     kube: FakeKube, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    # Even with an identity in the environment, None does not mean "use it".
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHEPOD")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pod-secret")
     with pytest.raises(ConfigError) as raised:
         await _driver(kube, _body({"type": "None"}, {"type": "None"}))
-    assert raised.value.reason == "InvalidCredentials"
-    assert "gcp" in raised.value.message
+    assert raised.value.reason == "CredentialsRequired"
+    assert "source Ambient" in raised.value.message
+
+
+async def test_ambient_aws_uses_botocores_chain_when_chosen(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHEPOD")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "pod-secret")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    kube.add_secret(NS, "creds", {"token": "t"})
+    sigv4 = {"type": "SigV4", "source": "Ambient", "region": "us-east-1", "service": "interconnect"}
+    bearer = {"type": "Bearer", "secretRef": {"name": "creds", "key": "token"}}
+    pool, _ = await _driver(kube, _body(sigv4, bearer))
+    try:
+        creds = pool.aws.botocore_client._request_signer._credentials
+        assert creds.access_key == "AKIDFROMTHEPOD"
+    finally:
+        await pool.aclose()
 
 
 async def test_a_secret_without_aws_keys_is_a_config_error(kube: FakeKube) -> None:
@@ -156,3 +175,52 @@ def test_a_customer_pool_is_ready_when_both_clouds_answer_and_share_a_size(
     assert ready_condition.type == "Ready"
     assert ready_condition.is_true is ready
     assert ready_condition.reason == reason
+
+
+async def test_a_terminal_setup_error_is_stalled_and_not_retried(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from interconnect_operator.k8s import pools as pools_mod
+    from interconnect_operator.k8s.index import LinkIndex
+    from interconnect_operator.k8s.kube import POOLS
+    from interconnect_operator.k8s.settings import OperatorOptions
+    from interconnect_operator.metrics import OperatorMetrics
+
+    # A retried reason would come back within milliseconds at this backoff.
+    monkeypatch.setattr(pools_mod, "CONFIG_RETRY", (0.01, 0.01))
+    credentials = Credentials(kube, NS)
+    attempts: list[str] = []
+    original = credentials.pool_config
+
+    async def counting(name: str, body: Any) -> Any:
+        attempts.append(name)
+        return await original(name, body)
+
+    monkeypatch.setattr(credentials, "pool_config", counting)
+    options = OperatorOptions(operator_namespace=NS)
+    loops = pools_mod.PoolLoops(
+        options,
+        kube,
+        OperatorMetrics(),
+        credentials=credentials,
+        index=LinkIndex(),
+        wake_link=lambda key: None,
+        on_request=lambda record: None,
+    )
+    body = _body({"type": "None"}, {"type": "None"})
+    body["metadata"] = {"name": "pool", "generation": 1}
+    await loops.on_event("ADDED", kube.add_object(POOLS, body))
+    try:
+        for _ in range(500):
+            if kube.status_patches:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert attempts == ["pool"]
+        conditions = {c["type"]: c for c in kube.status_patches[-1][1]["conditions"]}
+        assert conditions["Stalled"]["status"] == "True"
+        assert conditions["Stalled"]["reason"] == "CredentialsRequired"
+    finally:
+        await loops.stop()

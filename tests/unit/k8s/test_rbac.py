@@ -34,8 +34,10 @@ def test_cluster_rules_cover_what_kopf_and_the_reconcilers_need() -> None:
         # Every write is a merge patch: no update, on the objects or their status.
         assert not _allows(rules, "interconnect.io", resource, "update")
         assert not _allows(rules, "interconnect.io", f"{resource}/status", "update")
-    assert _allows(rules, "", "events", "create")
-    assert not any("events.k8s.io" in rule["apiGroups"] for rule in rules)
+    # Events only through events.k8s.io/v1 (create; patch for a series), never core/v1.
+    assert _allows(rules, "events.k8s.io", "events", "create")
+    assert _allows(rules, "events.k8s.io", "events", "patch")
+    assert not _allows(rules, "", "events", "create")
     for verb in ("get", "list", "watch"):
         assert _allows(rules, "", "namespaces", verb)
         assert _allows(rules, "apiextensions.k8s.io", "customresourcedefinitions", verb)

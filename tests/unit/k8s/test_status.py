@@ -193,7 +193,36 @@ def test_pool_status_error_keeps_the_rest_of_the_status() -> None:
     assert body["availableMbps"] == 9000
     assert body["observedGeneration"] == 2
     by_type = {c["type"]: c["status"] for c in body["conditions"]}
-    assert by_type == {"Ready": "False", "ProvidersReachable": "Unknown"}
+    # A missing Secret is retried: not stalled.
+    assert by_type == {"Ready": "False", "ProvidersReachable": "Unknown", "Stalled": "False"}
+
+
+def test_a_terminal_pool_error_is_stalled_until_a_refresh_clears_it() -> None:
+    body = status.pool_status_error(
+        old_status={},
+        generation=3,
+        reason="CredentialsRequired",
+        message="aws: needs credentials",
+        now=T0,
+        stalled=True,
+    )
+    stalled = next(c for c in body["conditions"] if c["type"] == "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "CredentialsRequired")
+    assert stalled["observedGeneration"] == 3
+    healthy = status.pool_conditions(
+        PoolReport(
+            reachable={"gcp": True, "aws": True},
+            errors={},
+            interconnects=(),
+            supported_sizes_mbps=(),
+            available_mbps=0,
+            disagreements=(),
+            taken_at=T1,
+        ),
+        4,
+    )
+    cleared = next(c for c in healthy if c.type == "Stalled")
+    assert (cleared.status.value, cleared.reason) == ("False", "NotStalled")
 
 
 def test_parse_time_round_trip_and_garbage() -> None:
