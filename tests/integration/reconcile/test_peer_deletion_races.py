@@ -290,3 +290,33 @@ async def test_a_ready_link_whose_confirming_read_fails_is_not_deleted_p19(rig: 
     assert again.status is not None
     assert again.status.ready
     assert [e.reason for e in again.events if e.reason.startswith("DeletedBy")] == []
+
+
+async def test_a_create_that_landed_unseen_is_deleted_with_the_link_p19_p33(rig: Rig) -> None:
+    """The responder's create was lost, read back as absent, then landed; the
+    user deletes the link before any refresh shows it: it goes with the link."""
+    lost: list[LoseCreate] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        lost.append(LoseCreate(inner, "aws.sim", "late"))
+        return lost[-1]
+
+    op = rig.operator(wrap=wrap)
+    request = link_request(account="acct-1")
+    for _ in range(2):
+        result = await op.reconciler.reconcile(request)
+        if result.persist_uuid is not None:
+            request = replace(request, shared_uuid=result.persist_uuid)
+    assert sum(t.seen["late"] for t in lost) == 1
+    assert request.shared_uuid is not None
+    _, res = await rig.states()
+    assert [c["connection"] for c in res["connections"]] == [request.shared_uuid]
+
+    gone, _ = await rig.drive(
+        op, replace(request, deleting=True), until=lambda r: r.finalized, rounds=4
+    )
+
+    assert gone.finalized
+    for state in await rig.states():
+        assert state["connections"] == []
+        assert state["features"] == []
