@@ -320,3 +320,31 @@ async def test_a_create_that_landed_unseen_is_deleted_with_the_link_p19_p33(rig:
     for state in await rig.states():
         assert state["connections"] == []
         assert state["features"] == []
+
+
+@CADENCES
+async def test_seeded_simulator_faults_on_create_connection_are_never_a_deletion_p33(
+    rig: Rig, refresh_every: int
+) -> None:
+    """The simulators' own fault injection: CreateConnection dropped, applied with
+    its response lost, or answered 503, at both providers, seeded."""
+    rule = {"drop_rate": 0.3, "timeout_after_commit_rate": 0.3, "error_rate": 0.2}
+    for handle in (rig.aws, rig.gcp):
+        config = {"seed": 11, "hang_seconds": 0, "operations": {"CreateConnection": rule}}
+        response = await handle.admin.post("/admin/faults", json=config)
+        assert response.status_code == 200, response.text
+    op = rig.operator()
+
+    results, request = await _play(
+        rig, op, link_request(account="acct-1"), rounds=60, refresh_every=refresh_every
+    )
+
+    stats = [await handle.stats() for handle in (rig.aws, rig.gcp)]
+    injected = sum(
+        count
+        for s in stats
+        for status, count in s["byOperation"]["CreateConnection"].get("byStatus", {}).items()
+        if status != "200"
+    )
+    assert injected > 0, stats
+    await _assert_ready_once(rig, results, request)
