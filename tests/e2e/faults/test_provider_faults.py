@@ -61,6 +61,14 @@ def test_every_operation_faulty_links_ready_no_duplicates_then_deleted_without_l
     rig.wait_ready(ns, names, timeout=240)
     uuids = rig.uuids(ns)
     assert len(set(uuids.values())) == len(names)
+    # A create whose request or response was lost is never a deletion by a provider
+    # (P19 from its side needs a connection seen settled and confirmed gone).
+    deleted_by = [
+        (e["involvedObject"].get("name"), e["reason"])
+        for e in rig.kube.events(ns)
+        if str(e.get("reason", "")).startswith("DeletedBy")
+    ]
+    assert deleted_by == []
     report = rig.invariants(live=list(uuids.values()))
     assert_clean(report, "after all links Ready under faults")
     for sim in rig.sims:

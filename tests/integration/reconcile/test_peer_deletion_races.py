@@ -290,3 +290,61 @@ async def test_a_ready_link_whose_confirming_read_fails_is_not_deleted_p19(rig: 
     assert again.status is not None
     assert again.status.ready
     assert [e.reason for e in again.events if e.reason.startswith("DeletedBy")] == []
+
+
+async def test_a_create_that_landed_unseen_is_deleted_with_the_link_p19_p33(rig: Rig) -> None:
+    """The responder's create was lost, read back as absent, then landed; the
+    user deletes the link before any refresh shows it: it goes with the link."""
+    lost: list[LoseCreate] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        lost.append(LoseCreate(inner, "aws.sim", "late"))
+        return lost[-1]
+
+    op = rig.operator(wrap=wrap)
+    request = link_request(account="acct-1")
+    for _ in range(2):
+        result = await op.reconciler.reconcile(request)
+        if result.persist_uuid is not None:
+            request = replace(request, shared_uuid=result.persist_uuid)
+    assert sum(t.seen["late"] for t in lost) == 1
+    assert request.shared_uuid is not None
+    _, res = await rig.states()
+    assert [c["connection"] for c in res["connections"]] == [request.shared_uuid]
+
+    gone, _ = await rig.drive(
+        op, replace(request, deleting=True), until=lambda r: r.finalized, rounds=4
+    )
+
+    assert gone.finalized
+    for state in await rig.states():
+        assert state["connections"] == []
+        assert state["features"] == []
+
+
+@CADENCES
+async def test_seeded_simulator_faults_on_create_connection_are_never_a_deletion_p33(
+    rig: Rig, refresh_every: int
+) -> None:
+    """The simulators' own fault injection: CreateConnection dropped, applied with
+    its response lost, or answered 503, at both providers, seeded."""
+    rule = {"drop_rate": 0.3, "timeout_after_commit_rate": 0.3, "error_rate": 0.2}
+    for handle in (rig.aws, rig.gcp):
+        config = {"seed": 11, "hang_seconds": 0, "operations": {"CreateConnection": rule}}
+        response = await handle.admin.post("/admin/faults", json=config)
+        assert response.status_code == 200, response.text
+    op = rig.operator()
+
+    results, request = await _play(
+        rig, op, link_request(account="acct-1"), rounds=60, refresh_every=refresh_every
+    )
+
+    stats = [await handle.stats() for handle in (rig.aws, rig.gcp)]
+    injected = sum(
+        count
+        for s in stats
+        for status, count in s["byOperation"]["CreateConnection"].get("byStatus", {}).items()
+        if status != "200"
+    )
+    assert injected > 0, stats
+    await _assert_ready_once(rig, results, request)

@@ -225,6 +225,7 @@ class LinkReconciler:
         events: list[LinkEvent] = []
         try:
             await self._observe_existence(request, uuid, memory, events)
+            await self._settle_lost_creates(request, uuid, memory)
         except (ApiError, OSError) as exc:
             return self._back_off(
                 request,
@@ -340,6 +341,26 @@ class LinkReconciler:
                 "had created; the customer's intent at that provider"
             )
             events.append(LinkEvent("Warning", f"DeletedBy{side.value.capitalize()}", message))
+
+    async def _settle_lost_creates(
+        self, request: LinkRequest, uuid: str, memory: LinkMemory
+    ) -> None:
+        """Before a deletion: read back each create of unknown outcome (P33).
+
+        A CreateConnection whose response was lost may have landed after the
+        operator read it back and after the last bulk refresh; a deletion that
+        trusted the snapshot would finish and leave that connection behind at
+        the provider. What the read finds is deleted with the rest (P19); what
+        it does not find is settled as never made. A failed read ends the
+        reconcile with a backoff, so the deletion waits for an answer.
+        """
+        if not request.deleting or not memory.unsettled_creates:
+            return
+        for side, interconnect in sorted(memory.unsettled_creates):
+            held = await self._steps.read_connection(side, interconnect, uuid)
+            if held is not None:
+                self.pool.record_connection(side, interconnect, uuid, held)
+            memory.unsettled_creates.discard((side, interconnect))
 
     def _note_existence(self, uuid: str, memory: LinkMemory) -> dict[Side, ProviderObservation]:
         """Record where each side holds the link's connection settled; both observations.
