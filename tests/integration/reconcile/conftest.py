@@ -32,7 +32,7 @@ import httpx
 import pytest
 
 from interconnect_operator.api import activation_key
-from interconnect_operator.k8s.links import carried_over, observed_generation
+from interconnect_operator.k8s.link_request import carried_over, observed_generation
 from interconnect_operator.k8s.settings import UUID_ANNOTATION
 from interconnect_operator.k8s.status import link_status_body
 from interconnect_operator.protocol.link_state import Phase

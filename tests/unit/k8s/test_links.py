@@ -10,7 +10,7 @@ import asyncio
 import copy
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import pytest
@@ -18,12 +18,8 @@ import pytest
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import LINKS
-from interconnect_operator.k8s.links import (
-    STARTUP_GRACE_SECONDS,
-    LinkWorkers,
-    build_request,
-    observed_generation,
-)
+from interconnect_operator.k8s.link_request import build_request, observed_generation
+from interconnect_operator.k8s.links import STARTUP_GRACE_SECONDS, LinkWorkers
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import UuidOwnership, record_name
@@ -34,56 +30,14 @@ from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, Opera
 from interconnect_operator.metrics import OperatorMetrics, render
 from interconnect_operator.protocol.conditions import Condition, ConditionStatus
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
-from interconnect_operator.protocol.types import Side
-from interconnect_operator.reconcile.link import LinkReconciler, LinkRequest, LinkResult
+from interconnect_operator.reconcile.link import LinkReconciler, LinkResult
 from interconnect_operator.reconcile.pool import PoolRuntime
 from tests.unit.k8s.fake_kube import FakeKube
+from tests.unit.k8s.link_stubs import StubReconciler, StubRuntime
 
 KEY = ("team-a", "link")
 LINK_SECRET = {"interconnect.io/link-secret": "true"}
 OPTIONS = OperatorOptions(workers=1)
-
-
-@dataclass
-class StubReconciler:
-    """Answers reconcile requests from a script; records what it was asked."""
-
-    results: list[LinkResult] = field(default_factory=list)
-    requests: list[LinkRequest] = field(default_factory=list)
-
-    async def reconcile(self, request: LinkRequest) -> LinkResult:
-        self.requests.append(request)
-        return self.results.pop(0)
-
-
-@dataclass
-class StubSnapshot:
-    errors: dict[str, str]
-
-
-@dataclass
-class StubConfig:
-    providers: dict[Side, str]
-
-
-@dataclass
-class StubRuntime:
-    errors: dict[str, str] = field(default_factory=dict)
-    config: StubConfig = field(
-        default_factory=lambda: StubConfig({Side.NEGOTIATOR: "gcp", Side.RESPONDER: "aws"})
-    )
-    fresh_reads: int = 0
-
-    @property
-    def providers(self) -> dict[Side, str]:
-        return self.config.providers
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
-
-    async def refresh(self, *, fresh: bool = False) -> StubSnapshot:
-        self.fresh_reads += fresh
-        return StubSnapshot(self.errors)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from interconnect_operator.protocol.link_state import LinkStatus, Phase
 from interconnect_operator.reconcile.link import LinkReconciler, LinkResult
 from interconnect_operator.reconcile.pool import PoolRuntime
 from tests.unit.k8s.fake_kube import FakeKube
-from tests.unit.k8s.test_links import StubReconciler, StubRuntime
+from tests.unit.k8s.link_stubs import StubReconciler, StubRuntime
 
 KEY = ("team-a", "link")
 OURS = "interconnect-system"

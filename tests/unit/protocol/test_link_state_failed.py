@@ -14,7 +14,7 @@ from interconnect_operator.protocol.types import (
     ProvisioningState,
     Side,
 )
-from tests.unit.protocol.test_link_state import ALL, NEGOTIATED, NOW, conn, run
+from tests.unit.protocol.link_state_fixtures import ALL, NEGOTIATED, NOW, conn, run
 
 FAILED = ProvisioningState.FAILED
 
