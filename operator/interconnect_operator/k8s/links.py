@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -86,6 +86,8 @@ class LinkState(EventMemory):
     """What the operator keeps per link between reconciles (never a secret)."""
 
     secret_backoff: float = SECRET_RETRY[0]
+    claimed: set[str] = field(default_factory=set)
+    """UUIDs this process recorded for the link (released with it, even if never annotated)."""
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,7 @@ class LinkWorkers:
                 return stop.retry
             # The ownership record exists before the annotation: a crash in between
             # leaves a record for this uid, claimed again on the next reconcile.
+            link.state.claimed.add(result.persist_uuid)
             await self._meta.persist_uuid(key, body, result.persist_uuid)
             return 0.0
         await self._publish(key, body, link.entry, request, result)
@@ -423,7 +426,7 @@ class LinkWorkers:
             link.spec.deletion_policy.value,
             extra={"link": f"{key[0]}/{key[1]}", "pool": link.entry.name},
         )
-        await self._owners.release(body)
+        await self._owners.release(body, also=link.state.claimed)
         await self._meta.remove_finalizer(key, body)
         self._index.release(body)
         self.drop(key)

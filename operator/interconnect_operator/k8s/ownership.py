@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from interconnect_operator.k8s.index import shared_uuid
@@ -128,11 +128,19 @@ class UuidOwnership:
             return Ownership.OWNED
         return Ownership.NOT_OWNED
 
-    async def release(self, body: Mapping[str, Any]) -> None:
-        """Drop the record of a released link's UUID, only if that link owns it."""
-        uuid = shared_uuid(body)
+    async def release(self, body: Mapping[str, Any], also: Iterable[str] = ()) -> None:
+        """Drop the records of a released link's UUIDs, only those that link owns.
+
+        ``also``: UUIDs this process claimed for the link that never reached
+        its annotation (a write-ahead that failed before another key was issued).
+        """
         uid = str((body.get("metadata") or {}).get("uid") or "")
-        if uuid is None or not well_formed(uuid) or await self.owner_uid(uuid) != uid:
+        shown = shared_uuid(body)
+        for uuid in {*also, *([shown] if shown else [])}:
+            await self._release(uuid, uid)
+
+    async def _release(self, uuid: str, uid: str) -> None:
+        if not uid or not well_formed(uuid) or await self.owner_uid(uuid, fresh=True) != uid:
             return
         self._known.pop(uuid, None)
         try:

@@ -274,6 +274,14 @@ async def test_a_second_uuid_after_a_failed_annotation_write_is_owned(
     await ours.reconcile()
     assert ours.reconciler.requests[-1].shared_uuid == "uuid-2"
     assert not {"UuidNotOwned", "KeyRefused"} & set(_reasons(kube))
+    # Released with the link: both records, the one never annotated too.
+    assert ours.owner("uuid-1") == uid
+    _stored(kube)["metadata"]["deletionTimestamp"] = DELETING
+    ours.see()
+    ours.reconciler.results.append(_result(Phase.DELETING, uuid="uuid-2", finalized=True))
+    assert await ours.reconcile() is None
+    assert ours.owner("uuid-1") is None
+    assert ours.owner("uuid-2") is None
 
 
 async def test_a_remembered_owner_is_read_again_before_a_refusal(kube: FakeKube) -> None:
