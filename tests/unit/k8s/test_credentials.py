@@ -10,8 +10,8 @@ import pytest
 from interconnect_operator.api.auth import BearerToken, NoAuth
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials
-from interconnect_operator.k8s.secret_refs import LINK_SECRET_LABEL
 from interconnect_operator.k8s.resources import MulticloudLinkSpec
+from interconnect_operator.k8s.secret_refs import LINK_SECRET_LABEL
 from interconnect_operator.protocol.types import Side
 from tests.unit.k8s.fake_kube import FakeKube
 
