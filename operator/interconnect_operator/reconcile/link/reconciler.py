@@ -28,10 +28,15 @@ the next bulk refresh. A notification the provider has evidently discarded
 (a refresh after it still shows that side UNVERIFIED with every feature
 FINAL: a feature changed since, P15) is sent again at once.
 
-Deferral (P22-P23): when the environment demands it, both connections are
-created with ``deferProvisioning`` and the peer drives the rest; the link is
-rolled back (peer first, then our side) when it is not ready within the
-environment's ``deferralTimeoutHours`` counted from the link's creation.
+Deferral (P22-P23): when the environment demands it, the peer's
+CreateConnection carries the deferral flag and the peer drives the rest; the
+link is rolled back (peer first, then our side) when it is not ready within
+the environment's ``deferralTimeoutHours`` counted from that deferred
+creation, never once it was finalised, nor during an update or a migration.
+
+Peer intent (P19 from a provider's side) is ``peer_intent.PeerIntent``; the
+refusals a 400 holds and the progress a backoff restarts on are
+``refusals``.
 """
 
 from __future__ import annotations
@@ -56,7 +61,6 @@ from interconnect_operator.protocol.retry_discipline import (
     CycleGuard,
     Refusal,
     backoff_seconds,
-    observation_fingerprint,
     sanitise,
     step_key,
 )
@@ -64,13 +68,14 @@ from interconnect_operator.protocol.types import (
     FailureRecord,
     LinkFacts,
     PeerDeletionPolicy,
-    ProviderObservation,
     Side,
 )
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
 
 from . import calls, keys, results
+from .peer_intent import PeerIntent
+from .refusals import feature_count, observed_state, refusal_message, unrefused
 from .steps import StepRunner, channel_basis, step_side
 from .types import (
     MAX_STEPS,
@@ -101,6 +106,7 @@ class LinkReconciler:
         self._retired: set[str] = set()
         """Shared UUIDs a provider deleted and the link left behind: never used again."""
         self._steps = StepRunner(pool, clock)
+        self._peer = PeerIntent(pool, self._steps)
 
     @property
     def environment(self) -> str:
@@ -224,8 +230,8 @@ class LinkReconciler:
             return held
         events: list[LinkEvent] = []
         try:
-            await self._observe_existence(request, uuid, memory, events)
-            await self._settle_lost_creates(request, uuid, memory)
+            await self._peer.observe(request, uuid, memory, events)
+            await self._peer.settle_lost_creates(request, uuid, memory)
         except (ApiError, OSError) as exc:
             return self._back_off(
                 request,
@@ -239,7 +245,7 @@ class LinkReconciler:
         decision: Decision | None = None
         guard = CycleGuard()
         conflicts_before = dict(memory.conflicts)
-        features_before = self._feature_count(uuid)
+        features_before = feature_count(self.pool, uuid)
         for _ in range(MAX_STEPS):
             decision = self._decide(request, uuid, memory)
             step = decision.step
@@ -249,13 +255,13 @@ class LinkReconciler:
                 break
             if isinstance(step, link_state.RenewKey):
                 return self._with_events(await self._renew_key(request, uuid), events)
-            steps, refusals = self._unrefused(request, uuid, memory, decision.concurrent)
+            steps, refusals = unrefused(self.pool, request, uuid, memory, decision.concurrent)
             if not steps:
-                message = "; ".join(self._refusal_message(r) for r in refusals)
+                message = "; ".join(refusal_message(self.pool, r) for r in refusals)
                 return self._with_events(
                     results.refused(decision, request, uuid, self.environment, message), events
                 )
-            if guard.no_progress(repr(steps), self._fingerprint(request, uuid)):
+            if guard.no_progress(repr(steps), observed_state(self.pool, request, uuid)):
                 return self._with_events(
                     self._back_off(
                         request,
@@ -284,7 +290,7 @@ class LinkReconciler:
                 if count - conflicts_before.get(key, 0) >= allowed
             )
             if repeated:
-                if self._feature_count(uuid) > features_before:
+                if feature_count(self.pool, uuid) > features_before:
                     # This reconcile added features before the conflict: the backoff
                     # counts reconciles without progress, so it starts over.
                     memory.attempts = 0
@@ -300,87 +306,6 @@ class LinkReconciler:
                 )
         assert decision is not None
         return self._with_events(self._settle(request, uuid, memory, decision), events)
-
-    def _held_by_responder(self, uuid: str) -> bool:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        return snapshot.observation(Side.RESPONDER, uuid, self.pool.config.providers).present
-
-    async def _observe_existence(
-        self, request: LinkRequest, uuid: str, memory: LinkMemory, events: list[LinkEvent]
-    ) -> None:
-        """Peer intent: a connection that existed at a provider and is gone was deleted
-        by that provider (P19 from its side), unless the operator deleted it itself.
-
-        Only a link whose connection was seen settled on both sides is judged
-        (``_note_existence``), only on a snapshot both providers answered, never
-        while a create of the operator's on that side is in flight or of unknown
-        outcome, and the absence is confirmed by a direct read (a paged list may
-        miss an item, a list may have raced a create). A failed read concludes
-        nothing: it ends the reconcile with a backoff.
-        """
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        providers = self.pool.config.providers
-        observations = self._note_existence(uuid, memory)
-        if request.deleting or snapshot.errors or set(memory.existed_on) != set(Side):
-            return
-        for side, interconnect in sorted(memory.existed_on.items()):
-            if observations[side].present or side in memory.deleted_by:
-                continue
-            if (side, interconnect) in memory.unsettled_creates:
-                continue
-            held = await self._steps.read_connection(side, interconnect, uuid)
-            if held is not None:
-                self.pool.record_connection(side, interconnect, uuid, held)
-                continue
-            memory.deleted_by[side] = f"{providers[side]} ({side.value}) on {interconnect}"
-            memory.key_confirmed = False
-            message = (
-                f"P19: {memory.deleted_by[side]} deleted connection {uuid}, which the link "
-                "had created; the customer's intent at that provider"
-            )
-            events.append(LinkEvent("Warning", f"DeletedBy{side.value.capitalize()}", message))
-
-    async def _settle_lost_creates(
-        self, request: LinkRequest, uuid: str, memory: LinkMemory
-    ) -> None:
-        """Before a deletion: read back each create of unknown outcome (P33).
-
-        A CreateConnection whose response was lost may have landed after the
-        operator read it back and after the last bulk refresh; a deletion that
-        trusted the snapshot would finish and leave that connection behind at
-        the provider. What the read finds is deleted with the rest (P19); what
-        it does not find is settled as never made. A failed read ends the
-        reconcile with a backoff, so the deletion waits for an answer.
-        """
-        if not request.deleting or not memory.unsettled_creates:
-            return
-        for side, interconnect in sorted(memory.unsettled_creates):
-            held = await self._steps.read_connection(side, interconnect, uuid)
-            if held is not None:
-                self.pool.record_connection(side, interconnect, uuid, held)
-            memory.unsettled_creates.discard((side, interconnect))
-
-    def _note_existence(self, uuid: str, memory: LinkMemory) -> dict[Side, ProviderObservation]:
-        """Record where each side holds the link's connection settled; both observations.
-
-        Settled is VERIFIED as the provider reports it: never the placeholder the
-        operator counts bandwidth with while its create is in flight, nor a
-        connection whose create may still be lost or undone (P33). A VERIFIED
-        connection also settles the outcome of the create that made it.
-        """
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        providers = self.pool.config.providers
-        observations = {s: snapshot.observation(s, uuid, providers) for s in Side}
-        for side, obs in observations.items():
-            settled = sorted(ix for ix, conn in obs.connections.items() if conn.verified)
-            for ix in settled:
-                memory.unsettled_creates.discard((side, ix))
-            if settled and memory.existed_on.get(side) not in obs.connections:
-                memory.existed_on[side] = settled[0]
-        return observations
 
     async def _renew_key(self, request: LinkRequest, uuid: str) -> LinkResult:
         """P1 after a provider deleted the link (opted in): a fresh key, a new UUID.
@@ -434,56 +359,6 @@ class LinkReconciler:
         reason, message = memory.last_interruption or ("BackingOff", "backing off")
         status = results.status_with(decision, request, reason, message)
         return LinkResult(status, uuid, self.environment, max(remaining, 0.0))
-
-    def _feature_count(self, uuid: str) -> int:
-        """Features of the link at both sides: what a bring-up adds as it progresses."""
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        providers = self.pool.config.providers
-        return sum(
-            len(conn.features)
-            for side in (Side.NEGOTIATOR, Side.RESPONDER)
-            for conn in snapshot.observation(side, uuid, providers).connections.values()
-        )
-
-    def _fingerprint(self, request: LinkRequest, uuid: str) -> str:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        providers = self.pool.config.providers
-        return observation_fingerprint(
-            request.spec.generation,
-            snapshot.observation(Side.NEGOTIATOR, uuid, providers),
-            snapshot.observation(Side.RESPONDER, uuid, providers),
-        )
-
-    def _unrefused(
-        self,
-        request: LinkRequest,
-        uuid: str,
-        memory: LinkMemory,
-        steps: tuple[link_state.Step, ...],
-    ) -> tuple[tuple[link_state.Step, ...], list[Refusal]]:
-        """The steps still worth trying, and the refusals (P32 400) that hold the others."""
-        if not memory.refusals:
-            return steps, []
-        fingerprint = self._fingerprint(request, uuid)
-        todo: list[link_state.Step] = []
-        held: list[Refusal] = []
-        for step in steps:
-            refusal = memory.refusals.get(step_key(step))
-            if refusal is not None and refusal.holds(fingerprint):
-                held.append(refusal)
-                continue
-            memory.refusals.pop(step_key(step), None)
-            todo.append(step)
-        return tuple(todo), held
-
-    def _refusal_message(self, refusal: Refusal) -> str:
-        provider = self.pool.config.providers[refusal.side]
-        return (
-            f"P32: {provider} ({refusal.side.value}) refused {refusal.step}: {refusal.message}; "
-            "not retried until the spec or the provider's data changes"
-        )
 
     def _back_off(
         self,
@@ -540,11 +415,11 @@ class LinkReconciler:
                     step_key(step),
                     step_side(step),
                     sanitise(outcome.message),
-                    self._fingerprint(request, uuid),
+                    observed_state(self.pool, request, uuid),
                 )
                 memory.refusals[refusal.step] = refusal
                 events.append(
-                    LinkEvent("Warning", "ProviderRefused", self._refusal_message(refusal))
+                    LinkEvent("Warning", "ProviderRefused", refusal_message(self.pool, refusal))
                 )
             elif isinstance(outcome, calls.BudgetExhausted):
                 message = f"call budget spent ({outcome}); continuing after a backoff"
@@ -580,7 +455,7 @@ class LinkReconciler:
         self, request: LinkRequest, uuid: str, memory: LinkMemory, decision: Decision
     ) -> LinkResult:
         """The result of a settled decision: when to look again, what to remember."""
-        self._note_existence(uuid, memory)
+        self._peer.note_existence(uuid, memory)
         step = decision.step
         requeue: float | None
         finalized = False
@@ -639,7 +514,7 @@ class LinkReconciler:
         self._unblock_changed(memory, working)
         channels, guidance_ready = self._channels(uuid, memory, working)
         deferred, deferral_timeout = views.deferral(snapshot, uuid)
-        if deferred and memory.deferred_since is None and self._held_by_responder(uuid):
+        if deferred and memory.deferred_since is None and self._peer.held_by_responder(uuid):
             # Deferred before this process knew (status without it): count from now,
             # never from an older time (a rollback too early deletes a working link).
             memory.deferred_since = now
