@@ -78,18 +78,24 @@ def test_a_link_secret_created_late_unblocks_the_link_within_seconds(
         cond = condition(kube.try_get("mcl", "late-key", namespace), "Ready")
         return cond.get("reason") if cond else None
 
-    wait_for(lambda: reason() == "SecretNotFound", 60, "SecretNotFound")
+    wait_for(lambda: reason() == "LinkSecretRefused", 60, "LinkSecretRefused")
     # Let the link's own backoff grow (5 + 10 + 20 s): its next try is then
     # more than half a minute away, so only the recheck can be this fast.
     time.sleep(36)
-    assert reason() == "SecretNotFound"
+    assert reason() == "LinkSecretRefused"
     key = issue_key(stack.aws)["encodedKey"]
     secret_values.add(key)
-    kube.apply([key_secret("lk", namespace, key)])
+    # First without the opt-in label: still refused; the label alone then unblocks it.
+    unlabelled = key_secret("lk", namespace, key)
+    unlabelled["metadata"].pop("labels")
+    kube.apply([unlabelled])
+    time.sleep(5)
+    assert reason() == "LinkSecretRefused"
+    kube.run("label", "secret", "lk", "-n", namespace, "interconnect.io/link-secret=true")
     wait_for(
         lambda: is_ready(kube.try_get("mcl", "late-key", namespace)),
         25,
-        "late-key Ready soon after its Secret appeared",
+        "late-key Ready soon after its Secret opted in",
     )
     kube.delete("mcl", "late-key", namespace)
     wait_for(lambda: kube.try_get("mcl", "late-key", namespace) is None, 60, "late-key gone")
