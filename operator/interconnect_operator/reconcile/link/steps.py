@@ -15,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from interconnect_operator.api import models
+from interconnect_operator.api.base_client import new_request_id
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import (
     AuthError,
@@ -43,8 +47,36 @@ from . import calls
 from .keys import confirm_key
 from .types import LinkMemory, LinkRequest, StepFailed, feature_id
 
+T = TypeVar("T")
+
 #: Proposals remembered per channel as conflicting (P10 409), newest last.
 MAX_CONFLICTED = 8
+
+
+def request_id_for(memory: LinkMemory, *call: str, body: models.WireModel) -> tuple[str, str]:
+    """(memory key, requestId) of one logical create: the id of an earlier attempt
+    whose outcome is unknown when the call and its body are the same, else a new one.
+
+    The body is part of the key: the draft answers 409 to a requestId reused with
+    a different body, which a create would misread as "no room" (P6).
+    """
+    digest = hashlib.sha256(json.dumps(models.to_request(body), sort_keys=True).encode())
+    key = "|".join((*call, digest.hexdigest()[:32]))
+    return key, memory.request_ids.setdefault(key, new_request_id())
+
+
+async def keyed_call(memory: LinkMemory, key: str, call: Awaitable[T]) -> T:
+    """Await a create sent with the requestId under ``key``: forget the id once the
+    outcome is known; keep it when unknown (the retry after the read reuses it)."""
+    try:
+        result = await call
+    except OutcomeUnknown:
+        raise
+    except BaseException:
+        memory.request_ids.pop(key, None)
+        raise
+    memory.request_ids.pop(key, None)
+    return result
 
 
 def step_side(step: link_state.Step) -> Side:
@@ -198,8 +230,17 @@ class StepRunner:
         if memory.migrating_to is None:
             memory.interconnect = interconnect
         placeholder = self._reserve(side, interconnect, uuid, body)
+        rid_key, request_id = request_id_for(
+            memory, "CreateConnection", side.value, interconnect, uuid, body=body
+        )
         try:
-            created = await client.create_connection(self.environment, interconnect, uuid, body)
+            created = await keyed_call(
+                memory,
+                rid_key,
+                client.create_connection(
+                    self.environment, interconnect, uuid, body, request_id=request_id
+                ),
+            )
         except Conflict:
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
@@ -209,10 +250,11 @@ class StepRunner:
                 return
             created = existing
         except OutcomeUnknown:
-            # P33: read before retrying, with the same id and body.
+            # P33: read before retrying, with the same id and body (and requestId).
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
                 raise
+            memory.request_ids.pop(rid_key, None)
             created = existing
         except InvalidRequest:
             # P22/P32: a refusal; the loop records it and does not repeat the step
@@ -435,8 +477,16 @@ class StepRunner:
         self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
         fid = feature_id(channel)
+        rid_key, request_id = request_id_for(
+            memory, "CreateFeature", side.value, ix, uuid, fid, body=body
+        )
+        client = self._client(side)
         try:
-            created = await self._client(side).create_feature(self.environment, ix, uuid, fid, body)
+            created = await keyed_call(
+                memory,
+                rid_key,
+                client.create_feature(self.environment, ix, uuid, fid, body, request_id=request_id),
+            )
         except Conflict as exc:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
@@ -470,6 +520,7 @@ class StepRunner:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
                 raise
+            memory.request_ids.pop(rid_key, None)
             created = existing
         except AuthError as exc:
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc

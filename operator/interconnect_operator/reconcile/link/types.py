@@ -91,6 +91,9 @@ class LinkMemory:
 
     key: Secret | None = field(default=None, repr=False)
     key_confirmed: bool = False
+    request_ids: dict[str, str] = field(default_factory=dict)
+    """requestIds (feature-recovery draft) of creates whose outcome is unknown, by
+    call and body digest: the retry after the read (P33) sends the same one."""
     key_refused: str | None = None
     interconnect: str | None = None
     migrating_to: str | None = None
