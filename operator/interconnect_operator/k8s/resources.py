@@ -1087,6 +1087,20 @@ class LinkProviderStatus(_StatusModel):
     connection: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         default=None, description="Name (resource path) of the connection at this provider."
     )
+    connection_id: ShortText | None = Field(
+        default=None,
+        description=(
+            "The connection's id at this provider (the shared UUID when the operator created "
+            "it; a provider may name it otherwise, upstream PR #50)."
+        ),
+    )
+    source_connection: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None,
+        description=(
+            "During a migration (P18): the connection being migrated from, at this provider "
+            "(sent as sourceData.sourceConnectionName, upstream PR #50)."
+        ),
+    )
     verification_state: ShortText | None = Field(
         default=None, description="UNVERIFIED or VERIFIED (P14)."
     )

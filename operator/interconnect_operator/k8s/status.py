@@ -120,6 +120,8 @@ def link_status_body(
             "name": providers[p.side],
             "role": _ROLE[p.side],
             "connection": p.connection_name,
+            "connectionId": p.connection_id,
+            "sourceConnection": p.source_connection,
             "verificationState": p.verification.value if p.verification else None,
             "adminState": p.admin_state.value if p.admin_state else None,
         }

@@ -80,6 +80,13 @@ class ProviderStatus:
     bandwidth_mbps: int | None
     verification: VerificationState | None
     admin_state: AdminState | None
+    source_connection: str | None = None
+    """During a migration (P18): the connection it moves from, at this provider."""
+
+    @property
+    def connection_id(self) -> str | None:
+        """The connection's own id at this provider (not assumed to be the shared UUID)."""
+        return self.connection_name.rsplit("/", 1)[-1] if self.connection_name else None
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,7 @@ def link_status(
     h = health(local, remote, facts.channels)
     # During a migration the old connection still carries the traffic.
     old_ready = False
+    old_source = bool(migrating_to and interconnect and interconnect != migrating_to)
     if migrating_to and interconnect and interconnect != migrating_to:
         old_ready = health(neg.on(interconnect), resp.on(interconnect), ()).ready
     ready = (h.ready or old_ready) and not isinstance(step, Fail) and not facts.deleting
@@ -162,8 +170,8 @@ def link_status(
         migrating_to=migrating_to,
         channels=_channel_status(h.channels, local, remote, facts),
         providers=(
-            _provider_status(Side.NEGOTIATOR, local),
-            _provider_status(Side.RESPONDER, remote),
+            _provider_status(Side.NEGOTIATOR, local, neg.on(interconnect) if old_source else None),
+            _provider_status(Side.RESPONDER, remote, resp.on(interconnect) if old_source else None),
         ),
         ready=ready,
         message=step_message(step),
@@ -308,9 +316,18 @@ def _channel_status(
     return tuple(out)
 
 
-def _provider_status(side: Side, conn: ConnectionView | None) -> ProviderStatus:
+def _provider_status(
+    side: Side, conn: ConnectionView | None, source: ConnectionView | None = None
+) -> ProviderStatus:
+    source_name = source.name if source is not None else None
     if conn is None:
-        return ProviderStatus(side, None, None, None, None, None)
+        return ProviderStatus(side, None, None, None, None, None, source_name)
     return ProviderStatus(
-        side, conn.name, conn.interconnect, conn.bandwidth_mbps, conn.verification, conn.admin_state
+        side,
+        conn.name,
+        conn.interconnect,
+        conn.bandwidth_mbps,
+        conn.verification,
+        conn.admin_state,
+        source_name,
     )

@@ -30,7 +30,7 @@ from interconnect_operator.api.errors import (
     NotFound,
     OutcomeUnknown,
 )
-from interconnect_operator.api.names import channel_name, provider_name
+from interconnect_operator.api.names import channel_name, connection_name, provider_name
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.allocation import (
     AllocationFailure,
@@ -217,9 +217,13 @@ class StepRunner:
     ) -> None:
         """P5-P7: create on ``side``; a 409 there means no room (P6): place elsewhere."""
         client = self._client(side)
+        key = memory.key.reveal() if memory.key is not None else None
         body = models.Connection(
             bandwidth_mbps=bandwidth,
-            activation_key=memory.key.reveal() if memory.key is not None else None,
+            # Deprecated by upstream PR #50 but still sent: a peer on the pinned spec
+            # knows only this field; a newer one uses sourceData, which wins.
+            activation_key=key,
+            source_data=self._source_data(side, uuid, memory, key),
             defer_provisioning=True if defer else None,
             # Upstream PR #57: sent only for a TEST link (absent means STANDARD, which
             # a peer on the pinned spec understands).
@@ -270,6 +274,20 @@ class StepRunner:
         self.pool.record_connection(side, interconnect, uuid, created)
         if defer and side is Side.RESPONDER and memory.deferred_since is None:
             memory.deferred_since = self._clock()  # P23 counts from here
+
+    def _source_data(
+        self, side: Side, uuid: str, memory: LinkMemory, key: str | None
+    ) -> models.SourceData | None:
+        """Upstream PR #50: a migration names its source connection (P18: the old
+        one at the same provider, in the caller's namespace); a creation sends
+        the activation key as ``encodedKey``."""
+        old = memory.interconnect
+        if memory.migrating_to is not None and old is not None and old != memory.migrating_to:
+            caller = self.pool.config.provider(side).call_as
+            return models.SourceData(
+                source_connection_name=connection_name(caller, self.environment, old, uuid)
+            )
+        return models.SourceData(encoded_key=key) if key is not None else None
 
     def _reserve(
         self, side: Side, interconnect: str, uuid: str, body: models.Connection
