@@ -30,7 +30,7 @@ from interconnect_operator.api.errors import (
     NotFound,
     OutcomeUnknown,
 )
-from interconnect_operator.api.names import channel_name, connection_name, provider_name
+from interconnect_operator.api.names import channel_name, connection_name, last_id, provider_name
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.allocation import (
     AllocationFailure,
@@ -583,6 +583,21 @@ class StepRunner:
             ),
         )
 
+    def _held_feature_id(self, side: Side, interconnect: str, uuid: str, channel: str) -> str:
+        """The id of the channel's feature as ``side`` holds it: features are found by
+        channel, and a peer may have named it otherwise (opaque ids, retries draft);
+        our own deterministic id when the snapshot holds none."""
+        snapshot = self.pool.snapshot
+        held = (
+            snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).get(channel)
+            if snapshot is not None
+            else None
+        )
+        if held is not None and held.name:
+            with contextlib.suppress(ValueError):
+                return last_id(held.name)
+        return feature_id(channel)
+
     async def _read_feature(
         self, side: Side, interconnect: str, uuid: str, fid: str
     ) -> models.Feature | None:
@@ -595,9 +610,10 @@ class StepRunner:
         self, uuid: str, memory: LinkMemory, step: link_state.DeleteFeature
     ) -> None:
         """P20: remove one feature (the rejected local half after a P10 refusal)."""
+        fid = self._held_feature_id(step.side, step.interconnect, uuid, step.channel)
         with contextlib.suppress(NotFound):  # already gone: the goal is reached
             await self._client(step.side).delete_feature(
-                self.environment, step.interconnect, uuid, feature_id(step.channel)
+                self.environment, step.interconnect, uuid, fid
             )
         self.pool.forget_feature(step.side, step.interconnect, uuid, step.channel)
         memory.notified_at.clear()
