@@ -20,6 +20,7 @@ from interconnect_operator.protocol.conditions import (
     not_reconciled,
 )
 from interconnect_operator.protocol.link_state import LinkStatus
+from interconnect_operator.protocol.resiliency import resiliency
 from interconnect_operator.protocol.types import InterconnectState, Side
 from interconnect_operator.reconcile.channels import ChannelHealth
 from interconnect_operator.reconcile.pool import PoolReport
@@ -250,6 +251,23 @@ def pool_status_body(
     return body
 
 
+def pool_resilient(report: PoolReport, gen: int) -> Condition:
+    """Resilient: every interconnect's channels on distinct devices at both providers."""
+    verdicts = [(ix.id, resiliency(ix.device_spread)) for ix in report.interconnects]
+    shared = [(ix, v) for ix, v in verdicts if v.resilient is False]
+    unknown = [ix for ix, v in verdicts if v.resilient is None]
+    if shared:
+        status, reason = ConditionStatus.FALSE, shared[0][1].reason
+        message = "; ".join(f"{ix}: {v.message}" for ix, v in shared)
+    elif unknown or not verdicts:
+        status, reason = ConditionStatus.UNKNOWN, "DeviceUnknown"
+        message = "no device ids for: " + (", ".join(unknown) or "any interconnect")
+    else:
+        status, reason = ConditionStatus.TRUE, "DistinctDevices"
+        message = f"{len(verdicts)} interconnects, each on distinct devices at both providers"
+    return Condition("Resilient", status, reason, message[:1024], gen)
+
+
 def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
     """Ready, ProvidersReachable and InSync of a pool from one refresh."""
     unreachable = sorted(p for p, ok in report.reachable.items() if not ok)
@@ -277,6 +295,7 @@ def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
     if report.customer:
         conds.insert(0, _customer_pool_ready(report, reachable, unreachable, gen))
         return conds
+    conds.append(pool_resilient(report, gen))
     ready = reachable and any(
         ix.state == InterconnectState.ACTIVE.value for ix in report.interconnects
     )

@@ -26,6 +26,7 @@ class PoolConditionType(StrEnum):
     READY = "Ready"
     PROVIDERS_REACHABLE = "ProvidersReachable"
     IN_SYNC = "InSync"
+    RESILIENT = "Resilient"
 
 
 class LinkConditionType(StrEnum):
@@ -42,6 +43,7 @@ class LinkConditionType(StrEnum):
     PROVISIONED = "Provisioned"
     VERIFIED = "Verified"
     DEGRADED = "Degraded"
+    RESILIENT = "Resilient"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
 

@@ -363,6 +363,9 @@ class LinkFacts:
     recreate: bool = False
     """After such a deletion, start over with a fresh key (the user opted in and
     the link's key can be renewed: a destination-account link)."""
+    channel_devices: Mapping[Side, Mapping[str, str | None]] = field(default_factory=dict)
+    """Each side's ``obfuscatedDeviceId`` per channel of the working interconnect
+    (resiliency audit); empty when unknown."""
     retry_failed_features: bool = False
     """The spec changed after the link failed on features a provider reports
     FAILED (feature-recovery draft): delete those features once so they are

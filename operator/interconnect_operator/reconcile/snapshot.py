@@ -58,6 +58,8 @@ class ChannelInfo:
     id: str
     admin_state: str | None
     macsec_manager: str | None
+    device_id: str | None = None
+    """``obfuscatedDeviceId``: equal ids mean one device (resiliency audit)."""
 
 
 @dataclass
@@ -380,6 +382,7 @@ class SideReader:
                         id=last_id(ch.name or ""),
                         admin_state=ch.admin_state,
                         macsec_manager=ch.macsec_manager_provider,
+                        device_id=ch.obfuscated_device_id or None,
                     )
                     async for ch in self._client.list_channels(env, ix_id, page_size=PAGE_SIZE)
                     if ch.name

@@ -501,6 +501,7 @@ def test_conditions_complete_and_generation_stamped(kw: dict[str, object], phase
         "Provisioned",
         "Verified",
         "Degraded",
+        "Resilient",
         "Reconciling",
         "Stalled",
     ]

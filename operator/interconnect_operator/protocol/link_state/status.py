@@ -15,6 +15,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from ..conditions import Condition, LinkConditionType, status_of
+from ..resiliency import device_spread, resiliency
 from ..types import (
     MIN_CHANNELS,
     AdminState,
@@ -160,6 +161,7 @@ def link_status(
         _key_condition(facts, resp, gen),
         _placed_condition(local, remote, working, no_capacity, gen),
         *_progress_conditions(h, facts, gen),
+        _resilient_condition(h.channels, facts, gen),
         *_activity_conditions(step, phase, stalled, gen),
     ]
     conds.insert(0, _ready_condition(ready, old_ready, h, step=step, phase=phase, gen=gen))
@@ -241,6 +243,17 @@ def _progress_conditions(h: Health, facts: LinkFacts, gen: int) -> list[Conditio
         verified,
         _cond(_T.DEGRADED, is_degraded, reason, message, gen),
     ]
+
+
+def _resilient_condition(channels: Sequence[str], facts: LinkFacts, gen: int) -> Condition:
+    """Resilient: the link's channels sit on distinct devices at both providers."""
+    if not channels or set(facts.channel_devices) != set(Side):
+        verdict = resiliency(())
+    else:
+        verdict = resiliency(
+            [device_spread(side, channels, facts.channel_devices[side]) for side in Side]
+        )
+    return _cond(_T.RESILIENT, verdict.resilient, verdict.reason, verdict.message, gen)
 
 
 def _activity_conditions(

@@ -618,6 +618,7 @@ class LinkReconciler:
             guidance_ready=guidance_ready,
             blocked_channels=dict(memory.blocked_channels),
             disabled_channels=self._disabled_channels(working),
+            channel_devices=self._channel_devices(working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
             update_in_progress=(
@@ -658,6 +659,17 @@ class LinkReconciler:
                 # Admin state or usage changed: the guidance may be stale too.
                 memory.guidance.pop(working, None)
                 memory.refresh_own_guidance = True
+
+    def _channel_devices(self, working: str | None) -> dict[Side, dict[str, str | None]]:
+        """Each side's obfuscatedDeviceId per channel of ``working`` (resiliency audit)."""
+        snapshot = self.pool.snapshot
+        if working is None or snapshot is None:
+            return {}
+        devices = {
+            side: {c.id: c.device_id for c in snapshot.side(side).channels.get(working, [])}
+            for side in Side
+        }
+        return devices if all(devices.values()) else {}
 
     def _disabled_channels(self, working: str | None) -> frozenset[str]:
         """Channels administratively disabled on either side (not required by P14)."""
