@@ -535,6 +535,7 @@ def build_request(
         ipv6=spec.ipv6,
         mtu=spec.mtu,
         bgp_asn=spec.bgp.asn if spec.bgp is not None else None,
+        max_prefixes=spec.bgp.max_prefixes if spec.bgp is not None else None,
         deletion_policy=ProtoDeletionPolicy(spec.deletion_policy.value),
         on_peer_deletion=ProtoPeerDeletionPolicy(spec.on_peer_deletion.value),
         paused=is_paused(meta.get("annotations") or {}),

@@ -871,6 +871,16 @@ class LinkBgp(_Model):
             "`password`). The password is never copied into status."
         ),
     )
+    max_prefixes: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Route prefixes the link plans to advertise. Checked against each provider's "
+            "maxReceivedBgpRoutePrefixes (guidance, P8): the WithinPrefixLimits condition is "
+            "False when a provider accepts fewer. Advisory: the link is still brought up."
+        ),
+    )
 
 
 class AwsAttachment(_Model):
@@ -1107,6 +1117,28 @@ class LinkProviderStatus(_StatusModel):
     admin_state: ShortText | None = Field(default=None, description="Administrative state.")
 
 
+class ProviderPrefixLimit(_StatusModel):
+    """One provider's limit on received route prefixes."""
+
+    provider: ShortText = Field(description="Provider id.")
+    max_received_prefixes: int = Field(
+        ge=0,
+        le=2**31 - 1,
+        description="maxReceivedBgpRoutePrefixes from its guidance (lowest over the channels).",
+    )
+
+
+class LinkRouting(_StatusModel):
+    """Routing guardrails: planned prefixes against the providers' limits."""
+
+    max_prefixes: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="spec.bgp.maxPrefixes, when set."
+    )
+    provider_limits: list[ProviderPrefixLimit] = Field(
+        default_factory=list, max_length=2, description="Each provider's limit, once known."
+    )
+
+
 class IssueRef(_StatusModel):
     """An issue the operator opened with a provider about this link (Issues API)."""
 
@@ -1164,6 +1196,13 @@ class MulticloudLinkStatus(_StatusModel):
         default=None,
         ge=0,
         description="Seconds from creation of the object to readyTime.",
+    )
+    routing: LinkRouting | None = Field(
+        default=None,
+        description=(
+            "Routing guardrails: spec.bgp.maxPrefixes and each provider's "
+            "maxReceivedBgpRoutePrefixes (see the WithinPrefixLimits condition)."
+        ),
     )
     issue: IssueRef | None = Field(
         default=None, description="Open issue with a provider about this link, if any."

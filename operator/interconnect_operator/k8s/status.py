@@ -128,6 +128,13 @@ def link_status_body(
         }
         for p in status.providers
     ]
+    body["routing"] = {
+        "maxPrefixes": status.max_prefixes,
+        "providerLimits": [
+            {"provider": providers[side], "maxReceivedPrefixes": limit}
+            for side, limit in sorted(status.prefix_limits.items())
+        ],
+    }
     ready_time = old.get("readyTime")
     if status.ready and not ready_time:
         ready_time = _time(now)

@@ -44,6 +44,7 @@ class LinkConditionType(StrEnum):
     VERIFIED = "Verified"
     DEGRADED = "Degraded"
     RESILIENT = "Resilient"
+    WITHIN_PREFIX_LIMITS = "WithinPrefixLimits"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
 

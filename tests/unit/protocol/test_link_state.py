@@ -502,6 +502,7 @@ def test_conditions_complete_and_generation_stamped(kw: dict[str, object], phase
         "Verified",
         "Degraded",
         "Resilient",
+        "WithinPrefixLimits",
         "Reconciling",
         "Stalled",
     ]

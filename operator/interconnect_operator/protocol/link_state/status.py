@@ -16,6 +16,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from ..conditions import Condition, LinkConditionType, status_of
 from ..resiliency import device_spread, resiliency
+from ..routing import prefix_verdict
 from ..types import (
     MIN_CHANNELS,
     AdminState,
@@ -106,6 +107,9 @@ class LinkStatus:
     failure: FailureRecord | None = None
     deferred_since: datetime | None = None
     """When the deferred CreateConnection reached the peer (P23; kept in status)."""
+    max_prefixes: int | None = None
+    prefix_limits: dict[Side, int] = field(default_factory=dict)
+    """Each side's maxReceivedBgpRoutePrefixes as last read from guidance (P8)."""
 
     def condition(self, type_: str) -> Condition:
         return next(c for c in self.conditions if c.type == type_)
@@ -162,6 +166,7 @@ def link_status(
         _placed_condition(local, remote, working, no_capacity, gen),
         *_progress_conditions(h, facts, gen),
         _resilient_condition(h.channels, facts, gen),
+        _prefix_condition(spec, facts, gen),
         *_activity_conditions(step, phase, stalled, gen),
     ]
     conds.insert(0, _ready_condition(ready, old_ready, h, step=step, phase=phase, gen=gen))
@@ -179,6 +184,8 @@ def link_status(
         message=step_message(step),
         failure=failure,
         deferred_since=facts.deferred_since if facts.deferred else None,
+        max_prefixes=spec.max_prefixes,
+        prefix_limits=dict(facts.prefix_limits),
     )
 
 
@@ -254,6 +261,12 @@ def _resilient_condition(channels: Sequence[str], facts: LinkFacts, gen: int) ->
             [device_spread(side, channels, facts.channel_devices[side]) for side in Side]
         )
     return _cond(_T.RESILIENT, verdict.resilient, verdict.reason, verdict.message, gen)
+
+
+def _prefix_condition(spec: LinkSpec, facts: LinkFacts, gen: int) -> Condition:
+    """WithinPrefixLimits: the planned prefixes fit what each provider accepts (P8)."""
+    verdict = prefix_verdict(spec.max_prefixes, facts.prefix_limits)
+    return _cond(_T.WITHIN_PREFIX_LIMITS, verdict.within, verdict.reason, verdict.message, gen)
 
 
 def _activity_conditions(

@@ -59,6 +59,7 @@ from interconnect_operator.protocol.retry_discipline import (
     sanitise,
     step_key,
 )
+from interconnect_operator.protocol.routing import side_limit
 from interconnect_operator.protocol.types import (
     FailureRecord,
     LinkFacts,
@@ -619,6 +620,7 @@ class LinkReconciler:
             blocked_channels=dict(memory.blocked_channels),
             disabled_channels=self._disabled_channels(working),
             channel_devices=self._channel_devices(working),
+            prefix_limits=prefix_limits(memory, working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
             update_in_progress=(
@@ -732,3 +734,12 @@ class LinkReconciler:
         memory = self._memory.setdefault(uuid, LinkMemory())
         decision = self._decide(request, uuid, memory)
         return LinkResult(decision.status, uuid, self.environment, None)
+
+
+def prefix_limits(memory: LinkMemory, working: str | None) -> dict[Side, int]:
+    """Each side's maxReceivedBgpRoutePrefixes from the guidance last read for ``working``."""
+    seen = memory.guidance_seen.get(working) if working is not None else None
+    if seen is None:
+        return {}
+    limits = {side: side_limit(views.values()) for side, views in zip(Side, seen, strict=True)}
+    return {side: limit for side, limit in limits.items() if limit is not None}
