@@ -26,6 +26,7 @@ from interconnect_operator.k8s.resources import (
     MulticloudLinkSpec,
     PoolProvider,
     ProviderRole,
+    TlsVersion,
 )
 from interconnect_operator.logging_setup import register_secret
 from interconnect_operator.protocol.types import Secret, Side
@@ -104,6 +105,9 @@ class Credentials:
             side=side,
             auth=auth,
             verify=await self._verify(provider),
+            min_tls_version=ssl.TLSVersion.TLSv1_2
+            if provider.tls.min_version is TlsVersion.TLS_1_2
+            else ssl.TLSVersion.TLSv1_3,
             fingerprint=fingerprint,
         )
 

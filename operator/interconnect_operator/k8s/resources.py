@@ -381,8 +381,24 @@ class LabelSelector(_Model):
 # --- CapacityPool ----------------------------------------------------------------
 
 
+class TlsVersion(StrEnum):
+    """Lowest TLS version the operator negotiates with a provider."""
+
+    TLS_1_2 = "1.2"
+    TLS_1_3 = "1.3"
+
+
 class ProviderTls(_Model):
     """TLS settings toward one provider endpoint. Verification is on by default."""
+
+    min_version: TlsVersion = Field(
+        default=TlsVersion.TLS_1_3,
+        description=(
+            "Lowest TLS version toward this provider. 1.3 (default) is what the upstream "
+            "governance asks between providers; 1.2 is allowed for a provider that has not "
+            "moved yet, and the pool's TlsCompliant condition then says so."
+        ),
+    )
 
     ca_secret_ref: SecretKeyRef | None = Field(
         default=None,

@@ -258,6 +258,56 @@ def pool_status_body(
     return body
 
 
+#: What an SSL library says when the peer and we share no protocol version.
+_TLS_VERSION_REFUSED = (
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "UNSUPPORTED_PROTOCOL",
+    "WRONG_VERSION_NUMBER",
+    "NO_PROTOCOLS_AVAILABLE",
+)
+
+
+def pool_tls(report: PoolReport, gen: int) -> Condition:
+    """TlsCompliant: TLS 1.3 or newer toward both providers (upstream governance refresh).
+
+    False when a provider refused the handshake at our floor
+    (``TlsVersionRefused``: it offers only older versions), or when the floor
+    toward a provider was lowered to 1.2 (``TlsFloorLowered``).
+    """
+    refused = sorted(
+        provider
+        for provider, error in report.errors.items()
+        if any(marker in error.upper() for marker in _TLS_VERSION_REFUSED)
+    )
+    floors = dict(report.tls_floors)
+    if refused:
+        detail = ", ".join(f"{p} (floor TLS {floors.get(p, '1.3')})" for p in refused)
+        return Condition(
+            "TlsCompliant",
+            ConditionStatus.FALSE,
+            "TlsVersionRefused",
+            f"no common TLS version with {detail}: the provider offers only older versions",
+            gen,
+        )
+    lowered = sorted(p for p, version in floors.items() if version != "1.3")
+    if lowered:
+        return Condition(
+            "TlsCompliant",
+            ConditionStatus.FALSE,
+            "TlsFloorLowered",
+            "TLS 1.2 accepted toward " + ", ".join(lowered) + " (tls.minVersion); the "
+            "governance between providers asks for TLS 1.3 or newer",
+            gen,
+        )
+    return Condition(
+        "TlsCompliant",
+        ConditionStatus.TRUE,
+        "Tls13",
+        "TLS 1.3 or newer toward both providers",
+        gen,
+    )
+
+
 def pool_resilient(report: PoolReport, gen: int) -> Condition:
     """Resilient: every interconnect's channels on distinct devices at both providers."""
     verdicts = [(ix.id, resiliency(ix.device_spread)) for ix in report.interconnects]
@@ -303,6 +353,7 @@ def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
         conds.insert(0, _customer_pool_ready(report, reachable, unreachable, gen))
         return conds
     conds.append(pool_resilient(report, gen))
+    conds.append(pool_tls(report, gen))
     ready = reachable and any(
         ix.state == InterconnectState.ACTIVE.value for ix in report.interconnects
     )

@@ -27,6 +27,7 @@ class PoolConditionType(StrEnum):
     PROVIDERS_REACHABLE = "ProvidersReachable"
     IN_SYNC = "InSync"
     RESILIENT = "Resilient"
+    TLS_COMPLIANT = "TlsCompliant"
 
 
 class LinkConditionType(StrEnum):

@@ -97,6 +97,8 @@ class PoolReport:
     taken_at: dt.datetime
     customer: bool = False
     """A pool on the clouds' customer APIs: no interconnects or channels to show."""
+    tls_floors: tuple[tuple[str, str], ...] = ()
+    """(provider, lowest TLS version the operator accepts toward it: "1.2" or "1.3")."""
 
 
 def build_client(
@@ -309,6 +311,10 @@ class PoolRuntime:
             sizes = tuple(sorted(env.supported_connection_size_mbps or ()))
         names = self.config.providers
         reachable = {name: name not in snapshot.errors for name in names.values()}
+        floors = tuple(
+            (p.name, "1.2" if p.min_tls_version <= ssl.TLSVersion.TLSv1_2 else "1.3")
+            for p in (self.config.negotiator, self.config.responder)
+        )
         return PoolReport(
             reachable=reachable,
             errors=dict(snapshot.errors),
@@ -317,6 +323,7 @@ class PoolRuntime:
             available_mbps=capacity.available_mbps,
             disagreements=tuple(_disagreements(snapshot, names)),
             taken_at=snapshot.taken_at,
+            tls_floors=floors,
         )
 
 

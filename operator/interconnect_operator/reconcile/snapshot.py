@@ -461,7 +461,7 @@ async def read_pool(
             # a credentials plugin) is that side being unreadable, not the end of
             # the pool loop.
             if isinstance(result, ApiError | OSError | asyncio.TimeoutError):
-                errors[reader._provider] = _describe(result)
+                errors[reader._provider] = describe_error(result)
             else:
                 errors[reader._provider] = f"unexpected {type(result).__name__}"
                 logger.warning(
@@ -479,7 +479,7 @@ async def read_pool(
     )
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """The error and its root cause, so a pool condition says *why* a side is
     unreachable (e.g. ``CERTIFICATE_VERIFY_FAILED`` rather than ``ConnectError``).
 

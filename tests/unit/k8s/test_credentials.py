@@ -177,3 +177,9 @@ async def test_an_empty_activation_key_is_missing(kube: FakeKube) -> None:
         await Credentials(kube, NS).link_secrets(("team-a", "l"), spec, deleting=False)
     assert raised.value.reason == "SecretKeyMissing"
     assert raised.value.message == "secret team-a/key has no key 'activationKey'"
+
+
+async def test_the_tls_floor_is_per_provider_and_13_by_default(kube: FakeKube) -> None:
+    config = await _resolve(kube, _pool(aws={"tls": {"minVersion": "1.2"}}))
+    assert config.responder.min_tls_version is ssl.TLSVersion.TLSv1_2
+    assert config.negotiator.min_tls_version is ssl.TLSVersion.TLSv1_3
