@@ -150,6 +150,7 @@ class AuthType(StrEnum):
     OAUTH2 = "OAuth2"
     SIGV4 = "SigV4"
     MTLS = "MTLS"
+    ENTRA_TOKEN = "EntraToken"
 
 
 class DeletionPolicy(StrEnum):
@@ -429,7 +430,8 @@ class ProviderAuth(_Model):
         description=(
             "Authentication scheme: None, Bearer (static token), OAuth2 (tokens minted "
             "from a Google service-account key), SigV4 (AWS request signing), MTLS "
-            "(client certificate)."
+            "(client certificate), EntraToken (Azure: Microsoft Entra access tokens, "
+            "client-credentials grant)."
         ),
     )
     secret_ref: SecretKeyRef | None = Field(
@@ -439,7 +441,9 @@ class ProviderAuth(_Model):
             "create links cannot read it. Keys: Bearer: `key` (default `token`); OAuth2: "
             "`key` (default `credentials.json`), a service-account key JSON; SigV4: "
             "`accessKeyId`, `secretAccessKey`, optional `sessionToken`; MTLS: `tls.crt`, "
-            "`tls.key` (a kubernetes.io/tls Secret)."
+            "`tls.key` (a kubernetes.io/tls Secret); EntraToken: `tenantId`, `clientId`, "
+            "`appId` (or `scope`), and `clientSecret` or `federatedTokenFile`, optional "
+            "`authorityHost`."
         ),
     )
     region: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
