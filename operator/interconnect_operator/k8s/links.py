@@ -572,6 +572,7 @@ def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
         "ever_ready": bool(old_status.get("readyTime")),
         "failure": failure_record(old_status, generation),
         "existed_on": status_mod.existed_on(old_status),
+        "prefix_limits": status_mod.prefix_limits(old_status),
         "deferred_since": status_mod.parse_time(old_status.get("deferredSince")),
     }
 

@@ -57,6 +57,25 @@ def existed_on(old_status: Mapping[str, Any] | None) -> dict[Side, str]:
     return found
 
 
+def prefix_limits(old_status: Mapping[str, Any] | None) -> dict[Side, int]:
+    """Each side's route-prefix limit as the link's status last showed it (it survives
+    a restart; guidance is read again only when a channel needs allocating)."""
+    old = old_status or {}
+    roles = {role: side for side, role in _ROLE.items()}
+    side_of = {
+        str(entry.get("name")): roles[str(entry.get("role"))]
+        for entry in old.get("providers") or []
+        if str(entry.get("role")) in roles
+    }
+    found: dict[Side, int] = {}
+    for entry in (old.get("routing") or {}).get("providerLimits") or []:
+        side = side_of.get(str(entry.get("provider")))
+        limit = entry.get("maxReceivedPrefixes")
+        if side is not None and isinstance(limit, int) and not isinstance(limit, bool):
+            found[side] = limit
+    return found
+
+
 def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None

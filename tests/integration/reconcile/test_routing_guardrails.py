@@ -53,3 +53,18 @@ async def test_a_request_within_the_limits_and_no_request(rig: Rig) -> None:
     cond = plain.status.condition("WithinPrefixLimits")
     assert (cond.status.value, cond.reason) == ("True", "NotRequested")
     assert "negotiator 100, responder 100" in cond.message
+
+
+async def test_the_limits_survive_a_restart_through_the_status(rig: Rig) -> None:
+    op = rig.operator()
+    _, request = await rig.drive(op, link_request(account="acct-1", max_prefixes=500))
+    assert request.prefix_limits == {Side.NEGOTIATOR: 100, Side.RESPONDER: 100}
+
+    fresh = rig.operator()  # empty memory: no guidance read
+    again = await fresh.reconciler.reconcile(request)
+
+    assert again.status is not None
+    assert again.status.ready
+    assert again.calls == 0
+    assert again.status.prefix_limits == {Side.NEGOTIATOR: 100, Side.RESPONDER: 100}
+    assert again.status.condition("WithinPrefixLimits").reason == "ProviderLimitBelowRequest"

@@ -204,6 +204,8 @@ class LinkReconciler:
             memory.interconnect = request.interconnect
         if memory.failure is None and request.failure is not None:
             memory.failure = request.failure
+        if not memory.prefix_limits and request.prefix_limits:
+            memory.prefix_limits = dict(request.prefix_limits)
         return memory
 
     # ------------------------------------------------------------------ loop
@@ -737,9 +739,12 @@ class LinkReconciler:
 
 
 def prefix_limits(memory: LinkMemory, working: str | None) -> dict[Side, int]:
-    """Each side's maxReceivedBgpRoutePrefixes from the guidance last read for ``working``."""
+    """Each side's maxReceivedBgpRoutePrefixes from the guidance last read for ``working``;
+    without one, what was known before (the status, after a restart)."""
     seen = memory.guidance_seen.get(working) if working is not None else None
-    if seen is None:
-        return {}
-    limits = {side: side_limit(views.values()) for side, views in zip(Side, seen, strict=True)}
-    return {side: limit for side, limit in limits.items() if limit is not None}
+    if seen is not None:
+        limits = {side: side_limit(views.values()) for side, views in zip(Side, seen, strict=True)}
+        known = {side: limit for side, limit in limits.items() if limit is not None}
+        if known:
+            memory.prefix_limits = known
+    return dict(memory.prefix_limits)

@@ -57,6 +57,8 @@ class LinkRequest:
     (from the link's status: it survives a restart)."""
     deferred_since: dt.datetime | None = None
     """When the deferred CreateConnection reached the peer (from status, P23)."""
+    prefix_limits: Mapping[Side, int] = field(default_factory=dict)
+    """Each side's maxReceivedBgpRoutePrefixes as the status last showed it."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ class LinkMemory:
     """Spec generation of the last reconcile (a change lifts backoff and refusals)."""
     retry_failed_features: bool = False
     """The spec changed after a ProvisioningFailed: delete the FAILED features once."""
+    prefix_limits: dict[Side, int] = field(default_factory=dict)
+    """Each side's route-prefix limit last known (guidance, or the status after a restart)."""
     refusals: dict[str, Refusal] = field(default_factory=dict)
     """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
     conflicts: dict[str, int] = field(default_factory=dict)
