@@ -419,6 +419,7 @@ class LinkWorkers:
                 environment=result.environment,
                 created_at=request.created_at,
                 now=status_mod.now(),
+                request_ids=result.request_ids,
             )
             await self._publisher.write_link_status(key, body, new)
             phase = result.status.phase.value
@@ -573,6 +574,7 @@ def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
         "failure": failure_record(old_status, generation),
         "existed_on": status_mod.existed_on(old_status),
         "prefix_limits": status_mod.prefix_limits(old_status),
+        "request_ids": status_mod.pending_requests(old_status),
         "deferred_since": status_mod.parse_time(old_status.get("deferredSince")),
     }
 

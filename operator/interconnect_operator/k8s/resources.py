@@ -1159,6 +1159,13 @@ class LinkRouting(_StatusModel):
     )
 
 
+class PendingRequest(_StatusModel):
+    """A create whose outcome is unknown and the requestId its retry sends again."""
+
+    call: ShortText = Field(description="The call: operation, provider side, ids, body digest.")
+    request_id: ShortText = Field(description="requestId (feature-recovery draft).")
+
+
 class IssueRef(_StatusModel):
     """An issue the operator opened with a provider about this link (Issues API)."""
 
@@ -1216,6 +1223,14 @@ class MulticloudLinkStatus(_StatusModel):
         default=None,
         ge=0,
         description="Seconds from creation of the object to readyTime.",
+    )
+    pending_requests: list[PendingRequest] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Creates whose outcome is unknown (a lost response) and the requestId their "
+            "retry sends again, so a provider that did commit answers the first result."
+        ),
     )
     routing: LinkRouting | None = Field(
         default=None,

@@ -57,6 +57,20 @@ def existed_on(old_status: Mapping[str, Any] | None) -> dict[Side, str]:
     return found
 
 
+#: Creates with an unknown outcome kept in status (a link has at most 2 + 2 x channels).
+MAX_PENDING_REQUESTS = 16
+
+
+def pending_requests(old_status: Mapping[str, Any] | None) -> dict[str, str]:
+    """The requestIds of creates whose outcome was unknown, as the status kept them."""
+    found: dict[str, str] = {}
+    for entry in (old_status or {}).get("pendingRequests") or []:
+        call, request_id = entry.get("call"), entry.get("requestId")
+        if isinstance(call, str) and isinstance(request_id, str) and call and request_id:
+            found[call] = request_id
+    return found
+
+
 def prefix_limits(old_status: Mapping[str, Any] | None) -> dict[Side, int]:
     """Each side's route-prefix limit as the link's status last showed it (it survives
     a restart; guidance is read again only when a channel needs allocating)."""
@@ -122,8 +136,13 @@ def link_status_body(
     environment: str | None,
     created_at: dt.datetime | None,
     now: dt.datetime,
+    request_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The full ``.status`` of a MulticloudLink for a reconcile result."""
+    """The full ``.status`` of a MulticloudLink for a reconcile result.
+
+    ``request_ids``: creates whose outcome is unknown and their requestIds
+    (feature-recovery draft), kept so a restarted operator retries with them.
+    """
     old = old_status or {}
     body: dict[str, Any] = {
         "observedGeneration": generation,
@@ -154,6 +173,10 @@ def link_status_body(
             for side, limit in sorted(status.prefix_limits.items())
         ],
     }
+    body["pendingRequests"] = [
+        {"call": call, "requestId": request_id}
+        for call, request_id in sorted((request_ids or {}).items())[:MAX_PENDING_REQUESTS]
+    ]
     ready_time = old.get("readyTime")
     if status.ready and not ready_time:
         ready_time = _time(now)

@@ -124,7 +124,9 @@ class LinkReconciler:
         """
         with calls.counting() as counter:
             result = await self._reconcile(request)
-        return replace(result, calls=counter[0])
+        memory = self._memory.get(result.shared_uuid or "")
+        pending = dict(memory.request_ids) if memory is not None else {}
+        return replace(result, calls=counter[0], request_ids=pending)
 
     async def _reconcile(self, request: LinkRequest) -> LinkResult:
         if request.spec.paused and not request.deleting:
@@ -206,6 +208,8 @@ class LinkReconciler:
             memory.failure = request.failure
         if not memory.prefix_limits and request.prefix_limits:
             memory.prefix_limits = dict(request.prefix_limits)
+        if not memory.request_ids and request.request_ids:
+            memory.request_ids = dict(request.request_ids)
         return memory
 
     # ------------------------------------------------------------------ loop

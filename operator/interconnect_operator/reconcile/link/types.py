@@ -59,6 +59,8 @@ class LinkRequest:
     """When the deferred CreateConnection reached the peer (from status, P23)."""
     prefix_limits: Mapping[Side, int] = field(default_factory=dict)
     """Each side's maxReceivedBgpRoutePrefixes as the status last showed it."""
+    request_ids: Mapping[str, str] = field(default_factory=dict)
+    """requestIds of creates whose outcome was unknown, as the status kept them."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class LinkResult:
     finalized: bool = False
     events: tuple[LinkEvent, ...] = ()
     calls: int = 0
+    request_ids: Mapping[str, str] = field(default_factory=dict)
+    """requestIds to keep in status: creates whose outcome is still unknown (P33)."""
     """Provider calls this reconcile made for the link (the pool refresh excluded)."""
 
 
