@@ -184,7 +184,9 @@ def metrics_reference() -> str:
             "pool",
             providers_reachable={"aws": True},
             interconnects=[
-                m.InterconnectHealth("ix1", 10, 1, 9, {"ADMIN_STATE_ENABLED": 4}, [channel])
+                m.InterconnectHealth(
+                    "ix1", 10, 1, 9, {"ADMIN_STATE_ENABLED": 4}, [channel], {"aws": 0}
+                )
             ],
         )
     )

@@ -165,7 +165,9 @@ def test_example_pool_is_admitted_with_defaults(
     spec = created["spec"]
     assert spec["refreshInterval"] == 30
     assert spec["macsec"] == {"rotate": False, "rotationIntervalHours": 720}
-    assert all(p["tls"] == {"insecureSkipVerify": False} for p in spec["providers"])
+    assert all(
+        p["tls"] == {"insecureSkipVerify": False, "minVersion": "1.3"} for p in spec["providers"]
+    )
     # What the API server stored parses with the operator's model.
     assert r.CapacityPoolSpec.model_validate(spec).call_as("aws") == "gcp"
 

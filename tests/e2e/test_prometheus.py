@@ -22,13 +22,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.e2e.conftest import Stack
 from tests.support.cluster import REPO_ROOT, ensure_binaries, free_port
-from tests.support.stack import is_ready, link_manifest, wait_for
+from tests.support.stack import condition, is_ready, link_manifest, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -311,3 +312,59 @@ def test_prometheus_operator_relabelling_keeps_the_links_namespace_with_honor_la
     assert pushed["metric"]["namespace"] == stack.operator_namespace
     assert pushed["metric"]["exported_namespace"] == namespace
     stack.kube.delete("mcl", "relabelled", namespace)
+
+
+SHARED_DEVICE_INVENTORY = {
+    "environments": [
+        {
+            "id": "aws-gcp-us-east",
+            "interconnects": [
+                {
+                    "id": "ix1",
+                    "state": "ACTIVE",
+                    "channels": [
+                        {"id": "ch1", "device": "r1"},
+                        {"id": "ch2", "device": "r1"},
+                        {"id": "ch3", "device": "r2"},
+                        {"id": "ch4", "device": "r3"},
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_shared_device_and_prefix_limit_in_status_and_promql(
+    stack: Stack, prometheus: Prometheus, namespace: str, make_pool: Any
+) -> None:
+    """Resiliency audit and routing guardrails end to end: both simulators host ch1
+    and ch2 on one device; the link asks for more prefixes than they accept (100)."""
+    pool = make_pool(inventory=SHARED_DEVICE_INVENTORY)
+    stack.kube.apply(
+        [link_manifest("audited", namespace, pool.name, 1000, bgp={"maxPrefixes": 500})]
+    )
+    link = wait_for(
+        lambda: (o := stack.kube.try_get("mcl", "audited", namespace)) and is_ready(o) and o,
+        90,
+        "link Ready",
+    )
+    resilient = condition(link, "Resilient")
+    assert resilient is not None
+    assert (resilient["status"], resilient["reason"]) == ("False", "SharedDevice")
+    assert "ch1+ch2 on one device (3 devices for 4 channels)" in resilient["message"]
+    limits = condition(link, "WithinPrefixLimits")
+    assert limits is not None
+    assert (limits["status"], limits["reason"]) == ("False", "ProviderLimitBelowRequest")
+    assert link["status"]["routing"]["maxPrefixes"] == 500
+    assert {p["maxReceivedPrefixes"] for p in link["status"]["routing"]["providerLimits"]} == {100}
+    pool_resilient = wait_for(
+        lambda: condition(stack.kube.get("cpool", pool.name), "Resilient"), 30, "pool Resilient"
+    )
+    assert (pool_resilient["status"], pool_resilient["reason"]) == ("False", "SharedDevice")
+    selector = f'pool="{pool.name}",interconnect="ix1",provider="aws"'
+    wait_for(
+        lambda: prometheus.value(f"interconnect_pool_channels_sharing_device{{{selector}}}") == 2.0,
+        30,
+        "channels sharing a device in Prometheus",
+    )

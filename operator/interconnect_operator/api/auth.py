@@ -328,7 +328,7 @@ class MutualTLS(Auth):
         return f"MutualTLS(cert_file={self.cert_file!r}, ca_file={self.ca_file!r})"
 
 
-AUTH_KINDS = ("None", "Bearer", "OAuth2", "SigV4", "MTLS")
+AUTH_KINDS = ("None", "Bearer", "OAuth2", "SigV4", "MTLS", "EntraToken")
 
 
 def _text(settings: Mapping[str, Any], *names: str, required: bool = True) -> str | None:
@@ -402,6 +402,10 @@ def build_auth(kind: str, settings: Mapping[str, Any] | None = None) -> Auth:
       ``interconnect``).
     - ``MTLS``: ``tls.crt`` and ``tls.key`` (PEM), optional ``ca.crt``; or
       ``certFile``, ``keyFile``, optional ``caFile`` (paths).
+    - ``EntraToken`` (Azure): ``tenantId``, ``clientId``, ``scope`` (or ``appId``:
+      the scope is then ``api://{appId}/.default``), and ``clientSecret`` or
+      ``federatedTokenFile`` (Workload Identity Federation); optional
+      ``authorityHost``.
     """
     values: Mapping[str, Any] = settings or {}
     normalized = kind.strip().lower()
@@ -446,4 +450,25 @@ def build_auth(kind: str, settings: Mapping[str, Any] | None = None) -> Auth:
             _text(values, "keyFile") or "",
             ca_file=_text(values, "caFile", required=False),
         )
+    if normalized == "entratoken":
+        return _entra(values)
     raise ValueError(f"unknown auth kind {kind!r}; expected one of {', '.join(AUTH_KINDS)}")
+
+
+def _entra(values: Mapping[str, Any]) -> Auth:
+    from interconnect_operator.api.entra import DEFAULT_AUTHORITY, EntraCredentials, EntraToken
+
+    scope = _text(values, "scope", required=False)
+    if scope is None:
+        scope = f"api://{_text(values, 'appId')}/.default"
+    secret = _text(values, "clientSecret", required=False)
+    return EntraToken(
+        EntraCredentials(
+            tenant_id=_text(values, "tenantId") or "",
+            client_id=_text(values, "clientId") or "",
+            scope=scope,
+            client_secret=SecretStr(secret) if secret is not None else None,
+            federated_token_file=_text(values, "federatedTokenFile", required=False),
+            authority=_text(values, "authorityHost", required=False) or DEFAULT_AUTHORITY,
+        )
+    )

@@ -15,6 +15,7 @@ import logging
 import random
 import ssl
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -63,6 +64,20 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+REQUEST_ID_PARAM = "requestId"
+"""The draft's idempotency-key query parameter (``FeatureRecovery.md``)."""
+
+
+def new_request_id() -> str:
+    """A fresh requestId: a random UUID, as the draft recommends for opaque ids."""
+    return str(uuid.uuid4())
+
+
+def mutating(operation: Operation) -> bool:
+    """Calls that change state at the peer: they carry a requestId."""
+    return operation.method != "GET" and not operation.idempotent
+
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
@@ -307,9 +322,15 @@ class BaseProviderClient:
         ids: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         body: BaseModel | None = None,
+        request_id: str | None = None,
     ) -> ModelT:
         operation = OPERATIONS[operation_id]
         path = self._path(operation, **(ids or {}))
+        if mutating(operation):
+            # Feature-recovery draft: an idempotency key per logical call, the same on
+            # every retry below (and, when the caller passes one, across reconciles
+            # after an unknown outcome). A peer on the pinned spec ignores it.
+            params = {**(params or {}), REQUEST_ID_PARAM: request_id or new_request_id()}
         # Serialize once: the same bytes are resent on every retry (P33 "keep
         # the same ids and body").
         content = (

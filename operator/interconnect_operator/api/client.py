@@ -313,18 +313,37 @@ class ProviderClient(BaseProviderClient):
         return await collect(self.list_connections(environment, interconnect, page_size=page_size))
 
     async def create_connection(
-        self, environment: str, interconnect: str, connection_id: str, connection: Connection
+        self,
+        environment: str,
+        interconnect: str,
+        connection_id: str,
+        connection: Connection,
+        *,
+        request_id: str | None = None,
     ) -> Connection:
-        """CreateConnection (P5-P7, P22); 409 means the interconnect cannot fit it."""
+        """CreateConnection (P5-P7, P22); 409 means the interconnect cannot fit it.
+
+        ``request_id``: the draft's idempotency key; pass the one of the first
+        attempt when retrying after an unknown outcome (P33). Every mutating
+        call carries one (a fresh one when not given).
+        """
         return await self._call(
             "CreateConnection",
             Connection,
             ids={"environment": environment, "interconnect": interconnect},
             params={"connectionId": connection_id},
             body=connection,
+            request_id=request_id,
         )
 
-    async def delete_connection(self, environment: str, interconnect: str, connection: str) -> None:
+    async def delete_connection(
+        self,
+        environment: str,
+        interconnect: str,
+        connection: str,
+        *,
+        request_id: str | None = None,
+    ) -> None:
         """DeleteConnection (P19): implies deleting its features."""
         await self._call(
             "DeleteConnection",
@@ -334,6 +353,7 @@ class ProviderClient(BaseProviderClient):
                 "interconnect": interconnect,
                 "connection": connection,
             },
+            request_id=request_id,
         )
 
     async def get_connection(
@@ -358,6 +378,7 @@ class ProviderClient(BaseProviderClient):
         connection: Connection,
         *,
         update_mask: Sequence[str] | None = None,
+        request_id: str | None = None,
     ) -> Connection:
         """UpdateConnection (P16-P17): PATCH with ``updateMask`` (camelCase paths)."""
         params = {"updateMask": ",".join(update_mask)} if update_mask else None
@@ -371,6 +392,7 @@ class ProviderClient(BaseProviderClient):
             },
             params=params,
             body=connection,
+            request_id=request_id,
         )
 
     async def generate_feature_guidance(
@@ -449,6 +471,8 @@ class ProviderClient(BaseProviderClient):
         connection: str,
         feature_id: str,
         feature: Feature,
+        *,
+        request_id: str | None = None,
     ) -> Feature:
         """CreateFeature (P9-P11): accepted in full (200) or rejected (400/409)."""
         return await self._call(
@@ -461,10 +485,17 @@ class ProviderClient(BaseProviderClient):
             },
             params={"featureId": feature_id},
             body=feature,
+            request_id=request_id,
         )
 
     async def delete_feature(
-        self, environment: str, interconnect: str, connection: str, feature: str
+        self,
+        environment: str,
+        interconnect: str,
+        connection: str,
+        feature: str,
+        *,
+        request_id: str | None = None,
     ) -> None:
         """DeleteFeature (P20)."""
         await self._call(
@@ -476,6 +507,7 @@ class ProviderClient(BaseProviderClient):
                 "connection": connection,
                 "feature": feature,
             },
+            request_id=request_id,
         )
 
     async def get_feature(

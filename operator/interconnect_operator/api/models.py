@@ -108,6 +108,7 @@ __all__ = [
     "ProvisioningState",
     "RequestMacSecKeyRotationRequest",
     "RequestMacSecKeyRotationResponse",
+    "SourceData",
     "SubnetGuidance",
     "VLANRange",
     "VerificationState",
@@ -506,6 +507,21 @@ class MacSecKeyRotationRequest(WireModel):
 # --------------------------------------------------------------------------
 
 
+class SourceData(WireModel):
+    """Where a new connection comes from (upstream PR #50, branch ``migration-api``).
+
+    A oneOf: ``encodedKey`` (``EncodedKey``: a creation from an activation key)
+    or ``sourceConnectionName`` (``SourceConnectionName``: a migration of that
+    connection). Read tolerantly; :meth:`kinds` tells how many are set.
+    """
+
+    encoded_key: WireSecret | None = None
+    source_connection_name: str | None = None
+
+    def kinds(self) -> int:
+        return int(self.encoded_key is not None) + int(self.source_connection_name is not None)
+
+
 class Connection(WireModel):
     """One customer link across an environment, placed on one interconnect."""
 
@@ -517,6 +533,8 @@ class Connection(WireModel):
     defer_provisioning: bool | None = None
     # Upstream PR #57 (merged): an open enum, see ConnectionType.
     connection_type: str | None = upstream("connection type, upstream PR #57")
+    # Upstream PR #50: activationKey becomes deprecated; with both, sourceData wins.
+    source_data: SourceData | None = upstream("sourceData, upstream PR #50")
 
     @property
     def deferred(self) -> bool:

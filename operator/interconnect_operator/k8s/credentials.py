@@ -36,6 +36,7 @@ from interconnect_operator.k8s.resources import (
     MulticloudLinkSpec,
     PoolProvider,
     ProviderRole,
+    TlsVersion,
 )
 from interconnect_operator.k8s.secret_refs import (
     LINK_SECRET_LABEL,
@@ -166,6 +167,9 @@ class Credentials:
             side=side,
             auth=auth,
             verify=await self._verify(provider),
+            min_tls_version=ssl.TLSVersion.TLSv1_2
+            if provider.tls.min_version is TlsVersion.TLS_1_2
+            else ssl.TLSVersion.TLSv1_3,
             fingerprint=fingerprint,
         )
 

@@ -47,6 +47,7 @@ def build_request(
         ipv6=spec.ipv6,
         mtu=spec.mtu,
         bgp_asn=spec.bgp.asn if spec.bgp is not None else None,
+        max_prefixes=spec.bgp.max_prefixes if spec.bgp is not None else None,
         deletion_policy=ProtoDeletionPolicy(spec.deletion_policy.value),
         on_peer_deletion=ProtoPeerDeletionPolicy(spec.on_peer_deletion.value),
         paused=is_paused(meta.get("annotations") or {}),
@@ -83,6 +84,8 @@ def carried_over(body: Mapping[str, Any], generation: int) -> dict[str, Any]:
         "ever_ready": bool(old_status.get("readyTime")),
         "failure": failure_record(old_status, generation),
         "existed_on": status_mod.existed_on(old_status),
+        "prefix_limits": status_mod.prefix_limits(old_status),
+        "request_ids": status_mod.pending_requests(old_status),
         "deferred_since": status_mod.parse_time(old_status.get("deferredSince")),
     }
 

@@ -464,6 +464,7 @@ class LinkWorkers:
                 environment=result.environment,
                 created_at=request.created_at,
                 now=status_mod.now(),
+                request_ids=result.request_ids,
             )
             await self._publisher.write_link_status(key, body, new)
             phase = result.status.phase.value

@@ -476,6 +476,7 @@ def pool_health(name: str, report: PoolReport, health: ChannelHealthMap) -> Pool
                 available_mbps=ix.available_mbps,
                 channels_by_admin_state=by_state,
                 channels=[channel_metrics(ix.id, c, health) for c, _, _ in ix.channels],
+                channels_sharing_device=dict(ix.sharing_device),
             )
         )
     return PoolHealth(pool=name, providers_reachable=report.reachable, interconnects=interconnects)

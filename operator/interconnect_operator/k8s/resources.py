@@ -150,6 +150,7 @@ class AuthType(StrEnum):
     OAUTH2 = "OAuth2"
     SIGV4 = "SigV4"
     MTLS = "MTLS"
+    ENTRA_TOKEN = "EntraToken"
 
 
 class AuthSource(StrEnum):
@@ -400,8 +401,24 @@ class LabelSelector(_Model):
 # --- CapacityPool ----------------------------------------------------------------
 
 
+class TlsVersion(StrEnum):
+    """Lowest TLS version the operator negotiates with a provider."""
+
+    TLS_1_2 = "1.2"
+    TLS_1_3 = "1.3"
+
+
 class ProviderTls(_Model):
     """TLS settings toward one provider endpoint. Verification is on by default."""
+
+    min_version: TlsVersion = Field(
+        default=TlsVersion.TLS_1_3,
+        description=(
+            "Lowest TLS version toward this provider. 1.3 (default) is what the upstream "
+            "governance asks between providers; 1.2 is allowed for a provider that has not "
+            "moved yet, and the pool's TlsCompliant condition then says so."
+        ),
+    )
 
     ca_secret_ref: SecretKeyRef | None = Field(
         default=None,
@@ -434,7 +451,8 @@ class ProviderAuth(_Model):
         description=(
             "Authentication scheme: None, Bearer (static token), OAuth2 (tokens minted "
             "from a Google service-account key), SigV4 (AWS request signing), MTLS "
-            "(client certificate)."
+            "(client certificate), EntraToken (Azure: Microsoft Entra access tokens, "
+            "client-credentials grant)."
         ),
     )
     source: AuthSource = Field(
@@ -455,7 +473,9 @@ class ProviderAuth(_Model):
             "create links cannot read it. Keys: Bearer: `key` (default `token`); OAuth2: "
             "`key` (default `credentials.json`), a service-account key JSON; SigV4: "
             "`accessKeyId`, `secretAccessKey`, optional `sessionToken`; MTLS: `tls.crt`, "
-            "`tls.key` (a kubernetes.io/tls Secret)."
+            "`tls.key` (a kubernetes.io/tls Secret); EntraToken: `tenantId`, `clientId`, "
+            "`appId` (or `scope`), and `clientSecret` or `federatedTokenFile`, optional "
+            "`authorityHost`."
         ),
     )
     region: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
@@ -909,6 +929,16 @@ class LinkBgp(_Model):
             "`password`). The password is never copied into status."
         ),
     )
+    max_prefixes: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Route prefixes the link plans to advertise. Checked against each provider's "
+            "maxReceivedBgpRoutePrefixes (guidance, P8): the WithinPrefixLimits condition is "
+            "False when a provider accepts fewer. Advisory: the link is still brought up."
+        ),
+    )
 
 
 class AwsAttachment(_Model):
@@ -1125,10 +1155,53 @@ class LinkProviderStatus(_StatusModel):
     connection: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         default=None, description="Name (resource path) of the connection at this provider."
     )
+    connection_id: ShortText | None = Field(
+        default=None,
+        description=(
+            "The connection's id at this provider (the shared UUID when the operator created "
+            "it; a provider may name it otherwise, upstream PR #50)."
+        ),
+    )
+    source_connection: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None,
+        description=(
+            "During a migration (P18): the connection being migrated from, at this provider "
+            "(sent as sourceData.sourceConnectionName, upstream PR #50)."
+        ),
+    )
     verification_state: ShortText | None = Field(
         default=None, description="UNVERIFIED or VERIFIED (P14)."
     )
     admin_state: ShortText | None = Field(default=None, description="Administrative state.")
+
+
+class ProviderPrefixLimit(_StatusModel):
+    """One provider's limit on received route prefixes."""
+
+    provider: ShortText = Field(description="Provider id.")
+    max_received_prefixes: int = Field(
+        ge=0,
+        le=2**31 - 1,
+        description="maxReceivedBgpRoutePrefixes from its guidance (lowest over the channels).",
+    )
+
+
+class LinkRouting(_StatusModel):
+    """Routing guardrails: planned prefixes against the providers' limits."""
+
+    max_prefixes: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="spec.bgp.maxPrefixes, when set."
+    )
+    provider_limits: list[ProviderPrefixLimit] = Field(
+        default_factory=list, max_length=2, description="Each provider's limit, once known."
+    )
+
+
+class PendingRequest(_StatusModel):
+    """A create whose outcome is unknown and the requestId its retry sends again."""
+
+    call: ShortText = Field(description="The call: operation, provider side, ids, body digest.")
+    request_id: ShortText = Field(description="requestId (feature-recovery draft).")
 
 
 class IssueRef(_StatusModel):
@@ -1188,6 +1261,21 @@ class MulticloudLinkStatus(_StatusModel):
         default=None,
         ge=0,
         description="Seconds from creation of the object to readyTime.",
+    )
+    pending_requests: list[PendingRequest] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Creates whose outcome is unknown (a lost response) and the requestId their "
+            "retry sends again, so a provider that did commit answers the first result."
+        ),
+    )
+    routing: LinkRouting | None = Field(
+        default=None,
+        description=(
+            "Routing guardrails: spec.bgp.maxPrefixes and each provider's "
+            "maxReceivedBgpRoutePrefixes (see the WithinPrefixLimits condition)."
+        ),
     )
     issue: IssueRef | None = Field(
         default=None, description="Open issue with a provider about this link, if any."

@@ -20,6 +20,7 @@ from interconnect_operator.protocol.conditions import (
     not_reconciled,
 )
 from interconnect_operator.protocol.link_state import LinkStatus
+from interconnect_operator.protocol.resiliency import resiliency
 from interconnect_operator.protocol.types import InterconnectState, Side, VerificationState
 from interconnect_operator.reconcile.channels import ChannelHealth
 from interconnect_operator.reconcile.pool import PoolReport
@@ -60,6 +61,39 @@ def existed_on(old_status: Mapping[str, Any] | None) -> dict[Side, str]:
         stalled = cond.get("type") == "Stalled" and cond.get("status") == "True"
         if stalled and reason.startswith("DeletedBy") and interconnect:
             found = dict.fromkeys(Side, interconnect)
+    return found
+
+
+#: Creates with an unknown outcome kept in status (a link has at most 2 + 2 x channels).
+MAX_PENDING_REQUESTS = 16
+
+
+def pending_requests(old_status: Mapping[str, Any] | None) -> dict[str, str]:
+    """The requestIds of creates whose outcome was unknown, as the status kept them."""
+    found: dict[str, str] = {}
+    for entry in (old_status or {}).get("pendingRequests") or []:
+        call, request_id = entry.get("call"), entry.get("requestId")
+        if isinstance(call, str) and isinstance(request_id, str) and call and request_id:
+            found[call] = request_id
+    return found
+
+
+def prefix_limits(old_status: Mapping[str, Any] | None) -> dict[Side, int]:
+    """Each side's route-prefix limit as the link's status last showed it (it survives
+    a restart; guidance is read again only when a channel needs allocating)."""
+    old = old_status or {}
+    roles = {role: side for side, role in _ROLE.items()}
+    side_of = {
+        str(entry.get("name")): roles[str(entry.get("role"))]
+        for entry in old.get("providers") or []
+        if str(entry.get("role")) in roles
+    }
+    found: dict[Side, int] = {}
+    for entry in (old.get("routing") or {}).get("providerLimits") or []:
+        side = side_of.get(str(entry.get("provider")))
+        limit = entry.get("maxReceivedPrefixes")
+        if side is not None and isinstance(limit, int) and not isinstance(limit, bool):
+            found[side] = limit
     return found
 
 
@@ -109,8 +143,13 @@ def link_status_body(
     environment: str | None,
     created_at: dt.datetime | None,
     now: dt.datetime,
+    request_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The full ``.status`` of a MulticloudLink for a reconcile result."""
+    """The full ``.status`` of a MulticloudLink for a reconcile result.
+
+    ``request_ids``: creates whose outcome is unknown and their requestIds
+    (feature-recovery draft), kept so a restarted operator retries with them.
+    """
     old = old_status or {}
     body: dict[str, Any] = {
         "observedGeneration": generation,
@@ -127,10 +166,23 @@ def link_status_body(
             "name": providers[p.side],
             "role": _ROLE[p.side],
             "connection": p.connection_name,
+            "connectionId": p.connection_id,
+            "sourceConnection": p.source_connection,
             "verificationState": p.verification.value if p.verification else None,
             "adminState": p.admin_state.value if p.admin_state else None,
         }
         for p in status.providers
+    ]
+    body["routing"] = {
+        "maxPrefixes": status.max_prefixes,
+        "providerLimits": [
+            {"provider": providers[side], "maxReceivedPrefixes": limit}
+            for side, limit in sorted(status.prefix_limits.items())
+        ],
+    }
+    body["pendingRequests"] = [
+        {"call": call, "requestId": request_id}
+        for call, request_id in sorted((request_ids or {}).items())[:MAX_PENDING_REQUESTS]
     ]
     ready_time = old.get("readyTime")
     if status.ready and not ready_time:
@@ -288,6 +340,73 @@ def _stalled(stalled: bool, reason: str, message: str, gen: int) -> Condition:
     return Condition("Stalled", ConditionStatus.FALSE, "NotStalled", "", gen)
 
 
+#: What an SSL library says when the peer and we share no protocol version.
+_TLS_VERSION_REFUSED = (
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "UNSUPPORTED_PROTOCOL",
+    "WRONG_VERSION_NUMBER",
+    "NO_PROTOCOLS_AVAILABLE",
+)
+
+
+def pool_tls(report: PoolReport, gen: int) -> Condition:
+    """TlsCompliant: TLS 1.3 or newer toward both providers (upstream governance refresh).
+
+    False when a provider refused the handshake at our floor
+    (``TlsVersionRefused``: it offers only older versions), or when the floor
+    toward a provider was lowered to 1.2 (``TlsFloorLowered``).
+    """
+    refused = sorted(
+        provider
+        for provider, error in report.errors.items()
+        if any(marker in error.upper() for marker in _TLS_VERSION_REFUSED)
+    )
+    floors = dict(report.tls_floors)
+    if refused:
+        detail = ", ".join(f"{p} (floor TLS {floors.get(p, '1.3')})" for p in refused)
+        return Condition(
+            "TlsCompliant",
+            ConditionStatus.FALSE,
+            "TlsVersionRefused",
+            f"no common TLS version with {detail}: the provider offers only older versions",
+            gen,
+        )
+    lowered = sorted(p for p, version in floors.items() if version != "1.3")
+    if lowered:
+        return Condition(
+            "TlsCompliant",
+            ConditionStatus.FALSE,
+            "TlsFloorLowered",
+            "TLS 1.2 accepted toward " + ", ".join(lowered) + " (tls.minVersion); the "
+            "governance between providers asks for TLS 1.3 or newer",
+            gen,
+        )
+    return Condition(
+        "TlsCompliant",
+        ConditionStatus.TRUE,
+        "Tls13",
+        "TLS 1.3 or newer toward both providers",
+        gen,
+    )
+
+
+def pool_resilient(report: PoolReport, gen: int) -> Condition:
+    """Resilient: every interconnect's channels on distinct devices at both providers."""
+    verdicts = [(ix.id, resiliency(ix.device_spread)) for ix in report.interconnects]
+    shared = [(ix, v) for ix, v in verdicts if v.resilient is False]
+    unknown = [ix for ix, v in verdicts if v.resilient is None]
+    if shared:
+        status, reason = ConditionStatus.FALSE, shared[0][1].reason
+        message = "; ".join(f"{ix}: {v.message}" for ix, v in shared)
+    elif unknown or not verdicts:
+        status, reason = ConditionStatus.UNKNOWN, "DeviceUnknown"
+        message = "no device ids for: " + (", ".join(unknown) or "any interconnect")
+    else:
+        status, reason = ConditionStatus.TRUE, "DistinctDevices"
+        message = f"{len(verdicts)} interconnects, each on distinct devices at both providers"
+    return Condition("Resilient", status, reason, message[:1024], gen)
+
+
 def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
     """Ready, ProvidersReachable, InSync and (False) Stalled of a pool from one refresh."""
     unreachable = sorted(p for p, ok in report.reachable.items() if not ok)
@@ -317,6 +436,8 @@ def pool_conditions(report: PoolReport, gen: int) -> list[Condition]:
     if report.customer:
         conds.insert(0, _customer_pool_ready(report, reachable, unreachable, gen))
         return conds
+    conds.append(pool_resilient(report, gen))
+    conds.append(pool_tls(report, gen))
     ready = reachable and any(
         ix.state == InterconnectState.ACTIVE.value for ix in report.interconnects
     )

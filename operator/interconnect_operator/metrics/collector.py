@@ -37,6 +37,7 @@ from interconnect_operator.metrics.names import (
     POOL_CAPACITY_AVAILABLE,
     POOL_CAPACITY_MAX,
     POOL_CHANNELS,
+    POOL_CHANNELS_SHARING_DEVICE,
     POOL_LINKS,
     PROVIDER_REACHABLE,
     REVISION_ENV,
@@ -217,6 +218,12 @@ class StateCollector(Collector):
             "Number of the interconnect's channels by admin state.",
             labels=(*ic_labels, "admin_state"),
         )
+        sharing = GaugeMetricFamily(
+            POOL_CHANNELS_SHARING_DEVICE,
+            "Channels of the interconnect that share their device (obfuscatedDeviceId) with "
+            "another channel at the provider; 0 when every channel has its own device.",
+            labels=(*ic_labels, "provider"),
+        )
         maint_active = GaugeMetricFamily(
             CHANNEL_MAINTENANCE_ACTIVE, "1 while the channel is in maintenance.", labels=ch_labels
         )
@@ -252,6 +259,8 @@ class StateCollector(Collector):
                 cap_avail.add_metric(ic_key, float(ic.available_mbps * MBPS_TO_BYTES_PER_SECOND))
                 for state, count in sorted(ic.channels_by_admin_state.items()):
                     channels.add_metric([*ic_key, safe_label(state)], float(count))
+                for provider, count in sorted(ic.channels_sharing_device.items()):
+                    sharing.add_metric([*ic_key, safe_label(provider)], float(count))
                 for ch in ic.channels:
                     ch_key = [*ic_key, safe_label(ch.id)]
                     maint_active.add_metric(ch_key, flag(ch.maintenance_active))
@@ -267,6 +276,7 @@ class StateCollector(Collector):
             cap_alloc,
             cap_avail,
             channels,
+            sharing,
             maint_active,
             next_maint,
             key_age,

@@ -60,6 +60,8 @@ class InterconnectHealth:
     available_mbps: int
     channels_by_admin_state: Mapping[str, int] = field(default_factory=dict)
     channels: Sequence[ChannelHealth] = ()
+    channels_sharing_device: Mapping[str, int] = field(default_factory=dict)
+    """Provider -> channels that share their device with another channel."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ POOL_CAPACITY_MAX = "interconnect_pool_capacity_max_bytes_per_second"
 POOL_CAPACITY_ALLOCATED = "interconnect_pool_capacity_allocated_bytes_per_second"
 POOL_CAPACITY_AVAILABLE = "interconnect_pool_capacity_available_bytes_per_second"
 POOL_CHANNELS = "interconnect_pool_channels"
+POOL_CHANNELS_SHARING_DEVICE = "interconnect_pool_channels_sharing_device"
 CHANNEL_MAINTENANCE_ACTIVE = "interconnect_channel_maintenance_active"
 CHANNEL_NEXT_MAINTENANCE = "interconnect_channel_next_maintenance_timestamp_seconds"
 CHANNEL_MACSEC_KEY_AGE = "interconnect_channel_macsec_key_age_seconds"
@@ -107,6 +108,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         POOL_CAPACITY_ALLOCATED,
         POOL_CAPACITY_AVAILABLE,
         POOL_CHANNELS,
+        POOL_CHANNELS_SHARING_DEVICE,
         CHANNEL_MAINTENANCE_ACTIVE,
         CHANNEL_NEXT_MAINTENANCE,
         CHANNEL_MACSEC_KEY_AGE,

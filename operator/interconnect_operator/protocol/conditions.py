@@ -26,6 +26,8 @@ class PoolConditionType(StrEnum):
     READY = "Ready"
     PROVIDERS_REACHABLE = "ProvidersReachable"
     IN_SYNC = "InSync"
+    RESILIENT = "Resilient"
+    TLS_COMPLIANT = "TlsCompliant"
 
 
 class LinkConditionType(StrEnum):
@@ -42,6 +44,8 @@ class LinkConditionType(StrEnum):
     PROVISIONED = "Provisioned"
     VERIFIED = "Verified"
     DEGRADED = "Degraded"
+    RESILIENT = "Resilient"
+    WITHIN_PREFIX_LIMITS = "WithinPrefixLimits"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
 

@@ -299,6 +299,8 @@ class LinkSpec:
     generation: int = 1
     on_peer_deletion: PeerDeletionPolicy = PeerDeletionPolicy.REPORT
     md5: Secret | None = field(default=None, repr=False, compare=False)
+    max_prefixes: int | None = None
+    """Route prefixes the link plans to advertise (``spec.bgp.maxPrefixes``)."""
     test_connection: bool = False
     """A TEST connection for bring-up checks (upstream PR #57): it may be below the
     environment's minimum size and holds no capacity on the interconnect."""
@@ -363,6 +365,11 @@ class LinkFacts:
     recreate: bool = False
     """After such a deletion, start over with a fresh key (the user opted in and
     the link's key can be renewed: a destination-account link)."""
+    channel_devices: Mapping[Side, Mapping[str, str | None]] = field(default_factory=dict)
+    """Each side's ``obfuscatedDeviceId`` per channel of the working interconnect
+    (resiliency audit); empty when unknown."""
+    prefix_limits: Mapping[Side, int] = field(default_factory=dict)
+    """Each side's ``maxReceivedBgpRoutePrefixes`` (lowest over its channels' guidance)."""
     retry_failed_features: bool = False
     """The spec changed after the link failed on features a provider reports
     FAILED (feature-recovery draft): delete those features once so they are

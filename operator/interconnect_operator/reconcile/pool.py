@@ -22,6 +22,7 @@ from interconnect_operator.api.auth import DEFAULT_MIN_TLS, Auth, Verify
 from interconnect_operator.api.client import ProviderClient, RequestRecord
 from interconnect_operator.api.retry import RetryPolicy
 from interconnect_operator.protocol import placement
+from interconnect_operator.protocol.resiliency import DeviceSpread, device_spread
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideReader, read_pool
 
@@ -75,6 +76,11 @@ class InterconnectReport:
     available_mbps: int
     channels: tuple[tuple[str, str | None, str | None], ...]
     """(channel id, admin state, MACsec manager) as the negotiator lists them."""
+    device_spread: tuple[DeviceSpread, ...] = ()
+    """Each side's spread of the interconnect's channels over its devices
+    (resiliency audit, ``obfuscatedDeviceId``)."""
+    sharing_device: tuple[tuple[str, int], ...] = ()
+    """(provider, channels sharing their device with another channel)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class PoolReport:
     taken_at: dt.datetime
     customer: bool = False
     """A pool on the clouds' customer APIs: no interconnects or channels to show."""
+    tls_floors: tuple[tuple[str, str], ...] = ()
+    """(provider, lowest TLS version the operator accepts toward it: "1.2" or "1.3")."""
 
 
 def build_client(
@@ -275,6 +283,14 @@ class PoolRuntime:
                 (c.id, c.admin_state, c.macsec_manager)
                 for c in snapshot.negotiator.channels.get(pair.id, [])
             )
+            spreads = tuple(
+                device_spread(
+                    side,
+                    [c.id for c in snapshot.side(side).channels.get(pair.id, [])],
+                    {c.id: c.device_id for c in snapshot.side(side).channels.get(pair.id, [])},
+                )
+                for side in Side
+            )
             interconnects.append(
                 InterconnectReport(
                     id=pair.id,
@@ -283,6 +299,10 @@ class PoolRuntime:
                     allocated_mbps=pair.allocated_mbps,
                     available_mbps=pair.free_mbps if pair.active else 0,
                     channels=channels,
+                    device_spread=spreads,
+                    sharing_device=tuple(
+                        (self.config.providers[s.side], s.sharing) for s in spreads
+                    ),
                 )
             )
         sizes: tuple[int, ...] = ()
@@ -291,6 +311,10 @@ class PoolRuntime:
             sizes = tuple(sorted(env.supported_connection_size_mbps or ()))
         names = self.config.providers
         reachable = {name: name not in snapshot.errors for name in names.values()}
+        floors = tuple(
+            (p.name, "1.2" if p.min_tls_version <= ssl.TLSVersion.TLSv1_2 else "1.3")
+            for p in (self.config.negotiator, self.config.responder)
+        )
         return PoolReport(
             reachable=reachable,
             errors=dict(snapshot.errors),
@@ -299,6 +323,7 @@ class PoolRuntime:
             available_mbps=capacity.available_mbps,
             disagreements=tuple(_disagreements(snapshot, names)),
             taken_at=snapshot.taken_at,
+            tls_floors=floors,
         )
 
 

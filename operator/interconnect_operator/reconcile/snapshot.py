@@ -58,6 +58,8 @@ class ChannelInfo:
     id: str
     admin_state: str | None
     macsec_manager: str | None
+    device_id: str | None = None
+    """``obfuscatedDeviceId``: equal ids mean one device (resiliency audit)."""
 
 
 @dataclass
@@ -380,6 +382,7 @@ class SideReader:
                         id=last_id(ch.name or ""),
                         admin_state=ch.admin_state,
                         macsec_manager=ch.macsec_manager_provider,
+                        device_id=ch.obfuscated_device_id or None,
                     )
                     async for ch in self._client.list_channels(env, ix_id, page_size=PAGE_SIZE)
                     if ch.name
@@ -458,7 +461,7 @@ async def read_pool(
             # a credentials plugin) is that side being unreadable, not the end of
             # the pool loop.
             if isinstance(result, ApiError | OSError | asyncio.TimeoutError):
-                errors[reader._provider] = _describe(result)
+                errors[reader._provider] = describe_error(result)
             else:
                 errors[reader._provider] = f"unexpected {type(result).__name__}"
                 logger.warning(
@@ -476,7 +479,7 @@ async def read_pool(
     )
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """The error and its root cause, so a pool condition says *why* a side is
     unreachable (e.g. ``CERTIFICATE_VERIFY_FAILED`` rather than ``ConnectError``).
 

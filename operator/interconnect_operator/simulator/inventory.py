@@ -58,7 +58,8 @@ YAML format (every key optional unless marked; camelCase like the API)::
             extraConnectionSizeMbps: []
             channels: 4                # a count, or a list of:
             # - {id: ch1, macsecManagerProvider: aws,
-            #    crossConnectManagerProvider: gcp, adminState: ENABLED}
+            #    crossConnectManagerProvider: gcp, adminState: ENABLED,
+            #    device: r1}           # same label = same device (obfuscatedDeviceId)
 """
 
 from __future__ import annotations
@@ -417,7 +418,11 @@ def _explicit_channels(
                 aggregate_size_gbps=int(item.get("aggregateChannelSizeGbps", 100)),
                 member_size_gbps=int(item.get("channelMemberSizeGbps", 100)),
                 demarc=str(item.get("demarc", f"{env_id}-{ix_id}-{channel_id}-demarc")),
-                obfuscated_device_id=_device_id(provider_id, env_id, ix_id, channel_id),
+                # A "device" label: channels naming the same one share a device
+                # (resiliency audit); default one device per channel.
+                obfuscated_device_id=_device_id(
+                    provider_id, env_id, ix_id, str(item.get("device", channel_id))
+                ),
             )
         )
     return tuple(channels)

@@ -18,6 +18,8 @@ import bisect
 import hashlib
 import json
 import logging
+import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -108,6 +110,61 @@ class _DroppedResponse(Response):
 Handler = Callable[["Simulator", Request, str], Awaitable[Any]]
 
 
+#: requestIds remembered per simulator (oldest forgotten first): bounded memory.
+MAX_REMEMBERED_REQUESTS = 10_000
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+
+
+class RequestLog:
+    """The feature-recovery draft's ``requestId``: an idempotency key per logical call.
+
+    A mutating call that repeats a requestId with the same method, path, query
+    and body gets the first call's answer again (nothing is done twice); with
+    anything different, 409. Only successful answers are remembered (a failed
+    call may be retried and then succeed). A call without a requestId is
+    served as the pinned spec says: the draft is optional for callers.
+    """
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
+
+    @staticmethod
+    async def _key(request: Request, caller: str) -> tuple[tuple[str, str], str] | None:
+        request_id = request.query_params.get("requestId")
+        if request_id is None or request.method == "GET":
+            return None
+        if not _REQUEST_ID.fullmatch(request_id):
+            raise SimError(400, "requestId must be 1-128 URL-safe characters")
+        query = sorted((k, v) for k, v in request.query_params.multi_items() if k != "requestId")
+        digest = hashlib.sha256()
+        for part in (request.method, request.url.path, json.dumps(query), await request.body()):
+            digest.update(part if isinstance(part, bytes) else part.encode())
+            digest.update(b"\0")
+        return (caller, request_id), digest.hexdigest()
+
+    async def replay(self, request: Request, caller: str) -> Any | None:
+        """The remembered answer to this very request, None when it is new; 409 on reuse."""
+        found = await self._key(request, caller)
+        if found is None:
+            return None
+        key, fingerprint = found
+        seen = self._seen.get(key)
+        if seen is None:
+            return None
+        if seen[0] != fingerprint:
+            raise SimError(409, "requestId was already used for a different request")
+        return seen[1]
+
+    async def remember(self, request: Request, caller: str, result: Any) -> None:
+        found = await self._key(request, caller)
+        if found is None:
+            return
+        key, fingerprint = found
+        self._seen[key] = (fingerprint, result)
+        while len(self._seen) > MAX_REMEMBERED_REQUESTS:
+            self._seen.popitem(last=False)
+
+
 class Simulator:
     """One simulated provider: store, faults, statistics, and the handlers."""
 
@@ -125,6 +182,7 @@ class Simulator:
         )
         self.faults = FaultInjector(config.faults)
         self.stats = Stats()
+        self.requests = RequestLog()
         # Store methods never await, so each is atomic in the event loop; the
         # lock makes the serialisation of reservations (P10) explicit and keeps
         # it true if a handler ever awaits between check and commit.
@@ -176,8 +234,13 @@ class Simulator:
                 response = error_response(409, "injected conflict")
             else:
                 try:
-                    result = await handler(self, request, caller or "")
-                    response = JSONResponse(result)
+                    replayed = await self.requests.replay(request, caller or "")
+                    if replayed is not None:
+                        response = JSONResponse(replayed)
+                    else:
+                        result = await handler(self, request, caller or "")
+                        await self.requests.remember(request, caller or "", result)
+                        response = JSONResponse(result)
                 except SimError as error:
                     response = error_response(error.status, error.message, error.retry_after)
                 if decision.timeout_after_commit and response.status_code == 200:

@@ -55,6 +55,7 @@ def _connections(sim: Simulator, now: float) -> list[dict[str, Any]]:
             else "VERIFICATION_STATE_UNVERIFIED",
             "deferProvisioning": c.defer_provisioning,
             "connectionType": c.connection_type,
+            "migratedFrom": c.migrated_from,
             "createdAt": iso(c.created_at),
             "notifiedAt": iso(c.notified_at),
             "features": len(store.features.get((c.environment, c.interconnect, c.id), {})),

@@ -296,6 +296,7 @@ class Rig:
                     environment=result.environment,
                     created_at=request.created_at,
                     now=self.clock.datetime(),
+                    request_ids=result.request_ids,
                 )
             request = replace(request, **carried_over(stored, request.spec.generation))
             if result.persist_uuid is not None:

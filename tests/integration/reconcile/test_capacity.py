@@ -136,6 +136,14 @@ async def test_p18_migration_when_the_interconnect_lacks_room(rig: Rig) -> None:
     first = await op.reconciler.reconcile(request)
     assert first.status is not None
     assert first.status.migrating_to == other or first.status.interconnect == other
+    # Upstream PR #50: the new connections name the old one as their source.
+    for state in await rig.states():
+        moved = [
+            c
+            for c in state["connections"]
+            if c["connection"] == uuid and c["interconnect"] == other
+        ]
+        assert [c["migratedFrom"] for c in moved] == [uuid]
 
     result, _ = await rig.drive(op, request, until=is_phase(Phase.READY))
 

@@ -8,6 +8,7 @@ a bounded time, and a spec change recreates the FAILED features (P20).
 
 from __future__ import annotations
 
+import uuid as uuid_module
 from dataclasses import replace
 from typing import Any
 
@@ -172,3 +173,42 @@ def test_failure_info_is_redacted_bounded_and_tolerant() -> None:
     assert failure.retryable is False
     assert failure.observed_at is None  # no time zone: not trusted for the grace period
     assert feature_failure(None) is None
+
+
+async def test_a_feature_a_peer_named_with_an_opaque_id_is_found_by_channel(rig: Rig) -> None:
+    """Retries draft: feature ids are opaque, a peer may name a feature otherwise.
+    The responder's ch2 feature is re-created under a UUID; when it FAILS, the
+    repair after a spec change deletes it under that id, not ours."""
+    op = rig.operator()
+    ready, request = await rig.drive(op, link_request(account="acct-1"))
+    uuid = request.shared_uuid or ""
+    assert ready.status is not None
+    ix = ready.status.interconnect or ""
+    path = f"/interconnects/{ix}/connections/{uuid}/features"
+    ours = (await rig.aws.as_peer("GET", f"{path}/l3-ch2")).json()
+    opaque = str(uuid_module.uuid4())
+    deleted = await rig.aws.as_peer("DELETE", f"{path}/l3-ch2")
+    assert deleted.status_code == 200, deleted.text
+    created = await rig.aws.as_peer(
+        "POST",
+        path,
+        params={"featureId": opaque},
+        body={"channel": ours["channel"], "featureConfig": ours["featureConfig"]},
+    )
+    assert created.status_code == 200, created.text
+    environment = ours["name"].split("/environments/")[1].split("/")[0]
+    await rig.aws.lose_feature(
+        f"providers/gcp/environments/{environment}/interconnects/{ix}/connections/{uuid}"
+        f"/features/{opaque}",
+        mode="failed",
+    )
+    await op.runtime.refresh()
+    _, request = await rig.drive(op, request, until=is_phase(Phase.FAILED), rounds=3)
+
+    edited = replace(request, spec=replace(request.spec, generation=request.spec.generation + 1))
+    result, _ = await rig.drive(op, edited, rounds=4, advance=5.0)
+
+    assert result.status is not None
+    assert result.status.ready
+    _, features = link_objects(await rig.aws.state(), uuid)
+    assert sorted(f["feature"] for f in features) == ["l3-ch1", "l3-ch2", "l3-ch3", "l3-ch4"]

@@ -102,3 +102,63 @@ async def test_snapshot_falls_back_to_per_connection_feature_lists(rig: Rig) -> 
     again = await op.reconciler.reconcile(request)
     assert again.status is not None
     assert again.status.ready
+
+
+class NeverArrives(httpx.AsyncBaseTransport):
+    """The first CreateConnection is lost before it reaches the provider (an outcome
+    the operator cannot know); records the requestId of every CreateConnection."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, seen: list[tuple[str, str]], lose: int = 1
+    ) -> None:
+        self._inner = inner
+        self._seen = seen
+        self._lose = lose
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/connections"):
+            self._seen.append((request.url.host, request.url.params.get("requestId", "")))
+            if len(self._seen) <= self._lose:
+                raise httpx.ReadError("connection reset before the request arrived")
+        return await self._inner.handle_async_request(request)
+
+
+async def test_p33_retry_after_an_unknown_outcome_sends_the_same_request_id(rig: Rig) -> None:
+    """Feature-recovery draft: the requestId of a create whose outcome is unknown is
+    kept; the retry (after the read found nothing) sends it again, so a peer that
+    did commit answers the first call's result instead of creating twice."""
+    seen: list[tuple[str, str]] = []
+    op = rig.operator(wrap=lambda t: NeverArrives(t, seen))
+
+    ready, _ = await rig.drive(op, link_request(account="acct-1"), rounds=12)
+
+    assert ready.status is not None
+    assert ready.status.ready
+    first_host, first_id = seen[0]
+    retries = [rid for host, rid in seen[1:] if host == first_host]
+    assert retries
+    assert retries[0] == first_id
+    assert len({rid for _, rid in seen}) == 2  # the other side's create has its own
+    # Known outcome: the id is forgotten, nothing is kept for later creates.
+    assert not any(m.request_ids for m in op.reconciler._memory.values())
+
+
+async def test_the_request_id_of_an_unknown_outcome_survives_a_restart(rig: Rig) -> None:
+    """The status keeps the pending requestId (``pendingRequests``); a restarted
+    operator's retry of the same create (same key, same body) sends it again."""
+    issued = await rig.aws.issue_key(bandwidth=1000)
+    seen: list[tuple[str, str]] = []
+    first = rig.operator(wrap=lambda t: NeverArrives(t, seen))
+    link = link_request(key=issued["encodedKey"], persisted=True)
+    _, request = await rig.drive(first, link, until=lambda r: True)
+    assert len(seen) == 1
+    assert list(request.request_ids.values()) == [seen[0][1]]
+
+    after: list[tuple[str, str]] = []
+    restarted = rig.operator(wrap=lambda t: NeverArrives(t, after, lose=0))
+    ready, request = await rig.drive(restarted, request, rounds=12)
+
+    assert ready.status is not None
+    assert ready.status.ready
+    assert after[0] == seen[0]  # same provider, same requestId
+    assert not request.request_ids  # known outcome: nothing pending any more

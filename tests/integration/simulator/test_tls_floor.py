@@ -8,14 +8,20 @@ import json
 import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError
 from interconnect_operator.api.retry import RetryPolicy
+from interconnect_operator.k8s.resources import PoolProvider, TlsVersion
+from interconnect_operator.k8s.status import pool_tls
+from interconnect_operator.reconcile.pool import PoolReport
+from interconnect_operator.reconcile.snapshot import describe_error
 from tests.support.pki import make_pki
 
 
@@ -91,3 +97,54 @@ async def test_tls12_server_is_reached_only_when_the_floor_is_lowered(
 ) -> None:
     ca, urls = ca_and_servers
     assert await _list(urls["tls12"], ca, min_tls_version=ssl.TLSVersion.TLSv1_2) == 0
+
+
+def _report(errors: dict[str, str], floors: dict[str, str]) -> PoolReport:
+    return PoolReport(
+        reachable={p: p not in errors for p in floors},
+        errors=errors,
+        interconnects=(),
+        supported_sizes_mbps=(),
+        available_mbps=0,
+        disagreements=(),
+        taken_at=datetime.now(UTC),
+        tls_floors=tuple(floors.items()),
+    )
+
+
+async def test_a_provider_below_the_floor_shows_in_the_pool_tls_condition(
+    ca_and_servers: tuple[Path, dict[str, str]],
+) -> None:
+    """Per-pool TLS: the pool's TlsCompliant condition names a provider whose
+    handshake fails for want of TLS 1.3, and a floor lowered to 1.2."""
+    ca, urls = ca_and_servers
+    with pytest.raises((ApiError, OSError)) as info:
+        await _list(urls["tls12"], ca)
+    refused = pool_tls(
+        _report({"aws": describe_error(info.value)}, {"aws": "1.3", "gcp": "1.3"}), 1
+    )
+    assert (refused.status.value, refused.reason) == ("False", "TlsVersionRefused")
+    assert "aws (floor TLS 1.3)" in refused.message
+
+    lowered = pool_tls(_report({}, {"aws": "1.2", "gcp": "1.3"}), 1)
+    assert (lowered.status.value, lowered.reason) == ("False", "TlsFloorLowered")
+    assert "toward aws" in lowered.message
+    compliant = pool_tls(_report({}, {"aws": "1.3", "gcp": "1.3"}), 1)
+    assert (compliant.status.value, compliant.reason) == ("True", "Tls13")
+    # A provider unreachable for another reason is not a TLS verdict.
+    other = pool_tls(_report({"aws": "TransportError: ConnectError (refused)"}, {"aws": "1.3"}), 1)
+    assert other.status.value == "True"
+
+
+async def test_the_pool_field_sets_the_floor(tmp_path: Path) -> None:
+    spec = {
+        "name": "aws",
+        "endpoint": "https://aws.example",
+        "role": "Responder",
+        "tls": {"minVersion": "1.2"},
+    }
+    provider = PoolProvider.model_validate(spec)
+    assert provider.tls.min_version is TlsVersion.TLS_1_2
+    assert PoolProvider.model_validate({**spec, "tls": {}}).tls.min_version is TlsVersion.TLS_1_3
+    with pytest.raises(ValidationError):
+        PoolProvider.model_validate({**spec, "tls": {"minVersion": "1.0"}})

@@ -8,13 +8,16 @@ that it covers them all). Requests are also validated against the spec by the
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
+from interconnect_operator.api.base_client import mutating
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.models import (
     Connection,
 )
+from interconnect_operator.api.operations import OPERATIONS
 from tests.support.spec import validate_response
 from tests.unit.api import samples
 from tests.unit.api.conftest import Peer, request_body
@@ -29,7 +32,13 @@ async def test_operation_on_the_wire(case: Case, peer: Peer, client: ProviderCli
     request = peer.last
     assert request.method == case.method
     assert request.url.path == case.path
-    assert dict(request.url.params) == case.query
+    params = dict(request.url.params)
+    # Feature-recovery draft: every mutating call carries a requestId (a UUID).
+    request_id = params.pop("requestId", None)
+    assert (request_id is not None) == mutating(OPERATIONS[case.operation_id])
+    if request_id is not None:
+        assert uuid.UUID(request_id).version == 4
+    assert params == case.query
     assert request_body(request) == case.body
     if case.body is not None:
         assert request.headers["content-type"] == "application/json"
@@ -66,3 +75,22 @@ async def test_request_body_is_compact_json(peer: Peer, client: ProviderClient) 
     await client.update_connection(E, IC, K, Connection(bandwidth_mbps=5))
     assert json.loads(peer.last.content) == {"bandwidthMbps": 5}
     assert "updateMask" not in peer.last.url.params
+
+
+async def test_request_id_is_kept_across_retries_and_can_be_given(
+    peer: Peer, client: ProviderClient
+) -> None:
+    """One logical call, one requestId: the client's own retries (a 503 first) resend it."""
+    peer.reply(503, {"error": {"code": 503, "message": "busy"}})
+    peer.reply(200, samples.CONNECTION)
+    await client.create_connection(E, IC, "c1", Connection(bandwidth_mbps=1000))
+    first, second = peer.requests[-2:]
+    assert first.url.params["requestId"] == second.url.params["requestId"]
+    peer.reply(200, samples.CONNECTION)
+    await client.create_connection(
+        E, IC, "c1", Connection(bandwidth_mbps=1000), request_id="kept-from-before"
+    )
+    assert peer.last.url.params["requestId"] == "kept-from-before"
+    peer.reply(200, samples.CONNECTION)
+    await client.get_connection(E, IC, "c1")
+    assert "requestId" not in peer.last.url.params

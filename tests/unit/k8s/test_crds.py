@@ -176,6 +176,7 @@ def test_enums_bounds_and_formats() -> None:
         "OAuth2",
         "SigV4",
         "MTLS",
+        "EntraToken",
     ]
     assert provider["endpoint"]["pattern"].startswith("^https?://")
     assert pool_spec["properties"]["providers"]["minItems"] == 2

@@ -273,3 +273,9 @@ async def test_ambient_is_refused_where_it_has_no_meaning(
         await Credentials(kube, NS).pool_config("pool", _pool({"auth": auth}, None))
     assert raised.value.reason == "InvalidSpec"
     assert "auth.source Ambient applies to auth.type SigV4 or OAuth2" in raised.value.message
+
+
+async def test_the_tls_floor_is_per_provider_and_13_by_default(kube: FakeKube) -> None:
+    config = await _resolve(kube, _pool(aws={"tls": {"minVersion": "1.2"}}))
+    assert config.responder.min_tls_version is ssl.TLSVersion.TLSv1_2
+    assert config.negotiator.min_tls_version is ssl.TLSVersion.TLSv1_3

@@ -432,6 +432,8 @@ def test_conditions_complete_and_generation_stamped(kw: dict[str, object], phase
         "Provisioned",
         "Verified",
         "Degraded",
+        "Resilient",
+        "WithinPrefixLimits",
         "Reconciling",
         "Stalled",
     ]

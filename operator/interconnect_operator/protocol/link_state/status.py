@@ -15,6 +15,8 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from ..conditions import Condition, LinkConditionType, status_of
+from ..resiliency import device_spread, resiliency
+from ..routing import prefix_verdict
 from ..types import (
     MIN_CHANNELS,
     AdminState,
@@ -80,6 +82,13 @@ class ProviderStatus:
     bandwidth_mbps: int | None
     verification: VerificationState | None
     admin_state: AdminState | None
+    source_connection: str | None = None
+    """During a migration (P18): the connection it moves from, at this provider."""
+
+    @property
+    def connection_id(self) -> str | None:
+        """The connection's own id at this provider (not assumed to be the shared UUID)."""
+        return self.connection_name.rsplit("/", 1)[-1] if self.connection_name else None
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ class LinkStatus:
     failure: FailureRecord | None = None
     deferred_since: datetime | None = None
     """When the deferred CreateConnection reached the peer (P23; kept in status)."""
+    max_prefixes: int | None = None
+    prefix_limits: dict[Side, int] = field(default_factory=dict)
+    """Each side's maxReceivedBgpRoutePrefixes as last read from guidance (P8)."""
 
     def condition(self, type_: str) -> Condition:
         return next(c for c in self.conditions if c.type == type_)
@@ -143,6 +155,7 @@ def link_status(
     h = health(local, remote, facts.channels)
     # During a migration the old connection still carries the traffic.
     old_ready = False
+    old_source = bool(migrating_to and interconnect and interconnect != migrating_to)
     if migrating_to and interconnect and interconnect != migrating_to:
         old_ready = health(neg.on(interconnect), resp.on(interconnect), ()).ready
     ready = (h.ready or old_ready) and not isinstance(step, Fail) and not facts.deleting
@@ -152,6 +165,8 @@ def link_status(
         _key_condition(facts, resp, gen),
         _placed_condition(local, remote, working, no_capacity, gen),
         *_progress_conditions(h, facts, gen),
+        _resilient_condition(h.channels, facts, gen),
+        _prefix_condition(spec, facts, gen),
         *_activity_conditions(step, phase, stalled, gen),
     ]
     conds.insert(0, _ready_condition(ready, old_ready, h, step=step, phase=phase, gen=gen))
@@ -162,13 +177,15 @@ def link_status(
         migrating_to=migrating_to,
         channels=_channel_status(h.channels, local, remote, facts),
         providers=(
-            _provider_status(Side.NEGOTIATOR, local),
-            _provider_status(Side.RESPONDER, remote),
+            _provider_status(Side.NEGOTIATOR, local, neg.on(interconnect) if old_source else None),
+            _provider_status(Side.RESPONDER, remote, resp.on(interconnect) if old_source else None),
         ),
         ready=ready,
         message=step_message(step),
         failure=failure,
         deferred_since=facts.deferred_since if facts.deferred else None,
+        max_prefixes=spec.max_prefixes,
+        prefix_limits=dict(facts.prefix_limits),
     )
 
 
@@ -233,6 +250,23 @@ def _progress_conditions(h: Health, facts: LinkFacts, gen: int) -> list[Conditio
         verified,
         _cond(_T.DEGRADED, is_degraded, reason, message, gen),
     ]
+
+
+def _resilient_condition(channels: Sequence[str], facts: LinkFacts, gen: int) -> Condition:
+    """Resilient: the link's channels sit on distinct devices at both providers."""
+    if not channels or set(facts.channel_devices) != set(Side):
+        verdict = resiliency(())
+    else:
+        verdict = resiliency(
+            [device_spread(side, channels, facts.channel_devices[side]) for side in Side]
+        )
+    return _cond(_T.RESILIENT, verdict.resilient, verdict.reason, verdict.message, gen)
+
+
+def _prefix_condition(spec: LinkSpec, facts: LinkFacts, gen: int) -> Condition:
+    """WithinPrefixLimits: the planned prefixes fit what each provider accepts (P8)."""
+    verdict = prefix_verdict(spec.max_prefixes, facts.prefix_limits)
+    return _cond(_T.WITHIN_PREFIX_LIMITS, verdict.within, verdict.reason, verdict.message, gen)
 
 
 def _activity_conditions(
@@ -308,9 +342,18 @@ def _channel_status(
     return tuple(out)
 
 
-def _provider_status(side: Side, conn: ConnectionView | None) -> ProviderStatus:
+def _provider_status(
+    side: Side, conn: ConnectionView | None, source: ConnectionView | None = None
+) -> ProviderStatus:
+    source_name = source.name if source is not None else None
     if conn is None:
-        return ProviderStatus(side, None, None, None, None, None)
+        return ProviderStatus(side, None, None, None, None, None, source_name)
     return ProviderStatus(
-        side, conn.name, conn.interconnect, conn.bandwidth_mbps, conn.verification, conn.admin_state
+        side,
+        conn.name,
+        conn.interconnect,
+        conn.bandwidth_mbps,
+        conn.verification,
+        conn.admin_state,
+        source_name,
     )

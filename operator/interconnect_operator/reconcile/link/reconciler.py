@@ -64,6 +64,7 @@ from interconnect_operator.protocol.retry_discipline import (
     sanitise,
     step_key,
 )
+from interconnect_operator.protocol.routing import side_limit
 from interconnect_operator.protocol.types import (
     FailureRecord,
     LinkFacts,
@@ -131,7 +132,9 @@ class LinkReconciler:
         """
         with calls.counting() as counter:
             result = await self._reconcile(request)
-        return replace(result, calls=counter[0])
+        memory = self._memory.get(result.shared_uuid or "")
+        pending = dict(memory.request_ids) if memory is not None else {}
+        return replace(result, calls=counter[0], request_ids=pending)
 
     async def _reconcile(self, request: LinkRequest) -> LinkResult:
         if request.spec.paused and not request.deleting:
@@ -211,6 +214,10 @@ class LinkReconciler:
             memory.interconnect = request.interconnect
         if memory.failure is None and request.failure is not None:
             memory.failure = request.failure
+        if not memory.prefix_limits and request.prefix_limits:
+            memory.prefix_limits = dict(request.prefix_limits)
+        if not memory.request_ids and request.request_ids:
+            memory.request_ids = dict(request.request_ids)
         return memory
 
     # ------------------------------------------------------------------ loop
@@ -531,6 +538,8 @@ class LinkReconciler:
             guidance_ready=guidance_ready,
             blocked_channels=dict(memory.blocked_channels),
             disabled_channels=self._disabled_channels(working),
+            channel_devices=self._channel_devices(working),
+            prefix_limits=prefix_limits(memory, working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
             update_in_progress=(
@@ -571,6 +580,17 @@ class LinkReconciler:
                 # Admin state or usage changed: the guidance may be stale too.
                 memory.guidance.pop(working, None)
                 memory.refresh_own_guidance = True
+
+    def _channel_devices(self, working: str | None) -> dict[Side, dict[str, str | None]]:
+        """Each side's obfuscatedDeviceId per channel of ``working`` (resiliency audit)."""
+        snapshot = self.pool.snapshot
+        if working is None or snapshot is None:
+            return {}
+        devices = {
+            side: {c.id: c.device_id for c in snapshot.side(side).channels.get(working, [])}
+            for side in Side
+        }
+        return devices if all(devices.values()) else {}
 
     def _disabled_channels(self, working: str | None) -> frozenset[str]:
         """Channels administratively disabled on either side (not required by P14)."""
@@ -633,3 +653,15 @@ class LinkReconciler:
         memory = self._memory.setdefault(uuid, LinkMemory())
         decision = self._decide(request, uuid, memory)
         return LinkResult(decision.status, uuid, self.environment, None)
+
+
+def prefix_limits(memory: LinkMemory, working: str | None) -> dict[Side, int]:
+    """Each side's maxReceivedBgpRoutePrefixes from the guidance last read for ``working``;
+    without one, what was known before (the status, after a restart)."""
+    seen = memory.guidance_seen.get(working) if working is not None else None
+    if seen is not None:
+        limits = {side: side_limit(views.values()) for side, views in zip(Side, seen, strict=True)}
+        known = {side: limit for side, limit in limits.items() if limit is not None}
+        if known:
+            memory.prefix_limits = known
+    return dict(memory.prefix_limits)

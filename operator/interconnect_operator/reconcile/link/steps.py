@@ -15,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from interconnect_operator.api import models
+from interconnect_operator.api.base_client import new_request_id
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import (
     AuthError,
@@ -26,7 +30,7 @@ from interconnect_operator.api.errors import (
     NotFound,
     OutcomeUnknown,
 )
-from interconnect_operator.api.names import channel_name, provider_name
+from interconnect_operator.api.names import channel_name, connection_name, last_id, provider_name
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.allocation import (
     AllocationFailure,
@@ -43,8 +47,36 @@ from . import calls
 from .keys import confirm_key
 from .types import LinkMemory, LinkRequest, StepFailed, feature_id
 
+T = TypeVar("T")
+
 #: Proposals remembered per channel as conflicting (P10 409), newest last.
 MAX_CONFLICTED = 8
+
+
+def request_id_for(memory: LinkMemory, *call: str, body: models.WireModel) -> tuple[str, str]:
+    """(memory key, requestId) of one logical create: the id of an earlier attempt
+    whose outcome is unknown when the call and its body are the same, else a new one.
+
+    The body is part of the key: the draft answers 409 to a requestId reused with
+    a different body, which a create would misread as "no room" (P6).
+    """
+    digest = hashlib.sha256(json.dumps(models.to_request(body), sort_keys=True).encode())
+    key = "|".join((*call, digest.hexdigest()[:32]))
+    return key, memory.request_ids.setdefault(key, new_request_id())
+
+
+async def keyed_call(memory: LinkMemory, key: str, call: Awaitable[T]) -> T:
+    """Await a create sent with the requestId under ``key``: forget the id once the
+    outcome is known; keep it when unknown (the retry after the read reuses it)."""
+    try:
+        result = await call
+    except OutcomeUnknown:
+        raise
+    except BaseException:
+        memory.request_ids.pop(key, None)
+        raise
+    memory.request_ids.pop(key, None)
+    return result
 
 
 def step_side(step: link_state.Step) -> Side:
@@ -185,9 +217,13 @@ class StepRunner:
     ) -> None:
         """P5-P7: create on ``side``; a 409 there means no room (P6): place elsewhere."""
         client = self._client(side)
+        key = memory.key.reveal() if memory.key is not None else None
         body = models.Connection(
             bandwidth_mbps=bandwidth,
-            activation_key=memory.key.reveal() if memory.key is not None else None,
+            # Deprecated by upstream PR #50 but still sent: a peer on the pinned spec
+            # knows only this field; a newer one uses sourceData, which wins.
+            activation_key=key,
+            source_data=self._source_data(side, uuid, memory, key),
             defer_provisioning=True if defer else None,
             # Upstream PR #57: sent only for a TEST link (absent means STANDARD, which
             # a peer on the pinned spec understands).
@@ -198,11 +234,20 @@ class StepRunner:
         if memory.migrating_to is None:
             memory.interconnect = interconnect
         placeholder = self._reserve(side, interconnect, uuid, body)
+        rid_key, request_id = request_id_for(
+            memory, "CreateConnection", side.value, interconnect, uuid, body=body
+        )
         # In flight, and of unknown outcome until a provider shows it settled or a
         # definite answer says it was not made: its absence is no peer deletion (P19).
         memory.unsettled_creates.add((side, interconnect))
         try:
-            created = await client.create_connection(self.environment, interconnect, uuid, body)
+            created = await keyed_call(
+                memory,
+                rid_key,
+                client.create_connection(
+                    self.environment, interconnect, uuid, body, request_id=request_id
+                ),
+            )
         except Conflict:
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
@@ -213,12 +258,13 @@ class StepRunner:
                 return
             created = existing
         except OutcomeUnknown:
-            # P33: read before retrying, with the same id and body. Not found now
-            # does not mean never: the request may still land.
+            # P33: read before retrying, with the same id and body (and requestId).
+            # Not found now does not mean never: the request may still land.
             existing = await self._read_connection(side, interconnect, uuid)
             if existing is None:
                 self._unreserve(side, interconnect, uuid, placeholder)
                 raise
+            memory.request_ids.pop(rid_key, None)
             created = existing
         except InvalidRequest:
             # P22/P32: a refusal; the loop records it and does not repeat the step
@@ -237,6 +283,20 @@ class StepRunner:
         memory.unsettled_creates.discard((side, interconnect))
         if defer and side is Side.RESPONDER and memory.deferred_since is None:
             memory.deferred_since = self._clock()  # P23 counts from here
+
+    def _source_data(
+        self, side: Side, uuid: str, memory: LinkMemory, key: str | None
+    ) -> models.SourceData | None:
+        """Upstream PR #50: a migration names its source connection (P18: the old
+        one at the same provider, in the caller's namespace); a creation sends
+        the activation key as ``encodedKey``."""
+        old = memory.interconnect
+        if memory.migrating_to is not None and old is not None and old != memory.migrating_to:
+            caller = self.pool.config.provider(side).call_as
+            return models.SourceData(
+                source_connection_name=connection_name(caller, self.environment, old, uuid)
+            )
+        return models.SourceData(encoded_key=key) if key is not None else None
 
     def _reserve(
         self, side: Side, interconnect: str, uuid: str, body: models.Connection
@@ -445,8 +505,16 @@ class StepRunner:
         self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
         fid = feature_id(channel)
+        rid_key, request_id = request_id_for(
+            memory, "CreateFeature", side.value, ix, uuid, fid, body=body
+        )
+        client = self._client(side)
         try:
-            created = await self._client(side).create_feature(self.environment, ix, uuid, fid, body)
+            created = await keyed_call(
+                memory,
+                rid_key,
+                client.create_feature(self.environment, ix, uuid, fid, body, request_id=request_id),
+            )
         except Conflict as exc:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
@@ -480,6 +548,7 @@ class StepRunner:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
                 raise
+            memory.request_ids.pop(rid_key, None)
             created = existing
         except AuthError as exc:
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
@@ -524,6 +593,21 @@ class StepRunner:
             ),
         )
 
+    def _held_feature_id(self, side: Side, interconnect: str, uuid: str, channel: str) -> str:
+        """The id of the channel's feature as ``side`` holds it: features are found by
+        channel, and a peer may have named it otherwise (opaque ids, retries draft);
+        our own deterministic id when the snapshot holds none."""
+        snapshot = self.pool.snapshot
+        held = (
+            snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).get(channel)
+            if snapshot is not None
+            else None
+        )
+        if held is not None and held.name:
+            with contextlib.suppress(ValueError):
+                return last_id(held.name)
+        return feature_id(channel)
+
     async def _read_feature(
         self, side: Side, interconnect: str, uuid: str, fid: str
     ) -> models.Feature | None:
@@ -536,9 +620,10 @@ class StepRunner:
         self, uuid: str, memory: LinkMemory, step: link_state.DeleteFeature
     ) -> None:
         """P20: remove one feature (the rejected local half after a P10 refusal)."""
+        fid = self._held_feature_id(step.side, step.interconnect, uuid, step.channel)
         with contextlib.suppress(NotFound):  # already gone: the goal is reached
             await self._client(step.side).delete_feature(
-                self.environment, step.interconnect, uuid, feature_id(step.channel)
+                self.environment, step.interconnect, uuid, fid
             )
         self.pool.forget_feature(step.side, step.interconnect, uuid, step.channel)
         memory.notified_at.clear()

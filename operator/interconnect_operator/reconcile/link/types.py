@@ -57,6 +57,10 @@ class LinkRequest:
     (from the link's status: it survives a restart)."""
     deferred_since: dt.datetime | None = None
     """When the deferred CreateConnection reached the peer (from status, P23)."""
+    prefix_limits: Mapping[Side, int] = field(default_factory=dict)
+    """Each side's maxReceivedBgpRoutePrefixes as the status last showed it."""
+    request_ids: Mapping[str, str] = field(default_factory=dict)
+    """requestIds of creates whose outcome was unknown, as the status kept them."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class LinkResult:
     finalized: bool = False
     events: tuple[LinkEvent, ...] = ()
     calls: int = 0
+    request_ids: Mapping[str, str] = field(default_factory=dict)
+    """requestIds to keep in status: creates whose outcome is still unknown (P33)."""
     """Provider calls this reconcile made for the link (the pool refresh excluded)."""
 
 
@@ -91,6 +97,9 @@ class LinkMemory:
 
     key: Secret | None = field(default=None, repr=False)
     key_confirmed: bool = False
+    request_ids: dict[str, str] = field(default_factory=dict)
+    """requestIds (feature-recovery draft) of creates whose outcome is unknown, by
+    call and body digest: the retry after the read (P33) sends the same one."""
     key_refused: str | None = None
     interconnect: str | None = None
     migrating_to: str | None = None
@@ -133,6 +142,8 @@ class LinkMemory:
     """Spec generation of the last reconcile (a change lifts backoff and refusals)."""
     retry_failed_features: bool = False
     """The spec changed after a ProvisioningFailed: delete the FAILED features once."""
+    prefix_limits: dict[Side, int] = field(default_factory=dict)
+    """Each side's route-prefix limit last known (guidance, or the status after a restart)."""
     refusals: dict[str, Refusal] = field(default_factory=dict)
     """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
     conflicts: dict[str, int] = field(default_factory=dict)

@@ -44,6 +44,12 @@ async def create_connection(sim: Simulator, request: Request, caller: str) -> An
     body = await sim.parse(request, Connection)
     connection_id = request.query_params.get("connectionId", "")
     key_text = body.activation_key.get_secret_value() if body.activation_key else None
+    source = body.source_data
+    if source is not None and source.kinds() != 1:
+        raise SimError(400, "sourceData must set exactly one of encodedKey, sourceConnectionName")
+    if source is not None and source.encoded_key is not None:
+        # Upstream PR #50: with both fields present, sourceData is used.
+        key_text = source.encoded_key.get_secret_value()
     now = sim.now()
     record = await sim.mutate(
         lambda: sim.store.create_connection(
@@ -55,6 +61,7 @@ async def create_connection(sim: Simulator, request: Request, caller: str) -> An
             activation_key_text=key_text,
             now=now,
             connection_type=body.connection_type,
+            source_connection_name=source.source_connection_name if source else None,
         )
     )
     return wire(views.connection_view(caller, record, sim.store, now))

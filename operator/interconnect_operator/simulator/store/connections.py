@@ -126,6 +126,7 @@ class ConnectionRules(StoreBase):
         activation_key_text: str | None,
         now: float,
         connection_type: str | None = None,
+        source_connection_name: str | None = None,
     ) -> ConnectionRecord:
         """P6-P7, P22: place a connection, reserving its bandwidth (none for TEST
         and MONITORING connections, upstream PR #57)."""
@@ -155,6 +156,11 @@ class ConnectionRules(StoreBase):
             raise SimError(400, "P22: this provider refuses deferred provisioning")
         if (environment, interconnect, connection_id) in self.connections:
             raise SimError(409, f"connection {connection_id!r} already exists")
+        source = (
+            self._migration_source(caller, environment, interconnect, source_connection_name)
+            if source_connection_name is not None
+            else None
+        )
         key = self.keys.get(connection_id)
         if env.defer_connection_provisioning and not defer_provisioning and key is not None:
             # P22: the deferring provider creates its own side unflagged and asks
@@ -183,6 +189,7 @@ class ConnectionRules(StoreBase):
             features_changed_seq=self._next_seq(),
             activation_key=activation_key_text or (key.encoded_key if key else None),
             connection_type=connection_type,
+            migrated_from=source.id if source is not None else None,
         )
         self._index_connection(record)
         self._put("connection", self._conn_id(record), record)
@@ -190,6 +197,35 @@ class ConnectionRules(StoreBase):
             key.state = "placed"
             self._put("key", key.uuid, key)
         return record
+
+    def _migration_source(
+        self, caller: str, environment: str, interconnect: str, name: str
+    ) -> ConnectionRecord:
+        """Upstream PR #50: ``sourceConnectionName`` names an existing connection of
+        this environment, under another interconnect, in the caller's namespace."""
+        try:
+            parsed = parse_name(name)
+        except InvalidResourceName:
+            raise SimError(400, "sourceConnectionName is not a connection resource name") from None
+        if (
+            parsed.kind != "connection"
+            or parsed.provider != caller
+            or parsed.environment != environment
+            or parsed.interconnect is None
+            or parsed.connection is None
+        ):
+            raise SimError(
+                400,
+                "sourceConnectionName must name a connection of this environment: "
+                f"providers/{caller}/environments/{environment}/interconnects/..."
+                "/connections/...",
+            )
+        if parsed.interconnect == interconnect:
+            raise SimError(400, "P18: a migration moves to another interconnect")
+        source = self.connections.get((environment, parsed.interconnect, parsed.connection))
+        if source is None:
+            raise SimError(400, "sourceConnectionName names no connection")
+        return source
 
     def update_connection(
         self,

@@ -80,6 +80,8 @@ class ConnectionRecord:
     activation_key: str | None = field(default=None, repr=False)
     # As the caller sent it (None: absent, read as STANDARD).
     connection_type: str | None = None
+    # Upstream PR #50: the connection this one migrates (its id), when named.
+    migrated_from: str | None = None
 
     @property
     def reserved_mbps(self) -> int:
