@@ -44,6 +44,7 @@ class LinkConditionType(StrEnum):
     DEGRADED = "Degraded"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
+    ESCALATED = "Escalated"
 
 
 @dataclass(frozen=True)
