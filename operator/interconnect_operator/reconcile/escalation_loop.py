@@ -136,13 +136,20 @@ class PoolEscalations:
         clock: Callable[[], datetime],
         *,
         calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
-        readback_every: timedelta = DEFAULT_READBACK_EVERY,
+        readback_every: timedelta | None = None,
         reopen_after: timedelta | None = None,
     ) -> None:
         self._escalator = escalator
         self._clock = clock
         self.budget = CallBudget(calls_per_minute, clock)
-        self._readback_every = readback_every
+        # Read back every five minutes, sooner when the thresholds are shorter
+        # (an operator told to escalate after seconds follows the answer as fast).
+        shortest = min(
+            escalator.thresholds.features_pending, escalator.thresholds.verification_missing
+        )
+        self._readback_every = (
+            readback_every if readback_every is not None else min(DEFAULT_READBACK_EVERY, shortest)
+        )
         self._reopen_after = (
             reopen_after if reopen_after is not None else escalator.thresholds.comment_every
         )
