@@ -29,6 +29,7 @@ from typing import Any
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
 from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s.cleanup import LeftoverCleanup
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials, pool_owner
 from interconnect_operator.k8s.customer_pools import customer_driver
@@ -134,6 +135,7 @@ class PoolLoops:
             index,
             thresholds=Thresholds(features_pending=after, verification_missing=after),
         )
+        self.cleanup = LeftoverCleanup(kube, index, options.operator_namespace)
         #: Pools seen whose labels do not match this instance's --pool-selector.
         self.unowned: set[str] = set()
         #: Loops run only while this replica acts (leader election): a standby
@@ -165,6 +167,7 @@ class PoolLoops:
                 await self.stop_pool(entry)
             redaction.release_prefix(pool_owner(name))
             self.escalations.forget_pool(name)
+            self.cleanup.forget_pool(name)
             self._metrics.remove_pool(name)
             self.wake_links(name)
             self._watch_secrets(name, None)
@@ -414,6 +417,11 @@ class PoolLoops:
                 await self.escalations.run(entry.name, runtime, health)
             except Exception:  # containment: escalation never stops the refresh loop
                 logger.exception("escalation round failed", extra={"pool": entry.name})
+            try:
+                # P21: what the operator created for links now gone, unfinished for 7 days.
+                await self.cleanup.run(entry.name, runtime, entry.body)
+            except Exception:  # containment: cleanup never stops the refresh loop
+                logger.exception("leftover cleanup failed", extra={"pool": entry.name})
 
     async def _write_status(
         self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap
