@@ -8,7 +8,8 @@ the proof that the operator created it, for which link uid), and lets
 deleted is deleted (no dry run), logged and announced with a Warning Event
 ``LeftoverDeleted`` on the pool; the ownership record goes last, once every
 provider's copy is gone. Anything without a record naming a vanished link is
-never touched.
+never touched. An operator restricted to some namespaces (``--namespace``)
+cannot tell a vanished link from one outside its view and runs no cleanup.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class LeftoverCleanup:
         clock: Callable[[], dt.datetime] = status_mod.now,
         every: dt.timedelta = CLEANUP_EVERY,
         after: dt.timedelta = CLEANUP_AFTER,
+        enabled: bool = True,
     ) -> None:
+        self.enabled = enabled
         self._kube = kube
         self._index = index
         self._namespace = namespace
@@ -67,6 +70,8 @@ class LeftoverCleanup:
 
     async def run(self, pool: str, runtime: PoolRuntime, pool_body: dict[str, Any]) -> None:
         """One look at the pool's leftovers, at most every ``every``."""
+        if not self.enabled:
+            return
         now = self._clock()
         last = self._last_run.get(pool)
         if last is not None and now - last < self._every:

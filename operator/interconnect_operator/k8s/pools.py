@@ -135,7 +135,11 @@ class PoolLoops:
             index,
             thresholds=Thresholds(features_pending=after, verification_missing=after),
         )
-        self.cleanup = LeftoverCleanup(kube, index, options.operator_namespace)
+        # Only an operator that sees every namespace can tell a vanished link from
+        # one outside its view (--namespace): P21 runs only then.
+        self.cleanup = LeftoverCleanup(
+            kube, index, options.operator_namespace, enabled=not options.namespaces
+        )
         #: Pools seen whose labels do not match this instance's --pool-selector.
         self.unowned: set[str] = set()
         #: Loops run only while this replica acts (leader election): a standby

@@ -172,3 +172,19 @@ async def test_p21_a_finalised_connection_of_a_vanished_link_is_not_p21s(make_ri
     await sweeper.run("pool", op.runtime, POOL)
     assert await held(rig, uuid) == (1, 1)
     assert kube.events == []
+
+
+async def test_p21_off_when_the_operator_does_not_see_every_namespace(make_rig: Any) -> None:
+    """With --namespace, a link outside the operator's view looks vanished: no cleanup."""
+    rig = make_rig(responder_provisioning_delay=30 * DAY)
+    op, uuid = await made_by_the_operator(rig, ready=False)
+    kube, index = FakeKube(), LinkIndex()
+    record(kube, uuid, "uid-elsewhere", stamp(rig))
+    sweeper = LeftoverCleanup(kube, index, NAMESPACE, clock=rig.clock.datetime, enabled=False)
+    await op.runtime.refresh()
+    await sweeper.run("pool", op.runtime, POOL)
+    rig.clock.advance(30 * DAY)
+    await op.runtime.refresh()
+    await sweeper.run("pool", op.runtime, POOL)
+    assert await held(rig, uuid) == (1, 1)
+    assert kube.events == []
