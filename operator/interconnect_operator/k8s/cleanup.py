@@ -76,6 +76,9 @@ class LeftoverCleanup:
         last = self._last_run.get(pool)
         if last is not None and now - last < self._every:
             return
+        # The first round after start only takes note: the link index may not
+        # hold every link yet, and nothing can be seven days old in this process.
+        first_round = last is None
         self._last_run[pool] = now
         bodies = list(self._index.links.values())
         held = {u for u in (shared_uuid(b) for b in bodies) if u}
@@ -86,7 +89,7 @@ class LeftoverCleanup:
             del self._first_seen[key]
         for leftover in found:
             first = self._first_seen.setdefault((pool, leftover.uuid, leftover.interconnect), now)
-            if not well_formed(leftover.uuid):
+            if first_round or not well_formed(leftover.uuid):
                 continue  # no record can exist under such a name: not ours
             try:
                 record = await self._kube.get_configmap(self._namespace, record_name(leftover.uuid))

@@ -50,6 +50,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: A pool's links are judged at most this often (sooner with a shorter threshold).
+ROUND_EVERY = dt.timedelta(seconds=30)
+
 _ROLE_SIDE = {"Negotiator": Side.NEGOTIATOR, "Responder": Side.RESPONDER}
 
 
@@ -207,8 +210,12 @@ class LinkEscalations:
         clock: Callable[[], dt.datetime] = status_mod.now,
         thresholds: Thresholds | None = None,
         calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
+        every: dt.timedelta = ROUND_EVERY,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
+        shortest = min(self.thresholds.features_pending, self.thresholds.verification_missing)
+        self._every = min(every, shortest)
+        self._last_round: dict[str, dt.datetime] = {}
         self._kube = kube
         self._index = index
         self._clock = clock
@@ -217,6 +224,7 @@ class LinkEscalations:
 
     def forget_pool(self, pool: str) -> None:
         self._pools.pop(pool, None)
+        self._last_round.pop(pool, None)
 
     def _for(self, pool: str, runtime: PoolRuntime) -> PoolEscalations:
         known = self._pools.get(pool)
@@ -233,7 +241,12 @@ class LinkEscalations:
     async def run(
         self, pool: str, runtime: PoolRuntime, health: Mapping[tuple[str, str], ChannelHealth]
     ) -> None:
-        """One round over the pool's links; failures stay with the link."""
+        """One round over the pool's links, at most every ``every``; failures stay per link."""
+        now = self._clock()
+        last = self._last_round.get(pool)
+        if last is not None and now - last < self._every:
+            return
+        self._last_round[pool] = now
         escalations = self._for(pool, runtime)
         for key in sorted(self._index.keys_of_pool(pool)):
             body = self._index.links.get(key)

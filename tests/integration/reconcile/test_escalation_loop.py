@@ -100,6 +100,7 @@ class Controller:
 
     def escalations(self, **kwargs: Any) -> LinkEscalations:
         """A fresh escalation round (a restarted operator: nothing in memory)."""
+        kwargs.setdefault("every", dt.timedelta())
         return LinkEscalations(self.kube, self.index, clock=self.rig.clock.datetime, **kwargs)
 
     def condition(self, type_: str) -> dict[str, Any]:
@@ -292,3 +293,27 @@ async def all_issue_calls(rig: Rig) -> Counter[str]:
     ops = calls_by_operation(await rig.gcp.stats(), await rig.aws.stats())
     names = ("CreateIssue", "GetIssue", "AddComment", "CloseIssue", "ListComments", "ListIssues")
     return Counter({k: v for k, v in ops.items() if k in names and v})
+
+
+async def test_a_pools_links_are_judged_at_most_every_thirty_seconds(make_rig: Any) -> None:
+    """Pool refreshes come every second while links are busy; escalation rounds
+    do not: with a comment due on every round (comment_every zero), a round ten
+    seconds after the last makes no call, one thirty-five seconds after does."""
+    rig = make_rig(responder_provisioning_delay=SLOW)
+    ctl = await stuck_at_the_responder(rig)
+    rig.clock.advance(3 * HOUR)
+    assert await ctl.reconcile() is Phase.PROVISIONING
+    rounds = LinkEscalations(
+        ctl.kube,
+        ctl.index,
+        clock=rig.clock.datetime,
+        thresholds=Thresholds(comment_every=dt.timedelta()),
+    )
+    await rounds.run("pool", ctl.op.runtime, {})
+    assert (await issue_calls(rig))["CreateIssue"] == 1
+    rig.clock.advance(10)
+    await rounds.run("pool", ctl.op.runtime, {})
+    assert (await issue_calls(rig))["AddComment"] == 0
+    rig.clock.advance(25)
+    await rounds.run("pool", ctl.op.runtime, {})
+    assert (await issue_calls(rig))["AddComment"] == 1
