@@ -270,6 +270,8 @@ class LinkEscalations:
         environment = status.get("environment")
         if not uuid or not environment:
             return  # nothing at any provider to speak of yet
+        if status.get("phase") == "Paused" and not status.get("issue"):
+            return  # held by its owner (annotation): nothing to ask a provider about
         now = self._clock()
         interconnect = status.get("interconnect")
         view = link_view(status, runtime.providers, active_maintenance(health, interconnect, now))

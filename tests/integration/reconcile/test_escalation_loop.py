@@ -317,3 +317,16 @@ async def test_a_pools_links_are_judged_at_most_every_thirty_seconds(make_rig: A
     rig.clock.advance(25)
     await rounds.run("pool", ctl.op.runtime, {})
     assert (await issue_calls(rig))["AddComment"] == 1
+
+
+async def test_a_paused_link_raises_nothing(make_rig: Any) -> None:
+    rig = make_rig(responder_provisioning_delay=SLOW)
+    ctl = await stuck_at_the_responder(rig)
+    rig.clock.advance(3 * HOUR)
+    assert await ctl.reconcile() is Phase.PROVISIONING
+    ctl.body["status"]["phase"] = "Paused"  # paused by its owner (annotation)
+    await ctl.escalations().run("pool", ctl.op.runtime, {})
+    assert (await issue_calls(rig))["CreateIssue"] == 0
+    ctl.body["status"]["phase"] = "Provisioning"
+    await ctl.escalations().run("pool", ctl.op.runtime, {})
+    assert (await issue_calls(rig))["CreateIssue"] == 1
