@@ -82,6 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="concurrent requests per provider endpoint",
     )
     parser.add_argument(
+        "--escalation-after",
+        type=float,
+        default=7200.0,
+        metavar="SECONDS",
+        help="a link whose features stay unfinished or whose connection stays unverified "
+        "this long raises an issue with the responsible provider (default 7200: two hours)",
+    )
+    parser.add_argument(
         "--pool-selector",
         type=_selector,
         default=None,
@@ -116,6 +124,7 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
         leader_election_name=args.leader_election_name,
         workers=args.workers,
         provider_concurrency=args.provider_concurrency,
+        escalation_after_seconds=args.escalation_after,
         pool_selector=args.pool_selector,
     )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,9 +29,11 @@ from typing import Any
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
 from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s.cleanup import LeftoverCleanup
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials, pool_owner
 from interconnect_operator.k8s.customer_pools import customer_driver
+from interconnect_operator.k8s.escalations import LinkEscalations
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
@@ -43,6 +46,7 @@ from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
 from interconnect_operator.protocol.conditions import ConditionStatus
+from interconnect_operator.protocol.escalation import Thresholds
 from interconnect_operator.protocol.retry_discipline import sanitise
 from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
 from interconnect_operator.reconcile.driver import LinkDriver, PoolView
@@ -125,6 +129,17 @@ class PoolLoops:
         self._secret_watches = SecretWatches(
             kube, options.operator_namespace, self.on_secret_change
         )
+        after = dt.timedelta(seconds=options.escalation_after_seconds)
+        self.escalations = LinkEscalations(
+            kube,
+            index,
+            thresholds=Thresholds(features_pending=after, verification_missing=after),
+        )
+        # Only an operator that sees every namespace can tell a vanished link from
+        # one outside its view (--namespace): P21 runs only then.
+        self.cleanup = LeftoverCleanup(
+            kube, index, options.operator_namespace, enabled=not options.namespaces
+        )
         #: Pools seen whose labels do not match this instance's --pool-selector.
         self.unowned: set[str] = set()
         #: Loops run only while this replica acts (leader election): a standby
@@ -155,6 +170,8 @@ class PoolLoops:
             if entry is not None:
                 await self.stop_pool(entry)
             redaction.release_prefix(pool_owner(name))
+            self.escalations.forget_pool(name)
+            self.cleanup.forget_pool(name)
             self._metrics.remove_pool(name)
             self.wake_links(name)
             self._watch_secrets(name, None)
@@ -398,6 +415,17 @@ class PoolLoops:
         health = entry.watch.health if entry.watch is not None else {}
         await self._write_status(entry, report, health)
         self._metrics.set_pool(pool_health(entry.name, report, health))
+        if isinstance(runtime, PoolRuntime) and not report.errors:
+            try:
+                # Stuck links raise, follow and close their issue (Issues API, P24).
+                await self.escalations.run(entry.name, runtime, health)
+            except Exception:  # containment: escalation never stops the refresh loop
+                logger.exception("escalation round failed", extra={"pool": entry.name})
+            try:
+                # P21: what the operator created for links now gone, unfinished for 7 days.
+                await self.cleanup.run(entry.name, runtime, entry.body)
+            except Exception:  # containment: cleanup never stops the refresh loop
+                logger.exception("leftover cleanup failed", extra={"pool": entry.name})
 
     async def _write_status(
         self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap

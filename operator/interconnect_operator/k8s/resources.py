@@ -1209,7 +1209,39 @@ class IssueRef(_StatusModel):
 
     provider: ShortText = Field(description="Provider the issue was opened with.")
     id: ShortText = Field(description="Issue id.")
-    state: ShortText | None = Field(default=None, description="Issue state at the provider.")
+    state: ShortText | None = Field(
+        default=None,
+        description=(
+            "Issue state at the provider (STATE_OPEN, STATE_ACTION_REQUIRED, STATE_CLOSED)."
+        ),
+    )
+    side: ShortText | None = Field(
+        default=None, description="Side held responsible: negotiator or responder."
+    )
+    priority: ShortText | None = Field(default=None, description="Priority it was opened with.")
+    summary: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="What holds the link up, as last reported on the issue."
+    )
+    opened_at: datetime | None = Field(default=None, description="When the issue was opened.")
+    last_comment_at: datetime | None = Field(
+        default=None, description="When the operator last commented on it."
+    )
+    closed_at: datetime | None = Field(default=None, description="When it was closed.")
+    issues_opened: int | None = Field(
+        default=None, ge=0, description="Issues opened for this link so far (the next id's number)."
+    )
+    action_required: bool | None = Field(
+        default=None, description="The provider asks for action from this side."
+    )
+    comments: int | None = Field(
+        default=None, ge=0, description="Comments on the issue when last read back."
+    )
+    last_comment: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="The last comment, sanitised, when last read back."
+    )
+    read_at: datetime | None = Field(
+        default=None, description="When the issue was last read back from the provider."
+    )
 
 
 class MulticloudLinkStatus(_StatusModel):
@@ -1278,7 +1310,11 @@ class MulticloudLinkStatus(_StatusModel):
         ),
     )
     issue: IssueRef | None = Field(
-        default=None, description="Open issue with a provider about this link, if any."
+        default=None,
+        description=(
+            "The issue the operator opened with a provider about this link (escalation of a "
+            "stuck link), read back from the provider."
+        ),
     )
     message: Annotated[str, StringConstraints(max_length=32768)] | None = Field(
         default=None, description="Human-readable summary of the current state."

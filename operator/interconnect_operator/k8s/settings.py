@@ -28,5 +28,7 @@ class OperatorOptions:
     leader_election_name: str = "interconnect-operator"
     workers: int = 32
     provider_concurrency: int = 64
+    #: A link stuck this long (features not FINAL, verification missing) raises an issue.
+    escalation_after_seconds: float = 7200.0
     #: LabelSelector of the CapacityPools this instance owns (a shard); None: all pools.
     pool_selector: dict[str, Any] | None = None

@@ -48,6 +48,7 @@ class LinkConditionType(StrEnum):
     WITHIN_PREFIX_LIMITS = "WithinPrefixLimits"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
+    ESCALATED = "Escalated"
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,15 @@ that does not come up is P3.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .types import Side
+
+_FIGURES = re.compile(r"\d+(?:\.\d+)?")
 
 
 class Priority(StrEnum):
@@ -150,6 +153,12 @@ def _in_maintenance(signals: StuckSignals, side: Side, now: datetime) -> bool:
     return window is not None and window[0] <= now < window[1]
 
 
+def _gist(summary: str) -> str:
+    """A summary without its figures: a finding that only lasted longer (3.0h,
+    then 3.1h) or counted one more refusal is no news worth a comment."""
+    return _FIGURES.sub("#", summary)
+
+
 def decide_escalation(
     signals: StuckSignals,
     open_issue: OpenIssueRecord | None,
@@ -190,7 +199,7 @@ def decide_escalation(
             summary=summary,
         )
     last = open_issue.last_comment_at or open_issue.opened_at
-    if summary != open_issue.summary or now - last >= t.comment_every:
+    if _gist(summary) != _gist(open_issue.summary) or now - last >= t.comment_every:
         return CommentIssue(
             open_issue.issue_id, open_issue.side, f"{connection}: still stuck: {summary}", summary
         )

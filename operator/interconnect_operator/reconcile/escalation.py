@@ -111,6 +111,10 @@ class Escalator:
         self._clock = clock
         self.thresholds = thresholds or Thresholds()
 
+    def client_for(self, provider: str) -> ProviderClient:
+        """The client that calls ``provider``'s server (where its issues live)."""
+        return self._client_for(provider)
+
     async def escalate(
         self,
         link: LinkContext,

@@ -173,6 +173,25 @@ async def set_interconnect_state(sim: Simulator, request: Request) -> Any:
     return {"environment": environment, "interconnect": interconnect, "state": state_text}
 
 
+async def respond_to_issue(sim: Simulator, request: Request) -> Any:
+    data = await sim.json_body(request)
+    caller, issue_id = data.get("caller"), data.get("id")
+    state, comment = data.get("state"), data.get("comment")
+    if not isinstance(caller, str) or not isinstance(issue_id, str):
+        raise SimError(400, "caller and id are required strings")
+    if state is not None and not isinstance(state, str):
+        raise SimError(400, "state must be a string")
+    if comment is not None and not isinstance(comment, str):
+        raise SimError(400, "comment must be a string")
+    if state is not None and not state.startswith("STATE_"):
+        state = f"STATE_{state.upper()}"
+    now = sim.now()
+    record = await sim.mutate(
+        lambda: sim.store.respond_to_issue(caller, issue_id, state, comment, now)
+    )
+    return {"id": record.id, "state": record.state, "comments": len(record.comments)}
+
+
 ADMIN_ROUTES: list[tuple[str, str, Callable[[Simulator, Request], Awaitable[Any]]]] = [
     ("GET", "/healthz", healthz),
     ("POST", "/customer/v1/activationKeys", customer_activation_key),
@@ -185,4 +204,5 @@ ADMIN_ROUTES: list[tuple[str, str, Callable[[Simulator, Request], Awaitable[Any]
     ("POST", "/admin/maintenance", schedule_maintenance),
     ("DELETE", "/admin/maintenance/{maintenance_id}", cancel_maintenance),
     ("POST", "/admin/interconnect-state", set_interconnect_state),
+    ("POST", "/admin/issue-response", respond_to_issue),
 ]

@@ -184,8 +184,10 @@ async def test_unreachable_provider_keeps_the_record(make_pair: MakePair) -> Non
     await pair.peer_http.post(
         "/admin/faults", json={"operations": {"AddComment": {"error_rate": 1.0}}}
     )
+    # A different finding (news, worth a comment) while the provider fails AddComment.
     worse = StuckSignals(
-        impact=Impact.DEGRADED, pending_since={Side.RESPONDER: pair.clock.datetime() - 9 * HOURS}
+        impact=Impact.DEGRADED,
+        unverified_since={Side.RESPONDER: pair.clock.datetime() - 9 * HOURS},
     )
     failed: EscalationResult = await escalator.escalate(link(1), worse, opened.record)
     assert failed.error is not None

@@ -429,13 +429,19 @@ async def make_rig(clock: FakeClock) -> AsyncIterator[Callable[..., Rig]]:
     def factory(
         *,
         provisioning_delay: float = 0.0,
+        responder_provisioning_delay: float | None = None,
         aws_inventory: Inventory | None = None,
         gcp_inventory: Inventory | None = None,
     ) -> Rig:
         rig = Rig(
             clock,
             aws=_sim(
-                RESPONDER, clock, provisioning_delay=provisioning_delay, inventory=aws_inventory
+                RESPONDER,
+                clock,
+                provisioning_delay=provisioning_delay
+                if responder_provisioning_delay is None
+                else responder_provisioning_delay,
+                inventory=aws_inventory,
             ),
             gcp=_sim(
                 NEGOTIATOR, clock, provisioning_delay=provisioning_delay, inventory=gcp_inventory

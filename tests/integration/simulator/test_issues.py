@@ -108,3 +108,30 @@ async def test_issue_context_names_must_be_resource_names_of_their_kind(peer: Pe
         )
         assert response.status_code == 400, (contexts, response.text)
         assert "resource name" in response.text
+
+
+async def test_admin_issue_response_sets_state_and_signs_the_comment(peer: Peer) -> None:
+    """The provider's staff answer an issue (outside the spec): the caller reads
+    the new state and a comment signed by this provider through the spec."""
+    created = await peer.client.post(ISSUES, params={"issueId": "r1"}, json=_issue())
+    assert created.status_code == 200, created.text
+    answered = await peer.client.post(
+        "/admin/issue-response",
+        json={"caller": "gcp", "id": "r1", "state": "ACTION_REQUIRED", "comment": "need VLAN"},
+    )
+    assert answered.status_code == 200, answered.text
+    assert answered.json() == {"id": "r1", "state": "STATE_ACTION_REQUIRED", "comments": 1}
+    assert (await peer.client.get(f"{ISSUES}/r1")).json()["state"] == "STATE_ACTION_REQUIRED"
+    comments = (await peer.client.get(f"{ISSUES}/r1/comments")).json()["comments"]
+    assert [c["body"] for c in comments] == ["need VLAN"]
+    assert comments[0]["displayName"] != (await peer.client.get("/healthz")).json()["provider"]
+    for bad in (
+        {"caller": "gcp", "id": "r1", "state": "SOLVED"},
+        {"caller": "gcp", "id": "r1", "comment": "  "},
+        {"caller": "gcp", "id": "r1", "state": 3},
+        {"id": "r1"},
+    ):
+        response = await peer.client.post("/admin/issue-response", json=bad)
+        assert response.status_code == 400, (bad, response.text)
+    missing = await peer.client.post("/admin/issue-response", json={"caller": "gcp", "id": "zz"})
+    assert missing.status_code == 404

@@ -56,11 +56,18 @@ def test_comment_on_change_or_period_and_close_on_recovery() -> None:
     opened = decide_escalation(s, None, T0 + 3 * H, "c1")
     assert isinstance(opened, OpenIssue)
     rec = OpenIssueRecord("i1", Side.RESPONDER, opened.priority, opened.summary, T0 + 3 * H)
-    # same hour-rounded summary text changes as time passes -> comment
-    later = decide_escalation(s, rec, T0 + 5 * H, "c1")
+    # Only lasting longer (3.0h, then 5.0h) is no news: no comment. Run on every
+    # pool refresh, a comment per changed figure would be one every six minutes.
+    assert isinstance(decide_escalation(s, rec, T0 + 5 * H, "c1"), NoEscalation)
+    # A different finding is news: comment.
+    changed = StuckSignals(Impact.BRING_UP, unverified_since={Side.RESPONDER: T0})
+    later = decide_escalation(changed, rec, T0 + 5 * H, "c1")
     assert isinstance(later, CommentIssue)
+    assert "unverified" in later.summary
+    # So is a day without one (comment_every).
+    assert isinstance(decide_escalation(s, rec, T0 + 28 * H, "c1"), CommentIssue)
     same = OpenIssueRecord("i1", Side.RESPONDER, opened.priority, later.summary, T0 + 5 * H)
-    assert isinstance(decide_escalation(s, same, T0 + 5 * H, "c1"), NoEscalation)
+    assert isinstance(decide_escalation(changed, same, T0 + 6 * H, "c1"), NoEscalation)
     closed = decide_escalation(StuckSignals(Impact.NONE), rec, T0 + 6 * H, "c1")
     assert isinstance(closed, CloseIssue)
     assert closed.issue_id == "i1"

@@ -95,3 +95,31 @@ class IssueRules(StoreBase):
         record.comments.append(comment)
         self._put("issue", f"{caller}/{issue_id}", record)
         return comment
+
+    def respond_to_issue(
+        self, caller: str, issue_id: str, state: str | None, comment: str | None, now: float
+    ) -> IssueRecord:
+        """Admin: this provider's staff answer an issue ``caller`` opened: a new
+        state (e.g. STATE_ACTION_REQUIRED: they need something from the caller)
+        and/or a comment signed by this provider."""
+        record = self.issue(caller, issue_id)
+        if state is not None:
+            if state not in _STATES:
+                raise SimError(400, f"state must be one of {sorted(_STATES)}")
+            record.state = state
+        if comment is not None:
+            if not comment.strip():
+                raise SimError(400, "comment must not be empty")
+            record.comments.append(
+                CommentRecord(
+                    id=f"{record.local_issue_id}-c{len(record.comments) + 1}",
+                    body=comment,
+                    create_time=now,
+                    display_name=display_name(self.inventory.provider_id),
+                )
+            )
+        self._put("issue", f"{caller}/{issue_id}", record)
+        return record
+
+
+_STATES = frozenset({"STATE_OPEN", "STATE_IN_PROGRESS", "STATE_ACTION_REQUIRED", "STATE_CLOSED"})
