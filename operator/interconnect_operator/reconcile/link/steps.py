@@ -38,6 +38,7 @@ from interconnect_operator.protocol.retry_discipline import sanitise, step_key
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
+from interconnect_operator.reconcile.snapshot import ConnectionRecord
 
 from . import calls
 from .keys import confirm_key
@@ -223,7 +224,7 @@ class StepRunner:
 
     def _reserve(
         self, side: Side, interconnect: str, uuid: str, bandwidth: int
-    ) -> models.Connection | None:
+    ) -> ConnectionRecord | None:
         """Count the bandwidth in the snapshot before the call returns (P7).
 
         Links placed concurrently then see each other's reservations and spread
@@ -233,12 +234,12 @@ class StepRunner:
         snapshot = self.pool.snapshot
         if snapshot is None or uuid in snapshot.side(side).connections.get(interconnect, {}):
             return None
-        placeholder = models.Connection(bandwidth_mbps=bandwidth)
+        placeholder = ConnectionRecord(bandwidth_mbps=bandwidth)
         self.pool.record_connection(side, interconnect, uuid, placeholder)
         return placeholder
 
     def _unreserve(
-        self, side: Side, interconnect: str, uuid: str, placeholder: models.Connection | None
+        self, side: Side, interconnect: str, uuid: str, placeholder: ConnectionRecord | None
     ) -> None:
         snapshot = self.pool.snapshot
         if placeholder is None or snapshot is None:
