@@ -4,9 +4,9 @@ A pool gets a loop of its own (a timer per pool, never per link): it builds
 the pool's provider clients from the spec and Secrets, then reads both
 providers in bulk on the pool's interval and wakes only the links whose
 provider state changed. While links of the pool are making progress the
-loop refreshes faster, but refreshes never take more than a tenth of the
-wall clock: a large pool's bulk read (thousands of features to parse)
-must not crowd out the links' own calls during a burst. The pool's
+loop refreshes faster; while many are (a burst), refreshes take at most a
+tenth of the wall clock: a large pool's bulk read (thousands of features
+to parse) must not crowd out the links' own calls. The pool's
 ``.status`` and health series are written from each refresh.
 """
 
@@ -43,22 +43,29 @@ from interconnect_operator.reconcile.pool import PoolConfig, PoolReport, PoolRun
 logger = logging.getLogger(__name__)
 
 FAST_REFRESH_SECONDS = 1.0
-#: While links are busy, the share of the wall clock refreshes may take at most.
+#: While more than BUSY_MANY links are busy, the share of the wall clock refreshes may take.
 BUSY_REFRESH_SHARE = 0.1
+#: Up to this many busy links (one applied now, a restart's stragglers) the pool
+#: refreshes every FAST_REFRESH_SECONDS: a link waiting on a provider's progress
+#: sees it within a second.
+BUSY_MANY = 32
 CONFIG_RETRY = (5.0, 300.0)
 
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
 
 
-def next_refresh_delay(interval: float, elapsed: float, *, busy: bool) -> float:
+def next_refresh_delay(interval: float, elapsed: float, *, busy: int) -> float:
     """Seconds from the end of a refresh that took ``elapsed`` to the start of the next.
 
-    Idle: the pool's interval. Busy links: FAST_REFRESH_SECONDS, stretched so
-    that refreshing takes at most BUSY_REFRESH_SHARE of the time (a 0.5 s
-    refresh waits 4.5 s), never beyond the pool's interval.
+    Idle: the pool's interval. ``busy`` links (at most BUSY_MANY):
+    FAST_REFRESH_SECONDS. More (a burst): stretched so that refreshing takes at
+    most BUSY_REFRESH_SHARE of the time (a 0.5 s refresh waits 4.5 s). Never
+    beyond the pool's interval.
     """
-    if busy:
+    if busy > BUSY_MANY:
         interval = min(interval, max(FAST_REFRESH_SECONDS, elapsed / BUSY_REFRESH_SHARE))
+    elif busy:
+        interval = min(interval, FAST_REFRESH_SECONDS)
     return max(interval - elapsed, 0.2)
 
 
@@ -179,7 +186,7 @@ class PoolLoops:
                             self._wake_link(key)
             entry.wake.clear()
             delay = next_refresh_delay(
-                runtime.refresh_interval, time.monotonic() - started, busy=bool(entry.busy)
+                runtime.refresh_interval, time.monotonic() - started, busy=len(entry.busy)
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.wake.wait(), delay)

@@ -22,6 +22,7 @@ but O(links); the snapshot remembers which way works.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -102,6 +103,18 @@ class BgpRecord:
     host_ipv6: str | None
 
 
+# Every refresh lists the same subnets again: each is parsed once, and the
+# records of all refreshes share the one (immutable) network object.
+@functools.lru_cache(maxsize=1 << 16)
+def _ipv4(cidr: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(cidr, strict=False)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ipv6(cidr: str) -> ipaddress.IPv6Network:
+    return ipaddress.IPv6Network(cidr, strict=False)
+
+
 @dataclass(frozen=True, slots=True)
 class FeatureRecord:
     """What decisions read of a provider's L3 base feature (P9-P15).
@@ -130,16 +143,12 @@ class FeatureRecord:
         invalid = False
         try:
             if config.ipv4_subnet:
-                ipv4 = ipaddress.IPv4Network(
-                    _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30), strict=False
-                )
+                ipv4 = _ipv4(_cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30))
         except ValueError:
             invalid = True
         try:
             if config.ipv6_subnet:
-                ipv6 = ipaddress.IPv6Network(
-                    _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126), strict=False
-                )
+                ipv6 = _ipv6(_cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126))
         except ValueError:
             invalid = True
         return cls(

@@ -9,7 +9,7 @@ from typing import Any
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import PoolLoops, next_refresh_delay, pool_health
+from interconnect_operator.k8s.pools import BUSY_MANY, PoolLoops, next_refresh_delay, pool_health
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
@@ -95,11 +95,14 @@ def test_pool_health_counts_channels_by_admin_state() -> None:
 
 def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
     # Idle: the pool's interval, counted from the start of the last refresh.
-    assert next_refresh_delay(30.0, 0.5, busy=False) == 29.5
-    # Busy, cheap refresh (a small pool): every second.
-    assert next_refresh_delay(30.0, 0.05, busy=True) == 0.95
-    # Busy, a refresh of 0.8 s (thousands of features): at most a tenth of the time.
-    assert abs(next_refresh_delay(30.0, 0.8, busy=True) - 7.2) < 1e-9
+    assert next_refresh_delay(30.0, 0.5, busy=0) == 29.5
+    # A few busy links (one applied now, a restart's probe): every second,
+    # however long the refresh takes.
+    assert next_refresh_delay(30.0, 0.05, busy=1) == 0.95
+    assert next_refresh_delay(30.0, 0.8, busy=BUSY_MANY) == 0.2
+    # A burst: a refresh of 0.8 s (thousands of features) takes at most a tenth.
+    assert abs(next_refresh_delay(30.0, 0.8, busy=BUSY_MANY + 1) - 7.2) < 1e-9
+    assert next_refresh_delay(30.0, 0.05, busy=500) == 0.95
     # Never slower than the pool's own interval, never a hot loop.
-    assert next_refresh_delay(5.0, 2.0, busy=True) == 3.0
-    assert next_refresh_delay(5.0, 7.0, busy=True) == 0.2
+    assert next_refresh_delay(5.0, 2.0, busy=500) == 3.0
+    assert next_refresh_delay(5.0, 7.0, busy=500) == 0.2
