@@ -329,8 +329,9 @@ def memory_section(results: Mapping[str, Any]) -> list[str]:
         lines += [
             f"N={n}: {memory.get('links')} links Ready; traced "
             f"{_fmt(memory.get('traced_mib'), 'MiB')}"
-            f" (peak {_fmt(memory.get('traced_peak_mib'), 'MiB')}), RSS "
-            f"{_fmt(memory.get('rss_mib'), 'MiB')}; `kubernetes` imported: "
+            f" (peak {_fmt(memory.get('traced_peak_mib'), 'MiB')}), RSS with tracing on "
+            f"{_fmt(memory.get('rss_mib'), 'MiB')} (tracing costs memory of its own; the RSS "
+            "rows above are without it); `kubernetes` imported: "
             f"{_fmt(memory.get('kubernetes_imported'))}. Top allocators by line:",
             "",
             "| where | MiB | blocks |",
