@@ -608,7 +608,9 @@ def _status_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str
     return out
 
 
-def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]:
+def scenario_restart(
+    rig: Rig, n: int, single_mutating: float, profile: bool = False
+) -> dict[str, Any]:
     namespace = "bench-restart"
     probe = "restart-probe"
     before = _link_versions(rig)
@@ -625,6 +627,11 @@ def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]
     rig.operator.restart()
     rig.sampler.set_pid(rig.operator.process.pid)
     t_live = time.monotonic()
+    profiler = (
+        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"restart-{n}.pyspy.txt")
+        if profile
+        else None
+    )
     timeout = max(120.0, total * 0.3)
     confirmed = 0
     while time.monotonic() - t_start < timeout:
@@ -634,6 +641,14 @@ def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]
         time.sleep(0.2)
     t_confirmed = time.monotonic()
     probe_ready = watcher.wait([probe], 60.0)
+    extra: dict[str, Any] = {}
+    if profiler is not None:
+        profiler.stop()
+        if profiler.out.exists():
+            extra["profile"] = summarise_profile(profiler.out)
+            extra["profile_file"] = str(profiler.out)
+        else:
+            extra["profile_error"] = profiler.error
     t_probe = watcher.ready.get(probe)
     time.sleep(2.0)  # anything the new process still does right after confirming
     stats = read_stats(rig.sims)
@@ -652,6 +667,7 @@ def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]
     ops = merge_ops(stats)
     _, _, mutating = split_calls(ops)
     return {
+        **extra,
         "name": "restart",
         "n": n,
         "links": total,
@@ -812,7 +828,9 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
         log.info("N=%d: single (%d runs)", n, opts.single_runs)
         single = scenario_single(rig, n, opts)
         log.info("N=%d: restart", n)
-        restart = scenario_restart(rig, n, float(single["mutating_calls_per_link"]))
+        restart = scenario_restart(
+            rig, n, float(single["mutating_calls_per_link"]), profile=opts.profile
+        )
         problems = _operator_log_problems(rig)
     finally:
         stop_rig(rig)

@@ -54,19 +54,28 @@ CONFIG_RETRY = (5.0, 300.0)
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
 
 
-def next_refresh_delay(interval: float, elapsed: float, *, busy: int) -> float:
-    """Seconds from the end of a refresh that took ``elapsed`` to the start of the next.
+def refresh_due_in(
+    interval: float, duration: float, since: float, *, busy: int, since_woken: float | None
+) -> float:
+    """Seconds until the next refresh is due (<= 0: now).
 
+    ``duration``: how long the last refresh took; ``since``: seconds since it
+    started; ``since_woken``: seconds since a link became busy (None: no wake).
     Idle: the pool's interval. ``busy`` links (at most BUSY_MANY):
-    FAST_REFRESH_SECONDS. More (a burst): stretched so that refreshing takes at
-    most BUSY_REFRESH_SHARE of the time (a 0.5 s refresh waits 4.5 s). Never
-    beyond the pool's interval.
+    FAST_REFRESH_SECONDS. More (a burst): stretched so that refreshing takes
+    at most BUSY_REFRESH_SHARE of the time (a 0.5 s refresh waits 4.5 s). Never
+    beyond the pool's interval. A link that just became busy gets no refresh
+    before FAST_REFRESH_SECONDS: its own steps come first (a bring-up that needs
+    no provider progress is done by then), and it never waits longer.
     """
     if busy > BUSY_MANY:
-        interval = min(interval, max(FAST_REFRESH_SECONDS, elapsed / BUSY_REFRESH_SHARE))
+        interval = min(interval, max(FAST_REFRESH_SECONDS, duration / BUSY_REFRESH_SHARE))
     elif busy:
         interval = min(interval, FAST_REFRESH_SECONDS)
-    return max(interval - elapsed, 0.2)
+    due = interval - since
+    if since_woken is not None:
+        due = max(due, FAST_REFRESH_SECONDS - since_woken)
+    return due
 
 
 @dataclass
@@ -184,12 +193,32 @@ class PoolLoops:
                         key = self._index.key_for_uuid(uuid)
                         if key is not None:
                             self._wake_link(key)
-            entry.wake.clear()
-            delay = next_refresh_delay(
-                runtime.refresh_interval, time.monotonic() - started, busy=len(entry.busy)
+            await self._wait_until_due(entry, runtime, started, time.monotonic() - started)
+
+    async def _wait_until_due(
+        self, entry: PoolEntry, runtime: PoolView, started: float, duration: float
+    ) -> None:
+        """Sleep until the next refresh is due, re-judged on every wake and timeout
+        (links become busy or idle meanwhile)."""
+        woken_at: float | None = None
+        while True:
+            now = time.monotonic()
+            due = refresh_due_in(
+                runtime.refresh_interval,
+                duration,
+                now - started,
+                busy=len(entry.busy),
+                since_woken=None if woken_at is None else now - woken_at,
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(entry.wake.wait(), delay)
+            if due <= 0:
+                return
+            entry.wake.clear()
+            try:
+                await asyncio.wait_for(entry.wake.wait(), max(due, 0.2))
+            except TimeoutError:
+                continue
+            if woken_at is None:  # the first wake only: flapping links cannot starve it
+                woken_at = time.monotonic()
 
     async def _connect(self, entry: PoolEntry) -> PoolView:
         """Resolve the pool's configuration (retrying with backoff) and build its clients."""
