@@ -300,6 +300,20 @@ def floor_table(results: Mapping[str, Any]) -> list[str]:
         )
     if not rows:
         return []
+    notes = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        floor, burst = by_name.get("floor"), by_name.get("burst")
+        if not floor or not burst or not floor.get("runs"):
+            continue
+        runs = "; ".join(
+            f"{_fmt(r.get('links_per_second'))} links/s, {_fmt(r.get('operator_cpu_ms_per_link'))}"
+            f" ms/link at load {_fmt(r.get('load_average'))}"
+            for r in floor["runs"]
+        )
+        notes.append(
+            f"N={n}: floor runs (before and after the operator's): {runs}; the operator's "
+            f"burst at load {_fmt(burst.get('load_average'))}."
+        )
     return [
         "## The floor, side by side",
         "",
@@ -314,6 +328,7 @@ def floor_table(results: Mapping[str, Any]) -> list[str]:
         "|" + " --- |" * 13,
         *rows,
         "",
+        *(line for note in notes for line in (note, "")),
     ]
 
 

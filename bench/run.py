@@ -357,6 +357,7 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     )
     submitted: dict[str, float] = {}
     lock = threading.Lock()
+    load = [round(x, 2) for x in os.getloadavg()]
     cpu0 = cpu_seconds(rig.operator.process.pid)
     t0 = time.monotonic()
     threads: list[threading.Thread] = []
@@ -392,6 +393,7 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     result: dict[str, Any] = {
         "name": "burst",
         "n": n,
+        "load_average": load,
         "ready": len(ready_times),
         "all_ready": all_ready,
         "apply_seconds": round(applied_seconds, 2),
@@ -706,9 +708,9 @@ def _operator_log_problems(rig: Rig) -> dict[str, int]:
     }
 
 
-def run_floor(n: int, opts: Options) -> dict[str, Any]:
+def run_floor(n: int, opts: Options, tag: str = "") -> dict[str, Any]:
     """The floor operator's burst on a world of its own (same sizes, same simulators)."""
-    log_dir = opts.log_dir / f"n{n}-floor"
+    log_dir = opts.log_dir / f"n{n}-floor{tag}"
     log_dir.mkdir(parents=True, exist_ok=True)
     log.info("N=%d: floor (bench/floor.py), logs %s", n, log_dir)
     rig = start_rig(n, opts, log_dir, floor=True)
@@ -728,6 +730,28 @@ def run_floor(n: int, opts: Options) -> dict[str, Any]:
         "N=%d: floor %d/%d Ready in %.1fs", n, burst["ready"], n, burst["seconds_to_all_ready"]
     )
     return burst
+
+
+FLOOR_MEANS = ("links_per_second", "operator_cpu_ms_per_link", "seconds_to_all_ready")
+
+
+def combine_floors(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One floor figure from the runs before and after the operator's (load drifts)."""
+    combined = dict(runs[0])
+    for key in FLOOR_MEANS:
+        combined[key] = round(statistics.mean(float(r[key]) for r in runs), 2)
+    combined["ready"] = min(int(r["ready"]) for r in runs)
+    combined["all_ready"] = all(bool(r["all_ready"]) for r in runs)
+    combined["rss_mib_peak"] = max(float(r["rss_mib_peak"]) for r in runs)
+    combined["runs"] = [
+        {
+            "run_at": r["run_at"],
+            "load_average": r.get("load_average"),
+            **{key: r[key] for key in FLOOR_MEANS},
+        }
+        for r in runs
+    ]
+    return combined
 
 
 def run_memory(n: int, opts: Options) -> dict[str, Any]:
@@ -807,7 +831,8 @@ def compare_with_floor(burst: dict[str, Any], floor: dict[str, Any]) -> None:
 
 
 def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
-    floor = run_floor(n, opts) if opts.floor else None
+    # The floor runs before and after the operator's world; the ratio uses their mean.
+    floors = [run_floor(n, opts, "-before")] if opts.floor else []
     log_dir = opts.log_dir / f"n{n}"
     log_dir.mkdir(parents=True, exist_ok=True)
     log.info("N=%d: starting control plane, simulators and operator (logs %s)", n, log_dir)
@@ -840,7 +865,9 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
         s["run_at"] = stamp
         s["operator_log"] = problems
         s["logs"] = str(log_dir)
-    if floor is not None:
+    if floors:
+        floors.append(run_floor(n, opts, "-after"))
+        floor = combine_floors(floors)
         compare_with_floor(burst, floor)
         scenarios.insert(0, floor)
     if opts.profile_memory:

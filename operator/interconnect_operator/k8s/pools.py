@@ -47,8 +47,9 @@ FAST_REFRESH_SECONDS = 1.0
 BUSY_REFRESH_SHARE = 0.1
 #: Up to this many busy links (one applied now, a restart's stragglers) the pool
 #: refreshes every FAST_REFRESH_SECONDS: a link waiting on a provider's progress
-#: sees it within a second.
-BUSY_MANY = 32
+#: sees it within a second. Well below the worker count: during a burst the
+#: number of busy links hovers around it, and the wait is re-judged often.
+BUSY_MANY = 4
 CONFIG_RETRY = (5.0, 300.0)
 
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]

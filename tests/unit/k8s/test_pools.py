@@ -106,6 +106,7 @@ def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
     assert abs(due(0.8, 0.8, BUSY_MANY) - 0.2) < 1e-9
     # A burst: a refresh of 0.8 s (thousands of features) takes at most a tenth.
     assert abs(due(0.8, 0.8, BUSY_MANY + 1) - 7.2) < 1e-9
+    assert abs(due(0.8, 0.8, 32) - 7.2) < 1e-9  # the worker count: a burst
     assert abs(due(0.05, 0.05, 500) - 0.95) < 1e-9
     # Never slower than the pool's own interval.
     assert abs(due(2.0, 2.0, 500) - 18.0) < 1e-9
