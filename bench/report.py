@@ -319,8 +319,9 @@ def floor_table(results: Mapping[str, Any]) -> list[str]:
         "",
         "The floor (bench/floor.py) is a minimal kopf operator that per link makes the same",
         "Kubernetes writes and the same 14 provider calls to the same simulators and nothing",
-        "else; it runs first at each size on its own fresh control plane and simulators. On a",
-        "shared 2-core machine absolute figures move with the load; the ratios are the measure.",
+        "else; it runs before and after the operator at each size, each time on a fresh control",
+        "plane and simulators of its own, and the ratio uses the mean of the two. On a shared",
+        "2-core machine absolute figures move with the load; the ratios are the measure.",
         "",
         "| N | floor links/s | ours links/s | ratio (goal >= 0.7) | floor CPU/link | ours CPU/link"
         " | ours / floor | floor calls/link | ours calls/link | floor writes/link"

@@ -6,10 +6,11 @@ on (never the developer's cluster), two simulators at zero provisioning
 delay with capacity for N links, and the operator as a separate process
 under the chart's ServiceAccount, then runs the scenarios:
 
-- ``floor`` (first, on a world of its own; ``--no-floor`` skips it): the
-  minimal kopf operator of bench/floor.py (the same Kubernetes writes and 14
-  provider calls per link, nothing else) through the same burst; the
-  operator's burst rate and CPU per link are reported as ratios of it;
+- ``floor`` (before and after the operator's world, each on a world of its
+  own; ``--no-floor`` skips it): the minimal kopf operator of bench/floor.py
+  (the same Kubernetes writes and 14 provider calls per link, nothing else)
+  through the same burst; the operator's burst rate and CPU per link are
+  reported as ratios of the two runs' mean;
 - ``burst``: N links applied at once (server-side apply in parallel chunks);
   seconds until all Ready, links/s, apply-to-Ready p50/p99/max, provider
   calls per link by operation (minus the pool refresh measured in steady),
