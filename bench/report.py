@@ -300,13 +300,28 @@ def floor_table(results: Mapping[str, Any]) -> list[str]:
         )
     if not rows:
         return []
+    notes = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        floor, burst = by_name.get("floor"), by_name.get("burst")
+        if not floor or not burst or not floor.get("runs"):
+            continue
+        runs = "; ".join(
+            f"{_fmt(r.get('links_per_second'))} links/s, {_fmt(r.get('operator_cpu_ms_per_link'))}"
+            f" ms/link at load {_fmt(r.get('load_average'))}"
+            for r in floor["runs"]
+        )
+        notes.append(
+            f"N={n}: floor runs (before and after the operator's): {runs}; the operator's "
+            f"burst at load {_fmt(burst.get('load_average'))}."
+        )
     return [
         "## The floor, side by side",
         "",
         "The floor (bench/floor.py) is a minimal kopf operator that per link makes the same",
         "Kubernetes writes and the same 14 provider calls to the same simulators and nothing",
-        "else; it runs first at each size on its own fresh control plane and simulators. On a",
-        "shared 2-core machine absolute figures move with the load; the ratios are the measure.",
+        "else; it runs before and after the operator at each size, each time on a fresh control",
+        "plane and simulators of its own, and the ratio uses the mean of the two. On a shared",
+        "2-core machine absolute figures move with the load; the ratios are the measure.",
         "",
         "| N | floor links/s | ours links/s | ratio (goal >= 0.7) | floor CPU/link | ours CPU/link"
         " | ours / floor | floor calls/link | ours calls/link | floor writes/link"
@@ -314,6 +329,7 @@ def floor_table(results: Mapping[str, Any]) -> list[str]:
         "|" + " --- |" * 13,
         *rows,
         "",
+        *(line for note in notes for line in (note, "")),
     ]
 
 
@@ -329,8 +345,9 @@ def memory_section(results: Mapping[str, Any]) -> list[str]:
         lines += [
             f"N={n}: {memory.get('links')} links Ready; traced "
             f"{_fmt(memory.get('traced_mib'), 'MiB')}"
-            f" (peak {_fmt(memory.get('traced_peak_mib'), 'MiB')}), RSS "
-            f"{_fmt(memory.get('rss_mib'), 'MiB')}; `kubernetes` imported: "
+            f" (peak {_fmt(memory.get('traced_peak_mib'), 'MiB')}), RSS with tracing on "
+            f"{_fmt(memory.get('rss_mib'), 'MiB')} (tracing costs memory of its own; the RSS "
+            "rows above are without it); `kubernetes` imported: "
             f"{_fmt(memory.get('kubernetes_imported'))}. Top allocators by line:",
             "",
             "| where | MiB | blocks |",
@@ -415,6 +432,7 @@ def _detail(n: int, by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
         lines.append("")
     lines.extend(_profile("burst", burst))
     lines.extend(_profile("single-link runs", single))
+    lines.extend(_profile("restart (until every link was confirmed)", restart))
     return lines
 
 

@@ -6,10 +6,11 @@ on (never the developer's cluster), two simulators at zero provisioning
 delay with capacity for N links, and the operator as a separate process
 under the chart's ServiceAccount, then runs the scenarios:
 
-- ``floor`` (first, on a world of its own; ``--no-floor`` skips it): the
-  minimal kopf operator of bench/floor.py (the same Kubernetes writes and 14
-  provider calls per link, nothing else) through the same burst; the
-  operator's burst rate and CPU per link are reported as ratios of it;
+- ``floor`` (before and after the operator's world, each on a world of its
+  own; ``--no-floor`` skips it): the minimal kopf operator of bench/floor.py
+  (the same Kubernetes writes and 14 provider calls per link, nothing else)
+  through the same burst; the operator's burst rate and CPU per link are
+  reported as ratios of the two runs' mean;
 - ``burst``: N links applied at once (server-side apply in parallel chunks);
   seconds until all Ready, links/s, apply-to-Ready p50/p99/max, provider
   calls per link by operation (minus the pool refresh measured in steady),
@@ -357,6 +358,7 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     )
     submitted: dict[str, float] = {}
     lock = threading.Lock()
+    load = [round(x, 2) for x in os.getloadavg()]
     cpu0 = cpu_seconds(rig.operator.process.pid)
     t0 = time.monotonic()
     threads: list[threading.Thread] = []
@@ -392,6 +394,7 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     result: dict[str, Any] = {
         "name": "burst",
         "n": n,
+        "load_average": load,
         "ready": len(ready_times),
         "all_ready": all_ready,
         "apply_seconds": round(applied_seconds, 2),
@@ -608,7 +611,9 @@ def _status_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str
     return out
 
 
-def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]:
+def scenario_restart(
+    rig: Rig, n: int, single_mutating: float, profile: bool = False
+) -> dict[str, Any]:
     namespace = "bench-restart"
     probe = "restart-probe"
     before = _link_versions(rig)
@@ -625,6 +630,11 @@ def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]
     rig.operator.restart()
     rig.sampler.set_pid(rig.operator.process.pid)
     t_live = time.monotonic()
+    profiler = (
+        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"restart-{n}.pyspy.txt")
+        if profile
+        else None
+    )
     timeout = max(120.0, total * 0.3)
     confirmed = 0
     while time.monotonic() - t_start < timeout:
@@ -634,6 +644,14 @@ def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]
         time.sleep(0.2)
     t_confirmed = time.monotonic()
     probe_ready = watcher.wait([probe], 60.0)
+    extra: dict[str, Any] = {}
+    if profiler is not None:
+        profiler.stop()
+        if profiler.out.exists():
+            extra["profile"] = summarise_profile(profiler.out)
+            extra["profile_file"] = str(profiler.out)
+        else:
+            extra["profile_error"] = profiler.error
     t_probe = watcher.ready.get(probe)
     time.sleep(2.0)  # anything the new process still does right after confirming
     stats = read_stats(rig.sims)
@@ -652,6 +670,7 @@ def scenario_restart(rig: Rig, n: int, single_mutating: float) -> dict[str, Any]
     ops = merge_ops(stats)
     _, _, mutating = split_calls(ops)
     return {
+        **extra,
         "name": "restart",
         "n": n,
         "links": total,
@@ -690,9 +709,9 @@ def _operator_log_problems(rig: Rig) -> dict[str, int]:
     }
 
 
-def run_floor(n: int, opts: Options) -> dict[str, Any]:
+def run_floor(n: int, opts: Options, tag: str = "") -> dict[str, Any]:
     """The floor operator's burst on a world of its own (same sizes, same simulators)."""
-    log_dir = opts.log_dir / f"n{n}-floor"
+    log_dir = opts.log_dir / f"n{n}-floor{tag}"
     log_dir.mkdir(parents=True, exist_ok=True)
     log.info("N=%d: floor (bench/floor.py), logs %s", n, log_dir)
     rig = start_rig(n, opts, log_dir, floor=True)
@@ -712,6 +731,28 @@ def run_floor(n: int, opts: Options) -> dict[str, Any]:
         "N=%d: floor %d/%d Ready in %.1fs", n, burst["ready"], n, burst["seconds_to_all_ready"]
     )
     return burst
+
+
+FLOOR_MEANS = ("links_per_second", "operator_cpu_ms_per_link", "seconds_to_all_ready")
+
+
+def combine_floors(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One floor figure from the runs before and after the operator's (load drifts)."""
+    combined = dict(runs[0])
+    for key in FLOOR_MEANS:
+        combined[key] = round(statistics.mean(float(r[key]) for r in runs), 2)
+    combined["ready"] = min(int(r["ready"]) for r in runs)
+    combined["all_ready"] = all(bool(r["all_ready"]) for r in runs)
+    combined["rss_mib_peak"] = max(float(r["rss_mib_peak"]) for r in runs)
+    combined["runs"] = [
+        {
+            "run_at": r["run_at"],
+            "load_average": r.get("load_average"),
+            **{key: r[key] for key in FLOOR_MEANS},
+        }
+        for r in runs
+    ]
+    return combined
 
 
 def run_memory(n: int, opts: Options) -> dict[str, Any]:
@@ -791,7 +832,8 @@ def compare_with_floor(burst: dict[str, Any], floor: dict[str, Any]) -> None:
 
 
 def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
-    floor = run_floor(n, opts) if opts.floor else None
+    # The floor runs before and after the operator's world; the ratio uses their mean.
+    floors = [run_floor(n, opts, "-before")] if opts.floor else []
     log_dir = opts.log_dir / f"n{n}"
     log_dir.mkdir(parents=True, exist_ok=True)
     log.info("N=%d: starting control plane, simulators and operator (logs %s)", n, log_dir)
@@ -812,7 +854,9 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
         log.info("N=%d: single (%d runs)", n, opts.single_runs)
         single = scenario_single(rig, n, opts)
         log.info("N=%d: restart", n)
-        restart = scenario_restart(rig, n, float(single["mutating_calls_per_link"]))
+        restart = scenario_restart(
+            rig, n, float(single["mutating_calls_per_link"]), profile=opts.profile
+        )
         problems = _operator_log_problems(rig)
     finally:
         stop_rig(rig)
@@ -822,7 +866,9 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
         s["run_at"] = stamp
         s["operator_log"] = problems
         s["logs"] = str(log_dir)
-    if floor is not None:
+    if floors:
+        floors.append(run_floor(n, opts, "-after"))
+        floor = combine_floors(floors)
         compare_with_floor(burst, floor)
         scenarios.insert(0, floor)
     if opts.profile_memory:

@@ -4,9 +4,9 @@ A pool gets a loop of its own (a timer per pool, never per link): it builds
 the pool's provider clients from the spec and Secrets, then reads both
 providers in bulk on the pool's interval and wakes only the links whose
 provider state changed. While links of the pool are making progress the
-loop refreshes faster, but refreshes never take more than a tenth of the
-wall clock: a large pool's bulk read (thousands of features to parse)
-must not crowd out the links' own calls during a burst. The pool's
+loop refreshes faster; while many are (a burst), refreshes take at most a
+tenth of the wall clock: a large pool's bulk read (thousands of features
+to parse) must not crowd out the links' own calls. The pool's
 ``.status`` and health series are written from each refresh.
 
 A pool with links never disappears under them: the operator keeps its
@@ -56,10 +56,15 @@ from interconnect_operator.reconcile.pool import PoolConfig, PoolReport, PoolRun
 logger = logging.getLogger(__name__)
 
 FAST_REFRESH_SECONDS = 1.0
-#: While links are busy, the share of the wall clock refreshes may take at most.
+#: While more than BUSY_MANY links are busy, the share of the wall clock refreshes may take.
 BUSY_REFRESH_SHARE = 0.1
 #: Kept on every CapacityPool: deleting a pool waits until no link uses it.
 POOL_FINALIZER = f"{GROUP}/pool-protection"
+#: Up to this many busy links (one applied now, a restart's stragglers) the pool
+#: refreshes every FAST_REFRESH_SECONDS: a link waiting on a provider's progress
+#: sees it within a second. Well below the worker count: during a burst the
+#: number of busy links hovers around it, and the wait is re-judged often.
+BUSY_MANY = 4
 CONFIG_RETRY = (5.0, 300.0)
 #: Setup failures only a change of the pool's spec can fix: Stalled, no retry until then.
 TERMINAL_REASONS = frozenset({"InvalidSpec", "CredentialsRequired"})
@@ -67,16 +72,28 @@ TERMINAL_REASONS = frozenset({"InvalidSpec", "CredentialsRequired"})
 ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
 
 
-def next_refresh_delay(interval: float, elapsed: float, *, busy: bool) -> float:
-    """Seconds from the end of a refresh that took ``elapsed`` to the start of the next.
+def refresh_due_in(
+    interval: float, duration: float, since: float, *, busy: int, since_woken: float | None
+) -> float:
+    """Seconds until the next refresh is due (<= 0: now).
 
-    Idle: the pool's interval. Busy links: FAST_REFRESH_SECONDS, stretched so
-    that refreshing takes at most BUSY_REFRESH_SHARE of the time (a 0.5 s
-    refresh waits 4.5 s), never beyond the pool's interval.
+    ``duration``: how long the last refresh took; ``since``: seconds since it
+    started; ``since_woken``: seconds since a link became busy (None: no wake).
+    Idle: the pool's interval. ``busy`` links (at most BUSY_MANY):
+    FAST_REFRESH_SECONDS. More (a burst): stretched so that refreshing takes
+    at most BUSY_REFRESH_SHARE of the time (a 0.5 s refresh waits 4.5 s). Never
+    beyond the pool's interval. A link that just became busy gets no refresh
+    before FAST_REFRESH_SECONDS: its own steps come first (a bring-up that needs
+    no provider progress is done by then), and it never waits longer.
     """
-    if busy:
-        interval = min(interval, max(FAST_REFRESH_SECONDS, elapsed / BUSY_REFRESH_SHARE))
-    return max(interval - elapsed, 0.2)
+    if busy > BUSY_MANY:
+        interval = min(interval, max(FAST_REFRESH_SECONDS, duration / BUSY_REFRESH_SHARE))
+    elif busy:
+        interval = min(interval, FAST_REFRESH_SECONDS)
+    due = interval - since
+    if since_woken is not None:
+        due = max(due, FAST_REFRESH_SECONDS - since_woken)
+    return due
 
 
 @dataclass
@@ -330,12 +347,32 @@ class PoolLoops:
                         key = self._index.key_for_uuid(uuid)
                         if key is not None:
                             self._wake_link(key)
-            entry.wake.clear()
-            delay = next_refresh_delay(
-                runtime.refresh_interval, time.monotonic() - started, busy=bool(entry.busy)
+            await self._wait_until_due(entry, runtime, started, time.monotonic() - started)
+
+    async def _wait_until_due(
+        self, entry: PoolEntry, runtime: PoolView, started: float, duration: float
+    ) -> None:
+        """Sleep until the next refresh is due, re-judged on every wake and timeout
+        (links become busy or idle meanwhile)."""
+        woken_at: float | None = None
+        while True:
+            now = time.monotonic()
+            due = refresh_due_in(
+                runtime.refresh_interval,
+                duration,
+                now - started,
+                busy=len(entry.busy),
+                since_woken=None if woken_at is None else now - woken_at,
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(entry.wake.wait(), delay)
+            if due <= 0:
+                return
+            entry.wake.clear()
+            try:
+                await asyncio.wait_for(entry.wake.wait(), max(due, 0.2))
+            except TimeoutError:
+                continue
+            if woken_at is None:  # the first wake only: flapping links cannot starve it
+                woken_at = time.monotonic()
 
     async def _connect(self, entry: PoolEntry) -> PoolView:
         """Resolve the pool's configuration (retrying with backoff) and build its clients."""

@@ -24,7 +24,13 @@ from interconnect_operator.api.retry import RetryPolicy
 from interconnect_operator.protocol import placement
 from interconnect_operator.protocol.resiliency import DeviceSpread, device_spread
 from interconnect_operator.protocol.types import Side
-from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideReader, read_pool
+from interconnect_operator.reconcile.snapshot import (
+    ConnectionRecord,
+    FeatureRecord,
+    PoolSnapshot,
+    SideReader,
+    read_pool,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -230,10 +236,21 @@ class PoolRuntime:
             self._journal.append(change)
 
     def record_connection(
-        self, side: Side, interconnect: str, uuid: str, connection: models.Connection
+        self,
+        side: Side,
+        interconnect: str,
+        uuid: str,
+        connection: models.Connection | ConnectionRecord,
     ) -> None:
+        """Record a provider's answer (kept as a record, not the wire model)."""
+        record = (
+            connection
+            if isinstance(connection, ConnectionRecord)
+            else ConnectionRecord.of(connection)
+        )
+
         def change(snapshot: PoolSnapshot) -> None:
-            snapshot.side(side).connections.setdefault(interconnect, {})[uuid] = connection
+            snapshot.side(side).connections.setdefault(interconnect, {})[uuid] = record
             snapshot.invalidate(usage=False)
 
         self._apply(change)
@@ -250,9 +267,11 @@ class PoolRuntime:
     def record_feature(
         self, side: Side, interconnect: str, uuid: str, channel: str, feature: models.Feature
     ) -> None:
+        record = FeatureRecord.of(feature)
+
         def change(snapshot: PoolSnapshot) -> None:
             view = snapshot.side(side)
-            view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = feature
+            view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = record
             snapshot.invalidate(interconnect, channel)
 
         self._apply(change)

@@ -6,6 +6,13 @@ them into the pure views of ``protocol.types``. Link reconciles read this
 snapshot instead of calling the providers per link, so the steady-state cost
 is O(interconnects) calls per refresh, not O(links).
 
+The snapshot keeps what decisions read, not the wire models: a
+:class:`ConnectionRecord` and a :class:`FeatureRecord` (slotted, subnets
+parsed once) per object. At 1,000 links that is ~10,000 objects either way,
+but a wire Feature is five pydantic models (config, BGP ends), each with a
+``__dict__`` and pydantic's bookkeeping; the pages' models are garbage as
+soon as a refresh has read them.
+
 Features are listed per interconnect with the collection wildcard ``-`` for
 the connection segment (AIP-159 style: ``connections/-/features``). A provider
 that refuses the wildcard is read per connection instead, which is correct
@@ -15,11 +22,14 @@ but O(links); the snapshot remembers which way works.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from pydantic import SecretStr
 
 from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
@@ -62,6 +72,116 @@ class ChannelInfo:
     """``obfuscatedDeviceId``: equal ids mean one device (resiliency audit)."""
 
 
+@dataclass(slots=True)
+class ConnectionRecord:
+    """What decisions read of a provider's connection (P5-P7, P14, P22)."""
+
+    bandwidth_mbps: int | None = None
+    name: str | None = None
+    verification_state: str | None = None
+    admin_state: str | None = None
+    deferred: bool = False
+    counts_against_capacity: bool = True
+    """False for TEST and MONITORING connections (upstream PR #57)."""
+    activation_key: SecretStr | None = None
+    """The key it was created with (recovered after a restart, P3)."""
+
+    @classmethod
+    def of(cls, connection: models.Connection) -> ConnectionRecord:
+        return cls(
+            bandwidth_mbps=connection.bandwidth_mbps,
+            name=connection.name,
+            verification_state=connection.verification_state,
+            admin_state=connection.admin_state,
+            deferred=connection.deferred,
+            counts_against_capacity=models.counts_against_capacity(connection),
+            activation_key=connection.activation_key,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BgpRecord:
+    provider: str
+    """The provider id (``providers/{p}`` on the wire)."""
+    asn: int | None
+    host_ipv4: str | None
+    host_ipv6: str | None
+
+
+# Every refresh lists the same subnets again: each is parsed once, and the
+# records of all refreshes share the one (immutable) network object.
+@functools.lru_cache(maxsize=1 << 16)
+def _ipv4(cidr: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(cidr, strict=False)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ipv6(cidr: str) -> ipaddress.IPv6Network:
+    return ipaddress.IPv6Network(cidr, strict=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureRecord:
+    """What decisions read of a provider's L3 base feature (P9-P15).
+
+    ``ipv4``/``ipv6`` are the subnets parsed once (a missing prefix length
+    reads as /30, /126); None when absent or unparseable.
+    """
+
+    name: str | None = None
+    provisioning_state: str | None = None
+    vlan: int | None = None
+    ipv4: ipaddress.IPv4Network | None = None
+    ipv6: ipaddress.IPv6Network | None = None
+    mtu: int | None = None
+    bgp: tuple[BgpRecord, ...] = ()
+    invalid: bool = False
+    """A subnet is present but does not parse: no usable L3 config."""
+    failure: FeatureFailure | None = None
+    """The draft's failureInfo, sanitised once (``feature_failure``)."""
+
+    @classmethod
+    def of(cls, feature: models.Feature) -> FeatureRecord:
+        config = feature.feature_config.l3_base_config if feature.feature_config else None
+        failure = feature_failure(feature.failure_info)
+        if config is None:
+            return cls(
+                name=feature.name, provisioning_state=feature.provisioning_state, failure=failure
+            )
+        ipv4: ipaddress.IPv4Network | None = None
+        ipv6: ipaddress.IPv6Network | None = None
+        invalid = False
+        try:
+            if config.ipv4_subnet:
+                ipv4 = _ipv4(_cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30))
+        except ValueError:
+            invalid = True
+        try:
+            if config.ipv6_subnet:
+                ipv6 = _ipv6(_cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126))
+        except ValueError:
+            invalid = True
+        return cls(
+            name=feature.name,
+            provisioning_state=feature.provisioning_state,
+            vlan=config.vlan_id,
+            ipv4=ipv4,
+            ipv6=ipv6,
+            mtu=config.mtu_bytes,
+            bgp=tuple(
+                BgpRecord(
+                    provider=provider_ref_id(end.provider),
+                    asn=end.asn,
+                    host_ipv4=end.host_ipv4,
+                    host_ipv6=end.host_ipv6,
+                )
+                for end in config.provider_bgp_configs or []
+            ),
+            invalid=invalid,
+            failure=failure,
+        )
+
+
 @dataclass
 class SideView:
     """Everything one provider lists for the pool's environment."""
@@ -71,9 +191,9 @@ class SideView:
     interconnects: dict[str, models.Interconnect] = field(default_factory=dict)
     channels: dict[str, list[ChannelInfo]] = field(default_factory=dict)
     # interconnect -> connection id -> connection
-    connections: dict[str, dict[str, models.Connection]] = field(default_factory=dict)
+    connections: dict[str, dict[str, ConnectionRecord]] = field(default_factory=dict)
     # interconnect -> connection id -> channel id -> feature
-    features: dict[str, dict[str, dict[str, models.Feature]]] = field(default_factory=dict)
+    features: dict[str, dict[str, dict[str, FeatureRecord]]] = field(default_factory=dict)
 
     def allocated_mbps(self, interconnect: str) -> int:
         """Bandwidth reserved on ``interconnect``: TEST and MONITORING connections
@@ -82,7 +202,7 @@ class SideView:
         return sum(
             c.bandwidth_mbps or 0
             for c in self.connections.get(interconnect, {}).values()
-            if models.counts_against_capacity(c)
+            if c.counts_against_capacity
         )
 
 
@@ -136,32 +256,14 @@ class PoolSnapshot:
         for view in (self.negotiator, self.responder):
             for features in view.features.get(interconnect, {}).values():
                 feature = features.get(channel)
-                config = (
-                    feature.feature_config.l3_base_config
-                    if feature is not None and feature.feature_config
-                    else None
-                )
-                if config is None:
+                if feature is None:
                     continue
-                if config.vlan_id is not None:
-                    vlans.add(config.vlan_id)
-                try:
-                    if config.ipv4_subnet:
-                        v4.append(
-                            ipaddress.IPv4Network(
-                                _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30),
-                                strict=False,
-                            )
-                        )
-                    if config.ipv6_subnet:
-                        v6.append(
-                            ipaddress.IPv6Network(
-                                _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126),
-                                strict=False,
-                            )
-                        )
-                except ValueError:
-                    continue
+                if feature.vlan is not None:
+                    vlans.add(feature.vlan)
+                if feature.ipv4 is not None:
+                    v4.append(feature.ipv4)
+                if feature.ipv6 is not None:
+                    v6.append(feature.ipv6)
         usage = ChannelUsage(frozenset(vlans), tuple(v4), tuple(v6))
         self._usage[key] = usage
         return usage
@@ -249,8 +351,8 @@ def _cidr(address: str, prefix: int | None, default: int) -> str:
 
 def connection_view(
     interconnect: str,
-    connection: models.Connection,
-    features: Mapping[str, models.Feature],
+    connection: ConnectionRecord,
+    features: Mapping[str, FeatureRecord],
     providers: Mapping[Side, str],
 ) -> ConnectionView:
     """Convert a wire connection and its features (by channel id) into a protocol view."""
@@ -271,27 +373,15 @@ def connection_view(
 
 
 def feature_view(
-    channel: str, feature: models.Feature, providers: Mapping[Side, str]
+    channel: str, feature: FeatureRecord, providers: Mapping[Side, str]
 ) -> FeatureView | None:
-    """Convert a wire L3 base feature; None when it carries no usable L3 config."""
-    config = feature.feature_config.l3_base_config if feature.feature_config else None
-    if config is None or config.vlan_id is None or not config.ipv4_subnet:
-        return None
-    try:
-        ipv4 = ipaddress.IPv4Network(
-            _cidr(config.ipv4_subnet, config.ipv4_subnet_prefix_length, 30), strict=False
-        )
-        ipv6 = None
-        if config.ipv6_subnet:
-            ipv6 = ipaddress.IPv6Network(
-                _cidr(config.ipv6_subnet, config.ipv6_subnet_prefix_length, 126), strict=False
-            )
-    except ValueError:
+    """Convert a recorded L3 base feature; None when it carries no usable L3 config."""
+    if feature.vlan is None or feature.ipv4 is None or feature.invalid:
         return None
     by_provider = {p: side for side, p in providers.items()}
     bgp: dict[Side, BgpEnd] = {}
-    for end in config.provider_bgp_configs or []:
-        side = by_provider.get(provider_ref_id(end.provider))
+    for end in feature.bgp:
+        side = by_provider.get(end.provider)
         if side is None or end.asn is None or not end.host_ipv4:
             continue
         try:
@@ -304,14 +394,14 @@ def feature_view(
             continue
     return FeatureView(
         channel=channel,
-        vlan=config.vlan_id,
-        ipv4_subnet=ipv4,
-        mtu=config.mtu_bytes or 0,
+        vlan=feature.vlan,
+        ipv4_subnet=feature.ipv4,
+        mtu=feature.mtu or 0,
         bgp=bgp,
-        ipv6_subnet=ipv6,
+        ipv6_subnet=feature.ipv6,
         state=ProvisioningState(feature.provisioning_state or "UNKNOWN"),
         name=feature.name,
-        failure=feature_failure(feature.failure_info),
+        failure=feature.failure,
     )
 
 
@@ -389,7 +479,7 @@ class SideReader:
                 ]
             self.calls += 1
             view.connections[ix_id] = {
-                last_id(c.name): c
+                last_id(c.name): ConnectionRecord.of(c)
                 async for c in self._client.list_connections(env, ix_id, page_size=PAGE_SIZE)
                 if c.name
             }
@@ -401,10 +491,10 @@ class SideReader:
         return view
 
     async def _features(
-        self, ix_id: str, connections: Mapping[str, models.Connection]
-    ) -> dict[str, dict[str, models.Feature]]:
+        self, ix_id: str, connections: Mapping[str, ConnectionRecord]
+    ) -> dict[str, dict[str, FeatureRecord]]:
         env = self._environment
-        result: dict[str, dict[str, models.Feature]] = {}
+        result: dict[str, dict[str, FeatureRecord]] = {}
         if self._wildcard_ok:
             try:
                 self.calls += 1
@@ -430,7 +520,7 @@ class SideReader:
 
 
 def _file_feature(
-    result: dict[str, dict[str, models.Feature]],
+    result: dict[str, dict[str, FeatureRecord]],
     feature: models.Feature,
     connection_id: str | None = None,
 ) -> None:
@@ -443,7 +533,7 @@ def _file_feature(
         if len(parts) < 4:
             return
         connection_id = parts[-3]
-    result.setdefault(connection_id, {})[channel] = feature
+    result.setdefault(connection_id, {})[channel] = FeatureRecord.of(feature)
 
 
 async def read_pool(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid as uuid_module
 
 from interconnect_operator.api import models
-from interconnect_operator.reconcile.snapshot import SideView
+from interconnect_operator.reconcile.snapshot import ConnectionRecord, SideView
 from tests.integration.reconcile.conftest import Rig, link_objects, link_request
 
 
@@ -42,7 +42,7 @@ async def test_test_and_monitoring_connections_leave_capacity_and_headroom(rig: 
 def test_unknown_or_absent_types_count_against_capacity() -> None:
     view = SideView(provider="gcp")
     view.connections["ix1"] = {
-        str(n): models.Connection(bandwidth_mbps=1000, connection_type=kind)
+        str(n): ConnectionRecord.of(models.Connection(bandwidth_mbps=1000, connection_type=kind))
         for n, kind in enumerate(
             [
                 None,

@@ -7,14 +7,14 @@ from typing import Any
 
 from interconnect_operator.api import models
 from interconnect_operator.k8s.policy import capacity_denial, provisioned_mbps
-from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideView
+from interconnect_operator.reconcile.snapshot import ConnectionRecord, PoolSnapshot, SideView
 
 
 def _side(provider: str, held: dict[str, int]) -> SideView:
     interconnect = models.Interconnect.model_validate(
         {"state": "INTERCONNECT_STATE_ACTIVE", "maxBandwidthMbps": 10000}
     )
-    connections = {uuid: models.Connection(bandwidth_mbps=mbps) for uuid, mbps in held.items()}
+    connections = {uuid: ConnectionRecord(bandwidth_mbps=mbps) for uuid, mbps in held.items()}
     return SideView(
         provider, interconnects={"ix-1": interconnect}, connections={"ix-1": connections}
     )

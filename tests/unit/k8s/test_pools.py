@@ -9,7 +9,7 @@ from typing import Any
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import PoolLoops, next_refresh_delay, pool_health
+from interconnect_operator.k8s.pools import BUSY_MANY, PoolLoops, pool_health, refresh_due_in
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
@@ -94,12 +94,27 @@ def test_pool_health_counts_channels_by_admin_state() -> None:
 
 
 def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
+    def due(duration: float, since: float, busy: int, woken: float | None = None) -> float:
+        return refresh_due_in(30.0, duration, since, busy=busy, since_woken=woken)
+
     # Idle: the pool's interval, counted from the start of the last refresh.
-    assert next_refresh_delay(30.0, 0.5, busy=False) == 29.5
-    # Busy, cheap refresh (a small pool): every second.
-    assert next_refresh_delay(30.0, 0.05, busy=True) == 0.95
-    # Busy, a refresh of 0.8 s (thousands of features): at most a tenth of the time.
-    assert abs(next_refresh_delay(30.0, 0.8, busy=True) - 7.2) < 1e-9
-    # Never slower than the pool's own interval, never a hot loop.
-    assert next_refresh_delay(5.0, 2.0, busy=True) == 3.0
-    assert next_refresh_delay(5.0, 7.0, busy=True) == 0.2
+    assert due(0.5, 0.5, 0) == 29.5
+    assert due(0.5, 31.0, 0) <= 0
+    # A few busy links (one applied now, a restart's probe): every second,
+    # however long the refresh takes.
+    assert abs(due(0.05, 0.05, 1) - 0.95) < 1e-9
+    assert abs(due(0.8, 0.8, BUSY_MANY) - 0.2) < 1e-9
+    # A burst: a refresh of 0.8 s (thousands of features) takes at most a tenth.
+    assert abs(due(0.8, 0.8, BUSY_MANY + 1) - 7.2) < 1e-9
+    assert abs(due(0.8, 0.8, 32) - 7.2) < 1e-9  # the worker count: a burst
+    assert abs(due(0.05, 0.05, 500) - 0.95) < 1e-9
+    # Never slower than the pool's own interval.
+    assert abs(due(2.0, 2.0, 500) - 18.0) < 1e-9
+    assert abs(due(4.0, 4.0, 500) - 26.0) < 1e-9
+    # A link that just became busy, 20 s after the last refresh: its own steps
+    # first, then a refresh within a second, not at once.
+    assert abs(due(0.5, 20.0, 1, woken=0.0) - 1.0) < 1e-9
+    assert abs(due(0.5, 20.6, 1, woken=0.6) - 0.4) < 1e-9
+    assert due(0.5, 21.0, 1, woken=1.0) <= 0
+    # It finished meanwhile (idle again): back to the pool's interval.
+    assert abs(due(0.5, 21.0, 0, woken=1.0) - 9.0) < 1e-9

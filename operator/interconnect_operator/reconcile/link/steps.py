@@ -42,6 +42,7 @@ from interconnect_operator.protocol.retry_discipline import sanitise, step_key
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
+from interconnect_operator.reconcile.snapshot import ConnectionRecord
 
 from . import calls
 from .keys import confirm_key
@@ -300,7 +301,7 @@ class StepRunner:
 
     def _reserve(
         self, side: Side, interconnect: str, uuid: str, body: models.Connection
-    ) -> models.Connection | None:
+    ) -> ConnectionRecord | None:
         """Count the bandwidth in the snapshot before the call returns (P7).
 
         Links placed concurrently then see each other's reservations and spread
@@ -311,14 +312,16 @@ class StepRunner:
         if snapshot is None or uuid in snapshot.side(side).connections.get(interconnect, {}):
             return None
         # Same type as the request: a TEST connection reserves nothing (upstream PR #57).
-        placeholder = models.Connection(
-            bandwidth_mbps=body.bandwidth_mbps, connection_type=body.connection_type
+        placeholder = ConnectionRecord.of(
+            models.Connection(
+                bandwidth_mbps=body.bandwidth_mbps, connection_type=body.connection_type
+            )
         )
         self.pool.record_connection(side, interconnect, uuid, placeholder)
         return placeholder
 
     def _unreserve(
-        self, side: Side, interconnect: str, uuid: str, placeholder: models.Connection | None
+        self, side: Side, interconnect: str, uuid: str, placeholder: ConnectionRecord | None
     ) -> None:
         snapshot = self.pool.snapshot
         if placeholder is None or snapshot is None:
