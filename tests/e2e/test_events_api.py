@@ -1,8 +1,8 @@
 """Events through events.k8s.io/v1: who reported them, from which pod, and repeats as a series.
 
-A link whose activation-key Secret is missing gets a SecretNotFound Warning;
-the Secret then appears without the key (SecretKeyMissing) and goes away
-again (SecretNotFound once more). The second SecretNotFound is the same
+A link whose activation-key Secret is missing gets a LinkSecretRefused Warning;
+the Secret then appears (opted in) without the key (SecretKeyMissing) and goes away
+again (LinkSecretRefused once more). The second LinkSecretRefused is the same
 Event as the first: it becomes ``series.count: 2`` on it, not a new object.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import OPERATOR_POD, Stack
-from tests.support.keys import key_ref
+from tests.support.keys import LINK_SECRET_LABELS, key_ref
 from tests.support.stack import link_manifest, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,9 @@ def test_events_name_the_controller_and_pod_and_repeat_as_a_series(
 ) -> None:
     kube = stack.kube
     kube.apply([link_manifest("evented", namespace, stack.pool, activationKey=key_ref("ek"))])
-    (first,) = wait_for(lambda: _events(stack, namespace, "SecretNotFound"), 60, "SecretNotFound")
+    (first,) = wait_for(
+        lambda: _events(stack, namespace, "LinkSecretRefused"), 60, "LinkSecretRefused"
+    )
     assert first["apiVersion"] == "events.k8s.io/v1"
     assert first["reportingController"] == "interconnect-operator"
     assert first["reportingInstance"] == OPERATOR_POD
@@ -43,7 +45,7 @@ def test_events_name_the_controller_and_pod_and_repeat_as_a_series(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": "ek", "namespace": namespace},
+                "metadata": {"name": "ek", "namespace": namespace, "labels": LINK_SECRET_LABELS},
                 "stringData": {"somethingElse": "x"},
             }
         ]
@@ -51,15 +53,15 @@ def test_events_name_the_controller_and_pod_and_repeat_as_a_series(
     wait_for(lambda: _events(stack, namespace, "SecretKeyMissing"), 60, "SecretKeyMissing")
     kube.delete("secret", "ek", namespace)
     (again,) = wait_for(
-        lambda: [e for e in _events(stack, namespace, "SecretNotFound") if e.get("series")],
+        lambda: [e for e in _events(stack, namespace, "LinkSecretRefused") if e.get("series")],
         60,
         "the repeat as a series",
     )
     assert again["metadata"]["name"] == first["metadata"]["name"]
     assert again["series"]["count"] == 2
-    assert len(_events(stack, namespace, "SecretNotFound")) == 1
+    assert len(_events(stack, namespace, "LinkSecretRefused")) == 1
     # The core/v1 view of the same object (what `kubectl get events` shows).
-    core = [e for e in kube.events(namespace) if e.get("reason") == "SecretNotFound"]
+    core = [e for e in kube.events(namespace) if e.get("reason") == "LinkSecretRefused"]
     assert [e["metadata"]["name"] for e in core] == [first["metadata"]["name"]]
     assert core[0]["reportingComponent"] == "interconnect-operator"
     assert core[0]["reportingInstance"] == OPERATOR_POD
