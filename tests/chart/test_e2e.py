@@ -168,7 +168,10 @@ def test_helm_install_and_service_account_rbac(
         )
         assert can_i(kubeconfig, sa, "watch", "multicloudlinks.interconnect.io", link_namespace)
         assert can_i(kubeconfig, sa, "patch", "capacitypools.interconnect.io/status", "default")
-        assert can_i(kubeconfig, sa, "create", "events", link_namespace)
+        # Events through events.k8s.io/v1 only (create, patch for a repeat's series)
+        assert can_i(kubeconfig, sa, "create", "events.events.k8s.io", link_namespace)
+        assert can_i(kubeconfig, sa, "patch", "events.events.k8s.io", link_namespace)
+        assert not can_i(kubeconfig, sa, "create", "events", link_namespace)
         # leader election: its Lease in the release namespace, nothing more
         for verb in ("get", "create", "update"):
             assert can_i(kubeconfig, sa, verb, "leases.coordination.k8s.io", namespace)
@@ -177,6 +180,9 @@ def test_helm_install_and_service_account_rbac(
         # pool credentials: Secrets of the release namespace only
         assert can_i(kubeconfig, sa, "get", "secrets", namespace)
         assert not can_i(kubeconfig, sa, "list", "secrets", namespace)
+        # watch by name in the release namespace only (pool credential rotation)
+        assert can_i(kubeconfig, sa, "watch", "secrets", namespace)
+        assert not can_i(kubeconfig, sa, "watch", "secrets", link_namespace)
         assert not can_i(kubeconfig, sa, "get", "secrets", secret_free_namespace)
         assert not can_i(kubeconfig, sa, "list", "secrets", secret_free_namespace)
         # link Secrets: get (never list) where the chart was told links keep them
