@@ -201,8 +201,8 @@ class ConnectionRules(StoreBase):
     def _migration_source(
         self, caller: str, environment: str, interconnect: str, name: str
     ) -> ConnectionRecord:
-        """Upstream PR #50: ``sourceConnectionName`` names an existing connection of
-        this environment, under another interconnect, in the caller's namespace."""
+        """Upstream PR #50: ``sourceConnectionName`` names an existing connection in
+        the same provider environment, under another interconnect, in the caller's namespace."""
         try:
             parsed = parse_name(name)
         except InvalidResourceName:
@@ -216,7 +216,7 @@ class ConnectionRules(StoreBase):
         ):
             raise SimError(
                 400,
-                "sourceConnectionName must name a connection of this environment: "
+                "sourceConnectionName must name a connection in the same provider environment: "
                 f"providers/{caller}/environments/{environment}/interconnects/..."
                 "/connections/...",
             )
