@@ -320,6 +320,11 @@ class LinkWorkers:
         if deleting and spec.deletion_policy is DeletionPolicy.ORPHAN:
             await self._meta.remove_finalizer(key, body)
             return Stop(None)
+        if entry is not None and entry.error is None:
+            # The pool exists and is building its clients (a start, a restart, a
+            # rotated Secret): nothing to report yet, and a Ready link must not
+            # flap through Pending. A failure sets entry.error and is reported.
+            return Stop(1.0)
         if entry is not None and entry.error is not None:
             reason, message = "PoolNotReady", f"pool {entry.name}: {entry.error[1]}"
         else:

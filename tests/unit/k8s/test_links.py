@@ -187,6 +187,17 @@ async def test_a_pool_that_cannot_start_names_its_error(rig: Rig) -> None:
     assert rig.reasons() == ["PoolNotReady"]
 
 
+async def test_a_pool_still_building_its_clients_is_waited_for_without_a_write(
+    rig: Rig,
+) -> None:
+    entry = rig.add_pool()
+    entry.reconciler = None  # connecting: no clients yet, no error either
+    body = rig.link()
+    assert await rig.workers.reconcile(KEY, body) == 1.0
+    assert rig.kube.status_patches == []
+    assert rig.reasons() == []
+
+
 async def test_deleting_without_our_finalizer_does_nothing(rig: Rig) -> None:
     rig.add_pool()
     body = rig.link(meta={"deletionTimestamp": "2026-01-01T00:00:00Z"})
