@@ -225,12 +225,28 @@ def _channel(channel: Any, providers: Mapping[Side, str]) -> dict[str, Any]:
 
 
 def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """Whether writing ``new`` would change anything (no write when not: steady state)."""
+    """Whether writing ``new`` would change anything (no write when not: steady state).
+
+    Compared as the API server stores them: a null at any depth is no field
+    (a merge patch deletes it; inside a list the server prunes nulls of
+    fields that are not nullable), and an empty top-level list or map is no
+    field either. Without that a status holding e.g. ``routing.maxPrefixes:
+    null`` differs from its own stored copy forever, and every reconcile of a
+    steady link writes the same status again.
+    """
     return _comparable(old or {}) != _comparable(new)
 
 
 def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in status.items() if v not in (None, [], {})}
+    return {k: _without_nulls(v) for k, v in status.items() if v not in (None, [], {})}
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def simple_link_status(

@@ -81,13 +81,14 @@ class RestartableControlPlane(ControlPlane):
 
 
 @contextmanager
-def own_control_plane(name: str) -> Iterator[RestartableControlPlane]:
-    """A fresh control plane for one fault module (logs kept under .cache)."""
+def own_control_plane(name: str, *, audit: bool = False) -> Iterator[RestartableControlPlane]:
+    """A fresh control plane for one fault module (logs kept under .cache);
+    ``audit`` turns the API server's audit log on (every request, Metadata level)."""
     if os.environ.get("E2E_EXISTING_CLUSTER", "") in ("1", "true", "yes"):
         pytest.skip("fault scenarios start their own control plane (local rig only)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = cache_dir() / "test-artifacts" / f"faults-{name}-{stamp}-{os.getpid()}"
-    cp = RestartableControlPlane(log_dir=log_dir)
+    cp = RestartableControlPlane(log_dir=log_dir, audit=audit)
     cp.start()
     try:
         yield cp

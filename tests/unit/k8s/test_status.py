@@ -235,3 +235,25 @@ def test_now_is_utc_whole_seconds() -> None:
     now = status.now()
     assert now.tzinfo is dt.UTC
     assert now.microsecond == 0
+
+
+def test_status_changed_compares_as_the_server_stores_nested_nulls() -> None:
+    # A merge patch deletes a null field, and the server prunes nulls of
+    # non-nullable fields inside lists: the stored copy never holds them.
+    sent = {
+        "routing": {"maxPrefixes": None, "limits": [{"provider": "aws", "max": 100}]},
+        "providers": [{"provider": "aws", "sourceConnection": None, "state": "ACTIVE"}],
+    }
+    stored = {
+        "routing": {"limits": [{"provider": "aws", "max": 100}]},
+        "providers": [{"provider": "aws", "state": "ACTIVE"}],
+    }
+    assert not status.status_changed(stored, sent)
+    # A field the server holds and the new status clears is still a change.
+    assert status.status_changed(
+        {"routing": {"maxPrefixes": 5}}, {"routing": {"maxPrefixes": None}}
+    )
+    assert status.status_changed(
+        {"providers": [{"provider": "aws", "sourceConnection": "c1"}]},
+        {"providers": [{"provider": "aws", "sourceConnection": None}]},
+    )
