@@ -54,14 +54,8 @@ async def request_activation_key(
     }
     if test:
         body["connectionType"] = ConnectionType.TEST.value
-    request = client._http.build_request(
-        "POST",
-        PATH,
-        content=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
     try:
-        response = await client._http.send(request, stream=True)
+        response = await client.send("POST", PATH, content=json.dumps(body).encode())
         try:
             raw = await read_bounded(response, _MAX_BYTES)
         finally:
