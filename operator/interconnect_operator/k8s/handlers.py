@@ -9,7 +9,6 @@ controller owns the rest (``controller.py`` and the parts it composes).
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import os
 import socket
@@ -18,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from interconnect_operator.k8s.bodies import compact_object
 from interconnect_operator.k8s.controller import Controller
 from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
 from interconnect_operator.k8s.leader import LeaseElector
@@ -165,13 +165,10 @@ async def link_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 def _slim(obj: Any) -> dict[str, Any]:
-    """A private copy of a watched object without ``managedFields``.
+    """A private, compact copy of a watched object without ``managedFields``.
 
     The controller keeps the latest body of every link; managedFields (large
-    under server-side apply) are never read, so they are not kept.
+    under server-side apply) are never read, so they are not kept, and the
+    strings are interned (k8s/bodies.py).
     """
-    body: dict[str, Any] = copy.deepcopy({k: v for k, v in obj.items() if k != "metadata"})
-    body["metadata"] = copy.deepcopy(
-        {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
-    )
-    return body
+    return compact_object(obj)

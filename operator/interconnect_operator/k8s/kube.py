@@ -22,6 +22,7 @@ import httpx
 import kopf
 
 from interconnect_operator.api.transport import ProviderTransport
+from interconnect_operator.k8s.bodies import compact_object
 from interconnect_operator.k8s.event_body import (
     EventSeries,
     new_event,
@@ -145,12 +146,10 @@ class KubeClient:
             except ValueError:
                 message = response.text
             raise KubeError(response.status_code, message)
-        result: dict[str, Any] = response.json()
-        metadata = result.get("metadata")
-        if isinstance(metadata, dict):
-            # Never read, and large under server-side apply: not kept in memory.
-            metadata.pop("managedFields", None)
-        return result
+        result = response.json()
+        # What the server answers is often kept (a link's status after a patch):
+        # a compact copy, without managedFields (never read, large under SSA).
+        return compact_object(result) if isinstance(result, dict) else {}
 
     async def _send(
         self, method: str, path: str, content: bytes | None, content_type: str | None
