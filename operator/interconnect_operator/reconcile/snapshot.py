@@ -219,6 +219,7 @@ class PoolSnapshot:
     # recorded change. Decisions read these once per step and link, so
     # recomputing them from all connections each time made a burst O(N^2).
     _views: dict[Side, list[InterconnectView]] = field(default_factory=dict, repr=False)
+    _allocated: dict[tuple[Side, str], int] = field(default_factory=dict, repr=False)
     _usage: dict[tuple[str, str], ChannelUsage] = field(default_factory=dict, repr=False)
 
     def side(self, side: Side) -> SideView:
@@ -230,10 +231,20 @@ class PoolSnapshot:
         channel: str | None = None,
         *,
         usage: bool = True,
+        capacity: bool = True,
     ) -> None:
-        """Forget derived data after a change: capacity always; channel usage
-        of the interconnect (or one channel of it) unless ``usage`` is False."""
-        self._views.clear()
+        """Forget derived data after a change of ``interconnect`` (all when None):
+        its capacity unless ``capacity`` is False (a feature changes no
+        bandwidth), and its channel usage (or one channel's) unless ``usage``
+        is False. Other interconnects keep theirs: one link's step costs
+        O(connections of its interconnect), not O(connections of the pool)."""
+        if capacity:
+            self._views.clear()
+            if interconnect is None:
+                self._allocated.clear()
+            else:
+                for side in Side:
+                    self._allocated.pop((side, interconnect), None)
         if not usage:
             return
         if interconnect is None:
@@ -243,6 +254,14 @@ class PoolSnapshot:
                 del self._usage[key]
         else:
             self._usage.pop((interconnect, channel), None)
+
+    def allocated_mbps(self, side: Side, interconnect: str) -> int:
+        """``SideView.allocated_mbps``, kept until the interconnect's connections change."""
+        key = (side, interconnect)
+        cached = self._allocated.get(key)
+        if cached is None:
+            cached = self._allocated[key] = self.side(side).allocated_mbps(interconnect)
+        return cached
 
     def channel_usage(self, interconnect: str, channel: str) -> ChannelUsage:
         """VLANs and subnets in use on a channel, on both sides together (P9)."""
@@ -280,7 +299,7 @@ class PoolSnapshot:
                     id=ix_id,
                     state=InterconnectState(ix.state or "UNKNOWN"),
                     max_bandwidth_mbps=ix.max_bandwidth_mbps or 0,
-                    allocated_mbps=view.allocated_mbps(ix_id),
+                    allocated_mbps=self.allocated_mbps(side, ix_id),
                     supported_sizes_mbps=tuple(ix.supported_connection_size_mbps or ()),
                     channels=tuple(c.id for c in view.channels.get(ix_id, [])),
                 )

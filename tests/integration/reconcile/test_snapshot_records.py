@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, SecretStr
 
@@ -18,6 +19,8 @@ from interconnect_operator.protocol.types import ProvisioningState, Side
 from interconnect_operator.reconcile.snapshot import (
     ConnectionRecord,
     FeatureRecord,
+    PoolSnapshot,
+    SideView,
     feature_view,
 )
 
@@ -104,3 +107,45 @@ def test_records_are_smaller_than_the_wire_models() -> None:
     wire = _feature()
     record = FeatureRecord.of(wire)
     assert sys.getsizeof(record) < sys.getsizeof(wire) + sys.getsizeof(wire.__dict__)
+
+
+def _ix(name: str) -> models.Interconnect:
+    return models.Interconnect.model_validate(
+        {"name": f"providers/aws/environments/e/interconnects/{name}", "maxBandwidthMbps": 10000}
+    )
+
+
+def _two_interconnects() -> PoolSnapshot:
+    sides = []
+    for provider in ("gcp", "aws"):
+        view = SideView(provider=provider)
+        view.interconnects = {"ix1": _ix("ix1"), "ix2": _ix("ix2")}
+        view.connections = {
+            "ix1": {"u1": ConnectionRecord(bandwidth_mbps=1000)},
+            "ix2": {"u2": ConnectionRecord(bandwidth_mbps=2000)},
+        }
+        sides.append(view)
+    return PoolSnapshot("e", sides[0], sides[1], taken_at=datetime.now(UTC))
+
+
+def _allocated(snapshot: PoolSnapshot, side: Side) -> dict[str, int]:
+    return {v.id: v.allocated_mbps for v in snapshot.interconnect_views(side)}
+
+
+def test_capacity_is_recomputed_only_for_the_interconnect_that_changed() -> None:
+    snapshot = _two_interconnects()
+    assert _allocated(snapshot, Side.RESPONDER) == {"ix1": 1000, "ix2": 2000}
+    views = snapshot.interconnect_views(Side.RESPONDER)
+    # A feature changes no bandwidth: the views are kept as they are.
+    snapshot.invalidate("ix1", "ch1", capacity=False)
+    assert snapshot.interconnect_views(Side.RESPONDER) is views
+    # A connection on ix1: ix1 is summed again, ix2's sum is kept (a stale
+    # ix2 figure shows here: its connections change behind the cache's back).
+    snapshot.responder.connections["ix1"]["u3"] = ConnectionRecord(bandwidth_mbps=500)
+    snapshot.responder.connections["ix2"]["u4"] = ConnectionRecord(bandwidth_mbps=500)
+    snapshot.invalidate("ix1", usage=False)
+    assert _allocated(snapshot, Side.RESPONDER) == {"ix1": 1500, "ix2": 2000}
+    # Everything forgotten: both summed again.
+    snapshot.invalidate()
+    assert _allocated(snapshot, Side.RESPONDER) == {"ix1": 1500, "ix2": 2500}
+    assert _allocated(snapshot, Side.NEGOTIATOR) == {"ix1": 1000, "ix2": 2000}
