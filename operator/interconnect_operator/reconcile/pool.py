@@ -251,7 +251,7 @@ class PoolRuntime:
 
         def change(snapshot: PoolSnapshot) -> None:
             snapshot.side(side).connections.setdefault(interconnect, {})[uuid] = record
-            snapshot.invalidate(interconnect, usage=False)
+            snapshot.invalidate(interconnect, usage=False, uuid=uuid)
 
         self._apply(change)
 
@@ -260,7 +260,7 @@ class PoolRuntime:
             view = snapshot.side(side)
             view.connections.get(interconnect, {}).pop(uuid, None)
             view.features.get(interconnect, {}).pop(uuid, None)
-            snapshot.invalidate(interconnect)
+            snapshot.invalidate(interconnect, uuid=uuid)
 
         self._apply(change)
 
@@ -272,14 +272,14 @@ class PoolRuntime:
         def change(snapshot: PoolSnapshot) -> None:
             view = snapshot.side(side)
             view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = record
-            snapshot.invalidate(interconnect, channel, capacity=False)
+            snapshot.invalidate(interconnect, channel, capacity=False, uuid=uuid)
 
         self._apply(change)
 
     def forget_feature(self, side: Side, interconnect: str, uuid: str, channel: str) -> None:
         def change(snapshot: PoolSnapshot) -> None:
             snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).pop(channel, None)
-            snapshot.invalidate(interconnect, channel, capacity=False)
+            snapshot.invalidate(interconnect, channel, capacity=False, uuid=uuid)
 
         self._apply(change)
 

@@ -221,6 +221,9 @@ class PoolSnapshot:
     _views: dict[Side, list[InterconnectView]] = field(default_factory=dict, repr=False)
     _allocated: dict[tuple[Side, str], int] = field(default_factory=dict, repr=False)
     _usage: dict[tuple[str, str], ChannelUsage] = field(default_factory=dict, repr=False)
+    _observations: dict[str, dict[tuple[Side, str, str], ProviderObservation]] = field(
+        default_factory=dict, repr=False
+    )
 
     def side(self, side: Side) -> SideView:
         return self.negotiator if side is Side.NEGOTIATOR else self.responder
@@ -232,12 +235,18 @@ class PoolSnapshot:
         *,
         usage: bool = True,
         capacity: bool = True,
+        uuid: str | None = None,
     ) -> None:
         """Forget derived data after a change of ``interconnect`` (all when None):
         its capacity unless ``capacity`` is False (a feature changes no
-        bandwidth), and its channel usage (or one channel's) unless ``usage``
-        is False. Other interconnects keep theirs: one link's step costs
+        bandwidth), its channel usage (or one channel's) unless ``usage`` is
+        False, and what the connection ``uuid`` (every one when None) looks
+        like. Other interconnects keep theirs: one link's step costs
         O(connections of its interconnect), not O(connections of the pool)."""
+        if uuid is None:
+            self._observations.clear()
+        else:
+            self._observations.pop(uuid, None)
         if capacity:
             self._views.clear()
             if interconnect is None:
@@ -310,7 +319,15 @@ class PoolSnapshot:
     def observation(
         self, side: Side, shared_uuid: str, providers: Mapping[Side, str]
     ) -> ProviderObservation:
-        """What ``side`` holds under ``shared_uuid`` (one entry per interconnect)."""
+        """What ``side`` holds under ``shared_uuid`` (one entry per interconnect).
+
+        Kept until a change of that connection (``invalidate``): a link's
+        decisions read it at every step."""
+        key = (side, providers[Side.NEGOTIATOR], providers[Side.RESPONDER])
+        kept = self._observations.setdefault(shared_uuid, {})
+        cached = kept.get(key)
+        if cached is not None:
+            return cached
         view = self.side(side)
         connections: dict[str, ConnectionView] = {}
         for ix_id, by_id in view.connections.items():
@@ -319,7 +336,8 @@ class PoolSnapshot:
                 continue
             features = view.features.get(ix_id, {}).get(shared_uuid, {})
             connections[ix_id] = connection_view(ix_id, connection, features, providers)
-        return ProviderObservation(side=side, connections=connections)
+        observation = kept[key] = ProviderObservation(side=side, connections=connections)
+        return observation
 
     def fingerprints(self) -> dict[str, tuple[object, ...]]:
         """Per shared UUID, what a link's status depends on (to wake only changed links)."""

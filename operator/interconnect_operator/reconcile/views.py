@@ -9,6 +9,7 @@ allocation reads.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 
@@ -84,9 +85,14 @@ def unverified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> dict[Sid
 def mark_verified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> None:
     """Record VERIFIED on both sides' connections (until the next refresh says otherwise)."""
     for side in Side:
-        connection = snapshot.side(side).connections.get(interconnect, {}).get(uuid)
+        held = snapshot.side(side).connections.get(interconnect, {})
+        connection = held.get(uuid)
         if connection is not None:
-            connection.verification_state = VerificationState.VERIFIED.value
+            # A new record, never the listed one changed in place (records are shared).
+            held[uuid] = dataclasses.replace(
+                connection, verification_state=VerificationState.VERIFIED.value
+            )
+    snapshot.invalidate(interconnect, usage=False, capacity=False, uuid=uuid)
 
 
 def deferral(snapshot: PoolSnapshot | None, uuid: str) -> tuple[bool, dt.timedelta | None]:
