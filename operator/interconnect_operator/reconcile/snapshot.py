@@ -501,6 +501,11 @@ class SideReader:
         self.pages_reused = 0
         """Pages whose digest matched the last read: records reused as they were."""
 
+    @property
+    def cached_pages(self) -> int:
+        """Pages held from the last successful read (the cache's whole size)."""
+        return sum(len(held) for held in self._pages.values())
+
     async def read(self, *, with_channels: bool = True) -> SideView:
         """One bulk read. Environment, interconnects and channels (set up out of
         band, they rarely change) are re-read every STATIC_REFRESH_EVERY reads;
