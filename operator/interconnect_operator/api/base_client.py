@@ -20,7 +20,14 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
@@ -93,6 +100,9 @@ ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 ConvertedT = TypeVar("ConvertedT")
 
+CONVERT_SLICE = 250
+"""Items converted between two turns of the event loop while a page is converted."""
+
 
 def page_digest(body: bytes) -> bytes:
     """The digest of a raw response body (16 bytes of BLAKE2b): equal bodies,
@@ -103,7 +113,7 @@ def page_digest(body: bytes) -> bytes:
 @dataclass(frozen=True, slots=True)
 class DigestedPage(Generic[ConvertedT]):
     """One list page as a bulk reader keeps it: the digest of its raw body,
-    the token of the page after it, and what the reader converted it into.
+    the token of the page after it, and what the reader converted its items into.
 
     A page is a pure function of its bytes, so a reader holding a page by
     its digest can reuse it wherever the same bytes come back (the same
@@ -112,7 +122,7 @@ class DigestedPage(Generic[ConvertedT]):
 
     digest: bytes
     next_page_token: str | None
-    items: ConvertedT
+    items: tuple[ConvertedT, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,7 +509,7 @@ class BaseProviderClient:
         self,
         operation_id: str,
         page_model: type[ModelT],
-        convert: Callable[[ModelT], ConvertedT],
+        convert: Callable[[ModelT], Iterable[ConvertedT]],
         known: Mapping[bytes, DigestedPage[ConvertedT]],
         *,
         ids: Mapping[str, str] | None = None,
@@ -509,9 +519,10 @@ class BaseProviderClient:
 
         A page whose digest is in ``known`` is that entry, reused: its body is
         not decoded and ``convert`` does not run. Any other page is parsed
-        (the same errors as ``_pages``) and converted. Between pages the event
-        loop gets a turn, so a large refresh does not hold it for its whole
-        length. Bounds as ``_pages``: MAX_PAGES, a repeated token is an error.
+        (the same errors as ``_pages``) and converted (``convert`` yields the
+        page's items). The event loop gets a turn between pages, after a parse
+        and every CONVERT_SLICE converted items, so a large refresh does not
+        hold it for its whole length. Bounds as ``_pages``: MAX_PAGES, a repeated token is an error.
         """
         params: dict[str, str] = {}
         if page_size is not None:
@@ -541,7 +552,12 @@ class BaseProviderClient:
             else:
                 digest, model = got
                 token = getattr(model, "next_page_token", None)
-                page = DigestedPage(digest, token or None, convert(model))
+                items: list[ConvertedT] = []
+                for item in convert(model):
+                    items.append(item)
+                    if len(items) % CONVERT_SLICE == 0:
+                        await asyncio.sleep(0)
+                page = DigestedPage(digest, token or None, tuple(items))
             yield page
             token = page.next_page_token
             if not token:

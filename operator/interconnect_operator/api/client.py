@@ -24,7 +24,7 @@ is reused without decoding (:meth:`~.base_client.BaseProviderClient._digested_pa
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from pydantic import SecretStr
@@ -327,7 +327,7 @@ class ProviderClient(BaseProviderClient):
         self,
         environment: str,
         interconnect: str,
-        convert: Callable[[ListConnectionsResponse], ConvertedT],
+        convert: Callable[[ListConnectionsResponse], Iterable[ConvertedT]],
         known: Mapping[bytes, DigestedPage[ConvertedT]],
         *,
         page_size: int | None = None,
@@ -492,7 +492,7 @@ class ProviderClient(BaseProviderClient):
         environment: str,
         interconnect: str,
         connection: str,
-        convert: Callable[[ListFeaturesResponse], ConvertedT],
+        convert: Callable[[ListFeaturesResponse], Iterable[ConvertedT]],
         known: Mapping[bytes, DigestedPage[ConvertedT]],
         *,
         page_size: int | None = None,

@@ -31,7 +31,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -440,25 +440,24 @@ def feature_channel(feature: models.Feature) -> str | None:
     return last_id(feature.channel)
 
 
-ConnectionPage = tuple[tuple[str, ConnectionRecord], ...]
-"""A ListConnections page converted: (connection id, record) in list order."""
-FeaturePage = tuple[tuple[str, str, FeatureRecord], ...]
-"""A ListFeatures page converted: (connection id, channel id, record) in list order."""
+ConnectionItem = tuple[str, ConnectionRecord]
+"""A listed connection converted: (connection id, record)."""
+FeatureItem = tuple[str, str, FeatureRecord]
+"""A listed feature converted: (connection id, channel id, record)."""
 
 
-def connection_page(page: models.ListConnectionsResponse) -> ConnectionPage:
+def connection_items(page: models.ListConnectionsResponse) -> Iterator[ConnectionItem]:
     """The records of one ListConnections page (unnamed connections skipped)."""
-    return tuple(
-        (last_id(c.name), ConnectionRecord.of(c)) for c in page.connections or () if c.name
-    )
+    for connection in page.connections or ():
+        if connection.name:
+            yield last_id(connection.name), ConnectionRecord.of(connection)
 
 
-def feature_page(
+def feature_items(
     page: models.ListFeaturesResponse, connection_id: str | None = None
-) -> FeaturePage:
+) -> Iterator[FeatureItem]:
     """The records of one ListFeatures page; ``connection_id`` for a page of one
     connection, None for a wildcard page (the id is read from each name)."""
-    entries: list[tuple[str, str, FeatureRecord]] = []
     for feature in page.features or ():
         channel = feature_channel(feature)
         if channel is None or not feature.name:
@@ -470,8 +469,7 @@ def feature_page(
             if len(parts) < 4:
                 continue
             owner = parts[-3]
-        entries.append((owner, channel, FeatureRecord.of(feature)))
-    return tuple(entries)
+        yield owner, channel, FeatureRecord.of(feature)
 
 
 PageCache = dict[bytes, DigestedPage[Any]]
@@ -548,7 +546,7 @@ class SideReader:
             known, kept = self._pages.get(key, {}), pages.setdefault(key, {})
             connections: dict[str, ConnectionRecord] = {}
             async for page in self._client.connection_pages(
-                env, ix_id, connection_page, known, page_size=PAGE_SIZE
+                env, ix_id, connection_items, known, page_size=PAGE_SIZE
             ):
                 self._count(page, known, kept)
                 connections.update(page.items)
@@ -583,7 +581,7 @@ class SideReader:
             try:
                 self.calls += 1
                 async for page in self._client.feature_pages(
-                    env, ix_id, WILDCARD, feature_page, known, page_size=PAGE_SIZE
+                    env, ix_id, WILDCARD, feature_items, known, page_size=PAGE_SIZE
                 ):
                     self._count(page, known, kept)
                     _file_features(result, page.items)
@@ -604,7 +602,7 @@ class SideReader:
                     env,
                     ix_id,
                     connection_id,
-                    functools.partial(feature_page, connection_id=connection_id),
+                    functools.partial(feature_items, connection_id=connection_id),
                     known,
                 ):
                     self._count(page, known, kept)
@@ -614,7 +612,9 @@ class SideReader:
         return result
 
 
-def _file_features(result: dict[str, dict[str, FeatureRecord]], entries: FeaturePage) -> None:
+def _file_features(
+    result: dict[str, dict[str, FeatureRecord]], entries: Iterable[FeatureItem]
+) -> None:
     """Add a page's features to ``result`` (fresh dicts; the records are shared)."""
     for connection_id, channel, record in entries:
         by_channel = result.get(connection_id)

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from interconnect_operator.api import models
-from interconnect_operator.api.base_client import MAX_PAGES, DigestedPage, page_digest
+from interconnect_operator.api.base_client import (
+    CONVERT_SLICE,
+    MAX_PAGES,
+    DigestedPage,
+    page_digest,
+)
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import Forbidden, InvalidResponse
 from tests.unit.api.conftest import Peer
@@ -209,3 +214,37 @@ async def test_the_loop_gets_a_turn_between_pages(
     assert len(pages) == 10
     # The other task ran while pages 1..9 were being read, not only before or after.
     assert len({n for n in seen if 0 < n < 10}) >= 8
+
+
+async def test_the_loop_gets_turns_while_a_large_page_is_converted(
+    client: ProviderClient, peer: Peer
+) -> None:
+    _serve(peer, _body(list(range(4 * CONVERT_SLICE))))
+    converted: list[int] = [0]
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    def convert(page: models.ListConnectionsResponse) -> Iterator[str]:
+        for connection in page.connections or ():
+            converted[0] += 1
+            yield connection.name or ""
+
+    async def other_task() -> None:
+        while not done.is_set():
+            seen.append(converted[0])
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_task())
+    await asyncio.sleep(0)
+    try:
+        pages = [page async for page in client.connection_pages("e", "i", convert, {})]
+    finally:
+        done.set()
+        await ticker
+    assert len(pages[0].items) == 4 * CONVERT_SLICE
+    # Turns in the middle of the one page's conversion, not only around it.
+    assert {n for n in seen if 0 < n < 4 * CONVERT_SLICE} == {
+        CONVERT_SLICE,
+        2 * CONVERT_SLICE,
+        3 * CONVERT_SLICE,
+    }
