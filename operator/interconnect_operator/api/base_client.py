@@ -105,9 +105,10 @@ CONVERT_SLICE = 250
 
 
 def page_digest(body: bytes) -> bytes:
-    """The digest of a raw response body (16 bytes of BLAKE2b): equal bodies,
-    equal pages. Computed on the bytes as read, before any parse."""
-    return hashlib.blake2b(body, digest_size=16).digest()
+    """The digest of a raw response body (BLAKE2b, 32 bytes): equal bodies,
+    equal pages. Computed on the bytes as read, before any parse. Collision
+    resistant, so a peer cannot make one page read as another it served."""
+    return hashlib.blake2b(body, digest_size=32).digest()
 
 
 @dataclass(frozen=True, slots=True)
