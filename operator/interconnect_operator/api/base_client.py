@@ -4,22 +4,33 @@
 call needs: the path from the operation table, the body serialized once,
 a bounded read of the answer, typed errors (P32), retries (P33), pages
 followed with a bound, and a record of each attempt for the metrics hook.
+Bulk readers can follow pages digested (``_digested_pages``): each raw body
+is hashed before any parse, and a page whose digest the reader already holds
+is neither decoded nor converted again.
 `ProviderClient` (client.py) adds one typed method per operation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
 import ssl
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Generic, Self, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -57,9 +68,11 @@ __all__ = [
     "MAX_PAGES",
     "MAX_RESPONSE_BYTES",
     "BaseProviderClient",
+    "DigestedPage",
     "RequestRecord",
     "ResponseTooLarge",
     "collect",
+    "page_digest",
     "read_bounded",
 ]
 
@@ -84,6 +97,33 @@ def mutating(operation: Operation) -> bool:
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+ConvertedT = TypeVar("ConvertedT")
+
+CONVERT_SLICE = 250
+"""Items converted between two turns of the event loop while a page is converted."""
+
+
+def page_digest(body: bytes) -> bytes:
+    """The digest of a raw response body (BLAKE2b, 32 bytes): equal bodies,
+    equal pages. Computed on the bytes as read, before any parse. Collision
+    resistant, so a peer cannot make one page read as another it served."""
+    return hashlib.blake2b(body, digest_size=32).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestedPage(Generic[ConvertedT]):
+    """One list page as a bulk reader keeps it: the digest of its raw body,
+    the token of the page after it, and what the reader converted its items into.
+
+    A page is a pure function of its bytes, so a reader holding a page by
+    its digest can reuse it wherever the same bytes come back (the same
+    position, or another one after an insertion shifted the list).
+    """
+
+    digest: bytes
+    next_page_token: str | None
+    items: tuple[ConvertedT, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +391,28 @@ class BaseProviderClient:
         body: BaseModel | None = None,
         request_id: str | None = None,
     ) -> ModelT:
+        return await self._exchange(
+            operation_id,
+            lambda response: self._parse(operation_id, response, response_model),
+            ids=ids,
+            params=params,
+            body=body,
+            request_id=request_id,
+        )
+
+    async def _exchange(
+        self,
+        operation_id: str,
+        read: Callable[[httpx.Response], ResultT],
+        *,
+        ids: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        body: BaseModel | None = None,
+        request_id: str | None = None,
+    ) -> ResultT:
+        """One logical call with its retries (P33); ``read`` turns a success
+        into the result inside the retry loop, so an unreadable answer is
+        handled exactly as it always was (an :class:`InvalidResponse`)."""
         operation = OPERATIONS[operation_id]
         path = self._path(operation, **(ids or {}))
         if mutating(operation):
@@ -372,7 +434,7 @@ class BaseProviderClient:
             try:
                 response = await self._attempt(operation, path, params, content, attempt)
                 if response.is_success:
-                    return self._parse(operation_id, response, response_model)
+                    return read(response)
                 raise error_for_status(
                     operation_id,
                     response.status_code,
@@ -436,6 +498,69 @@ class BaseProviderClient:
             page = await self._call(operation_id, page_model, ids=ids, params=params or None)
             yield page
             token = getattr(page, "next_page_token", None)
+            if not token:
+                return
+            if token in seen:
+                # A peer that repeats a token would make us loop forever.
+                raise InvalidResponse(operation_id, "page token repeated")
+            seen.add(token)
+            params["pageToken"] = token
+
+    async def _digested_pages(
+        self,
+        operation_id: str,
+        page_model: type[ModelT],
+        convert: Callable[[ModelT], Iterable[ConvertedT]],
+        known: Mapping[bytes, DigestedPage[ConvertedT]],
+        *,
+        ids: Mapping[str, str] | None = None,
+        page_size: int | None = None,
+    ) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
+        """All pages of a list, each with the digest of its raw body.
+
+        A page whose digest is in ``known`` is that entry, reused: its body is
+        not decoded and ``convert`` does not run. Any other page is parsed
+        (the same errors as ``_pages``) and converted (``convert`` yields the
+        page's items). The event loop gets a turn between pages, after a parse
+        and every CONVERT_SLICE converted items, so a large refresh does not
+        hold it for its whole length. Bounds as ``_pages``: MAX_PAGES, a repeated token is an error.
+        """
+        params: dict[str, str] = {}
+        if page_size is not None:
+            params["pageSize"] = str(page_size)
+
+        def digest_or_parse(
+            response: httpx.Response,
+        ) -> DigestedPage[ConvertedT] | tuple[bytes, ModelT]:
+            digest = page_digest(response.content)
+            hit = known.get(digest)
+            if hit is not None:
+                return hit
+            return digest, self._parse(operation_id, response, page_model)
+
+        seen: set[str] = set()
+        while True:
+            if len(seen) >= MAX_PAGES:
+                raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
+            got = await self._exchange(
+                operation_id, digest_or_parse, ids=ids, params=dict(params) or None
+            )
+            # Parse and conversion of a page, and pages one after another, are
+            # separate turns of the loop: a link step waiting on it runs between.
+            await asyncio.sleep(0)
+            if isinstance(got, DigestedPage):
+                page = got
+            else:
+                digest, model = got
+                token = getattr(model, "next_page_token", None)
+                items: list[ConvertedT] = []
+                for item in convert(model):
+                    items.append(item)
+                    if len(items) % CONVERT_SLICE == 0:
+                        await asyncio.sleep(0)
+                page = DigestedPage(digest, token or None, tuple(items))
+            yield page
+            token = page.next_page_token
             if not token:
                 return
             if token in seen:

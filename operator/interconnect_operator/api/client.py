@@ -17,16 +17,24 @@ What every call gets (from :class:`~.base_client.BaseProviderClient`):
   operation, status and latency, never bodies (they may hold secrets).
 
 List operations are async iterators over all pages; ``*_all`` variants
-collect them into lists.
+collect them into lists. ``*_pages`` variants (the bulk lists a pool refresh
+reads) yield digested pages: a page whose raw body the caller already holds
+is reused without decoding (:meth:`~.base_client.BaseProviderClient._digested_pages`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from pydantic import SecretStr
 
-from interconnect_operator.api.base_client import BaseProviderClient, RequestRecord, collect
+from interconnect_operator.api.base_client import (
+    BaseProviderClient,
+    DigestedPage,
+    RequestRecord,
+    collect,
+)
 from interconnect_operator.api.models import (
     AddCommentRequest,
     AddCommentResponse,
@@ -62,7 +70,16 @@ from interconnect_operator.api.models import (
 )
 from interconnect_operator.api.operations import OPERATIONS, Operation
 
-__all__ = ["OPERATIONS", "Operation", "ProviderClient", "RequestRecord", "collect"]
+__all__ = [
+    "OPERATIONS",
+    "DigestedPage",
+    "Operation",
+    "ProviderClient",
+    "RequestRecord",
+    "collect",
+]
+
+ConvertedT = TypeVar("ConvertedT")
 
 
 class ProviderClient(BaseProviderClient):
@@ -306,6 +323,25 @@ class ProviderClient(BaseProviderClient):
             for item in page.connections or ():
                 yield item
 
+    def connection_pages(
+        self,
+        environment: str,
+        interconnect: str,
+        convert: Callable[[ListConnectionsResponse], Iterable[ConvertedT]],
+        known: Mapping[bytes, DigestedPage[ConvertedT]],
+        *,
+        page_size: int | None = None,
+    ) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
+        """ListConnections, all pages digested; pages in ``known`` are reused."""
+        return self._digested_pages(
+            "ListConnections",
+            ListConnectionsResponse,
+            convert,
+            known,
+            ids={"environment": environment, "interconnect": interconnect},
+            page_size=page_size,
+        )
+
     async def list_connections_all(
         self, environment: str, interconnect: str, *, page_size: int | None = None
     ) -> list[Connection]:
@@ -450,6 +486,30 @@ class ProviderClient(BaseProviderClient):
         ):
             for item in page.features or ():
                 yield item
+
+    def feature_pages(
+        self,
+        environment: str,
+        interconnect: str,
+        connection: str,
+        convert: Callable[[ListFeaturesResponse], Iterable[ConvertedT]],
+        known: Mapping[bytes, DigestedPage[ConvertedT]],
+        *,
+        page_size: int | None = None,
+    ) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
+        """ListFeatures, all pages digested; pages in ``known`` are reused."""
+        return self._digested_pages(
+            "ListFeatures",
+            ListFeaturesResponse,
+            convert,
+            known,
+            ids={
+                "environment": environment,
+                "interconnect": interconnect,
+                "connection": connection,
+            },
+            page_size=page_size,
+        )
 
     async def list_features_all(
         self,

@@ -166,6 +166,12 @@ class PoolRuntime:
     def client(self, side: Side) -> ProviderClient:
         return self.clients[side]
 
+    def page_counts(self) -> tuple[int, int]:
+        """List pages the refreshes decoded and reused so far (both sides):
+        a steady pool reuses nearly all (reconcile.snapshot)."""
+        readers = self._readers.values()
+        return sum(r.pages_decoded for r in readers), sum(r.pages_reused for r in readers)
+
     @property
     def providers(self) -> dict[Side, str]:
         """Provider names by side (what link status and metrics name)."""

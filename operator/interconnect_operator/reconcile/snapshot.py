@@ -13,6 +13,12 @@ but a wire Feature is five pydantic models (config, BGP ends), each with a
 ``__dict__`` and pydantic's bookkeeping; the pages' models are garbage as
 soon as a refresh has read them.
 
+Connections and features are read as digested pages: a page whose raw body
+equals one of the last read (same digest) reuses that read's records, so a
+steady-state refresh neither decodes nor converts what did not change. The
+records are immutable and each snapshot gets fresh dicts holding them, so
+what the reconcilers record into one snapshot never leaks into the next.
+
 Features are listed per interconnect with the collection wildcard ``-`` for
 the connection segment (AIP-159 style: ``connections/-/features``). A provider
 that refuses the wildcard is read per connection instead, which is correct
@@ -25,14 +31,15 @@ import asyncio
 import functools
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import SecretStr
 
 from interconnect_operator.api import models
-from interconnect_operator.api.client import ProviderClient
+from interconnect_operator.api.client import DigestedPage, ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
 from interconnect_operator.api.names import last_id, provider_ref_id
 from interconnect_operator.protocol.allocation import ChannelUsage
@@ -72,9 +79,13 @@ class ChannelInfo:
     """``obfuscatedDeviceId``: equal ids mean one device (resiliency audit)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionRecord:
-    """What decisions read of a provider's connection (P5-P7, P14, P22)."""
+    """What decisions read of a provider's connection (P5-P7, P14, P22).
+
+    Immutable: one record is shared by every snapshot whose page carried the
+    same bytes; a change is a new record (``dataclasses.replace``).
+    """
 
     bandwidth_mbps: int | None = None
     name: str | None = None
@@ -466,8 +477,50 @@ def feature_channel(feature: models.Feature) -> str | None:
     return last_id(feature.channel)
 
 
+ConnectionItem = tuple[str, ConnectionRecord]
+"""A listed connection converted: (connection id, record)."""
+FeatureItem = tuple[str, str, FeatureRecord]
+"""A listed feature converted: (connection id, channel id, record)."""
+
+
+def connection_items(page: models.ListConnectionsResponse) -> Iterator[ConnectionItem]:
+    """The records of one ListConnections page (unnamed connections skipped)."""
+    for connection in page.connections or ():
+        if connection.name:
+            yield last_id(connection.name), ConnectionRecord.of(connection)
+
+
+def feature_items(
+    page: models.ListFeaturesResponse, connection_id: str | None = None
+) -> Iterator[FeatureItem]:
+    """The records of one ListFeatures page; ``connection_id`` for a page of one
+    connection, None for a wildcard page (the id is read from each name)."""
+    for feature in page.features or ():
+        channel = feature_channel(feature)
+        if channel is None or not feature.name:
+            continue
+        owner = connection_id
+        if owner is None:
+            # .../connections/{k}/features/{f}: the connection id is two segments up.
+            parts = feature.name.split("/")
+            if len(parts) < 4:
+                continue
+            owner = parts[-3]
+        yield owner, channel, FeatureRecord.of(feature)
+
+
+PageCache = dict[bytes, DigestedPage[Any]]
+
+
 class SideReader:
-    """Reads one provider's view of an environment in bulk."""
+    """Reads one provider's view of an environment in bulk.
+
+    Keeps, per listed (interconnect, list), the digested pages of the last
+    successful read: one entry per page actually listed, replaced by every
+    successful read, so an interconnect (or, per connection, a connection) no
+    longer listed drops out. A failed read leaves the cache as it was; it
+    never holds more than pages whose bytes it converted itself.
+    """
 
     def __init__(self, client: ProviderClient, provider: str, environment: str) -> None:
         self._client = client
@@ -476,7 +529,17 @@ class SideReader:
         self._wildcard_ok = True
         self._reads = 0
         self._static: SideView | None = None
+        self._pages: dict[tuple[str, str, str], PageCache] = {}
         self.calls = 0
+        self.pages_decoded = 0
+        """Pages parsed and converted (their digest was new)."""
+        self.pages_reused = 0
+        """Pages whose digest matched the last read: records reused as they were."""
+
+    @property
+    def cached_pages(self) -> int:
+        """Pages held from the last successful read (the cache's whole size)."""
+        return sum(len(held) for held in self._pages.values())
 
     async def read(self, *, with_channels: bool = True) -> SideView:
         """One bulk read. Environment, interconnects and channels (set up out of
@@ -487,6 +550,7 @@ class SideReader:
         static = self._static
         full = static is None or self._reads % STATIC_REFRESH_EVERY == 0
         self._reads += 1
+        pages: dict[tuple[str, str, str], PageCache] = {}
         if full or static is None:
             self.calls += 2
             view.environment = await self._client.get_environment(env)
@@ -515,30 +579,49 @@ class SideReader:
                     if ch.name
                 ]
             self.calls += 1
-            view.connections[ix_id] = {
-                last_id(c.name): ConnectionRecord.of(c)
-                async for c in self._client.list_connections(env, ix_id, page_size=PAGE_SIZE)
-                if c.name
-            }
-            view.features[ix_id] = await self._features(ix_id, view.connections[ix_id])
+            key = (ix_id, "connections", "")
+            known, kept = self._pages.get(key, {}), pages.setdefault(key, {})
+            connections: dict[str, ConnectionRecord] = {}
+            async for page in self._client.connection_pages(
+                env, ix_id, connection_items, known, page_size=PAGE_SIZE
+            ):
+                self._count(page, known, kept)
+                connections.update(page.items)
+            view.connections[ix_id] = connections
+            view.features[ix_id] = await self._features(ix_id, connections, pages)
 
         await asyncio.gather(*(one(ix_id) for ix_id in view.interconnects))
+        # Only a read that completed replaces the pages it holds.
+        self._pages = pages
         if full:
             self._static = view
         return view
 
+    def _count(self, page: DigestedPage[Any], known: PageCache, kept: PageCache) -> None:
+        if known.get(page.digest) is page:
+            self.pages_reused += 1
+        else:
+            self.pages_decoded += 1
+        kept[page.digest] = page
+
     async def _features(
-        self, ix_id: str, connections: Mapping[str, ConnectionRecord]
+        self,
+        ix_id: str,
+        connections: Mapping[str, ConnectionRecord],
+        pages: dict[tuple[str, str, str], PageCache],
     ) -> dict[str, dict[str, FeatureRecord]]:
         env = self._environment
         result: dict[str, dict[str, FeatureRecord]] = {}
         if self._wildcard_ok:
+            key = (ix_id, "features", WILDCARD)
+            known, kept = self._pages.get(key, {}), pages.setdefault(key, {})
             try:
                 self.calls += 1
-                async for feature in self._client.list_features(
-                    env, ix_id, WILDCARD, page_size=PAGE_SIZE
+                async for page in self._client.feature_pages(
+                    env, ix_id, WILDCARD, feature_items, known, page_size=PAGE_SIZE
                 ):
-                    _file_feature(result, feature)
+                    self._count(page, known, kept)
+                    _file_features(result, page.items)
                 return result
             except (InvalidRequest, NotFound):
                 logger.info(
@@ -546,31 +629,35 @@ class SideReader:
                     self._provider,
                 )
                 self._wildcard_ok = False
+                pages.pop(key, None)
         for connection_id in connections:
             self.calls += 1
+            key = (ix_id, "features", connection_id)
+            known, kept = self._pages.get(key, {}), pages.setdefault(key, {})
             try:
-                async for feature in self._client.list_features(env, ix_id, connection_id):
-                    _file_feature(result, feature, connection_id)
+                async for page in self._client.feature_pages(
+                    env,
+                    ix_id,
+                    connection_id,
+                    functools.partial(feature_items, connection_id=connection_id),
+                    known,
+                ):
+                    self._count(page, known, kept)
+                    _file_features(result, page.items)
             except NotFound:
                 continue
         return result
 
 
-def _file_feature(
-    result: dict[str, dict[str, FeatureRecord]],
-    feature: models.Feature,
-    connection_id: str | None = None,
+def _file_features(
+    result: dict[str, dict[str, FeatureRecord]], entries: Iterable[FeatureItem]
 ) -> None:
-    channel = feature_channel(feature)
-    if channel is None or not feature.name:
-        return
-    if connection_id is None:
-        # .../connections/{k}/features/{f}: the connection id is two segments up.
-        parts = feature.name.split("/")
-        if len(parts) < 4:
-            return
-        connection_id = parts[-3]
-    result.setdefault(connection_id, {})[channel] = FeatureRecord.of(feature)
+    """Add a page's features to ``result`` (fresh dicts; the records are shared)."""
+    for connection_id, channel, record in entries:
+        by_channel = result.get(connection_id)
+        if by_channel is None:
+            by_channel = result[connection_id] = {}
+        by_channel[channel] = record
 
 
 async def read_pool(

@@ -9,9 +9,9 @@ allocation reads.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import ipaddress
+from dataclasses import replace
 
 from interconnect_operator.api import models
 from interconnect_operator.protocol.types import (
@@ -83,15 +83,17 @@ def unverified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> dict[Sid
 
 
 def mark_verified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> None:
-    """Record VERIFIED on both sides' connections (until the next refresh says otherwise)."""
+    """Record VERIFIED on both sides' connections (until the next refresh says otherwise).
+
+    The record is replaced in this snapshot's dict, never changed in place:
+    records are shared with the reader's page cache (reconcile.snapshot), and
+    an edit in place would show in the next refresh as if the provider said it.
+    """
     for side in Side:
-        held = snapshot.side(side).connections.get(interconnect, {})
-        connection = held.get(uuid)
+        by_id = snapshot.side(side).connections.get(interconnect, {})
+        connection = by_id.get(uuid)
         if connection is not None:
-            # A new record, never the listed one changed in place (records are shared).
-            held[uuid] = dataclasses.replace(
-                connection, verification_state=VerificationState.VERIFIED.value
-            )
+            by_id[uuid] = replace(connection, verification_state=VerificationState.VERIFIED.value)
     snapshot.invalidate(interconnect, usage=False, capacity=False, uuid=uuid)
 
 

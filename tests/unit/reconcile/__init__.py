@@ -1,0 +1,1 @@
+"""Unit tests of the reconcile layer (against scripted peers)."""
