@@ -42,47 +42,30 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
-import math
 import os
 import platform
-import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import tracemalloc
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
-from tests.support.cluster import ControlPlane, cache_dir, kubectl_path
-from tests.support.ports import free_port
+from tests.support.cluster import cache_dir, kubectl_path
 from tests.support.stack import (
-    POOL_ENVIRONMENT,
-    Kube,
     OperatorProcess,
-    Simulator,
-    is_ready,
     link_manifest,
-    operator_kubeconfig,
-    pool_manifests,
-    start_operator,
-    start_simulator,
     wait_for,
 )
 
 from bench import report
 from bench.measure import (
-    AuditReader,
-    ProcessSampler,
     Profiler,
     ReadyWatcher,
     cpu_seconds,
@@ -96,257 +79,40 @@ from bench.measure import (
     summarise_profile,
     wait_quiet,
 )
+from bench.shards import run_shards
+from bench.soak import scenario_soak
+from bench.world import (
+    APPLY_CHUNK,
+    APPLY_PARALLEL,
+    INTERCONNECTS,
+    LINK_MBPS,
+    POOL,
+    REPO,
+    Options,
+    Rig,
+    apply_files,
+    operator_log_problems,
+    start_rig,
+    stop_rig,
+    write_chunks,
+)
 from interconnect_operator.k8s.resources import GROUP, LINK_PLURAL, VERSION
 
 log = logging.getLogger("bench")
 
-REPO = Path(__file__).resolve().parents[1]
-CRDS = REPO / "crds"
 PLURAL = LINK_PLURAL
-OPERATOR_NAMESPACE = "interconnect-bench"
-SERVICE_ACCOUNT = "interconnect-operator"
-POOL = "bench-pool"
-LINK_MBPS = 1000
-INTERCONNECTS = 10
-APPLY_CHUNK = 250
-APPLY_PARALLEL = 4
-#: The operator and the floor run without ``kubernetes`` importable, as in the image
-#: (bench/runtime.py; kopf then logs in with its own readers).
-RUNTIME = (sys.executable, "-m", "bench.runtime")
-SCENARIO_ORDER = ("floor", "burst", "single", "steady", "restart", "memory")
-
-
-@dataclass(frozen=True)
-class Options:
-    sizes: tuple[int, ...]
-    steady_seconds: float
-    single_runs: int
-    refresh_interval: int
-    profile: bool
-    out_dir: Path
-    log_dir: Path
-    merge: bool
-    recompute: bool = False
-    floor: bool = True
-    profile_memory: bool = False
-
-
-@dataclass
-class Rig:
-    """One size's world: control plane, simulators, operator, helpers."""
-
-    cp: ControlPlane
-    kube: Kube
-    custom: Any  # kubernetes.client.CustomObjectsApi
-    aws: Simulator
-    gcp: Simulator
-    operator: OperatorProcess
-    audit: AuditReader
-    sampler: ProcessSampler
-    log_dir: Path
-
-    @property
-    def sims(self) -> tuple[Simulator, Simulator]:
-        return (self.aws, self.gcp)
-
-
-# --------------------------------------------------------------------------
-# Setup
-
-
-def write_inventory(path: Path, n: int) -> None:
-    """Both sides: INTERCONNECTS interconnects with room for N links and a fifth spare."""
-    per_ix = max(1_000_000, math.ceil(n * LINK_MBPS * 1.25 / INTERCONNECTS / 1000) * 1000)
-    document = {
-        "environments": [
-            {
-                "id": POOL_ENVIRONMENT,
-                "interconnectCount": INTERCONNECTS,
-                "maxBandwidthMbps": per_ix,
-                "channelsPerInterconnect": 4,
-            }
-        ]
-    }
-    path.write_text(yaml.safe_dump(document))
-
-
-def start_rig(
-    n: int,
-    opts: Options,
-    log_dir: Path,
-    *,
-    floor: bool = False,
-    operator_env: Mapping[str, str] | None = None,
-) -> Rig:
-    """The world for one size; ``floor``: the floor operator (bench/floor.py) instead of ours."""
-    from kubernetes import client, config
-
-    cp = ControlPlane(log_dir=log_dir / "controlplane", audit=True)
-    cp.start()
-    try:
-        kube = Kube(cp.kubeconfig)
-        kube.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-        kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        inventory = log_dir / "inventory.yaml"
-        write_inventory(inventory, n)
-        tokens = {"aws": secrets.token_hex(16), "gcp": secrets.token_hex(16)}
-        inv = ["--inventory", str(inventory)]
-        aws = start_simulator("aws", log_dir=log_dir, tokens={"gcp": tokens["aws"]}, extra_args=inv)
-        gcp = start_simulator("gcp", log_dir=log_dir, tokens={"aws": tokens["gcp"]}, extra_args=inv)
-        identity = operator_kubeconfig(
-            kube,
-            operator_namespace=OPERATOR_NAMESPACE,
-            path=log_dir / "operator.kubeconfig",
-            service_account=SERVICE_ACCOUNT,
-            link_secret_namespaces=["*"],
-        )
-        for ns in ("bench-burst", "bench-single", "bench-restart"):
-            kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
-        if floor:
-            operator = start_floor(identity, log_dir, negotiator=gcp, responder=aws)
-        else:
-            kube.apply(
-                pool_manifests(
-                    POOL,
-                    negotiator=gcp,
-                    responder=aws,
-                    operator_namespace=OPERATOR_NAMESPACE,
-                    refresh_interval=opts.refresh_interval,
-                )
-            )
-            operator = start_operator(
-                identity,
-                log_dir=log_dir,
-                operator_namespace=OPERATOR_NAMESPACE,
-                env={"PYTHONPATH": _pythonpath(), **(operator_env or {})},
-                command=(*RUNTIME, "interconnect_operator.cli"),
-            )
-            wait_for(
-                lambda: is_ready(kube.try_get("cpool", POOL)),
-                120,
-                "pool Ready",
-                interval=0.5,
-            )
-        api = config.new_client_from_config(config_file=str(cp.kubeconfig))  # type: ignore[no-untyped-call]
-        audit_path = cp.audit_log_path
-        assert audit_path is not None
-        audit = AuditReader(
-            audit_path, f"system:serviceaccount:{OPERATOR_NAMESPACE}:{SERVICE_ACCOUNT}"
-        )
-        return Rig(
-            cp=cp,
-            kube=kube,
-            custom=client.CustomObjectsApi(api),
-            aws=aws,
-            gcp=gcp,
-            operator=operator,
-            audit=audit,
-            sampler=ProcessSampler(operator.process.pid),
-            log_dir=log_dir,
-        )
-    except BaseException:
-        cp.stop()
-        raise
-
-
-def start_floor(
-    kubeconfig: Path, log_dir: Path, *, negotiator: Simulator, responder: Simulator
-) -> OperatorProcess:
-    """``python -m bench.floor`` under the operator's identity, as the operator runs."""
-    liveness = free_port()
-
-    def side(sim: Simulator, peer: Simulator) -> str:
-        # The token this simulator accepts from the peer, whose id the floor calls as.
-        return f"{sim.provider_id}={sim.url}={sim.tokens[peer.provider_id]}"
-
-    argv = [
-        *RUNTIME,
-        "bench.floor",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--negotiator",
-        side(negotiator, responder),
-        "--responder",
-        side(responder, negotiator),
-        "--environment",
-        POOL_ENVIRONMENT,
-        "--interconnects",
-        str(INTERCONNECTS),
-        "--liveness",
-        f"http://127.0.0.1:{liveness}/healthz",
-    ]
-    env = {**os.environ, "PYTHONPATH": _pythonpath(), "KUBECONFIG": str(kubeconfig)}
-    log_path = log_dir / "floor.log"
-    with log_path.open("ab") as handle:
-        process = subprocess.Popen(
-            argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
-        )
-    floor = OperatorProcess(process, log_path, 0, liveness, tuple(argv), env)
-    wait_for(lambda: _healthy(liveness), 60, "floor operator live", interval=0.2)
-    return floor
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return bool(response.status < 500)
-    except OSError:
-        return False
-
-
-def _pythonpath() -> str:
-    parts = [str(REPO), os.environ.get("PYTHONPATH", "")]
-    return os.pathsep.join(p for p in parts if p)
-
-
-def stop_rig(rig: Rig) -> None:
-    rig.sampler.stop()
-    rig.operator.stop()
-    for sim in rig.sims:
-        sim.stop()
-    rig.cp.stop()
-
+SCENARIO_ORDER = ("floor", "burst", "single", "steady", "restart", "memory", "soak", "shards")
 
 # --------------------------------------------------------------------------
 # Scenarios
 
 
-def _apply_chunk(
-    kubectl: str, kubeconfig: Path, path: Path, submitted: dict[str, float], lock: threading.Lock
-) -> None:
-    """Server-side apply one file; note the time kubectl reports each object applied."""
-    proc = subprocess.Popen(
-        [kubectl, "--kubeconfig", str(kubeconfig), "apply", "--server-side", "-f", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        now = time.monotonic()
-        ref = line.split(" ", 1)[0]
-        if "/" in ref:
-            with lock:
-                submitted[ref.rsplit("/", 1)[1]] = now
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        log.warning("kubectl apply %s failed: %s", path.name, err.strip()[-300:])
-
-
 def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     namespace = "bench-burst"
     names = [f"burst-{i:05d}" for i in range(n)]
-    chunk_files: list[Path] = []
-    for start in range(0, n, APPLY_CHUNK):
-        path = rig.log_dir / f"burst-{start:05d}.yaml"
-        items = [
-            link_manifest(nm, namespace, POOL, LINK_MBPS)
-            for nm in names[start : start + APPLY_CHUNK]
-        ]
-        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
-        chunk_files.append(path)
-
+    chunk_files = write_chunks(
+        rig.log_dir, "burst", [link_manifest(nm, namespace, POOL, LINK_MBPS) for nm in names]
+    )
     watcher = ReadyWatcher(str(kubectl_path()), rig.cp.kubeconfig, namespace)
     time.sleep(1.0)  # let the watch establish before anything is created
     reset_stats(rig.sims)
@@ -356,23 +122,10 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
         if opts.profile
         else None
     )
-    submitted: dict[str, float] = {}
-    lock = threading.Lock()
     load = [round(x, 2) for x in os.getloadavg()]
     cpu0 = cpu_seconds(rig.operator.process.pid)
     t0 = time.monotonic()
-    threads: list[threading.Thread] = []
-    pending = list(chunk_files)
-    while pending or threads:
-        while pending and len(threads) < APPLY_PARALLEL:
-            thread = threading.Thread(
-                target=_apply_chunk,
-                args=(str(kubectl_path()), rig.cp.kubeconfig, pending.pop(0), submitted, lock),
-            )
-            thread.start()
-            threads.append(thread)
-        threads[0].join()
-        threads = [t for t in threads if t.is_alive()]
+    submitted = apply_files(rig.cp.kubeconfig, chunk_files)
     applied_seconds = time.monotonic() - t0
     timeout = max(120.0, n * 0.5)
     all_ready = watcher.wait(names, timeout)
@@ -701,14 +454,6 @@ def _py_spy() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("py-spy") or "py-spy")
 
 
-def _operator_log_problems(rig: Rig) -> dict[str, int]:
-    text = rig.operator.log()
-    return {
-        "errors": sum(1 for ln in text.splitlines() if " ERROR " in ln or '"ERROR"' in ln),
-        "tracebacks": text.count("Traceback"),
-    }
-
-
 def run_floor(n: int, opts: Options, tag: str = "") -> dict[str, Any]:
     """The floor operator's burst on a world of its own (same sizes, same simulators)."""
     log_dir = opts.log_dir / f"n{n}-floor{tag}"
@@ -717,7 +462,7 @@ def run_floor(n: int, opts: Options, tag: str = "") -> dict[str, Any]:
     rig = start_rig(n, opts, log_dir, floor=True)
     try:
         burst = scenario_burst(rig, n, replace(opts, profile=False))
-        problems = _operator_log_problems(rig)
+        problems = operator_log_problems(rig.operator)
     finally:
         stop_rig(rig)
     ops = merge_ops(burst["calls_by_provider"])
@@ -831,7 +576,64 @@ def compare_with_floor(burst: dict[str, Any], floor: dict[str, Any]) -> None:
     burst["cpu_per_link_vs_floor"] = round(cpu / floor_cpu, 2) if floor_cpu else 0.0
 
 
+def run_soak(n: int, opts: Options) -> dict[str, Any]:
+    """The churn soak (bench/soak.py) on a fresh world sized for N."""
+    log_dir = opts.log_dir / f"n{n}-soak"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "N=%d: soak %.0fs at %.1f links/s (live set %d), logs %s",
+        n,
+        opts.soak_seconds,
+        opts.soak_rate,
+        opts.soak_ahead,
+        log_dir,
+    )
+    rig = start_rig(n, opts, log_dir)
+    try:
+        result = scenario_soak(rig, opts.soak_seconds, opts.soak_rate, opts.soak_ahead)
+        result["operator_log"] = operator_log_problems(rig.operator)
+    finally:
+        stop_rig(rig)
+    result["n"] = n
+    result["logs"] = str(log_dir)
+    result["run_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return result
+
+
+def run_extras(n: int, opts: Options, last: bool) -> list[dict[str, Any]]:
+    """The opt-in scenarios: shards at every size, the soak once (at the run's last size)."""
+    out = []
+    if opts.shards:
+        log.info("N=%d: %d shards", n, opts.shards)
+        shards = run_shards(n, opts.shards, opts, opts.log_dir / f"n{n}-shards{opts.shards}")
+        shards["run_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        log.info(
+            "N=%d: %d shards, %d/%d Ready in %.1fs, isolated: %s",
+            n,
+            opts.shards,
+            shards["ready"],
+            n,
+            shards["seconds_to_all_ready"],
+            shards["isolated"],
+        )
+        out.append(shards)
+    if opts.soak_seconds > 0 and last:
+        soak = run_soak(n, opts)
+        log.info(
+            "N=%d: soak RSS %.1f -> %.1f MiB (%.1f %%), leftovers %d",
+            n,
+            soak["rss_mib_warmup_end"],
+            soak["rss_mib_end"],
+            soak["rss_growth_percent"],
+            soak["provider_leftovers_total"],
+        )
+        out.append(soak)
+    return out
+
+
 def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
+    if opts.skip_main:
+        return []
     # The floor runs before and after the operator's world; the ratio uses their mean.
     floors = [run_floor(n, opts, "-before")] if opts.floor else []
     log_dir = opts.log_dir / f"n{n}"
@@ -857,7 +659,7 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
         restart = scenario_restart(
             rig, n, float(single["mutating_calls_per_link"]), profile=opts.profile
         )
-        problems = _operator_log_problems(rig)
+        problems = operator_log_problems(rig.operator)
     finally:
         stop_rig(rig)
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -956,6 +758,35 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=os.environ.get("BENCH_PROFILE_MEMORY", "0") not in ("0", "false", "no"),
         help="one more burst per size with tracemalloc on: the top allocators in the report",
     )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=_env_number("BENCH_SOAK_SECONDS", "0", float),
+        help="churn soak (bench/soak.py) this long at the last size; 0 = off (issue: 900)",
+    )
+    parser.add_argument(
+        "--soak-rate",
+        type=float,
+        default=_env_number("BENCH_SOAK_RATE", "5", float),
+        help="links created and deleted per second in the soak",
+    )
+    parser.add_argument(
+        "--soak-live",
+        type=int,
+        default=_env_number("BENCH_SOAK_LIVE", "100", int),
+        help="links alive during the soak (created ahead, deleted oldest first)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=_env_number("BENCH_SHARDS", "0", int),
+        help="sharded burst (bench/shards.py) with this many operator processes; 0 = off",
+    )
+    parser.add_argument(
+        "--skip-main",
+        action="store_true",
+        help="run only the opt-in scenarios (soak, shards); keep the stored others",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench")
     parser.add_argument("--log-dir", type=Path, default=None)
     parser.add_argument(
@@ -982,6 +813,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         recompute=bool(args.recompute),
         floor=bool(args.floor),
         profile_memory=bool(args.profile_memory),
+        soak_seconds=max(0.0, float(args.soak_seconds)),
+        soak_rate=float(args.soak_rate),
+        soak_ahead=max(1, int(args.soak_live)),
+        shards=max(0, int(args.shards)),
+        skip_main=bool(args.skip_main),
     )
 
 
@@ -1024,7 +860,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": [s for s in previous if s.get("n") not in opts.sizes],
     }
     for n in opts.sizes:
-        results["scenarios"].extend(run_size(n, opts))
+        produced = run_size(n, opts) + run_extras(n, opts, last=n == opts.sizes[-1])
+        done = {(int(s["n"]), str(s["name"])) for s in produced}
+        if opts.skip_main:
+            # Only the extras ran: keep this size's other scenarios from earlier runs.
+            results["scenarios"] = [
+                s for s in results["scenarios"] if (int(s["n"]), str(s["name"])) not in done
+            ]
+            results["scenarios"].extend(
+                s for s in previous if int(s["n"]) == n and (n, str(s["name"])) not in done
+            )
+        results["scenarios"].extend(produced)
         results["scenarios"].sort(key=lambda s: (int(s["n"]), SCENARIO_ORDER.index(s["name"])))
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         report.write_report(results, opts.out_dir / "REPORT.md")
