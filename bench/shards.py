@@ -347,6 +347,7 @@ def _burst(
         "provider_calls_per_link": round(sum(ops.values()) / n, 2),
         "link_operation_calls_per_link": round(link_calls / n, 2),
         "calls_by_provider": stats,
+        "calls_by_operation": {op: round(c / n, 2) for op, c in ops.items()},
         "k8s_writes_per_link": round(writes_total / n, 2),
         "per_shard": per_shard,
         "cross_shard": cross,
