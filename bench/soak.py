@@ -139,6 +139,11 @@ class LinkTracker:
         with self._lock:
             return dict(self.ready), dict(self.gone), dict(self.uuids)
 
+    def created(self, names: set[str]) -> set[str]:
+        """The names the watch has seen (present or gone)."""
+        with self._lock:
+            return {n for n in names if n in self.seen or n in self.gone}
+
     def wait_gone(self, names: set[str], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -288,7 +293,8 @@ def scenario_soak(rig: Rig, seconds: float, rate: float, ahead: int) -> dict[str
         future.result()
     pool.shutdown(wait=True)
     names = {f"soak-{i:06d}" for i in range(counter)}
-    drained = tracker.wait_gone(names, max(120.0, ahead * 1.0))
+    # A create that failed made nothing to wait for.
+    drained = tracker.wait_gone(tracker.created(names), max(120.0, ahead * 1.0))
     t_drained = time.monotonic()
     wait_quiet(rig.audit, quiet_seconds=5.0, cap_seconds=60.0)
     stats = read_stats(rig.sims)
@@ -317,7 +323,7 @@ def scenario_soak(rig: Rig, seconds: float, rate: float, ahead: int) -> dict[str
     after_warmup = [s for s in sampler.samples if t0 + warmup <= s[0] <= t_end]
     ops = merge_ops(stats)
     pool_level, link_calls, mutating = split_calls(ops)
-    created = len([n for n in names if n in tracker.seen or n in gone])
+    created = len(tracker.created(names))
     delete_latencies = [gone[n] - deleted_at[n] for n in gone if n in deleted_at]
     return {
         "name": "soak",
