@@ -603,7 +603,13 @@ def run_soak(n: int, opts: Options) -> dict[str, Any]:
     )
     rig = start_rig(n, opts, log_dir)
     try:
-        result = scenario_soak(rig, opts.soak_seconds, opts.soak_rate, opts.soak_ahead)
+        result = scenario_soak(
+            rig,
+            opts.soak_seconds,
+            opts.soak_rate,
+            opts.soak_ahead,
+            grace=min(120.0, 2.0 * opts.refresh_interval + 5.0),
+        )
         result["operator_log"] = operator_log_problems(rig.operator)
     finally:
         stop_rig(rig)

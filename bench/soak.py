@@ -18,7 +18,9 @@ psutil every ``sample_seconds``; ``rss_series`` keeps at most 120 of them.
 
 Provider leftovers: after the drain, every connection, L3 feature and still
 usable activation key at either simulator whose shared UUID no live link
-holds (must be 0, P19). Calls per churned link: the providers' counters over
+holds (must be 0, P19); counted when the drain is done and, if any, again
+after a grace of two pool refresh intervals (``provider_leftovers``, the
+figure judged). Calls per churned link: the providers' counters over
 the whole soak (fill, churn, drain) divided by the links created, each of
 which was also deleted.
 """
@@ -207,7 +209,20 @@ def _slope_mib_per_hour(samples: list[tuple[float, int, float]]) -> float:
     return round(statistics.linear_regression(xs, ys).slope * 3600.0, 1)
 
 
-def scenario_soak(rig: Rig, seconds: float, rate: float, ahead: int) -> dict[str, Any]:
+def _live_uuids(rig: Rig) -> set[str]:
+    out = set()
+    for obj in rig.custom.list_cluster_custom_object(GROUP, VERSION, LINK_PLURAL)["items"]:
+        uuid = (obj["metadata"].get("annotations") or {}).get(UUID_ANNOTATION) or (
+            obj.get("status") or {}
+        ).get("sharedConnectionUuid")
+        if uuid:
+            out.add(str(uuid))
+    return out
+
+
+def scenario_soak(
+    rig: Rig, seconds: float, rate: float, ahead: int, grace: float = 0.0
+) -> dict[str, Any]:
     """Fill ``ahead`` links, churn ``rate``/s for ``seconds``, drain; RSS, calls, leftovers."""
     rig.kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
     pid = rig.operator.process.pid
@@ -300,14 +315,11 @@ def scenario_soak(rig: Rig, seconds: float, rate: float, ahead: int) -> dict[str
     stats = read_stats(rig.sims)
     writes = rig.audit.writes_since_mark()
     cpu_drained = cpu_seconds(pid)
-    live_uuids = set()
-    for obj in rig.custom.list_cluster_custom_object(GROUP, VERSION, LINK_PLURAL)["items"]:
-        uuid = (obj["metadata"].get("annotations") or {}).get(UUID_ANNOTATION) or (
-            obj.get("status") or {}
-        ).get("sharedConnectionUuid")
-        if uuid:
-            live_uuids.add(str(uuid))
-    leftovers = provider_leftovers([rig.aws.state(), rig.gcp.state()], live_uuids)
+    at_drain = provider_leftovers([rig.aws.state(), rig.gcp.state()], _live_uuids(rig))
+    # Anything the operator cleans up on its own time (a pool refresh) gets that time.
+    if grace > 0 and any(any(v.values()) for v in at_drain.values()):
+        time.sleep(grace)
+    leftovers = provider_leftovers([rig.aws.state(), rig.gcp.state()], _live_uuids(rig))
     rss_drained = sampler.median_mib(since=time.monotonic() - 5.0) or sampler.peak_mib(
         since=t_drained
     )
@@ -352,6 +364,8 @@ def scenario_soak(rig: Rig, seconds: float, rate: float, ahead: int) -> dict[str
         "rss_slope_mib_per_hour_after_warmup": _slope_mib_per_hour(after_warmup),
         "rss_mib_after_drain": rss_drained,
         "rss_series": _series(sampler.samples, t0),
+        "provider_leftovers_at_drain": at_drain,
+        "leftover_grace_seconds": grace,
         "provider_leftovers": leftovers,
         "provider_leftovers_total": sum(sum(v.values()) for v in leftovers.values()),
         "uuids_seen": len(uuids),
@@ -369,6 +383,10 @@ def scenario_soak(rig: Rig, seconds: float, rate: float, ahead: int) -> dict[str
         "k8s_writes_total": writes.total,
         "k8s_writes_per_churned_link": round(writes.total / created, 2) if created else 0.0,
         "k8s_writes_by_resource": writes.as_dict(),
+        # Objects the operator created in the soak and did not delete (its ConfigMaps: the
+        # UUID ownership records; Events expire on their own).
+        "k8s_configmaps_left": writes.by_resource.get("create configmaps", 0)
+        - writes.by_resource.get("delete configmaps", 0),
         "operator_cpu_percent": round(100.0 * (cpu1 - cpu0) / churn, 1) if churn else 0.0,
         "operator_cpu_ms_per_churned_link": round(1000.0 * (cpu_drained - cpu_fill) / created, 1)
         if created
