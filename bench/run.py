@@ -25,7 +25,17 @@ under the chart's ServiceAccount, then runs the scenarios:
   apply one link meanwhile: seconds until every link is confirmed Ready by
   the new process, mutating provider calls and status writes during it;
 - ``memory`` (``--profile-memory``, on a world of its own): tracemalloc in
-  the operator through a burst; the top allocators once settled.
+  the operator through a burst; the top allocators once settled;
+- ``shards`` (``--shards K``, ``BENCH_SHARDS``, on a world of its own, at
+  every size): bench/shards.py, K operator processes with ``--pool-selector``,
+  N links over K pools, per-shard figures and the isolation checks;
+- ``soak`` (``--soak-seconds S``, ``BENCH_SOAK_SECONDS``, on a world of its
+  own, once, at the run's last size): bench/soak.py, links created and
+  deleted at ``--soak-rate`` per second; RSS growth after warm-up, provider
+  leftovers, calls per churned link.
+
+``--skip-main`` runs only the opt-in scenarios and keeps the other stored
+results of those sizes. The world's setup is bench/world.py.
 
 The operator and the floor run without the ``kubernetes`` package importable,
 as in the image (bench/runtime.py).
@@ -861,9 +871,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.write_report(stored, opts.out_dir / "REPORT.md")
         return 0
     previous: list[dict[str, Any]] = []
+    previous_settings: dict[str, Any] = {}
     if opts.merge and results_path.exists():
         try:
-            previous = list(json.loads(results_path.read_text()).get("scenarios", []))
+            stored = json.loads(results_path.read_text())
+            previous = list(stored.get("scenarios", []))
+            previous_settings = dict(stored.get("settings") or {})
         except (ValueError, AttributeError):
             previous = []
     results: dict[str, Any] = {
@@ -882,6 +895,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "scenarios": [s for s in previous if s.get("n") not in opts.sizes],
     }
+    if opts.skip_main and previous_settings:
+        # The stored main scenarios keep the settings they ran with.
+        results["settings"] = previous_settings
+    if opts.soak_seconds > 0:
+        results["settings"]["soak"] = {
+            "seconds": opts.soak_seconds,
+            "rate_per_second": opts.soak_rate,
+            "live_set": opts.soak_ahead,
+            "pool_refresh_interval_seconds": opts.refresh_interval,
+        }
+    if opts.shards:
+        results["settings"]["shards"] = {
+            "shards": opts.shards,
+            "pool_refresh_interval_seconds": opts.refresh_interval,
+        }
     for n in opts.sizes:
         produced = run_size(n, opts) + run_extras(n, opts, last=n == opts.sizes[-1])
         done = {(int(s["n"]), str(s["name"])) for s in produced}
