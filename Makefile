@@ -103,8 +103,11 @@ demo-down: ## stop everything `make demo` started (and nothing else)
 	PYTHONPATH=$(CURDIR) $(PY) hack/demo.py down
 
 BENCH_N ?= 100,1000
-bench: dev tools ## floor + operator on the rig (BENCH_N=100,1000; BENCH_STEADY_SECONDS=300; BENCH_PROFILE_MEMORY=1): bench/results.json, bench/REPORT.md
-	BENCH_N=$(BENCH_N) PYTHONPATH=$(CURDIR) $(PY) -m bench.run
+BENCH_SOAK_SECONDS ?= 0
+BENCH_SHARDS ?= 0
+bench: dev tools ## floor + operator on the rig (BENCH_N=100,1000; BENCH_STEADY_SECONDS=300; BENCH_PROFILE_MEMORY=1; BENCH_SOAK_SECONDS=900 churn soak; BENCH_SHARDS=2 sharded burst): bench/results.json, bench/REPORT.md
+	BENCH_N=$(BENCH_N) BENCH_SOAK_SECONDS=$(BENCH_SOAK_SECONDS) BENCH_SHARDS=$(BENCH_SHARDS) \
+		PYTHONPATH=$(CURDIR) $(PY) -m bench.run
 
 bench-smoke: dev tools ## the benchmark harness at N=20 with a 5 s steady window (CI): results in .cache/bench-smoke
 	PYTHONPATH=$(CURDIR) $(PY) -m bench.run --sizes 20 --steady-seconds 5 --single-runs 5 \

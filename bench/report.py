@@ -54,6 +54,10 @@ def _true(v: Any, _n: int) -> bool | None:
     return None if v is None else bool(v)
 
 
+def _none(_v: Any, _n: int) -> bool | None:
+    return None
+
+
 def _max_value(v: Any) -> Any:
     if isinstance(v, Mapping):
         return max(v.values()) if v else None
@@ -189,6 +193,109 @@ FIGURES: tuple[Figure, ...] = (
 )
 
 
+#: The churn soak (bench/soak.py), one run at the size it is stored under.
+SOAK_FIGURES: tuple[Figure, ...] = (
+    Figure("soak", "soak_seconds", "churn length", "900 s (issue)", lambda v, n: None, "s"),
+    Figure("soak", "rate_per_second", "links created and deleted per second", "5", _none),
+    Figure("soak", "live_set", "links alive throughout", "-", _none),
+    Figure("soak", "warmup_seconds", "warm-up (first third, at most 180 s)", "-", _none, "s"),
+    Figure("soak", "rss_mib_warmup_end", "RSS at the end of warm-up (median)", "-", _none, "MiB"),
+    Figure("soak", "rss_mib_end", "RSS at the end of the churn (median)", "-", _none, "MiB"),
+    Figure(
+        "soak",
+        "rss_growth_percent",
+        "RSS growth after warm-up",
+        "<= 5 %",
+        _at_most(5),
+        "%",
+    ),
+    Figure("soak", "rss_mib_max_after_warmup", "RSS max after warm-up", "-", _none, "MiB"),
+    Figure(
+        "soak",
+        "rss_slope_mib_per_hour_after_warmup",
+        "RSS trend after warm-up (least squares)",
+        "-",
+        _none,
+        "MiB/h",
+    ),
+    Figure("soak", "rss_mib_after_drain", "RSS after the drain", "-", _none, "MiB"),
+    Figure("soak", "links_created", "links created", "-", _none),
+    Figure("soak", "links_deleted", "links deleted (seen gone)", "= created", _none),
+    Figure("soak", "links_ready", "links Ready before their delete", "-", _none),
+    Figure("soak", "drained", "every link gone after the drain", "yes", _true),
+    Figure(
+        "soak",
+        "provider_leftovers_total",
+        "provider leftovers after the drain (connections, features, usable keys)",
+        "0",
+        _at_most(0),
+    ),
+    Figure(
+        "soak",
+        "k8s_configmaps_left",
+        "ConfigMaps the operator created and did not delete",
+        "0",
+        _at_most(0),
+    ),
+    Figure(
+        "soak",
+        "provider_calls_per_churned_link",
+        "provider calls per churned link (create + delete, refresh included)",
+        "-",
+        _none,
+    ),
+    Figure("soak", "link_calls_per_churned_link", "of them on the link's own objects", "-", _none),
+    Figure("soak", "k8s_writes_per_churned_link", "Kubernetes writes per churned link", "-", _none),
+    Figure("soak", "operator_cpu_percent", "operator CPU during the churn", "-", _none, "%"),
+    Figure(
+        "soak",
+        "operator_cpu_ms_per_churned_link",
+        "operator CPU per churned link",
+        "-",
+        _none,
+        "ms",
+    ),
+)
+
+#: The sharded burst (bench/shards.py): the issue's targets at N=10,000.
+SHARD_FIGURES: tuple[Figure, ...] = (
+    Figure("shards", "shards", "operator processes (one pool each)", "2", _none),
+    Figure("shards", "seconds_to_all_ready", "seconds until all Ready", "-", _none, "s"),
+    Figure(
+        "shards",
+        "links_per_second",
+        "links/s (all shards)",
+        ">= 50 at N=1000",
+        _at_least_at(50, 1000),
+    ),
+    Figure("shards", "p99_ms", "apply-to-Ready p99", "-", _none, "ms"),
+    Figure(
+        "shards",
+        "operator_cpu_ms_per_link",
+        "operator CPU per link (all shards)",
+        "<= 10 ms at N=1000",
+        _at_most_at(10, 1000),
+        "ms",
+    ),
+    Figure(
+        "shards",
+        "link_operation_calls_per_link",
+        "provider calls per link on its own objects",
+        "<= 14.1",
+        _at_most(14.1),
+    ),
+    Figure(
+        "shards",
+        "provider_calls_per_link",
+        "provider calls per link, refresh included",
+        "-",
+        _none,
+    ),
+    Figure("shards", "k8s_writes_per_link", "Kubernetes writes per link", "<= 4", _at_most(4)),
+    Figure("shards", "isolated", "no cross-shard write, series or log line", "yes", _true),
+)
+
+
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
@@ -238,7 +345,7 @@ def missed(results: Mapping[str, Any]) -> list[str]:
     """Human-readable list of missed targets (also used by the smoke test's output)."""
     out = []
     for n, by_name in _by_size(results.get("scenarios", [])).items():
-        for fig in FIGURES:
+        for fig in (*FIGURES, *SOAK_FIGURES, *SHARD_FIGURES):
             scenario = by_name.get(fig.scenario)
             if scenario is None or fig.key not in scenario:
                 continue
@@ -362,6 +469,166 @@ def memory_section(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _figure_rows(figures: Sequence[Figure], scenario: Mapping[str, Any], n: int) -> list[str]:
+    rows = ["| figure | target | value |", "| --- | --- | --- |"]
+    for fig in figures:
+        if fig.key not in scenario:
+            continue
+        value = scenario[fig.key]
+        cell = f"{_fmt(value, fig.unit)} {_verdict(fig.check(value, n))}".strip()
+        rows.append(f"| {fig.label} | {fig.target} | {cell} |")
+    return rows
+
+
+def soak_section(results: Mapping[str, Any]) -> list[str]:
+    """The churn soak: RSS growth after warm-up, leftovers, calls per churned link."""
+    lines: list[str] = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        soak = by_name.get("soak")
+        if not soak:
+            continue
+        if not lines:
+            lines = [
+                "## Churn soak",
+                "",
+                "`--soak-seconds S --soak-rate R` (bench/soak.py; `BENCH_SOAK_SECONDS`): a fresh",
+                "world, a live set of links created at once, then R links created and R deleted",
+                "(oldest first) per second for S seconds, fired without waiting for the operator;",
+                "then every link deleted. Warm-up: the first third of the churn, at most 180 s.",
+                "RSS at a point: the median of the psutil samples in a window ending there.",
+                "Leftovers: connections, features and usable activation keys at either simulator",
+                "that no live link holds once the drain is done and, if any, again after two pool",
+                "refresh intervals (the figure judged; P19).",
+                "",
+            ]
+        series = soak.get("rss_series") or []
+        step = max(1, len(series) // 12)
+        shown = ", ".join(f"{p[0]:.0f}s {p[1]:.0f}" for p in series[::step])
+        lines += [
+            f"N={n} (pool sized for N), run at {soak.get('run_at', '?')}:",
+            "",
+            *_figure_rows(SOAK_FIGURES, soak, n),
+            "",
+            f"Leftovers by provider: {_fmt(soak.get('provider_leftovers'))} (when the drain was "
+            f"done: {_fmt(soak.get('provider_leftovers_at_drain'))}; grace "
+            f"{_fmt(soak.get('leftover_grace_seconds'), 's')}). API failures: "
+            f"{_fmt(soak.get('api_failures')) if soak.get('api_failures') else 'none'}. "
+            "Delete to gone: "
+            f"{_fmt(soak.get('delete_to_gone'))} (ms). Calls per churned link by operation: "
+            f"{_fmt(soak.get('calls_by_operation_per_link'))}.",
+            "",
+            f"RSS (MiB) by seconds since the churn began: {shown or 'n/a'}.",
+            "",
+        ]
+    return lines
+
+
+def shards_section(results: Mapping[str, Any]) -> list[str]:
+    """The sharded burst: totals with targets, then one row per shard."""
+    lines: list[str] = []
+    for n, by_name in _by_size(results.get("scenarios", [])).items():
+        shards = by_name.get("shards")
+        if not shards:
+            continue
+        if not lines:
+            lines = [
+                "## Shards",
+                "",
+                "`--shards K` (bench/shards.py; `BENCH_SHARDS`): K CapacityPools labelled",
+                "`interconnect.io/shard=<k>` (one simulator environment each), K operator",
+                "processes each started with `--pool-selector interconnect.io/shard=<k>` under a",
+                "ServiceAccount of its own, N links spread evenly over the pools and applied at",
+                "once. Calls per link on its own objects exclude the pool refresh; per shard,",
+                "calls are the shard's own `interconnect_provider_requests_total` (refresh",
+                "included). Isolation: no write by a shard's ServiceAccount to another shard's",
+                "pool or links (audit log), no other shard's link or pool in its `/metrics`, no",
+                "other shard's link named in its log.",
+                "",
+            ]
+        lines += [
+            f"N={n}, {shards.get('shards')} shards, run at {shards.get('run_at', '?')}:",
+            "",
+            *_figure_rows(SHARD_FIGURES, shards, n),
+            "",
+            "| shard | pool | links | Ready | CPU/link | RSS peak | RSS settled | calls/link"
+            " | writes/link | own links in /metrics | log errors |",
+            "|" + " --- |" * 11,
+        ]
+        for s in shards.get("per_shard", []):
+            problems = s.get("operator_log") or {}
+            lines.append(
+                f"| {s.get('shard')} | {s.get('pool')} | {s.get('links')} | {s.get('ready')} | "
+                f"{_fmt(s.get('operator_cpu_ms_per_link'), 'ms')} | "
+                f"{_fmt(s.get('rss_mib_peak'), 'MiB')} | {_fmt(s.get('rss_mib_settled'), 'MiB')}"
+                f" | {_fmt(s.get('provider_calls_per_link'))} | "
+                f"{_fmt(s.get('k8s_writes_per_link'))} | {s.get('own_links_in_metrics')} of "
+                f"{s.get('links_in_metrics')} | {problems.get('errors', 0)} |"
+            )
+        lines.append("")
+        lines += [
+            "Provider calls per link by operation (both simulators, refresh included): "
+            + _fmt(shards.get("calls_by_operation"))
+            + ".",
+            "",
+        ]
+        cross = shards.get("cross_shard") or []
+        if cross:
+            lines += ["Cross-shard failures:", "", *(f"- {c}" for c in cross), ""]
+    return lines
+
+
+def _refresh_cpu_ms(steady: Mapping[str, Any]) -> float | None:
+    """Operator CPU per pool refresh in the steady window (idle CPU / refreshes)."""
+    refreshes = max((steady.get("refreshes") or {}).values(), default=0)
+    if not refreshes or "idle_cpu_percent" not in steady:
+        return None
+    cpu_s = float(steady["idle_cpu_percent"]) / 100.0 * float(steady.get("window_seconds", 0))
+    return round(1000.0 * cpu_s / refreshes, 1)
+
+
+def growth_table(results: Mapping[str, Any]) -> list[str]:
+    """How the per-link costs grow with N, from every size results.json holds."""
+    sizes = {n: b for n, b in _by_size(results.get("scenarios", [])).items() if "burst" in b}
+    if not sizes:
+        return []
+    base_n = min(sizes)
+    base_rss = (sizes[base_n].get("steady") or {}).get("rss_mib_settled")
+    rows = []
+    for n, by_name in sizes.items():
+        burst = by_name.get("burst") or {}
+        steady = by_name.get("steady") or {}
+        restart = by_name.get("restart") or {}
+        rss = steady.get("rss_mib_settled")
+        per_link = round(1024.0 * float(rss) / n, 1) if rss else None
+        marginal = (
+            round(1024.0 * (float(rss) - float(base_rss)) / (n - base_n), 1)
+            if rss and base_rss and n > base_n
+            else None
+        )
+        rows.append(
+            f"| {n} | {_fmt(burst.get('links_per_second'))} | "
+            f"{_fmt(burst.get('operator_cpu_ms_per_link'), 'ms')} | {_fmt(rss, 'MiB')} | "
+            f"{_fmt(per_link, 'KiB')} | {_fmt(marginal, 'KiB')} | "
+            f"{_fmt(steady.get('idle_cpu_percent'), '%')} | {_fmt(_refresh_cpu_ms(steady), 'ms')}"
+            f" | {_fmt(_max_value(steady.get('list_calls_per_interconnect_per_refresh')))} | "
+            f"{_fmt(restart.get('recovery_seconds'), 's')} |"
+        )
+    return [
+        "## Growth with N",
+        "",
+        "From every size in results.json (each row its own run; see run_at in the details).",
+        f"RSS per link: settled RSS / N; marginal: the growth over N={base_n} per added link.",
+        "Refresh cost: operator CPU in the steady window divided by the pool refreshes in it",
+        "(the steady window holds little else), and list calls per interconnect per refresh.",
+        "",
+        "| N | burst links/s | CPU per link | RSS settled | RSS per link | marginal RSS per link"
+        " | idle CPU | CPU per refresh | list calls/interconnect/refresh | restart |",
+        "|" + " --- |" * 10,
+        *rows,
+        "",
+    ]
+
+
 def _detail(n: int, by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines = [f"### N={n}", ""]
     burst = by_name.get("burst", {})
@@ -480,6 +747,9 @@ def render(results: Mapping[str, Any], *, findings: bool = True) -> str:
         "",
         *floor_table(results),
         *memory_section(results),
+        *growth_table(results),
+        *soak_section(results),
+        *shards_section(results),
         "## Details",
         "",
     ]

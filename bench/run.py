@@ -25,7 +25,17 @@ under the chart's ServiceAccount, then runs the scenarios:
   apply one link meanwhile: seconds until every link is confirmed Ready by
   the new process, mutating provider calls and status writes during it;
 - ``memory`` (``--profile-memory``, on a world of its own): tracemalloc in
-  the operator through a burst; the top allocators once settled.
+  the operator through a burst; the top allocators once settled;
+- ``shards`` (``--shards K``, ``BENCH_SHARDS``, on a world of its own, at
+  every size): bench/shards.py, K operator processes with ``--pool-selector``,
+  N links over K pools, per-shard figures and the isolation checks;
+- ``soak`` (``--soak-seconds S``, ``BENCH_SOAK_SECONDS``, on a world of its
+  own, once, at the run's last size): bench/soak.py, links created and
+  deleted at ``--soak-rate`` per second; RSS growth after warm-up, provider
+  leftovers, calls per churned link.
+
+``--skip-main`` runs only the opt-in scenarios and keeps the other stored
+results of those sizes. The world's setup is bench/world.py.
 
 The operator and the floor run without the ``kubernetes`` package importable,
 as in the image (bench/runtime.py).
@@ -42,47 +52,30 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
-import math
 import os
 import platform
-import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import tracemalloc
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
-from tests.support.cluster import ControlPlane, cache_dir, kubectl_path
-from tests.support.ports import free_port
+from tests.support.cluster import cache_dir, kubectl_path
 from tests.support.stack import (
-    POOL_ENVIRONMENT,
-    Kube,
     OperatorProcess,
-    Simulator,
-    is_ready,
     link_manifest,
-    operator_kubeconfig,
-    pool_manifests,
-    start_operator,
-    start_simulator,
     wait_for,
 )
 
 from bench import report
 from bench.measure import (
-    AuditReader,
-    ProcessSampler,
     Profiler,
     ReadyWatcher,
     cpu_seconds,
@@ -96,257 +89,40 @@ from bench.measure import (
     summarise_profile,
     wait_quiet,
 )
+from bench.shards import run_shards
+from bench.soak import scenario_soak
+from bench.world import (
+    APPLY_CHUNK,
+    APPLY_PARALLEL,
+    INTERCONNECTS,
+    LINK_MBPS,
+    POOL,
+    REPO,
+    Options,
+    Rig,
+    apply_files,
+    operator_log_problems,
+    start_rig,
+    stop_rig,
+    write_chunks,
+)
 from interconnect_operator.k8s.resources import GROUP, LINK_PLURAL, VERSION
 
 log = logging.getLogger("bench")
 
-REPO = Path(__file__).resolve().parents[1]
-CRDS = REPO / "crds"
 PLURAL = LINK_PLURAL
-OPERATOR_NAMESPACE = "interconnect-bench"
-SERVICE_ACCOUNT = "interconnect-operator"
-POOL = "bench-pool"
-LINK_MBPS = 1000
-INTERCONNECTS = 10
-APPLY_CHUNK = 250
-APPLY_PARALLEL = 4
-#: The operator and the floor run without ``kubernetes`` importable, as in the image
-#: (bench/runtime.py; kopf then logs in with its own readers).
-RUNTIME = (sys.executable, "-m", "bench.runtime")
-SCENARIO_ORDER = ("floor", "burst", "single", "steady", "restart", "memory")
-
-
-@dataclass(frozen=True)
-class Options:
-    sizes: tuple[int, ...]
-    steady_seconds: float
-    single_runs: int
-    refresh_interval: int
-    profile: bool
-    out_dir: Path
-    log_dir: Path
-    merge: bool
-    recompute: bool = False
-    floor: bool = True
-    profile_memory: bool = False
-
-
-@dataclass
-class Rig:
-    """One size's world: control plane, simulators, operator, helpers."""
-
-    cp: ControlPlane
-    kube: Kube
-    custom: Any  # kubernetes.client.CustomObjectsApi
-    aws: Simulator
-    gcp: Simulator
-    operator: OperatorProcess
-    audit: AuditReader
-    sampler: ProcessSampler
-    log_dir: Path
-
-    @property
-    def sims(self) -> tuple[Simulator, Simulator]:
-        return (self.aws, self.gcp)
-
-
-# --------------------------------------------------------------------------
-# Setup
-
-
-def write_inventory(path: Path, n: int) -> None:
-    """Both sides: INTERCONNECTS interconnects with room for N links and a fifth spare."""
-    per_ix = max(1_000_000, math.ceil(n * LINK_MBPS * 1.25 / INTERCONNECTS / 1000) * 1000)
-    document = {
-        "environments": [
-            {
-                "id": POOL_ENVIRONMENT,
-                "interconnectCount": INTERCONNECTS,
-                "maxBandwidthMbps": per_ix,
-                "channelsPerInterconnect": 4,
-            }
-        ]
-    }
-    path.write_text(yaml.safe_dump(document))
-
-
-def start_rig(
-    n: int,
-    opts: Options,
-    log_dir: Path,
-    *,
-    floor: bool = False,
-    operator_env: Mapping[str, str] | None = None,
-) -> Rig:
-    """The world for one size; ``floor``: the floor operator (bench/floor.py) instead of ours."""
-    from kubernetes import client, config
-
-    cp = ControlPlane(log_dir=log_dir / "controlplane", audit=True)
-    cp.start()
-    try:
-        kube = Kube(cp.kubeconfig)
-        kube.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-        kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        inventory = log_dir / "inventory.yaml"
-        write_inventory(inventory, n)
-        tokens = {"aws": secrets.token_hex(16), "gcp": secrets.token_hex(16)}
-        inv = ["--inventory", str(inventory)]
-        aws = start_simulator("aws", log_dir=log_dir, tokens={"gcp": tokens["aws"]}, extra_args=inv)
-        gcp = start_simulator("gcp", log_dir=log_dir, tokens={"aws": tokens["gcp"]}, extra_args=inv)
-        identity = operator_kubeconfig(
-            kube,
-            operator_namespace=OPERATOR_NAMESPACE,
-            path=log_dir / "operator.kubeconfig",
-            service_account=SERVICE_ACCOUNT,
-            link_secret_namespaces=["*"],
-        )
-        for ns in ("bench-burst", "bench-single", "bench-restart"):
-            kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
-        if floor:
-            operator = start_floor(identity, log_dir, negotiator=gcp, responder=aws)
-        else:
-            kube.apply(
-                pool_manifests(
-                    POOL,
-                    negotiator=gcp,
-                    responder=aws,
-                    operator_namespace=OPERATOR_NAMESPACE,
-                    refresh_interval=opts.refresh_interval,
-                )
-            )
-            operator = start_operator(
-                identity,
-                log_dir=log_dir,
-                operator_namespace=OPERATOR_NAMESPACE,
-                env={"PYTHONPATH": _pythonpath(), **(operator_env or {})},
-                command=(*RUNTIME, "interconnect_operator.cli"),
-            )
-            wait_for(
-                lambda: is_ready(kube.try_get("cpool", POOL)),
-                120,
-                "pool Ready",
-                interval=0.5,
-            )
-        api = config.new_client_from_config(config_file=str(cp.kubeconfig))  # type: ignore[no-untyped-call]
-        audit_path = cp.audit_log_path
-        assert audit_path is not None
-        audit = AuditReader(
-            audit_path, f"system:serviceaccount:{OPERATOR_NAMESPACE}:{SERVICE_ACCOUNT}"
-        )
-        return Rig(
-            cp=cp,
-            kube=kube,
-            custom=client.CustomObjectsApi(api),
-            aws=aws,
-            gcp=gcp,
-            operator=operator,
-            audit=audit,
-            sampler=ProcessSampler(operator.process.pid),
-            log_dir=log_dir,
-        )
-    except BaseException:
-        cp.stop()
-        raise
-
-
-def start_floor(
-    kubeconfig: Path, log_dir: Path, *, negotiator: Simulator, responder: Simulator
-) -> OperatorProcess:
-    """``python -m bench.floor`` under the operator's identity, as the operator runs."""
-    liveness = free_port()
-
-    def side(sim: Simulator, peer: Simulator) -> str:
-        # The token this simulator accepts from the peer, whose id the floor calls as.
-        return f"{sim.provider_id}={sim.url}={sim.tokens[peer.provider_id]}"
-
-    argv = [
-        *RUNTIME,
-        "bench.floor",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--negotiator",
-        side(negotiator, responder),
-        "--responder",
-        side(responder, negotiator),
-        "--environment",
-        POOL_ENVIRONMENT,
-        "--interconnects",
-        str(INTERCONNECTS),
-        "--liveness",
-        f"http://127.0.0.1:{liveness}/healthz",
-    ]
-    env = {**os.environ, "PYTHONPATH": _pythonpath(), "KUBECONFIG": str(kubeconfig)}
-    log_path = log_dir / "floor.log"
-    with log_path.open("ab") as handle:
-        process = subprocess.Popen(
-            argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
-        )
-    floor = OperatorProcess(process, log_path, 0, liveness, tuple(argv), env)
-    wait_for(lambda: _healthy(liveness), 60, "floor operator live", interval=0.2)
-    return floor
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return bool(response.status < 500)
-    except OSError:
-        return False
-
-
-def _pythonpath() -> str:
-    parts = [str(REPO), os.environ.get("PYTHONPATH", "")]
-    return os.pathsep.join(p for p in parts if p)
-
-
-def stop_rig(rig: Rig) -> None:
-    rig.sampler.stop()
-    rig.operator.stop()
-    for sim in rig.sims:
-        sim.stop()
-    rig.cp.stop()
-
+SCENARIO_ORDER = ("floor", "burst", "single", "steady", "restart", "memory", "soak", "shards")
 
 # --------------------------------------------------------------------------
 # Scenarios
 
 
-def _apply_chunk(
-    kubectl: str, kubeconfig: Path, path: Path, submitted: dict[str, float], lock: threading.Lock
-) -> None:
-    """Server-side apply one file; note the time kubectl reports each object applied."""
-    proc = subprocess.Popen(
-        [kubectl, "--kubeconfig", str(kubeconfig), "apply", "--server-side", "-f", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        now = time.monotonic()
-        ref = line.split(" ", 1)[0]
-        if "/" in ref:
-            with lock:
-                submitted[ref.rsplit("/", 1)[1]] = now
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        log.warning("kubectl apply %s failed: %s", path.name, err.strip()[-300:])
-
-
 def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     namespace = "bench-burst"
     names = [f"burst-{i:05d}" for i in range(n)]
-    chunk_files: list[Path] = []
-    for start in range(0, n, APPLY_CHUNK):
-        path = rig.log_dir / f"burst-{start:05d}.yaml"
-        items = [
-            link_manifest(nm, namespace, POOL, LINK_MBPS)
-            for nm in names[start : start + APPLY_CHUNK]
-        ]
-        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
-        chunk_files.append(path)
-
+    chunk_files = write_chunks(
+        rig.log_dir, "burst", [link_manifest(nm, namespace, POOL, LINK_MBPS) for nm in names]
+    )
     watcher = ReadyWatcher(str(kubectl_path()), rig.cp.kubeconfig, namespace)
     time.sleep(1.0)  # let the watch establish before anything is created
     reset_stats(rig.sims)
@@ -356,23 +132,10 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
         if opts.profile
         else None
     )
-    submitted: dict[str, float] = {}
-    lock = threading.Lock()
     load = [round(x, 2) for x in os.getloadavg()]
     cpu0 = cpu_seconds(rig.operator.process.pid)
     t0 = time.monotonic()
-    threads: list[threading.Thread] = []
-    pending = list(chunk_files)
-    while pending or threads:
-        while pending and len(threads) < APPLY_PARALLEL:
-            thread = threading.Thread(
-                target=_apply_chunk,
-                args=(str(kubectl_path()), rig.cp.kubeconfig, pending.pop(0), submitted, lock),
-            )
-            thread.start()
-            threads.append(thread)
-        threads[0].join()
-        threads = [t for t in threads if t.is_alive()]
+    submitted = apply_files(rig.cp.kubeconfig, chunk_files)
     applied_seconds = time.monotonic() - t0
     timeout = max(120.0, n * 0.5)
     all_ready = watcher.wait(names, timeout)
@@ -425,13 +188,18 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     return result
 
 
-def derive_call_figures(burst: dict[str, Any], steady: dict[str, Any]) -> None:
+def derive_call_figures(
+    burst: dict[str, Any], steady: dict[str, Any], refresh_interval: float = 0.0
+) -> None:
     """Call figures of both scenarios from their raw counters (``calls_by_provider``).
 
     Burst: calls per link by operation minus the pool-level calls the steady
     window's rate predicts over the burst. Steady: per-link calls (operations
     on a connection), pool-level calls, list calls per interconnect per
-    refresh (ListInterconnects counts the refreshes: one per refresh).
+    refresh. Refreshes: ListInterconnects calls when the refresh makes one;
+    a refresh that keeps the interconnects it listed before does not, and
+    then the window over the pool's ``refreshInterval`` (``refresh_interval``)
+    counts them (``refreshes_from`` says which).
     Kept apart from the scenarios so that ``--recompute`` can redo them.
     """
     stats: dict[str, dict[str, int]] = steady["calls_by_provider"]
@@ -441,8 +209,11 @@ def derive_call_figures(burst: dict[str, Any], steady: dict[str, Any]) -> None:
     pool_level, link, _ = split_calls(ops)
     per_ix: dict[str, float] = {}
     per_op_ix: dict[str, dict[str, float]] = {}
+    by_interval = int(elapsed // refresh_interval) if refresh_interval > 0 else 0
+    counted: dict[str, int] = {}
     for provider, pops in stats.items():
-        refreshes = pops.get("ListInterconnects", 0)
+        refreshes = pops.get("ListInterconnects", 0) or by_interval
+        counted[provider] = refreshes
         if not refreshes:
             continue
         lists = {k: v for k, v in pops.items() if k.startswith("List") and k != "ListInterconnects"}
@@ -450,7 +221,12 @@ def derive_call_figures(burst: dict[str, Any], steady: dict[str, Any]) -> None:
             k: round(v / (refreshes * INTERCONNECTS), 2) for k, v in lists.items()
         }
         per_ix[provider] = round(sum(lists.values()) / (refreshes * INTERCONNECTS), 2)
-    steady["refreshes"] = {p: pops.get("ListInterconnects", 0) for p, pops in stats.items()}
+    steady["refreshes"] = counted
+    steady["refreshes_from"] = (
+        "ListInterconnects calls"
+        if all(pops.get("ListInterconnects", 0) for pops in stats.values())
+        else f"window / refreshInterval ({refresh_interval:g} s)"
+    )
     steady["steady_calls_per_link"] = round(link / links, 3) if links else 0.0
     steady["steady_link_calls"] = link
     steady["steady_pool_level_calls"] = pool_level
@@ -701,14 +477,6 @@ def _py_spy() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("py-spy") or "py-spy")
 
 
-def _operator_log_problems(rig: Rig) -> dict[str, int]:
-    text = rig.operator.log()
-    return {
-        "errors": sum(1 for ln in text.splitlines() if " ERROR " in ln or '"ERROR"' in ln),
-        "tracebacks": text.count("Traceback"),
-    }
-
-
 def run_floor(n: int, opts: Options, tag: str = "") -> dict[str, Any]:
     """The floor operator's burst on a world of its own (same sizes, same simulators)."""
     log_dir = opts.log_dir / f"n{n}-floor{tag}"
@@ -717,7 +485,7 @@ def run_floor(n: int, opts: Options, tag: str = "") -> dict[str, Any]:
     rig = start_rig(n, opts, log_dir, floor=True)
     try:
         burst = scenario_burst(rig, n, replace(opts, profile=False))
-        problems = _operator_log_problems(rig)
+        problems = operator_log_problems(rig.operator)
     finally:
         stop_rig(rig)
     ops = merge_ops(burst["calls_by_provider"])
@@ -831,7 +599,70 @@ def compare_with_floor(burst: dict[str, Any], floor: dict[str, Any]) -> None:
     burst["cpu_per_link_vs_floor"] = round(cpu / floor_cpu, 2) if floor_cpu else 0.0
 
 
+def run_soak(n: int, opts: Options) -> dict[str, Any]:
+    """The churn soak (bench/soak.py) on a fresh world sized for N."""
+    log_dir = opts.log_dir / f"n{n}-soak"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "N=%d: soak %.0fs at %.1f links/s (live set %d), logs %s",
+        n,
+        opts.soak_seconds,
+        opts.soak_rate,
+        opts.soak_ahead,
+        log_dir,
+    )
+    rig = start_rig(n, opts, log_dir)
+    try:
+        result = scenario_soak(
+            rig,
+            opts.soak_seconds,
+            opts.soak_rate,
+            opts.soak_ahead,
+            grace=min(120.0, 2.0 * opts.refresh_interval + 5.0),
+        )
+        result["operator_log"] = operator_log_problems(rig.operator)
+    finally:
+        stop_rig(rig)
+    result["n"] = n
+    result["logs"] = str(log_dir)
+    result["run_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return result
+
+
+def run_extras(n: int, opts: Options, last: bool) -> list[dict[str, Any]]:
+    """The opt-in scenarios: shards at every size, the soak once (at the run's last size)."""
+    out = []
+    if opts.shards:
+        log.info("N=%d: %d shards", n, opts.shards)
+        shards = run_shards(n, opts.shards, opts, opts.log_dir / f"n{n}-shards{opts.shards}")
+        shards["run_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        log.info(
+            "N=%d: %d shards, %d/%d Ready in %.1fs, isolated: %s",
+            n,
+            opts.shards,
+            shards["ready"],
+            n,
+            shards["seconds_to_all_ready"],
+            shards["isolated"],
+        )
+        out.append(shards)
+    if opts.soak_seconds > 0 and last:
+        soak = run_soak(n, opts)
+        log.info(
+            "N=%d: soak RSS %.1f -> %.1f MiB (%.1f %%), leftovers %d",
+            n,
+            soak["rss_mib_warmup_end"],
+            soak["rss_mib_end"],
+            soak["rss_growth_percent"],
+            soak["provider_leftovers_total"],
+        )
+        out.append(soak)
+    return out
+
+
 def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
+    if opts.skip_main:
+        return []
     # The floor runs before and after the operator's world; the ratio uses their mean.
     floors = [run_floor(n, opts, "-before")] if opts.floor else []
     log_dir = opts.log_dir / f"n{n}"
@@ -850,14 +681,14 @@ def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
             opts.steady_seconds,
         )
         steady = scenario_steady(rig, n, opts)
-        derive_call_figures(burst, steady)
+        derive_call_figures(burst, steady, opts.refresh_interval)
         log.info("N=%d: single (%d runs)", n, opts.single_runs)
         single = scenario_single(rig, n, opts)
         log.info("N=%d: restart", n)
         restart = scenario_restart(
             rig, n, float(single["mutating_calls_per_link"]), profile=opts.profile
         )
-        problems = _operator_log_problems(rig)
+        problems = operator_log_problems(rig.operator)
     finally:
         stop_rig(rig)
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -956,6 +787,35 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=os.environ.get("BENCH_PROFILE_MEMORY", "0") not in ("0", "false", "no"),
         help="one more burst per size with tracemalloc on: the top allocators in the report",
     )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=_env_number("BENCH_SOAK_SECONDS", "0", float),
+        help="churn soak (bench/soak.py) this long at the last size; 0 = off (issue: 900)",
+    )
+    parser.add_argument(
+        "--soak-rate",
+        type=float,
+        default=_env_number("BENCH_SOAK_RATE", "5", float),
+        help="links created and deleted per second in the soak",
+    )
+    parser.add_argument(
+        "--soak-live",
+        type=int,
+        default=_env_number("BENCH_SOAK_LIVE", "100", int),
+        help="links alive during the soak (created ahead, deleted oldest first)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=_env_number("BENCH_SHARDS", "0", int),
+        help="sharded burst (bench/shards.py) with this many operator processes; 0 = off",
+    )
+    parser.add_argument(
+        "--skip-main",
+        action="store_true",
+        help="run only the opt-in scenarios (soak, shards); keep the stored others",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench")
     parser.add_argument("--log-dir", type=Path, default=None)
     parser.add_argument(
@@ -982,6 +842,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         recompute=bool(args.recompute),
         floor=bool(args.floor),
         profile_memory=bool(args.profile_memory),
+        soak_seconds=max(0.0, float(args.soak_seconds)),
+        soak_rate=float(args.soak_rate),
+        soak_ahead=max(1, int(args.soak_live)),
+        shards=max(0, int(args.shards)),
+        skip_main=bool(args.skip_main),
     )
 
 
@@ -997,14 +862,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             sizes.setdefault(int(scenario["n"]), {})[scenario["name"]] = scenario
         for by_name in sizes.values():
             if "burst" in by_name and "steady" in by_name:
-                derive_call_figures(by_name["burst"], by_name["steady"])
+                derive_call_figures(
+                    by_name["burst"],
+                    by_name["steady"],
+                    float(stored.get("settings", {}).get("pool_refresh_interval_seconds", 0)),
+                )
         results_path.write_text(json.dumps(stored, indent=2) + "\n")
         report.write_report(stored, opts.out_dir / "REPORT.md")
         return 0
     previous: list[dict[str, Any]] = []
+    previous_settings: dict[str, Any] = {}
     if opts.merge and results_path.exists():
         try:
-            previous = list(json.loads(results_path.read_text()).get("scenarios", []))
+            stored = json.loads(results_path.read_text())
+            previous = list(stored.get("scenarios", []))
+            previous_settings = dict(stored.get("settings") or {})
         except (ValueError, AttributeError):
             previous = []
     results: dict[str, Any] = {
@@ -1023,8 +895,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "scenarios": [s for s in previous if s.get("n") not in opts.sizes],
     }
+    if opts.skip_main and previous_settings:
+        # The stored main scenarios keep the settings they ran with.
+        results["settings"] = previous_settings
+    if opts.soak_seconds > 0:
+        results["settings"]["soak"] = {
+            "seconds": opts.soak_seconds,
+            "rate_per_second": opts.soak_rate,
+            "live_set": opts.soak_ahead,
+            "pool_refresh_interval_seconds": opts.refresh_interval,
+        }
+    if opts.shards:
+        results["settings"]["shards"] = {
+            "shards": opts.shards,
+            "pool_refresh_interval_seconds": opts.refresh_interval,
+        }
     for n in opts.sizes:
-        results["scenarios"].extend(run_size(n, opts))
+        produced = run_size(n, opts) + run_extras(n, opts, last=n == opts.sizes[-1])
+        done = {(int(s["n"]), str(s["name"])) for s in produced}
+        if opts.skip_main:
+            # Only the extras ran: keep this size's other scenarios from earlier runs.
+            results["scenarios"] = [
+                s for s in results["scenarios"] if (int(s["n"]), str(s["name"])) not in done
+            ]
+            results["scenarios"].extend(
+                s for s in previous if int(s["n"]) == n and (n, str(s["name"])) not in done
+            )
+        results["scenarios"].extend(produced)
         results["scenarios"].sort(key=lambda s: (int(s["n"]), SCENARIO_ORDER.index(s["name"])))
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         report.write_report(results, opts.out_dir / "REPORT.md")

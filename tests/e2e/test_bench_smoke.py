@@ -2,7 +2,9 @@
 
 Runs ``python -m bench.run`` as ``make bench`` does (the floor operator, its own control plane
 with the audit log on, two simulators, the operator process) with a 5 s
-steady window, then checks the SHAPE of ``results.json`` and ``REPORT.md``:
+steady window, plus the sharded burst (``--shards 2``: two operator processes,
+10 links each; about 30 s more), then checks the SHAPE of ``results.json`` and
+``REPORT.md``:
 every scenario and key present, every number non-negative. Timings are
 not asserted: they depend on the machine.
 """
@@ -65,6 +67,29 @@ SCENARIO_KEYS: dict[str, set[str]] = {
         "recovery_status_writes",
         "probe_ready",
     },
+    "shards": {
+        "n",
+        "shards",
+        "seconds_to_all_ready",
+        "links_per_second",
+        "operator_cpu_ms_per_link",
+        "provider_calls_per_link",
+        "k8s_writes_per_link",
+        "per_shard",
+        "cross_shard",
+        "isolated",
+    },
+}
+SHARD_KEYS = {
+    "shard",
+    "pool",
+    "links",
+    "ready",
+    "operator_cpu_ms_per_link",
+    "rss_mib_peak",
+    "provider_calls_per_link",
+    "k8s_writes_per_link",
+    "own_links_in_metrics",
 }
 
 
@@ -96,6 +121,8 @@ def bench_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "5",
             "--single-runs",
             "3",
+            "--shards",
+            "2",
             "--no-merge",
             "--out-dir",
             str(out),
@@ -152,10 +179,31 @@ def test_links_went_ready_and_calls_were_counted(bench_output: Path) -> None:
     assert floor["k8s_writes_per_link"] == 3
 
 
+def test_two_shards_brought_up_only_their_own_links(bench_output: Path) -> None:
+    shards = next(
+        s
+        for s in json.loads((bench_output / "results.json").read_text())["scenarios"]
+        if s["name"] == "shards"
+    )
+    assert shards["shards"] == 2
+    assert shards["ready"] == N
+    assert shards["isolated"] is True, shards["cross_shard"]
+    assert len(shards["per_shard"]) == 2
+    for shard in shards["per_shard"]:
+        assert set(shard) >= SHARD_KEYS, shard
+        assert shard["links"] == N // 2
+        assert shard["ready"] == N // 2
+        # Each shard's /metrics holds exactly its own links, and it called the providers.
+        assert shard["own_links_in_metrics"] == shard["links_in_metrics"] == N // 2
+        assert shard["provider_calls_per_link"] > 0
+
+
 def test_report_lists_figures_next_to_targets(bench_output: Path) -> None:
     report = (bench_output / "REPORT.md").read_text()
     assert "| scenario | figure | target | N=20 |" in report
     for label in ("links/s", "apply-to-Ready p99", "Kubernetes writes per link", "status writes"):
         assert label in report
     assert "## The floor, side by side" in report
+    assert "## Shards" in report
+    assert "## Growth with N" in report
     assert "links/s as a ratio of the floor's" in report

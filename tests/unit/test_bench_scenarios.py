@@ -1,0 +1,130 @@
+"""The benchmark's soak and shard figures: leftovers, isolation, refresh counts and the report.
+
+Pure parts of bench/soak.py, bench/shards.py, bench/run.py and bench/report.py
+on hand-made inputs (the scenarios themselves run in tests/e2e/test_bench_smoke.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from bench import report
+from bench.run import derive_call_figures
+from bench.shards import Shard, isolation_failures, link_prefix, shard_pool
+from bench.soak import provider_leftovers
+
+
+def _state(provider: str, connections: list[str], keys: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "provider": provider,
+        "connections": [{"connection": c, "interconnect": "ix-1"} for c in connections],
+        "features": [{"connection": c, "channel": "ch-1"} for c in connections],
+        "activationKeys": [{"sharedConnectionUuid": u, "state": s} for u, s in keys],
+    }
+
+
+def test_leftovers_are_what_no_live_link_holds() -> None:
+    states = [
+        _state("aws", ["live-1", "gone-1"], [("gone-2", "issued"), ("gone-3", "consumed")]),
+        _state("gcp", ["live-1"], [("live-1", "placed")]),
+    ]
+    out = provider_leftovers(states, {"live-1"})
+    assert out["aws"] == {"connections": 1, "features": 1, "usable_activation_keys": 1}
+    assert out["gcp"] == {"connections": 0, "features": 0, "usable_activation_keys": 0}
+
+
+class _Operator:
+    def __init__(self, log: str) -> None:
+        self._log = log
+
+    def log(self) -> str:
+        return self._log
+
+
+def _shard(index: int, log: str = "") -> Shard:
+    return Shard(
+        index=index,
+        pool=shard_pool(index),
+        service_account=f"sa-{index}",
+        operator=cast(Any, _Operator(log)),
+        audit=cast(Any, None),
+        sampler=cast(Any, None),
+    )
+
+
+def test_isolation_names_every_cross_shard_write_series_and_log_line() -> None:
+    mine, other = _shard(0, log=f"reconciling bench-shards/{link_prefix(1)}00001"), _shard(1)
+    own_link = f"{link_prefix(0)}00000"
+    clean = isolation_failures(
+        mine, [mine, other], {own_link, shard_pool(0)}, ({own_link}, {shard_pool(0)}, set())
+    )
+    assert clean == ["shard 0's log names shard 1's links 1 times"]
+    failures = isolation_failures(
+        _shard(0),
+        [_shard(0), other],
+        {own_link, f"{link_prefix(1)}00001.17a", shard_pool(1)},
+        ({own_link, f"{link_prefix(1)}00003"}, {shard_pool(0)}, {shard_pool(1)}),
+    )
+    assert len(failures) == 3, failures
+    assert failures[0].startswith("shard 0 wrote 2 objects of shard 1")
+    assert "/metrics names 1 links of shard 1" in failures[1]
+    assert failures[2] == f"shard 0's /metrics names pool {shard_pool(1)}"
+    assert (
+        isolation_failures(_shard(0), [_shard(0), other], {own_link}, ({own_link}, set(), set()))
+        == []
+    )
+
+
+def test_refreshes_counted_from_the_interval_when_the_refresh_lists_no_interconnects() -> None:
+    steady: dict[str, Any] = {
+        "n": 100,
+        "window_seconds": 60.0,
+        "calls_by_provider": {
+            "aws": {"ListConnections": 20, "ListFeatures": 20},
+            "gcp": {"ListConnections": 20, "ListFeatures": 20, "ListInterconnects": 4},
+        },
+    }
+    burst: dict[str, Any] = {"n": 100, "burst_seconds": 10.0, "calls_by_provider": {}}
+    derive_call_figures(burst, steady, refresh_interval=30)
+    assert steady["refreshes"] == {"aws": 2, "gcp": 4}
+    assert steady["list_calls_per_interconnect_per_refresh"] == {"aws": 2.0, "gcp": 1.0}
+    assert steady["refreshes_from"].startswith("window / refreshInterval")
+
+
+def _soak(growth: float, leftovers: int) -> dict[str, Any]:
+    return {
+        "name": "soak",
+        "n": 1000,
+        "soak_seconds": 900.0,
+        "rss_mib_warmup_end": 100.0,
+        "rss_mib_end": 100.0 + growth,
+        "rss_growth_percent": growth,
+        "drained": True,
+        "provider_leftovers_total": leftovers,
+        "provider_leftovers": {"aws": {"connections": leftovers}},
+        "rss_series": [[0.0, 100.0], [450.0, 101.0], [900.0, 100.0 + growth]],
+    }
+
+
+def test_report_judges_the_soak_and_the_shards() -> None:
+    shards = {
+        "name": "shards",
+        "n": 10000,
+        "shards": 2,
+        "links_per_second": 60.0,
+        "operator_cpu_ms_per_link": 12.0,
+        "isolated": False,
+        "cross_shard": ["shard 0 wrote 1 objects of shard 1 (e.g. x)"],
+        "per_shard": [{"shard": 0, "pool": "p0", "links": 5000, "ready": 5000}],
+    }
+    text = report.render({"scenarios": [_soak(7.0, 1), shards]}, findings=False)
+    assert "| RSS growth after warm-up | <= 5 % | 7 % **missed** |" in text
+    assert "| 0 | 1 **missed** |" in text  # leftovers
+    assert "| links/s (all shards) | >= 50 at N=1000 | 60 met |" in text
+    assert "| operator CPU per link (all shards) | <= 10 ms at N=1000 | 12 ms **missed** |" in text
+    assert "- shard 0 wrote 1 objects of shard 1 (e.g. x)" in text
+    missed = report.missed({"scenarios": [_soak(7.0, 1), shards]})
+    assert any("RSS growth" in m for m in missed)
+    assert any("cross-shard" in m for m in missed)
+    good = report.render({"scenarios": [_soak(3.0, 0)]}, findings=False)
+    assert "| RSS growth after warm-up | <= 5 % | 3 % met |" in good
