@@ -419,7 +419,13 @@ class LinkWorkers:
             # The ownership record exists before the annotation: a crash in between
             # leaves a record for this uid, claimed again on the next reconcile.
             link.state.claimed.add(result.persist_uuid)
-            await self._meta.persist_uuid(key, body, result.persist_uuid)
+            try:
+                await self._meta.persist_uuid(key, body, result.persist_uuid)
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+                await self._gone_before_write_ahead(key, body, link, result.persist_uuid)
+                return None
             return 0.0
         await self._publish(key, body, link.entry, request, result)
         if not result.finalized:
@@ -437,6 +443,28 @@ class LinkWorkers:
         self.drop(key)
         self._wake_placing(link.entry.name)
         return None
+
+    async def _gone_before_write_ahead(
+        self, key: LinkKey, body: dict[str, Any], link: Admitted, uuid: str
+    ) -> None:
+        """The link was deleted between the fresh read and the UUID write-ahead.
+
+        Nothing was created with the key (the write-ahead comes first), so the
+        link has nothing to release at either provider; its ownership record
+        goes now rather than staying behind for a uid that no longer exists.
+        The key itself stays issued at the responder: the protocol has no call
+        that withdraws it, and it names no connection on an interconnect
+        (docs/critiques.md).
+        """
+        logger.info(
+            "link %s/%s deleted before its shared UUID was recorded; nothing was created",
+            key[0],
+            key[1],
+            extra={"link": f"{key[0]}/{key[1]}", "pool": link.entry.name},
+        )
+        await self._owners.release(body, also={uuid, *link.state.claimed})
+        link.state.claimed.discard(uuid)
+        link.reconciler.forget(uuid)
 
     def _wake_placing(self, pool: str) -> None:
         """Bandwidth a released link gave back (P19) may be what a waiting link

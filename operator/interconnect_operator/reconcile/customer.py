@@ -353,6 +353,9 @@ class CustomerDriver:
         self.environment = environment
         self._reconciler = CustomerLinkReconciler(pool)
 
+    def forget(self, shared_uuid: str) -> None:
+        """Nothing to drop: customer links keep no memory per shared UUID here."""
+
     async def reconcile(self, request: LinkRequest) -> LinkResult:
         if request.spec.paused and not request.deleting:
             # No call to either cloud while paused (as for the symmetric driver).

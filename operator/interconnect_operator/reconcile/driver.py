@@ -55,3 +55,7 @@ class LinkDriver(Protocol):
     """Drives one link as far as it can go now; never raises for provider errors."""
 
     async def reconcile(self, request: LinkRequest) -> LinkResult: ...
+
+    def forget(self, shared_uuid: str) -> None:
+        """Drop what is kept for ``shared_uuid`` (its link is gone without a release)."""
+        ...

@@ -19,10 +19,14 @@ class StubReconciler:
 
     results: list[LinkResult] = field(default_factory=list)
     requests: list[LinkRequest] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
 
     async def reconcile(self, request: LinkRequest) -> LinkResult:
         self.requests.append(request)
         return self.results.pop(0)
+
+    def forget(self, shared_uuid: str) -> None:
+        self.forgotten.append(shared_uuid)
 
 
 @dataclass

@@ -516,6 +516,22 @@ async def test_a_new_uuid_is_recorded_before_the_annotation(rig: Rig) -> None:
     assert body["metadata"]["uid"] == rig.owner("uuid-1")
 
 
+async def test_a_link_deleted_before_its_write_ahead_leaves_no_record(rig: Rig) -> None:
+    # Deleted between the fresh read and the write-ahead (kubectl apply, then
+    # delete at once): nothing was created with the key, and the ownership
+    # record claimed for it must not stay behind for a uid that is gone.
+    rig.add_pool()
+    body = rig.link()
+    rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
+    rig.kube.fail("patch_metadata", 404)
+    assert await rig.workers.process(KEY) is None
+    assert rig.owner("uuid-1") is None
+    assert rig.reconciler.forgotten == ["uuid-1"]
+    assert rig.index.key_for_uuid("uuid-1") is None
+    assert UUID_ANNOTATION not in (body["metadata"].get("annotations") or {})
+    assert rig.kube.status_patches == []
+
+
 async def test_a_key_whose_uuid_is_recorded_for_another_uid_is_refused(rig: Rig) -> None:
     rig.add_pool()
     rig.own("uuid-1", "uid-gone-from-the-index")
