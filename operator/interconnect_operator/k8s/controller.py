@@ -41,6 +41,7 @@ class Controller:
         self.index = LinkIndex()
         self.publisher = Publisher(kube, metrics)
         credentials = Credentials(kube, options.operator_namespace)
+        self.owners = UuidOwnership(kube, options.operator_namespace)
         self.pools = PoolLoops(
             options,
             kube,
@@ -60,7 +61,7 @@ class Controller:
             meta=LinkMetadata(kube, self.index),
             namespaces=NamespacePolicy(kube),
             publisher=self.publisher,
-            owners=UuidOwnership(kube, options.operator_namespace),
+            owners=self.owners,
         )
 
     @property
@@ -72,8 +73,13 @@ class Controller:
         """Watch only, until ``start``: no pool loop, no reconcile, no write (a standby)."""
         self.pools.active = False
 
-    def start(self) -> None:
-        """Act: the pools' loops (and their MACsec and maintenance rounds) and the link queue."""
+    async def start(self) -> None:
+        """Act: the pools' loops (and their MACsec and maintenance rounds) and the link queue.
+
+        The shared-UUID ownership records are listed first, so that links the
+        watch already delivered are judged from memory, not one read each.
+        """
+        await self.owners.preload()
         self.pools.activate()
         self.link_workers.queue.start()
         self.link_workers.secret_recheck.start()

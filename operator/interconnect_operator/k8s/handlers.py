@@ -96,7 +96,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             elector.run(_lead(controller), _stop_acting), name="leader-election"
         )
     else:
-        controller.start()
+        await controller.start()
     memo["metrics_server"] = (
         serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
         if _options.metrics_port
@@ -111,7 +111,7 @@ def _identity() -> str:
 
 def _lead(controller: Controller) -> Callable[[], Awaitable[None]]:
     async def start() -> None:
-        controller.start()
+        await controller.start()
 
     return start
 

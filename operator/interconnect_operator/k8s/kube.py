@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import kopf
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 LINKS = "multicloudlinks"
 POOLS = "capacitypools"
 EVENTS_API = "/apis/events.k8s.io/v1"
+#: Most pages one list follows (500 objects each).
+MAX_LIST_PAGES = 1000
 #: How long the server keeps one watch open before the client reconnects.
 WATCH_SECONDS = 240.0
 
@@ -279,6 +282,23 @@ class KubeClient:
     ) -> dict[str, Any]:
         """PUT with the body's resourceVersion: a concurrent writer makes it a 409."""
         return await self._request("PUT", self._lease_path(namespace, name), dict(body))
+
+    async def list_configmaps(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        """The ConfigMaps of ``namespace`` with ``label_selector``, in pages of 500."""
+        items: list[dict[str, Any]] = []
+        token = ""
+        for _ in range(MAX_LIST_PAGES):
+            query = {"labelSelector": label_selector, "limit": "500"}
+            if token:
+                query["continue"] = token
+            page = await self._request(
+                "GET", f"/api/v1/namespaces/{namespace}/configmaps?{urlencode(query)}"
+            )
+            items.extend(i for i in page.get("items") or () if isinstance(i, dict))
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
+        raise KubeError(0, f"list configmaps in {namespace}: more than {MAX_LIST_PAGES} pages")
 
     async def delete_configmap(self, namespace: str, name: str) -> None:
         await self._request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/{name}")

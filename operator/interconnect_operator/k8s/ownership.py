@@ -22,6 +22,7 @@ never a refusal.
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,7 +32,12 @@ from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.resources import GROUP
 
+logger = logging.getLogger(__name__)
+
 RECORD_PREFIX = "ico-uuid-"
+RECORD_LABEL = f"{GROUP}/record"
+RECORD_KIND = "shared-connection-uuid"
+RECORD_LABEL_SELECTOR = f"{RECORD_LABEL}={RECORD_KIND}"
 _UUID_FORMAT = re.compile(r"^[a-z0-9]([a-z0-9-]{0,200}[a-z0-9])?$")
 NOT_OWNED_MESSAGE = (
     "the shared connection UUID this link shows belongs to another link; "
@@ -85,6 +91,31 @@ class UuidOwnership:
             self._known[uuid] = uid
         return uid or None
 
+    async def preload(self) -> int:
+        """Remember every record at once (one list instead of a read per link).
+
+        A restarted operator otherwise reads one record per link before it
+        may act on it. Records only ever name the uid that created them, so
+        what the list shows is as good as a read; anything later (a record
+        created or removed meanwhile) is read as before. Returns how many
+        records were remembered; a list the RBAC does not allow (an older
+        chart) leaves the per-link reads in place.
+        """
+        try:
+            items = await self._kube.list_configmaps(self._namespace, RECORD_LABEL_SELECTOR)
+        except KubeError as exc:
+            logger.warning("cannot list shared-UUID records, reading them one by one: %s", exc)
+            return 0
+        count = 0
+        for item in items:
+            name = str((item.get("metadata") or {}).get("name") or "")
+            uid = str((item.get("data") or {}).get("uid") or "")
+            uuid = name[len(RECORD_PREFIX) :] if name.startswith(RECORD_PREFIX) else ""
+            if uid and well_formed(uuid):
+                self._known.setdefault(uuid, uid)
+                count += 1
+        return count
+
     async def claim(self, uuid: str, uid: str) -> bool:
         """Record ``uid`` as the owner of ``uuid``; False when another uid holds it."""
         if not well_formed(uuid) or not uid:
@@ -95,7 +126,7 @@ class UuidOwnership:
             "metadata": {
                 "name": record_name(uuid),
                 "namespace": self._namespace,
-                "labels": {f"{GROUP}/record": "shared-connection-uuid"},
+                "labels": {RECORD_LABEL: RECORD_KIND},
             },
             "data": {"uid": uid},
         }

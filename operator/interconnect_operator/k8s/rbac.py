@@ -81,8 +81,9 @@ CLUSTER_RULES: list[Rule] = [
 
 NAMESPACE_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"]},
-    # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID.
-    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]},
+    # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID,
+    # listed once at start (a restart reads them all in one list, not one each).
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "delete"]},
     # Leader election (k8s/leader.py): read, create once, replace to renew.
     {
         "apiGroups": ["coordination.k8s.io"],

@@ -194,6 +194,15 @@ class FakeKube:
         self._maybe_fail_after_commit("create_configmap")
         return copy.deepcopy(dict(body))
 
+    async def list_configmaps(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        self._maybe_fail("list_configmaps")
+        key, _, value = label_selector.partition("=")
+        return [
+            copy.deepcopy(body)
+            for (ns, _name), body in sorted(self.configmaps.items())
+            if ns == namespace and (body.get("metadata", {}).get("labels") or {}).get(key) == value
+        ]
+
     async def delete_configmap(self, namespace: str, name: str) -> None:
         self._maybe_fail("delete_configmap")
         if self.configmaps.pop((namespace, name), None) is None:

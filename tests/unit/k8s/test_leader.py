@@ -149,7 +149,7 @@ async def test_a_standby_controller_runs_no_pool_loop_and_no_worker(kube: FakeKu
     assert controller.link_workers.queue._tasks == []
     assert kube.status_patches == kube.meta_patches == []
     assert kube.reads == []
-    controller.start()
+    await controller.start()
     assert controller.pools.entries["pool"].task is not None
     assert controller.link_workers.queue._tasks != []
     await controller.stop()
