@@ -52,6 +52,8 @@ MASK = "***"
 #: Shorter values are not held: masking a short word would mangle unrelated
 #: text and reveal more than it hides. Keys, passwords and tokens are longer.
 MIN_SECRET_LENGTH = 8
+#: Most answers kept between changes of what is held.
+MEMO_SIZE = 1 << 16
 
 #: Context of text that belongs to no tenant: every held value masks it.
 ANYWHERE = "*"
@@ -83,6 +85,10 @@ class _Registry:
         self._holders: dict[str, dict[str, str | None]] = {}
         self._by_prefix: dict[str, tuple[str, ...]] = {}
         self.generation = 0
+        # Answers of ``spans`` while nothing held changes: a steady operator masks
+        # the same status strings of every link again and again.
+        self._memo: dict[tuple[str, str], tuple[tuple[int, int], ...]] = {}
+        self._memo_generation = 0
 
     def hold(self, owner: str, values: frozenset[str], scope: str | None) -> None:
         with self._lock:
@@ -128,26 +134,34 @@ class _Registry:
         with self._lock:
             if not self._by_prefix or len(text) < MIN_SECRET_LENGTH:
                 return []
-            found: list[tuple[int, int]] = []
-            i, end = 0, len(text) - MIN_SECRET_LENGTH + 1
-            while i < end:
-                candidates = self._by_prefix.get(text[i : i + MIN_SECRET_LENGTH])
-                hit = None
-                if candidates is not None:
-                    hit = next(
-                        (
-                            v
-                            for v in candidates
-                            if text.startswith(v, i) and self._applies(v, context)
-                        ),
-                        None,
-                    )
-                if hit is None:
-                    i += 1
-                    continue
-                found.append((i, i + len(hit)))
-                i += len(hit)
+            if self._memo_generation != self.generation or len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+                self._memo_generation = self.generation
+            remembered = self._memo.get((text, context))
+            if remembered is not None:
+                return list(remembered)
+            found = self._scan(text, context)
+            self._memo[(text, context)] = tuple(found)
             return found
+
+    def _scan(self, text: str, context: str) -> list[tuple[int, int]]:
+        """``spans`` without the memo (the lock held)."""
+        found: list[tuple[int, int]] = []
+        i, end = 0, len(text) - MIN_SECRET_LENGTH + 1
+        while i < end:
+            candidates = self._by_prefix.get(text[i : i + MIN_SECRET_LENGTH])
+            hit = None
+            if candidates is not None:
+                hit = next(
+                    (v for v in candidates if text.startswith(v, i) and self._applies(v, context)),
+                    None,
+                )
+            if hit is None:
+                i += 1
+                continue
+            found.append((i, i + len(hit)))
+            i += len(hit)
+        return found
 
     def _applies(self, value: str, context: str) -> bool:
         scopes = self._holders[value].values()
