@@ -414,15 +414,15 @@ def scenario_restart(
     timeout = max(120.0, total * 0.3)
     confirmed = 0
     # Each scrape of N links' series costs the operator CPU of its own (a
-    # back-to-back poll took ~45 % of its samples at N=1000): poll at four
-    # times the scrape's own duration, at least every 0.2 s.
+    # back-to-back poll took ~45 % of its samples at N=1000): poll at twice
+    # the scrape's own duration, at least every 0.2 s.
     pause = 0.2
     while time.monotonic() - t_start < timeout:
         scraped = time.monotonic()
         confirmed = _ready_links_in_metrics(rig.operator)
         if confirmed >= total:
             break
-        pause = max(0.2, 4 * (time.monotonic() - scraped))
+        pause = max(0.2, 2 * (time.monotonic() - scraped))
         time.sleep(pause)
     t_confirmed = time.monotonic()
     probe_ready = watcher.wait([probe], 60.0)
