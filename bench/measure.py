@@ -94,34 +94,49 @@ class ReadyWatcher:
         '{" "}{.metadata.resourceVersion}{"\\n"}'
     )
 
+    #: How often a watch that ended (kubectl exits when the server ends the
+    #: watch or a list is too slow) is started again before ``wait`` gives up.
+    MAX_RESTARTS = 20
+
     def __init__(self, kubectl: str, kubeconfig: Path, namespace: str) -> None:
         self.ready: dict[str, float] = {}
         self.events = 0
+        self.restarts = 0
         self._cond = threading.Condition()
+        self._args = [
+            kubectl,
+            "--kubeconfig",
+            str(kubeconfig),
+            "get",
+            "multicloudlinks.interconnect.io",
+            "-n",
+            namespace,
+            "-w",
+            "-o",
+            f"jsonpath={self.TEMPLATE}",
+        ]
+        self._namespace = namespace
+        self._start()
+
+    def _start(self) -> None:
+        # A new watch lists the namespace first: links that became Ready while no
+        # watch ran are seen then (their time is the relist's, an overestimate).
         self._proc = subprocess.Popen(
-            [
-                kubectl,
-                "--kubeconfig",
-                str(kubeconfig),
-                "get",
-                "multicloudlinks.interconnect.io",
-                "-n",
-                namespace,
-                "-w",
-                "-o",
-                f"jsonpath={self.TEMPLATE}",
-            ],
+            self._args,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
             bufsize=1,
         )
-        self._thread = threading.Thread(target=self._read, name=f"watch-{namespace}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._read, name=f"watch-{self._namespace}", daemon=True
+        )
         self._thread.start()
 
     def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
+        proc = self._proc
+        assert proc.stdout is not None
+        for line in proc.stdout:
             now = time.monotonic()
             parts = line.split()
             if not parts:
@@ -139,8 +154,13 @@ class ReadyWatcher:
         with self._cond:
             while not wanted.issubset(self.ready):
                 left = deadline - time.monotonic()
-                if left <= 0 or self._proc.poll() is not None:
-                    return wanted.issubset(self.ready)
+                if left <= 0:
+                    return False
+                if self._proc.poll() is not None:
+                    if self.restarts >= self.MAX_RESTARTS:
+                        return False
+                    self.restarts += 1
+                    self._start()
                 self._cond.wait(min(left, 1.0))
         return True
 
