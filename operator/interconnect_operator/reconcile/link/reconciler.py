@@ -480,8 +480,10 @@ class LinkReconciler:
                 requeue = None
             else:
                 # Guidance only serves allocation; a finished link holds a feature on
-                # every channel (repairs re-request it), so it is not kept per link.
+                # every channel (repairs re-request it), so it is not kept per link,
+                # nor the copy last seen (its prefix limits are in memory.prefix_limits).
                 memory.guidance.clear()
+                memory.guidance_seen.clear()
         elif isinstance(step, link_state.Fail):
             memory.failure = FailureRecord(step.reason, step.message, request.spec.generation)
             requeue = None
