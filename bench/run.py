@@ -34,7 +34,7 @@ under the chart's ServiceAccount, then runs the scenarios:
   deleted at ``--soak-rate`` per second; RSS growth after warm-up, provider
   leftovers, calls per churned link.
 
-``--skip-main`` runs only the opt-in scenarios and keeps the other stored
+``--skip-main`` runs only the opt-in scenarios (soak, shards, memory profile) and keeps the other stored
 results of those sizes. The world's setup is bench/world.py.
 
 The operator and the floor run without the ``kubernetes`` package importable,
@@ -669,7 +669,8 @@ def run_extras(n: int, opts: Options, last: bool) -> list[dict[str, Any]]:
 
 def run_size(n: int, opts: Options) -> list[dict[str, Any]]:
     if opts.skip_main:
-        return []
+        # Only the opt-in scenarios; the memory profile runs on a world of its own.
+        return [run_memory(n, opts)] if opts.profile_memory else []
     # The floor runs before and after the operator's world; the ratio uses their mean.
     floors = [run_floor(n, opts, "-before")] if opts.floor else []
     log_dir = opts.log_dir / f"n{n}"
@@ -821,7 +822,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--skip-main",
         action="store_true",
-        help="run only the opt-in scenarios (soak, shards); keep the stored others",
+        help="run only the opt-in scenarios (soak, shards, memory profile); keep the stored others",
     )
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench")
     parser.add_argument("--log-dir", type=Path, default=None)
