@@ -545,9 +545,20 @@ def shards_section(results: Mapping[str, Any]) -> list[str]:
                 "other shard's link named in its log.",
                 "",
             ]
+        incomplete = (
+            []
+            if shards.get("all_ready", True)
+            else [
+                f"**Incomplete run:** the harness saw {shards.get('ready')} of {n} links Ready"
+                " before its readiness watch ended; the per-link figures below cover only the"
+                " window it measured (bench/analysis.md has the figures read from the logs).",
+                "",
+            ]
+        )
         lines += [
             f"N={n}, {shards.get('shards')} shards, run at {shards.get('run_at', '?')}:",
             "",
+            *incomplete,
             *_figure_rows(SHARD_FIGURES, shards, n),
             "",
             "| shard | pool | links | Ready | CPU/link | RSS peak | RSS settled | calls/link"

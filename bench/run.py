@@ -34,8 +34,8 @@ under the chart's ServiceAccount, then runs the scenarios:
   deleted at ``--soak-rate`` per second; RSS growth after warm-up, provider
   leftovers, calls per churned link.
 
-``--skip-main`` runs only the opt-in scenarios (soak, shards, memory profile) and keeps the other stored
-results of those sizes. The world's setup is bench/world.py.
+``--skip-main`` runs only the opt-in scenarios (soak, shards, memory profile) and keeps
+the other stored results of those sizes. The world's setup is bench/world.py.
 
 The operator and the floor run without the ``kubernetes`` package importable,
 as in the image (bench/runtime.py).
