@@ -53,7 +53,7 @@ from interconnect_operator.k8s.resources import (
 )
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
 from interconnect_operator.k8s.secret_refs import link_secret_refs
-from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
+from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, OperatorOptions
 from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.driver import LinkDriver
@@ -107,6 +107,14 @@ class Admitted:
     state: LinkState
     deleting: bool
     generation: int
+
+
+def user_intent(body: Mapping[str, Any]) -> tuple[object, ...]:
+    """What only a user changes: the generation, a deletion, annotations other than
+    the operator's own UUID record (the operator writes finalizers and that one)."""
+    meta = body.get("metadata") or {}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != UUID_ANNOTATION}
+    return (meta.get("generation"), bool(meta.get("deletionTimestamp")), annotations)
 
 
 class LinkWorkers:
@@ -170,9 +178,18 @@ class LinkWorkers:
             return None
         # Whatever is logged meanwhile belongs to this tenant (redaction scope).
         tenant = redaction.current_tenant.set(key[0])
+        started_with = user_intent(body)
         with self._metrics.reconcile_duration("link"):
             try:
-                return await self.reconcile(key, body)
+                delay = await self.reconcile(key, body)
+                current = self._index.links.get(key)
+                if current is not None and user_intent(current) != started_with:
+                    # The server's answer to one of this reconcile's writes showed a
+                    # spec change or a deletion made meanwhile. Its watch event is older
+                    # than that answer and is dropped as stale, so nothing else would
+                    # look at the link before its next requeue (up to POLL_SLOW).
+                    return 0.0
+                return delay
             except KubeError as exc:
                 self._metrics.record_reconcile_error("link", "KubernetesApi")
                 logger.warning(

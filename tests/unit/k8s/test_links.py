@@ -603,3 +603,27 @@ async def test_a_new_link_of_a_pool_being_deleted_is_refused(rig: Rig) -> None:
     assert rig.reconciler.requests == []
     assert "finalizers" not in rig.stored()["metadata"]
     assert rig.kube.objects[(LINKS, "team-a", "link")]["status"]["phase"] == "Pending"
+
+
+async def test_a_deletion_shown_by_the_answer_to_a_status_write_is_looked_at_at_once(
+    rig: Rig,
+) -> None:
+    # The user deletes the link while its reconcile runs. The watch event of the
+    # deletion is older than the server's answer to the reconcile's status patch
+    # (which already shows the deletionTimestamp), so the index drops it as stale:
+    # the reconcile itself must requeue the link at once, not after POLL_SLOW.
+    rig.add_pool()
+    rig.link(meta={"annotations": {UUID_ANNOTATION: "uuid-1"}, "finalizers": [FINALIZER]})
+    rig.reconciler.results.append(_result(Phase.READY))
+    rig.stored()["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert await rig.workers.process(KEY) == 0.0
+    assert rig.index.links[KEY]["metadata"]["deletionTimestamp"]
+
+
+async def test_the_operators_own_uuid_record_is_no_reason_to_look_again(rig: Rig) -> None:
+    rig.add_pool()
+    rig.link()
+    rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
+    rig.reconciler.results.append(_result(Phase.READY))
+    assert await rig.workers.process(KEY) == 0.0  # the write-ahead's own requeue
+    assert await rig.workers.process(KEY) == 60.0
