@@ -198,6 +198,30 @@ def _error_message(response: httpx.Response) -> str:
     return response.text[:300]
 
 
+def _first_page(page_size: int | None) -> dict[str, str]:
+    """The query of a list's first page."""
+    return {"pageSize": str(page_size)} if page_size is not None else {}
+
+
+def _next_page(
+    operation_id: str, token: str | None, seen: set[str], params: dict[str, str]
+) -> bool:
+    """Put the page after ``token`` into ``params``; False at the end of the list.
+
+    Every list walk is bounded: a peer that repeats a token would make it loop
+    forever, and one that never ends its list is cut off at MAX_PAGES pages.
+    """
+    if not token:
+        return False
+    if token in seen:
+        raise InvalidResponse(operation_id, "page token repeated")
+    seen.add(token)
+    if len(seen) >= MAX_PAGES:
+        raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
+    params["pageToken"] = token
+    return True
+
+
 async def collect(items: AsyncIterator[ItemT]) -> list[ItemT]:
     """Drain an async iterator into a list."""
     return [item async for item in items]
@@ -488,23 +512,13 @@ class BaseProviderClient:
         ids: Mapping[str, str] | None = None,
         page_size: int | None = None,
     ) -> AsyncGenerator[ModelT, None]:
-        params: dict[str, str] = {}
-        if page_size is not None:
-            params["pageSize"] = str(page_size)
+        params = _first_page(page_size)
         seen: set[str] = set()
         while True:
-            if len(seen) >= MAX_PAGES:
-                raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
             page = await self._call(operation_id, page_model, ids=ids, params=params or None)
             yield page
-            token = getattr(page, "next_page_token", None)
-            if not token:
+            if not _next_page(operation_id, getattr(page, "next_page_token", None), seen, params):
                 return
-            if token in seen:
-                # A peer that repeats a token would make us loop forever.
-                raise InvalidResponse(operation_id, "page token repeated")
-            seen.add(token)
-            params["pageToken"] = token
 
     async def _digested_pages(
         self,
@@ -525,9 +539,7 @@ class BaseProviderClient:
         and every CONVERT_SLICE converted items, so a large refresh does not
         hold it for its whole length. Bounds as ``_pages``: MAX_PAGES, a repeated token is an error.
         """
-        params: dict[str, str] = {}
-        if page_size is not None:
-            params["pageSize"] = str(page_size)
+        params = _first_page(page_size)
 
         def digest_or_parse(
             response: httpx.Response,
@@ -540,8 +552,6 @@ class BaseProviderClient:
 
         seen: set[str] = set()
         while True:
-            if len(seen) >= MAX_PAGES:
-                raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
             got = await self._exchange(
                 operation_id, digest_or_parse, ids=ids, params=dict(params) or None
             )
@@ -560,11 +570,5 @@ class BaseProviderClient:
                         await asyncio.sleep(0)
                 page = DigestedPage(digest, token or None, tuple(items))
             yield page
-            token = page.next_page_token
-            if not token:
+            if not _next_page(operation_id, page.next_page_token, seen, params):
                 return
-            if token in seen:
-                # A peer that repeats a token would make us loop forever.
-                raise InvalidResponse(operation_id, "page token repeated")
-            seen.add(token)
-            params["pageToken"] = token
