@@ -128,3 +128,11 @@ def same_intent(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         and bool(old_meta.get("deletionTimestamp")) == bool(new_meta.get("deletionTimestamp"))
         and (old_meta.get("finalizers") or []) == (new_meta.get("finalizers") or [])
     )
+
+
+def user_intent(body: Mapping[str, Any]) -> tuple[object, ...]:
+    """What only a user changes: the generation, a deletion, annotations other than
+    the operator's own UUID record (the operator writes finalizers and that one)."""
+    meta = body.get("metadata") or {}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != UUID_ANNOTATION}
+    return (meta.get("generation"), bool(meta.get("deletionTimestamp")), annotations)

@@ -31,7 +31,7 @@ from interconnect_operator import redaction
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.credentials import Credentials, link_owner
-from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid
+from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid, user_intent
 from interconnect_operator.k8s.kube import LINKS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.link_request import build_request, observed_generation
@@ -53,7 +53,7 @@ from interconnect_operator.k8s.resources import (
 )
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
 from interconnect_operator.k8s.secret_refs import link_secret_refs
-from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, OperatorOptions
+from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
 from interconnect_operator.k8s.workqueue import WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.driver import LinkDriver
@@ -107,14 +107,6 @@ class Admitted:
     state: LinkState
     deleting: bool
     generation: int
-
-
-def user_intent(body: Mapping[str, Any]) -> tuple[object, ...]:
-    """What only a user changes: the generation, a deletion, annotations other than
-    the operator's own UUID record (the operator writes finalizers and that one)."""
-    meta = body.get("metadata") or {}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != UUID_ANNOTATION}
-    return (meta.get("generation"), bool(meta.get("deletionTimestamp")), annotations)
 
 
 class LinkWorkers:
