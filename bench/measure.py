@@ -94,6 +94,17 @@ class ReadyWatcher:
         '{" "}{.metadata.resourceVersion}{"\\n"}'
     )
 
+    LIST_TEMPLATE = (
+        '{range .items[*]}{.metadata.name}{" "}'
+        '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'
+    )
+
+    #: Seconds without a watch event after which ``wait`` lists the namespace
+    #: once (a watch of 10,000 objects was seen to stop delivering events while
+    #: kubectl kept running); a link first seen Ready by a list gets the list's
+    #: time, an overestimate.
+    STALL_SECONDS = 15.0
+
     #: How often a watch that ended (kubectl exits when the server ends the
     #: watch or a list is too slow) is started again before ``wait`` gives up.
     MAX_RESTARTS = 20
@@ -116,6 +127,10 @@ class ReadyWatcher:
             f"jsonpath={self.TEMPLATE}",
         ]
         self._namespace = namespace
+        self._list_args = [*self._args[:7], "-o", f"jsonpath={self.LIST_TEMPLATE}"]
+        self.polls = 0
+        self._last_event = time.monotonic()
+        self._last_poll = 0.0
         self._start()
 
     def _start(self) -> None:
@@ -143,6 +158,7 @@ class ReadyWatcher:
                 continue
             with self._cond:
                 self.events += 1
+                self._last_event = now
                 if len(parts) >= 2 and parts[1] == "True" and parts[0] not in self.ready:
                     self.ready[parts[0]] = now
                     self._cond.notify_all()
@@ -161,8 +177,31 @@ class ReadyWatcher:
                         return False
                     self.restarts += 1
                     self._start()
+                now = time.monotonic()
+                if min(now - self._last_event, now - self._last_poll) > self.STALL_SECONDS:
+                    self._last_poll = now
+                    self._cond.release()
+                    try:
+                        seen = self._list_ready()
+                    finally:
+                        self._cond.acquire()
+                    self.polls += 1
+                    stamp = time.monotonic()
+                    for name in seen:
+                        self.ready.setdefault(name, stamp)
+                    continue
                 self._cond.wait(min(left, 1.0))
         return True
+
+    def _list_ready(self) -> list[str]:
+        """Names of the namespace's links whose Ready condition is True (one list)."""
+        try:
+            out = subprocess.run(
+                self._list_args, capture_output=True, text=True, timeout=120, check=False
+            ).stdout
+        except subprocess.TimeoutExpired:
+            return []
+        return [p[0] for p in (line.split() for line in out.splitlines()) if p[1:2] == ["True"]]
 
     def stop(self) -> None:
         if self._proc.poll() is None:

@@ -1,13 +1,14 @@
-"""Run a Python module as the image runs it: without the ``kubernetes`` package.
+"""Run a Python module as the image runs it: with only the runtime packages.
 
-``python -m bench.runtime MODULE ARGS...`` marks ``kubernetes`` as absent
+``python -m bench.runtime MODULE ARGS...`` marks every top-level module of an
+installed distribution that requirements/runtime.txt does not lock as absent
 (``sys.modules`` entry ``None``: every import of it raises ImportError) and
-runs MODULE's ``main``. The image installs requirements/runtime.txt, which has
-no ``kubernetes`` (it is the ``kube`` extra, for exec-plugin kubeconfigs);
-the development venv has it for the tests, and kopf imports it whenever it
-is importable (``kopf._cogs.helpers.thirdparty``), ~25 MiB of RSS. The
-benchmark runs the operator and the floor through this, so that both carry
-what production carries.
+runs MODULE's ``main``. The image installs requirements/runtime.txt only; the
+development venv has more for the tests, and libraries import optional
+packages whenever they are importable: kopf imports ``kubernetes`` (the
+``kube`` extra, ~25 MiB of RSS), httpx imports ``rich``, ``pygments`` and
+``click`` for its command line (~5 MiB). The benchmark runs the operator and
+the floor through this, so that both carry what production carries.
 
 With ``BENCH_TRACEMALLOC_OUT`` set, tracemalloc traces from the start
 (``BENCH_TRACEMALLOC_FRAMES`` frames, default 1) and SIGUSR1 writes the
@@ -18,8 +19,10 @@ snapshot to that path plus ``<path>.json`` (traced size and peak, and whether
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import os
+import re
 import signal
 import sys
 import tracemalloc
@@ -39,8 +42,31 @@ def _dump(out: Path) -> None:
     out.with_name(out.name + ".json").write_text(json.dumps(facts))
 
 
+#: The image's lock (Dockerfile: ``pip install --require-hashes -r`` it).
+RUNTIME_LOCK = Path(__file__).resolve().parent.parent / "requirements" / "runtime.txt"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def absent_outside_runtime(lock: Path = RUNTIME_LOCK) -> list[str]:
+    """Mark the modules of distributions the lock does not name as absent; returns them."""
+    locked = {_normalise(m) for m in re.findall(r"^([A-Za-z0-9][\w.-]*)==", lock.read_text(), re.M)}
+    locked.add("interconnect-operator")
+    absent = []
+    for module, dists in importlib.metadata.packages_distributions().items():
+        if module in sys.modules or any(_normalise(d) in locked for d in dists):
+            continue
+        sys.modules[module] = None  # type: ignore[assignment]
+        absent.append(module)
+    # The ``kube`` extra, whatever the venv holds.
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+    return sorted(absent)
+
+
 def main() -> int:
-    sys.modules["kubernetes"] = None  # type: ignore[assignment]
+    absent_outside_runtime()
     out = os.environ.get("BENCH_TRACEMALLOC_OUT")
     if out:
         tracemalloc.start(int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "1")))

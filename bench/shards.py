@@ -342,6 +342,7 @@ def _burst(
         "all_ready": all_ready,
         "seconds_to_all_ready": round(seconds, 2),
         "watch_restarts": watcher.restarts,
+        "watch_polls": watcher.polls,
         "links_per_second": round(len(ready) / seconds, 1) if seconds > 0 else 0.0,
         **latency_summary(latencies),
         "operator_cpu_ms_per_link": round(1000.0 * sum(cpu1[i] - cpu0[i] for i in cpu0) / n, 1),

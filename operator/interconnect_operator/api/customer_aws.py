@@ -27,11 +27,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import botocore.config
-import botocore.exceptions
-import botocore.session
 from pydantic import SecretStr
 
 from interconnect_operator import __version__
@@ -49,6 +46,9 @@ from interconnect_operator.api.errors import (
     UnexpectedStatus,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    import botocore.exceptions
 
 __all__ = [
     "AwsConnection",
@@ -216,6 +216,11 @@ class AwsInterconnectClient:
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
+        # botocore (~23 MiB once imported) is loaded by the first AWS pool's client,
+        # not by every operator process at start.
+        import botocore.config
+        import botocore.session
+
         session = botocore.session.Session()
         if credentials is not None:
             session.set_credentials(
@@ -246,6 +251,8 @@ class AwsInterconnectClient:
         self.botocore_client.close()
 
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        import botocore.exceptions  # loaded with the client (see __init__)
+
         method = getattr(self.botocore_client, _snake(operation))
         loop = asyncio.get_running_loop()
         try:

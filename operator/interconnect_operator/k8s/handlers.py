@@ -19,6 +19,7 @@ import kopf
 
 from interconnect_operator.k8s.bodies import compact_object
 from interconnect_operator.k8s.controller import Controller
+from interconnect_operator.k8s.heap import HeapTrimmer
 from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
 from interconnect_operator.k8s.leader import LeaseElector
 from interconnect_operator.k8s.resources import GROUP, VERSION
@@ -97,6 +98,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         )
     else:
         await controller.start()
+    memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
     memo["metrics_server"] = (
         serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
         if _options.metrics_port
@@ -129,6 +131,9 @@ def _stop_acting() -> None:
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    trimmer: asyncio.Task[None] | None = memo.get("heap_trimmer")
+    if trimmer is not None:
+        trimmer.cancel()
     election: asyncio.Task[None] | None = memo.get("election")
     if election is not None:
         election.cancel()
