@@ -70,7 +70,6 @@ from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.driver import LinkDriver
 from interconnect_operator.reconcile.link import (
     LinkEvent,
-    LinkReconciler,
     LinkRequest,
     LinkResult,
 )
@@ -308,7 +307,7 @@ class LinkWorkers:
         """The pool's snapshot when a confirmation may rely on it: the symmetric
         driver, clients built, both sides answered. After a restart the first
         refresh is waited for: it is what the stored status is checked against."""
-        if not isinstance(entry.reconciler, LinkReconciler) or entry.error is not None:
+        if not isinstance(entry.runtime, PoolRuntime) or entry.error is not None:
             return None
         if not entry.ready.is_set():
             if not restart:
