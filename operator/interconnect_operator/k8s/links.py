@@ -241,11 +241,17 @@ class LinkWorkers:
                 redaction.current_tenant.reset(tenant)
 
     def _requeue(self, key: LinkKey, delay: float | None) -> Requeue | None:
-        """A link making progress (its pool counts it busy) or asking for an immediate
-        look comes back as a change; one that waits or is Ready, as a recheck."""
+        """A link making progress (its pool counts it busy), asking for an immediate look,
+        or whose current generation no status answered yet (a new link waiting for its
+        pool after a start) comes back as a change; one that waits or is Ready, as a
+        recheck."""
         if delay is None:
             return None
-        if delay <= 0 or self._pools.busy(key):
+        body = self._index.links.get(key) or {}
+        answered = (body.get("status") or {}).get("observedGeneration") == int(
+            (body.get("metadata") or {}).get("generation") or 1
+        )
+        if delay <= 0 or self._pools.busy(key) or not answered:
             return Requeue(delay)
         return Requeue(delay, Priority.RECHECK)
 

@@ -285,3 +285,12 @@ def test_the_digest_ignores_nothing_it_covers_and_is_not_compared() -> None:
     assert digest != confirm.inputs_digest(body, "pool", 1, changed)
     # Only a digest moved: no status write for it.
     assert not status.status_changed({"phase": "Ready"}, {"phase": "Ready", "inputsDigest": digest})
+
+
+async def test_a_new_link_waiting_for_its_pool_after_a_start_stays_a_change(rig: Rig) -> None:
+    rig.link()  # no status yet: its generation was never answered
+    rig.workers._started = time.monotonic()  # within the startup grace, no pool event yet
+    assert await rig.workers.process(KEY) == Requeue(1.0, Priority.CHANGE)
+    answered = _ready_link(rig)
+    answered["status"] = {"observedGeneration": 1, "phase": "Ready"}
+    assert await rig.workers.process(KEY) == Requeue(1.0, Priority.RECHECK)
