@@ -118,16 +118,20 @@ def inputs_digest(
 def stored_ready(body: Mapping[str, Any]) -> str | None:
     """The stored ``inputsDigest`` of a link whose stored status says Ready for its
     current generation (None otherwise: such a link takes the full path)."""
-    meta = body.get("metadata") or {}
-    status = body.get("status") or {}
-    digest = status.get("inputsDigest")
-    if not isinstance(digest, str) or meta.get("deletionTimestamp"):
-        return None
-    if status.get("phase") != "Ready":
-        return None
-    if status.get("observedGeneration") != int(meta.get("generation") or 1):
-        return None
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    if ready is None or ready.get("status") != "True":
+    digest = (body.get("status") or {}).get("inputsDigest")
+    if not isinstance(digest, str) or not answered_ready(body):
         return None
     return digest
+
+
+def answered_ready(body: Mapping[str, Any]) -> bool:
+    """Whether the stored status says Ready for the link's current generation (and the
+    link is not being deleted): a link some operator process already brought up."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    if meta.get("deletionTimestamp") or status.get("phase") != "Ready":
+        return False
+    if status.get("observedGeneration") != int(meta.get("generation") or 1):
+        return False
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return ready is not None and ready.get("status") == "True"

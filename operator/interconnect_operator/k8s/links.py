@@ -174,7 +174,7 @@ class LinkWorkers:
         and its stored status shows a Ready its current generation reached (a restart:
         a recheck, so that links applied meanwhile go first)."""
         body = self._index.links.get(key)
-        if not known and body is not None and confirm.stored_ready(body) is not None:
+        if not known and body is not None and confirm.answered_ready(body):
             self.queue.add(key, Priority.RECHECK)
         else:
             self.queue.add(key)
