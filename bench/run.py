@@ -447,9 +447,15 @@ def scenario_restart(
     # back-to-back poll took ~45 % of its samples at N=1000): poll at twice
     # the scrape's own duration, at least every 0.2 s.
     pause = 0.2
+    t_existing: float | None = None
     while time.monotonic() - t_start < timeout:
         scraped = time.monotonic()
         confirmed = _ready_links_in_metrics(rig.operator)
+        if t_existing is None and confirmed >= total - 1:
+            # Every link that was Ready before the kill (or all but one of them, if
+            # the probe came up first): the restart's confirmations without the
+            # probe's own bring-up.
+            t_existing = scraped
         if confirmed >= total:
             break
         pause = max(0.2, 2 * (time.monotonic() - scraped))
@@ -490,6 +496,9 @@ def scenario_restart(
         "confirmed": confirmed,
         "restart_to_live_seconds": round(t_live - t_start, 2),
         "recovery_seconds": round(t_confirmed - t_start, 2),
+        "existing_confirmed_seconds": round(t_existing - t_start, 2)
+        if t_existing is not None
+        else None,
         "recovery_reconciles_per_link": _passes_per_link({}, passes, total),
         "confirm_poll_seconds": round(pause, 2),
         "recovery_mutating_calls": max(0, round(mutating - single_mutating)),
