@@ -252,14 +252,43 @@ def derive_call_figures(
     burst["refresh_calls_expected_from_steady"] = round(sum(expected.values()), 1)
 
 
+def _link_passes(operator: OperatorProcess) -> dict[str, float]:
+    """Link reconciles so far by kind: ``link`` (full, a decision) and ``link_confirm``
+    (a Ready link confirmed unchanged), from the reconcile-duration histogram's counts."""
+    try:
+        text = operator.metrics()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    prefix = "interconnect_reconcile_duration_seconds_count{"
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            labels, _, value = line[len(prefix) :].partition("} ")
+            kind = labels.partition('kind="')[2].partition('"')[0]
+            if kind.startswith("link"):
+                out[kind] = float(value)
+    return out
+
+
+def _passes_per_link(
+    before: Mapping[str, float], after: Mapping[str, float], n: int
+) -> dict[str, float]:
+    return {
+        kind: round((after.get(kind, 0.0) - before.get(kind, 0.0)) / n, 3) if n else 0.0
+        for kind in ("link", "link_confirm")
+    }
+
+
 def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]:
     window = opts.steady_seconds
     pid = rig.operator.process.pid
     reset_stats(rig.sims)
     rig.audit.mark()
+    passes0 = _link_passes(rig.operator)
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(window)
     cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    passes1 = _link_passes(rig.operator)
     stats = read_stats(rig.sims)
     writes = rig.audit.writes_since_mark()
     elapsed = t1 - t0
@@ -269,6 +298,7 @@ def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]
         "window_seconds": round(elapsed, 1),
         "calls_by_provider": stats,
         "idle_cpu_percent": round(100.0 * (cpu1 - cpu0) / elapsed, 2) if elapsed else 0.0,
+        "reconciles_per_link": _passes_per_link(passes0, passes1, total_links),
         "k8s_writes": writes.total,
         "k8s_writes_by_resource": writes.as_dict(),
         "rss_mib_peak": rig.sampler.peak_mib(),
@@ -417,14 +447,21 @@ def scenario_restart(
     # back-to-back poll took ~45 % of its samples at N=1000): poll at twice
     # the scrape's own duration, at least every 0.2 s.
     pause = 0.2
+    t_existing: float | None = None
     while time.monotonic() - t_start < timeout:
         scraped = time.monotonic()
         confirmed = _ready_links_in_metrics(rig.operator)
+        if t_existing is None and confirmed >= total - 1:
+            # Every link that was Ready before the kill (or all but one of them, if
+            # the probe came up first): the restart's confirmations without the
+            # probe's own bring-up.
+            t_existing = scraped
         if confirmed >= total:
             break
         pause = max(0.2, 2 * (time.monotonic() - scraped))
         time.sleep(pause)
     t_confirmed = time.monotonic()
+    passes = _link_passes(rig.operator)
     probe_ready = watcher.wait([probe], 60.0)
     extra: dict[str, Any] = {}
     if profiler is not None:
@@ -459,6 +496,10 @@ def scenario_restart(
         "confirmed": confirmed,
         "restart_to_live_seconds": round(t_live - t_start, 2),
         "recovery_seconds": round(t_confirmed - t_start, 2),
+        "existing_confirmed_seconds": round(t_existing - t_start, 2)
+        if t_existing is not None
+        else None,
+        "recovery_reconciles_per_link": _passes_per_link({}, passes, total),
         "confirm_poll_seconds": round(pause, 2),
         "recovery_mutating_calls": max(0, round(mutating - single_mutating)),
         "recovery_mutating_calls_raw": mutating,

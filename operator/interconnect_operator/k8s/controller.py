@@ -28,6 +28,7 @@ from interconnect_operator.k8s.ownership import UuidOwnership
 from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.settings import OperatorOptions
+from interconnect_operator.k8s.workqueue import Priority
 from interconnect_operator.metrics import OperatorMetrics
 
 
@@ -84,7 +85,8 @@ class Controller:
         self.link_workers.queue.start()
         self.link_workers.secret_recheck.start()
         for key in list(self.index.links):
-            self.link_workers.queue.add(key)
+            # Already-handled Ready links as rechecks: links applied meanwhile go first.
+            self.link_workers.enqueue(key, known=False)
 
     async def stop(self) -> None:
         await self.link_workers.secret_recheck.stop()
@@ -98,5 +100,5 @@ class Controller:
     def on_link_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         self.link_workers.on_event(event_type, body)
 
-    def _wake_link(self, key: LinkKey) -> None:
-        self.link_workers.queue.add(key)
+    def _wake_link(self, key: LinkKey, priority: Priority) -> None:
+        self.link_workers.queue.add(key, priority)

@@ -14,12 +14,20 @@ Each reconcile
    ``LinkReconciler``, or the customer driver for pools on the clouds' APIs);
 4. persists the result: the UUID write-ahead, status, Events, metrics, and
    the finalizer's removal once the provider side is released.
+
+A Ready link whose inputs did not change since its last full reconcile (or,
+after a restart, whose stored status and the first snapshot agree) is
+confirmed without steps 1-4 (``confirm``). Keys are queued as changes
+(a user's edit, a new link, a deletion, a provider's change) or as
+rechecks (a link that only waits, a restart's already-handled links);
+changes are served first (``workqueue``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from interconnect_operator import redaction
+from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.credentials import Credentials, link_owner
@@ -52,10 +61,12 @@ from interconnect_operator.k8s.resources import (
     MulticloudLinkSpec,
 )
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
-from interconnect_operator.k8s.secret_refs import link_secret_refs
+from interconnect_operator.k8s.secret_refs import link_secret_digest, link_secret_refs
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
-from interconnect_operator.k8s.workqueue import WorkQueue
+from interconnect_operator.k8s.workqueue import Priority, Requeue, WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
+from interconnect_operator.protocol.link_state import POLL_SLOW
+from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.driver import LinkDriver
 from interconnect_operator.reconcile.link import (
     LinkEvent,
@@ -63,6 +74,7 @@ from interconnect_operator.reconcile.link import (
     LinkResult,
 )
 from interconnect_operator.reconcile.pool import PoolRuntime
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +100,8 @@ class LinkState(EventMemory):
     secret_backoff: float = SECRET_RETRY[0]
     claimed: set[str] = field(default_factory=set)
     """UUIDs this process recorded for the link (released with it, even if never annotated)."""
+    basis: confirm.ReadyBasis | None = None
+    """What the last full reconcile found the link Ready from (None: not Ready)."""
 
 
 @dataclass(frozen=True)
@@ -141,13 +155,28 @@ class LinkWorkers:
         )
         self.secret_recheck = SecretRecheck(kube, self.queue.add)
         self._started = time.monotonic()
+        self._rng = random.Random()
+        #: Reconciles by path since start: "full" (a decision) or "confirmed" (``confirm``).
+        self.passes: dict[str, int] = {"full": 0, "confirmed": 0}
 
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         meta = body["metadata"]
         key: LinkKey = (meta["namespace"], meta["name"])
         if event_type == "DELETED":
             self.drop(key)
-        elif self._index.observe(body):
+            return
+        known = key in self._index.links
+        if self._index.observe(body):
+            self.enqueue(key, known=known)
+
+    def enqueue(self, key: LinkKey, *, known: bool = True) -> None:
+        """Queue a link the watch delivered: a change, unless it is new to this process
+        and its stored status shows a Ready its current generation reached (a restart:
+        a recheck, so that links applied meanwhile go first)."""
+        body = self._index.links.get(key)
+        if not known and body is not None and confirm.answered_ready(body):
+            self.queue.add(key, Priority.RECHECK)
+        else:
             self.queue.add(key)
 
     def drop(self, key: LinkKey) -> None:
@@ -163,14 +192,31 @@ class LinkWorkers:
         self._publisher.forget_link(key)
         redaction.release_prefix(link_owner(key))
 
-    async def process(self, key: LinkKey) -> float | None:
+    async def process(self, key: LinkKey) -> Requeue | None:
         """The queue's processor: one reconcile; Kubernetes API failures retry later."""
         body = self._index.links.get(key)
         if body is None:
             return None
         # Whatever is logged meanwhile belongs to this tenant (redaction scope).
         tenant = redaction.current_tenant.set(key[0])
+        try:
+            started = time.perf_counter()
+            confirmed = await self._confirm(key, body)
+            if confirmed is not None:
+                self.passes["confirmed"] += 1
+                self._metrics.observe_reconcile("link_confirm", time.perf_counter() - started)
+                return confirmed
+        finally:
+            redaction.current_tenant.reset(tenant)
+        return await self._full(key, body)
+
+    async def _full(self, key: LinkKey, body: dict[str, Any]) -> Requeue | None:
+        tenant = redaction.current_tenant.set(key[0])
         started_with = user_intent(body)
+        self.passes["full"] += 1
+        state = self.state.get(key)
+        if state is not None:
+            state.basis = None  # set again by _publish when this reconcile finds Ready
         with self._metrics.reconcile_duration("link"):
             try:
                 delay = await self.reconcile(key, body)
@@ -180,16 +226,137 @@ class LinkWorkers:
                     # spec change or a deletion made meanwhile. Its watch event is older
                     # than that answer and is dropped as stale, so nothing else would
                     # look at the link before its next requeue (up to POLL_SLOW).
-                    return 0.0
-                return delay
+                    state = self.state.get(key)
+                    if state is not None:
+                        state.basis = None
+                    return Requeue(0.0)
+                return self._requeue(key, delay)
             except KubeError as exc:
                 self._metrics.record_reconcile_error("link", "KubernetesApi")
                 logger.warning(
                     "kubernetes write failed: %s", exc, extra={"link": f"{key[0]}/{key[1]}"}
                 )
-                return 5.0 if exc.status != 404 else None
+                return Requeue(5.0, Priority.RECHECK) if exc.status != 404 else None
             finally:
                 redaction.current_tenant.reset(tenant)
+
+    def _requeue(self, key: LinkKey, delay: float | None) -> Requeue | None:
+        """A link making progress (its pool counts it busy), asking for an immediate look,
+        or whose current generation no status answered yet (a new link waiting for its
+        pool after a start) comes back as a change; one that waits or is Ready, as a
+        recheck."""
+        if delay is None:
+            return None
+        body = self._index.links.get(key) or {}
+        answered = (body.get("status") or {}).get("observedGeneration") == int(
+            (body.get("metadata") or {}).get("generation") or 1
+        )
+        if delay <= 0 or self._pools.busy(key) or not answered:
+            return Requeue(delay)
+        return Requeue(delay, Priority.RECHECK)
+
+    async def _confirm(self, key: LinkKey, body: dict[str, Any]) -> Requeue | None:
+        """A Ready link whose inputs are unchanged, confirmed without a full reconcile
+        (``confirm``); None: take the full path."""
+        uuid = shared_uuid(body)
+        pool_name = ((body.get("spec") or {}).get("poolRef") or {}).get("name")
+        entry = self._pools.get(pool_name) if isinstance(pool_name, str) else None
+        state = self.state.get(key)
+        basis = state.basis if state is not None else None
+        stored = confirm.stored_ready(body) if basis is None else None
+        if uuid is None or entry is None or (basis is None and stored is None):
+            return None
+        if body["metadata"].get("deletionTimestamp"):
+            return None
+        snapshot = await self._confirmable_snapshot(entry, restart=basis is None)
+        if snapshot is None:
+            return None
+        provider = views.ready_inputs(snapshot, uuid)
+        pool = confirm.pool_part(entry.name, entry.body, entry.generation, entry.builds)
+        if basis is not None:
+            if not await self._unchanged(key, body, basis, pool, provider):
+                return None
+        elif stored != confirm.inputs_digest(body, entry.name, entry.generation, provider):
+            return None
+        try:
+            if await self._namespaces.denial(entry.name, entry.body, key[0]) is not None:
+                return None
+            if await self._owners.check(body) is not Ownership.OWNED:
+                return None
+        except KubeError:
+            return None
+        if basis is None:
+            # Restart: remembered as if reconciled in full; its Secrets are read at the
+            # first recheck (unknown digests send that one down the full path).
+            refs = sorted(link_secret_refs(key[0], body.get("spec")))
+            state = self.state.setdefault(key, LinkState(last_phase="Ready"))
+            basis = state.basis = confirm.ReadyBasis(
+                link=confirm.link_part(body),
+                pool=pool,
+                provider=provider,
+                secrets=tuple((f"{ns}/{name}", None) for ns, name in refs),
+                recheck=float(POLL_SLOW),
+                full_due=confirm.full_due(self._rng),
+            )
+            self._index.claim(uuid, key)
+            self._publisher.export_stored(
+                key,
+                pool=entry.name,
+                status=body.get("status") or {},
+                bandwidth_mbps=int((body.get("spec") or {}).get("bandwidthMbps") or 0),
+            )
+        entry.busy.discard(key)
+        return Requeue(basis.recheck, Priority.RECHECK)
+
+    @staticmethod
+    async def _confirmable_snapshot(entry: PoolEntry, *, restart: bool) -> PoolSnapshot | None:
+        """The pool's snapshot when a confirmation may rely on it: the symmetric
+        driver, clients built, both sides answered. After a restart the first
+        refresh is waited for: it is what the stored status is checked against."""
+        if not isinstance(entry.runtime, PoolRuntime) or entry.error is not None:
+            return None
+        if not entry.ready.is_set():
+            if not restart:
+                return None
+            try:
+                await asyncio.wait_for(entry.ready.wait(), POOL_READY_WAIT_SECONDS)
+            except TimeoutError:
+                return None
+        runtime = entry.runtime
+        snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
+        if snapshot is None or snapshot.errors or entry.reconciler is None:
+            return None
+        return snapshot
+
+    async def _unchanged(
+        self,
+        key: LinkKey,
+        body: Mapping[str, Any],
+        basis: confirm.ReadyBasis,
+        pool: tuple[object, ...],
+        provider: tuple[object, ...],
+    ) -> bool:
+        """Every input of the last full reconcile still holds, and its look is not due."""
+        if (
+            time.monotonic() >= basis.full_due
+            or basis.link != confirm.link_part(body)
+            or basis.pool != pool
+            or basis.provider != provider
+        ):
+            return False
+        for ref, digest in basis.secrets:
+            if digest is None or await self._secret_digest(key, ref) != digest:
+                return False
+        return True
+
+    async def _secret_digest(self, key: LinkKey, ref: str) -> str | None:
+        """The digest of a link Secret as the API serves it now (None: unreadable)."""
+        name = ref.partition("/")[2]
+        try:
+            secret = await self._kube.get_secret(key[0], name)
+        except KubeError:
+            return None
+        return link_secret_digest(secret)
 
     async def reconcile(self, key: LinkKey, body: dict[str, Any]) -> float | None:
         """Gate -> prepare -> reconcile -> persist; returns seconds until the next look."""
@@ -481,7 +648,7 @@ class LinkWorkers:
         for other in self._index.keys_of_pool(pool):
             state = self.state.get(other)
             if state is not None and state.last_phase == "Placing":
-                self.queue.add(other)
+                self.queue.add(other, Priority.CHANGE)
 
     async def _publish(
         self,
@@ -508,7 +675,13 @@ class LinkWorkers:
                 now=status_mod.now(),
                 request_ids=result.request_ids,
             )
+            new["inputsDigest"] = (
+                confirm.inputs_digest(body, entry.name, entry.generation, result.ready_inputs)
+                if result.ready_inputs is not None
+                else None
+            )
             await self._publisher.write_link_status(key, body, new)
+            self._remember_ready(key, body, entry, result)
             phase = result.status.phase.value
             # A link that waits (no capacity, a backoff, a refusal) does not pin the
             # pool to fast refreshes; one that expects provider progress soon does.
@@ -566,6 +739,26 @@ class LinkWorkers:
             },
         )
         state.last_phase = phase
+
+    def _remember_ready(
+        self, key: LinkKey, body: Mapping[str, Any], entry: PoolEntry, result: LinkResult
+    ) -> None:
+        """What a full reconcile that found the link Ready found it from (``confirm``)."""
+        state = self.state.setdefault(key, LinkState())
+        if result.ready_inputs is None or result.events or result.requeue_after is None:
+            state.basis = None
+            return
+        refs = sorted(link_secret_refs(key[0], body.get("spec")))
+        state.basis = confirm.ReadyBasis(
+            link=confirm.link_part(body),
+            pool=confirm.pool_part(entry.name, entry.body, entry.generation, entry.builds),
+            provider=result.ready_inputs,
+            secrets=tuple(
+                (f"{ns}/{name}", self._credentials.digests.get((ns, name))) for ns, name in refs
+            ),
+            recheck=result.requeue_after,
+            full_due=confirm.full_due(self._rng),
+        )
 
     @staticmethod
     def _track_progress(entry: PoolEntry, key: LinkKey, phase: str) -> None:

@@ -43,6 +43,7 @@ from interconnect_operator.k8s.resources import GROUP, CapacityPoolSpec
 from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
 from interconnect_operator.k8s.secret_watch import SecretWatches
 from interconnect_operator.k8s.settings import OperatorOptions
+from interconnect_operator.k8s.workqueue import Priority
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
 from interconnect_operator.protocol.conditions import ConditionStatus
@@ -117,6 +118,8 @@ class PoolEntry:
     watch: ChannelWatch | None = None
     secret_digests: dict[str, str] = field(default_factory=dict)
     """Secret name -> digest of the data the pool's clients were built from."""
+    builds: int = 0
+    """How many times the pool's clients were built (a rebuild is a new pool to its links)."""
 
 
 class PoolLoops:
@@ -130,7 +133,7 @@ class PoolLoops:
         *,
         credentials: Credentials,
         index: LinkIndex,
-        wake_link: Callable[[LinkKey], None],
+        wake_link: Callable[[LinkKey, Priority], None],
         on_request: Callable[[RequestRecord], None],
     ) -> None:
         self._options = options
@@ -311,9 +314,13 @@ class PoolLoops:
         if entry is not None:
             entry.wake.set()
 
-    def wake_links(self, pool: str) -> None:
+    def wake_links(self, pool: str, priority: Priority = Priority.CHANGE) -> None:
         for key in self._index.keys_of_pool(pool):
-            self._wake_link(key)
+            self._wake_link(key, priority)
+
+    def busy(self, key: LinkKey) -> bool:
+        """Whether ``key`` is making progress (its pool refreshes faster for it)."""
+        return any(key in entry.busy for entry in self.entries.values())
 
     def forget_link(self, key: LinkKey) -> None:
         for entry in self.entries.values():
@@ -340,13 +347,15 @@ class PoolLoops:
             else:
                 entry.ready.set()
                 if first:
+                    # Every link looks at the new clients' first snapshot; those not
+                    # queued for a change already (a restart's Ready links) as rechecks.
                     first = False
-                    self.wake_links(entry.name)
+                    self.wake_links(entry.name, Priority.RECHECK)
                 else:
                     for uuid in runtime.changed:
                         key = self._index.key_for_uuid(uuid)
                         if key is not None:
-                            self._wake_link(key)
+                            self._wake_link(key, Priority.CHANGE)
             await self._wait_until_due(entry, runtime, started, time.monotonic() - started)
 
     async def _wait_until_due(
@@ -420,6 +429,7 @@ class PoolLoops:
     async def _build(self, entry: PoolEntry, config: PoolConfig) -> None:
         """The pool's driver behind the seam: symmetric, or the clouds' customer APIs."""
         spec = CapacityPoolSpec.model_validate(entry.body.get("spec") or {})
+        entry.builds += 1
         if spec.customer:
             pool, driver = await customer_driver(
                 self._credentials,

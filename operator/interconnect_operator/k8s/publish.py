@@ -207,6 +207,47 @@ class Publisher:
             )
         )
 
+    def export_stored(
+        self, key: LinkKey, *, pool: str, status: Mapping[str, Any], bandwidth_mbps: int
+    ) -> None:
+        """The link's health series from its stored status (a Ready link confirmed after a
+        restart, ``confirm``): the same series ``export_link`` sets from a result."""
+        features: dict[tuple[str, str], int] = {}
+        channels_up: dict[str, bool] = {}
+        for channel in status.get("channels") or []:
+            states = [
+                (str(p.get("provider") or ""), str(p.get("state") or ""))
+                for p in channel.get("provisioning") or []
+            ]
+            for fkey in states:
+                features[fkey] = features.get(fkey, 0) + 1
+            channels_up[str(channel.get("id") or "")] = len(states) == 2 and all(
+                state == ProvisioningState.FINAL.value for _, state in states
+            )
+        verified = {
+            str(p.get("name") or ""): p.get("verificationState") == VerificationState.VERIFIED.value
+            for p in status.get("providers") or []
+        }
+        conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        self._metrics.set_link(
+            LinkHealth(
+                namespace=key[0],
+                name=key[1],
+                pool=pool,
+                environment=str(status.get("environment") or ""),
+                interconnect=str(status.get("interconnect") or ""),
+                shared_uuid=str(status.get("sharedConnectionUuid") or ""),
+                phase=str(status.get("phase") or ""),
+                ready=conditions.get("Ready") == "True",
+                degraded=conditions.get("Degraded") == "True",
+                bandwidth_mbps=bandwidth_mbps,
+                verified=verified,
+                features=features,
+                channels_up=channels_up,
+                time_to_ready_seconds=status.get("timeToReadySeconds"),
+            )
+        )
+
     def forget_link(self, key: LinkKey) -> None:
         self._metrics.remove_link(*key)
 

@@ -1319,6 +1319,14 @@ class MulticloudLinkStatus(_StatusModel):
     message: Annotated[str, StringConstraints(max_length=32768)] | None = Field(
         default=None, description="Human-readable summary of the current state."
     )
+    inputs_digest: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "For a Ready link: a digest of what its Ready was decided from (spec generation, "
+            "pool generation, both providers' records of the link), so that a restarted "
+            "operator confirms an unchanged link without recomputing it. Holds no secret."
+        ),
+    )
 
 
 # --- Whole objects (manifest shape, used for examples and tests) ------------------

@@ -237,8 +237,17 @@ def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> boo
     return _comparable(old or {}) != _comparable(new)
 
 
+#: Status fields written along with a change, never a reason to write: a Ready link's
+#: ``inputsDigest`` moves when only inputs that do not show in its status changed.
+NOT_COMPARED = frozenset({"inputsDigest"})
+
+
 def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _without_nulls(v) for k, v in status.items() if v not in (None, [], {})}
+    return {
+        k: _without_nulls(v)
+        for k, v in status.items()
+        if v not in (None, [], {}) and k not in NOT_COMPARED
+    }
 
 
 def _without_nulls(value: Any) -> Any:

@@ -8,6 +8,14 @@ the same link at once), and a key that is already queued is not queued twice.
 A reconcile that asks to look again later is requeued after a delay, the
 pool refresh can wake keys early (observe in bulk, act per link).
 
+Two priorities: a key added for a change (a user's edit, a new link, a
+deletion, a provider's change seen by a refresh) is served before a key that
+is only due for a periodic recheck, so a link applied while thousands of
+Ready links are rechecked does not wait behind them. Never starved: while
+changes keep coming, every ``RECHECK_SHARE``-th key served is a waiting
+recheck (the oldest). A key waiting as a recheck that is added for a change
+moves up; one waiting for a change stays there when a recheck asks for it.
+
 Metrics follow client-go's work queue (depth, adds, queue latency, work
 duration, retries, unfinished work, longest running processor): each queue
 reports to a `QueueMetrics` it is given, or that the process-wide provider
@@ -19,19 +27,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
 logger = logging.getLogger(__name__)
 
-Processor = Callable[[K], Awaitable[float | None]]
-"""Reconciles one key; returns seconds until it wants to look again, or None."""
+
+class Priority(enum.IntEnum):
+    """Why a key is queued; lower values are served first."""
+
+    CHANGE = 0
+    """Something changed: a user's edit, a new or deleted object, a provider's change."""
+    RECHECK = 1
+    """Nothing is known to have changed: a periodic look (a Ready link's recheck)."""
+
+
+#: While changes keep coming, one key in this many served is a waiting recheck.
+RECHECK_SHARE = 8
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """A processor's answer: look at the key again ``after`` seconds, at ``priority``."""
+
+    after: float
+    priority: Priority = Priority.CHANGE
+
+
+Processor = Callable[[K], Awaitable[float | Requeue | None]]
+"""Reconciles one key; returns seconds (a change's priority) or a ``Requeue`` until it
+wants to look again, or None."""
 
 
 class QueueMetrics(Protocol):
@@ -84,7 +118,8 @@ def set_metrics_provider(provider: Callable[[str], QueueMetrics] | None) -> None
 
 
 class WorkQueue(Generic[K]):
-    """Keys wait in FIFO order; a key being processed is re-queued once after it finishes."""
+    """Keys wait in FIFO order per priority; a key being processed is re-queued once after
+    it finishes."""
 
     def __init__(
         self,
@@ -93,15 +128,22 @@ class WorkQueue(Generic[K]):
         workers: int = 16,
         name: str = "queue",
         metrics: QueueMetrics | None = None,
+        recheck_share: int = RECHECK_SHARE,
     ) -> None:
         self._processor = processor
         self._workers = workers
         self._name = name
-        self._ready: asyncio.Queue[K] = asyncio.Queue()
-        self._queued: set[K] = set()
+        self._recheck_share = max(1, recheck_share)
+        # One FIFO per priority; an entry is live while _queued holds its ticket
+        # (a key that moved up leaves a dead entry behind, skipped when reached).
+        self._lanes: dict[Priority, deque[tuple[int, K]]] = {p: deque() for p in Priority}
+        self._queued: dict[K, tuple[Priority, int]] = {}
+        self._available = asyncio.Semaphore(0)
+        """One unit per live queued key: a worker that takes one finds a key."""
+        self._served_since_recheck = 0
         self._active: set[K] = set()
-        self._dirty: set[K] = set()
-        self._delayed: list[tuple[float, int, K]] = []
+        self._dirty: dict[K, Priority] = {}
+        self._delayed: list[tuple[float, int, K, Priority]] = []
         self._due: dict[K, float] = {}
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -126,30 +168,70 @@ class WorkQueue(Generic[K]):
         """True when nothing is queued or being processed (delayed keys do not count)."""
         return not self._queued and not self._active
 
-    def add(self, key: K) -> None:
-        """Queue ``key`` now (no-op when it is already queued; re-run when it is active)."""
+    def waiting(self, priority: Priority) -> int:
+        """Keys waiting at ``priority`` now (not counting keys in work)."""
+        return sum(1 for p, _ in self._queued.values() if p is priority)
+
+    def add(self, key: K, priority: Priority = Priority.CHANGE) -> None:
+        """Queue ``key`` now (no-op when it is already queued at this priority or a more
+        urgent one; moved up when queued as a recheck; re-run when it is active)."""
         self._due.pop(key, None)
-        if key in self._queued or key in self._dirty:
+        queued = self._queued.get(key)
+        if queued is not None:
+            if priority < queued[0]:
+                self._enqueue(key, priority, new=False)
+            return
+        if key in self._dirty:
+            self._dirty[key] = min(self._dirty[key], priority)
             return
         self._metrics.added()
         self._added_at[key] = time.monotonic()
         if key in self._active:
-            self._dirty.add(key)
+            self._dirty[key] = priority
             return
-        self._queued.add(key)
-        self._ready.put_nowait(key)
+        self._enqueue(key, priority, new=True)
 
-    def add_after(self, key: K, delay: float) -> None:
+    def _enqueue(self, key: K, priority: Priority, *, new: bool) -> None:
+        ticket = next(self._seq)
+        self._queued[key] = (priority, ticket)
+        self._lanes[priority].append((ticket, key))
+        if new:
+            self._available.release()
+
+    def _pop(self) -> K:
+        """The next key to serve (a unit of ``_available`` was taken: one is live)."""
+        change, recheck = self._lanes[Priority.CHANGE], self._lanes[Priority.RECHECK]
+        self._drop_dead(change)
+        self._drop_dead(recheck)
+        if recheck and (not change or self._served_since_recheck >= self._recheck_share - 1):
+            lane = recheck
+            self._served_since_recheck = 0
+        else:
+            lane = change
+            self._served_since_recheck += 1 if recheck else 0
+        _, key = lane.popleft()
+        del self._queued[key]
+        return key
+
+    def _drop_dead(self, lane: deque[tuple[int, K]]) -> None:
+        while lane:
+            ticket, key = lane[0]
+            queued = self._queued.get(key)
+            if queued is not None and queued[1] == ticket:
+                return
+            lane.popleft()
+
+    def add_after(self, key: K, delay: float, priority: Priority = Priority.CHANGE) -> None:
         """Queue ``key`` after ``delay`` seconds, unless it is due earlier already."""
         if delay <= 0:
-            self.add(key)
+            self.add(key, priority)
             return
         due = time.monotonic() + delay
         current = self._due.get(key)
         if current is not None and current <= due:
             return
         self._due[key] = due
-        heapq.heappush(self._delayed, (due, next(self._seq), key))
+        heapq.heappush(self._delayed, (due, next(self._seq), key, priority))
         self._wake.set()
 
     def forget(self, key: K) -> None:
@@ -177,10 +259,10 @@ class WorkQueue(Generic[K]):
         while True:
             now = time.monotonic()
             while self._delayed and self._delayed[0][0] <= now:
-                due, _, key = heapq.heappop(self._delayed)
+                due, _, key, priority = heapq.heappop(self._delayed)
                 if self._due.get(key) == due:
                     del self._due[key]
-                    self.add(key)
+                    self.add(key, priority)
             timeout = self._delayed[0][0] - now if self._delayed else None
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -188,32 +270,34 @@ class WorkQueue(Generic[K]):
 
     async def _work(self) -> None:
         while True:
-            key = await self._ready.get()
-            self._queued.discard(key)
+            await self._available.acquire()
+            key = self._pop()
             self._active.add(key)
             started = time.monotonic()
             self._metrics.waited(started - self._added_at.pop(key, started))
             self._started_at[key] = started
-            delay: float | None = None
+            answer: float | Requeue | None = None
             try:
-                delay = await self._processor(key)
+                answer = await self._processor(key)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # The processor reports its own failures; this is the last line
                 # of defence so one bad object never kills a worker.
                 logger.exception("unhandled error while reconciling %s", key)
-                delay = 30.0
+                answer = Requeue(30.0, Priority.RECHECK)
             finally:
                 self._active.discard(key)
                 del self._started_at[key]
                 self._metrics.worked(time.monotonic() - started)
-            if key in self._dirty:
-                self._dirty.discard(key)
+            dirty = self._dirty.pop(key, None)
+            if dirty is not None:
                 # Already counted as added (and its wait started) when it was marked.
                 self._due.pop(key, None)
-                self._queued.add(key)
-                self._ready.put_nowait(key)
-            elif delay is not None:
+                self._enqueue(key, dirty, new=True)
+            elif answer is not None:
                 self._metrics.retried()
-                self.add_after(key, delay)
+                if isinstance(answer, Requeue):
+                    self.add_after(key, answer.after, answer.priority)
+                else:
+                    self.add_after(key, answer)

@@ -82,7 +82,8 @@ class OperatorMetrics:
         )
         self._reconcile_duration = Histogram(
             RECONCILE_DURATION,
-            "Duration of one reconcile pass in seconds, by resource kind.",
+            "Duration of one reconcile pass in seconds, by kind: link (a full reconcile), "
+            "link_confirm (a Ready link confirmed unchanged, no decision), pool.",
             ("kind",),
             buckets=RECONCILE_BUCKETS,
             registry=self.registry,

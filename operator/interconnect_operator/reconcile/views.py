@@ -97,6 +97,39 @@ def mark_verified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> None:
     snapshot.invalidate(interconnect, usage=False, capacity=False, uuid=uuid)
 
 
+def ready_inputs(snapshot: PoolSnapshot, uuid: str) -> tuple[object, ...]:
+    """Everything of the snapshot a Ready link's decision and status read, as one value.
+
+    Per side, each interconnect holding the link's connection: the connection
+    record, its features by channel, and the interconnect's channels (admin
+    state, device: disabled channels and the resiliency audit); the
+    environment's deferral settings (P22-P23). Records are immutable and
+    shared while a provider's pages are unchanged, so comparing two of these
+    is cheap, and equal values mean the decision would read the same data.
+    Guidance is not part of it: a Ready link keeps none (its channels come
+    from the snapshot).
+    """
+    sides: list[tuple[object, ...]] = []
+    for view in (snapshot.negotiator, snapshot.responder):
+        held = []
+        for ix_id in sorted(view.connections):
+            record = view.connections[ix_id].get(uuid)
+            if record is None:
+                continue
+            features = view.features.get(ix_id, {}).get(uuid, {})
+            held.append(
+                (
+                    ix_id,
+                    record,
+                    tuple(sorted(features.items(), key=lambda item: item[0])),
+                    tuple(view.channels.get(ix_id, ())),
+                )
+            )
+        sides.append((view.provider, tuple(held)))
+    deferred, timeout = deferral(snapshot, uuid)
+    return (*sides, deferred, timeout.total_seconds() if timeout is not None else None)
+
+
 def deferral(snapshot: PoolSnapshot | None, uuid: str) -> tuple[bool, dt.timedelta | None]:
     """P22: whether this link is deferred to the peer, and the P23 timeout.
 

@@ -206,7 +206,7 @@ async def test_a_terminal_setup_error_is_stalled_and_not_retried(
         OperatorMetrics(),
         credentials=credentials,
         index=LinkIndex(),
-        wake_link=lambda key: None,
+        wake_link=lambda key, priority: None,
         on_request=lambda record: None,
     )
     body = _body({"type": "None"}, {"type": "None"})

@@ -27,6 +27,7 @@ from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.resources import MulticloudLinkSpec
 from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, OperatorOptions
+from interconnect_operator.k8s.workqueue import Priority, Requeue
 from interconnect_operator.metrics import OperatorMetrics, render
 from interconnect_operator.protocol.conditions import Condition, ConditionStatus
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
@@ -103,8 +104,8 @@ async def rig(kube: FakeKube, metrics: OperatorMetrics) -> AsyncIterator[Rig]:
     credentials = Credentials(kube, OPTIONS.operator_namespace)
     holder: list[LinkWorkers] = []
 
-    def wake(key: tuple[str, str]) -> None:
-        holder[0].queue.add(key)
+    def wake(key: tuple[str, str], priority: Priority) -> None:
+        holder[0].queue.add(key, priority)
 
     pools = PoolLoops(
         OPTIONS,
@@ -373,7 +374,7 @@ async def test_a_released_link_drops_its_finalizer_and_wakes_placing_links(rig: 
 async def test_kubernetes_failures_retry_later_and_are_counted(rig: Rig) -> None:
     rig.link(bandwidthMbps="lots")
     rig.kube.fail("patch_status", 500)
-    assert await rig.workers.process(KEY) == 5.0
+    assert await rig.workers.process(KEY) == Requeue(5.0, Priority.RECHECK)
     rig.kube.fail("patch_status", 404)
     assert await rig.workers.process(KEY) is None
     errors = rig.metrics.registry.get_sample_value(
@@ -510,7 +511,7 @@ async def test_a_new_uuid_is_recorded_before_the_annotation(rig: Rig) -> None:
     body = rig.link()
     rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
     rig.kube.fail("patch_metadata", 500)
-    assert await rig.workers.process(KEY) == 5.0
+    assert await rig.workers.process(KEY) == Requeue(5.0, Priority.RECHECK)
     assert rig.owner("uuid-1") == rig.stored()["metadata"]["uid"]
     assert UUID_ANNOTATION not in (rig.stored()["metadata"].get("annotations") or {})
     assert body["metadata"]["uid"] == rig.owner("uuid-1")
@@ -616,7 +617,7 @@ async def test_a_deletion_shown_by_the_answer_to_a_status_write_is_looked_at_at_
     rig.link(meta={"annotations": {UUID_ANNOTATION: "uuid-1"}, "finalizers": [FINALIZER]})
     rig.reconciler.results.append(_result(Phase.READY))
     rig.stored()["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert await rig.workers.process(KEY) == 0.0
+    assert await rig.workers.process(KEY) == Requeue(0.0, Priority.CHANGE)
     assert rig.index.links[KEY]["metadata"]["deletionTimestamp"]
 
 
@@ -625,5 +626,6 @@ async def test_the_operators_own_uuid_record_is_no_reason_to_look_again(rig: Rig
     rig.link()
     rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
     rig.reconciler.results.append(_result(Phase.READY))
-    assert await rig.workers.process(KEY) == 0.0  # the write-ahead's own requeue
-    assert await rig.workers.process(KEY) == 60.0
+    assert await rig.workers.process(KEY) == Requeue(0.0)  # the write-ahead's own requeue
+    # Ready, nothing in progress: its next look is a recheck, behind any change.
+    assert await rig.workers.process(KEY) == Requeue(60.0, Priority.RECHECK)

@@ -61,7 +61,7 @@ class Operator:
             metrics,
             credentials=credentials,
             index=self.index,
-            wake_link=lambda key: None,
+            wake_link=lambda key, priority: None,
             on_request=publisher.on_request,
         )
         self.owners = UuidOwnership(kube, namespace)
@@ -95,7 +95,8 @@ class Operator:
         return self.index.links[KEY]
 
     async def reconcile(self) -> float | None:
-        return await self.workers.process(KEY)
+        answer = await self.workers.process(KEY)
+        return None if answer is None else answer.after
 
     def owner(self, uuid: str) -> str | None:
         record = self.kube.configmaps.get((self.namespace, record_name(uuid)))

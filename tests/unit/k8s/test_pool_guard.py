@@ -31,7 +31,7 @@ def _loops(kube: FakeKube, index: LinkIndex) -> PoolLoops:
         OperatorMetrics(),
         credentials=Credentials(kube, OPTIONS.operator_namespace),
         index=index,
-        wake_link=lambda key: None,
+        wake_link=lambda key, priority: None,
         on_request=lambda record: None,
     )
 

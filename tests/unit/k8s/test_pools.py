@@ -43,7 +43,7 @@ async def test_a_pool_without_its_secret_reports_why_once(
         metrics,
         credentials=Credentials(kube, OPTIONS.operator_namespace),
         index=LinkIndex(),
-        wake_link=woken.append,
+        wake_link=lambda key, priority: woken.append(key),
         on_request=lambda record: None,
     )
     await pools.on_event("ADDED", kube.objects[(POOLS, None, "pool")])

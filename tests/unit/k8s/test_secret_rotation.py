@@ -45,7 +45,7 @@ async def pools(kube: FakeKube, metrics: OperatorMetrics) -> AsyncIterator[PoolL
         metrics,
         credentials=Credentials(kube, NS),
         index=LinkIndex(),
-        wake_link=lambda key: None,
+        wake_link=lambda key, priority: None,
         on_request=lambda record: None,
     )
     yield loops

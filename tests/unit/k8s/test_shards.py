@@ -103,7 +103,7 @@ class Shard:
             metrics,
             credentials=credentials,
             index=self.index,
-            wake_link=self.woken.append,
+            wake_link=lambda key, priority: self.woken.append(key),
             on_request=publisher.on_request,
         )
         self.workers = LinkWorkers(

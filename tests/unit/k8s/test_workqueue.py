@@ -1,4 +1,5 @@
-"""The link work queue (k8s.workqueue): keying, one reconcile at a time per key, requeue."""
+"""The link work queue (k8s.workqueue): keying, one reconcile at a time per key, requeue,
+changes served before rechecks without starving them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from interconnect_operator.k8s.workqueue import WorkQueue
+from interconnect_operator.k8s.workqueue import RECHECK_SHARE, Priority, Requeue, WorkQueue
 
 BOUND = 5.0  # a bound on waiting, never a timing assertion
 
@@ -18,14 +19,16 @@ class Recorder:
 
     def __init__(self) -> None:
         self.runs: Counter[str] = Counter()
+        self.order: list[str] = []
         self.active: Counter[str] = Counter()
         self.max_active: Counter[str] = Counter()
         self.gates: dict[str, asyncio.Event] = {}
         self.entered: dict[str, asyncio.Event] = {}
-        self.delays: dict[str, list[float | None]] = {}
+        self.delays: dict[str, list[float | Requeue | None]] = {}
         self.done = asyncio.Condition()
 
-    async def __call__(self, key: str) -> float | None:
+    async def __call__(self, key: str) -> float | Requeue | None:
+        self.order.append(key)
         self.active[key] += 1
         self.max_active[key] = max(self.max_active[key], self.active[key])
         self.entered.setdefault(key, asyncio.Event()).set()
@@ -173,3 +176,94 @@ async def test_stop_cancels_a_reconcile_in_flight(
     await queue.stop()
     assert recorder.active["a"] == 0
     assert queue.idle
+
+
+async def test_changes_are_served_before_rechecks_queued_earlier(
+    make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
+) -> None:
+    queue = make_queue(workers=1)
+    for index in range(3):
+        queue.add(f"recheck-{index}", Priority.RECHECK)
+    queue.add("new-link")  # a change: the default priority
+    queue.add("edited", Priority.CHANGE)
+    assert queue.waiting(Priority.RECHECK) == 3
+    assert queue.waiting(Priority.CHANGE) == 2
+    queue.start()
+    await _settle(queue, until=lambda: len(recorder.order) == 5)
+    assert recorder.order == ["new-link", "edited", "recheck-0", "recheck-1", "recheck-2"]
+
+
+async def test_a_waiting_recheck_added_for_a_change_moves_up_and_runs_once(
+    make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
+) -> None:
+    queue = make_queue(workers=1)
+    queue.add("other", Priority.RECHECK)
+    queue.add("link", Priority.RECHECK)
+    queue.add("link")  # its provider state changed meanwhile
+    queue.add("link", Priority.RECHECK)  # a recheck never moves it back down
+    assert len(queue) == 2
+    assert queue.waiting(Priority.CHANGE) == 1
+    queue.start()
+    await _settle(queue, until=lambda: len(recorder.order) == 2)
+    assert recorder.order == ["link", "other"]
+    assert recorder.runs == Counter({"link": 1, "other": 1})
+
+
+async def test_rechecks_are_not_starved_by_a_stream_of_changes(
+    make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
+) -> None:
+    queue = make_queue(workers=1)
+    queue.add("recheck", Priority.RECHECK)
+    changes = [f"change-{index:03d}" for index in range(5 * RECHECK_SHARE)]
+    for key in changes:
+        queue.add(key)
+    queue.start()
+    await recorder.wait_runs("recheck", 1)
+    # Served within one share of the changes, not after all of them.
+    assert recorder.order.index("recheck") == RECHECK_SHARE - 1
+    await _settle(queue)
+    assert sorted(recorder.order) == sorted([*changes, "recheck"])
+
+
+async def test_a_requeue_keeps_the_priority_the_processor_asked_for(
+    make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
+) -> None:
+    queue = make_queue(workers=1)
+    recorder.gates["slow"] = asyncio.Event()
+    recorder.delays["ready"] = [Requeue(0.01, Priority.RECHECK), None]
+    queue.start()
+    queue.add("ready")
+    await recorder.wait_runs("ready", 1)
+    queue.add("slow")  # holds the only worker while "ready" comes due as a recheck
+    await asyncio.wait_for(recorder.entered.setdefault("slow", asyncio.Event()).wait(), BOUND)
+    await _settle_due(queue, "ready", Priority.RECHECK)
+    queue.add("changed")
+    recorder.gates["slow"].set()
+    await _settle(queue, until=lambda: recorder.runs["ready"] == 2)
+    assert recorder.order == ["ready", "slow", "changed", "ready"]
+
+
+async def test_a_change_during_a_reconcile_reruns_at_the_change_priority(
+    make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
+) -> None:
+    queue = make_queue(workers=1)
+    recorder.gates["a"] = asyncio.Event()
+    queue.start()
+    queue.add("a")
+    await asyncio.wait_for(recorder.entered.setdefault("a", asyncio.Event()).wait(), BOUND)
+    queue.add("a", Priority.RECHECK)
+    queue.add("a")  # the change wins over the recheck asked for meanwhile
+    queue.add("b", Priority.RECHECK)
+    recorder.gates["a"].set()
+    await _settle(queue, until=lambda: len(recorder.order) == 3)
+    assert recorder.order == ["a", "a", "b"]
+
+
+async def _settle_due(queue: WorkQueue[str], key: str, priority: Priority) -> None:
+    """Wait (bounded) until the delayed ``key`` is queued at ``priority``."""
+
+    async def due() -> None:
+        while queue.waiting(priority) == 0:
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(due(), BOUND)

@@ -492,8 +492,25 @@ class LinkReconciler:
             requeue = float(step.seconds)
         else:
             requeue = 1.0  # MAX_STEPS reached: continue soon, never spin
+        ready_inputs = None
+        if (
+            isinstance(step, link_state.Done)
+            and not finalized
+            and decision.status.ready
+            and decision.status.phase is Phase.READY
+        ):
+            snapshot = self.pool.snapshot
+            assert snapshot is not None
+            # Taken with the decision (no await between): what this Ready was decided on.
+            ready_inputs = views.ready_inputs(snapshot, uuid)
         return LinkResult(
-            decision.status, uuid, self.environment, requeue, finalized=finalized, events=events
+            decision.status,
+            uuid,
+            self.environment,
+            requeue,
+            finalized=finalized,
+            events=events,
+            ready_inputs=ready_inputs,
         )
 
     # ------------------------------------------------------------------ decide

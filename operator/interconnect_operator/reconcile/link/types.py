@@ -84,7 +84,9 @@ class LinkResult:
     calls: int = 0
     request_ids: Mapping[str, str] = field(default_factory=dict)
     """requestIds to keep in status: creates whose outcome is still unknown (P33)."""
-    """Provider calls this reconcile made for the link (the pool refresh excluded)."""
+    ready_inputs: tuple[object, ...] | None = None
+    """For a link found Ready: the provider data its decision read
+    (``views.ready_inputs``), taken at that decision; None otherwise."""
 
 
 @dataclass
