@@ -133,13 +133,13 @@ class StateCollector(Collector):
         with text.lock:
             changes, everything = self._owner.take_link_changes()
             text.update(changes, everything, with_uuid=with_uuid)
-            bodies = text.bodies()
+            columns = text.columns()
         # Readers of the samples themselves (get_sample_value, name[] filters)
         # get them from the straightforward renderer, built once per collect.
         reference = functools.cache(
             lambda: reference_link_families(text.healths(), with_uuid=with_uuid)
         )
-        for index, (name, lines) in enumerate(zip(LINK_FAMILIES, bodies, strict=True)):
+        for index, (name, lines) in enumerate(zip(LINK_FAMILIES, columns, strict=True)):
             yield RenderedFamily(
                 name,
                 LINK_HELP[name],

@@ -18,7 +18,7 @@ escaped with ``dots`` or ``values``) and readers of ``registry.collect()``
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import exposition as text_format
@@ -40,12 +40,17 @@ class RenderedFamily(Metric):
     """A gauge family carrying its sample lines as text; samples are built on demand.
 
     ``lines``: the family's sample lines, UTF-8, as prometheus-client would
-    write them. ``build``: returns the same samples as objects, for readers of
+    write them, in chunks (one per link) that the scrape concatenates.
+    ``build``: returns the same samples as objects, for readers of
     ``samples`` (called at most once).
     """
 
     def __init__(
-        self, name: str, documentation: str, lines: bytes, build: Callable[[], list[Sample]]
+        self,
+        name: str,
+        documentation: str,
+        lines: Sequence[bytes],
+        build: Callable[[], list[Sample]],
     ) -> None:
         self._built: list[Sample] | None = None
         super().__init__(name, documentation, "gauge")
@@ -113,7 +118,7 @@ def exposition(registry: Collector, encoder: Encoder = text_format.generate_late
             # One stream: only the last part keeps OpenMetrics' end marker.
             head = head.removesuffix(_EOF)
         parts.append(head)
-        parts.append(family.lines)
+        parts.extend(family.lines)
         pending = []
     parts.append(encoder(_Families(pending)))
     return b"".join(parts)

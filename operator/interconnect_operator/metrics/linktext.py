@@ -6,7 +6,8 @@ prometheus-client's sample objects on every scrape cost ~0.25 ms of CPU per link
 link's lines are rendered once, kept with the health record they were rendered
 from, and reused until `set_link` stores a different record (the record's
 identity is the link's version: `OperatorMetrics.set_link` keeps the stored
-record when an equal one arrives). A scrape joins the kept strings.
+record when an equal one arrives). A scrape copies the kept strings in key
+order; no joined copy is kept between scrapes (it would double the memory).
 
 The lines are the ones prometheus-client writes for the same samples, in the
 text format 0.0.4 and in OpenMetrics alike (a gauge sample is written the same
@@ -16,10 +17,11 @@ compare the two byte for byte; `collector.reference_link_families` is the
 straightforward renderer they compare against.
 
 Label values pass `safe_label` (P31: a held secret is exported as `redacted`).
-Its verdicts depend on the secrets held, so each link keeps the verdicts it was
-rendered with; when the secret registry's generation moves, the verdicts are
-checked again (once per distinct value and tenant) and only links whose labels
-now read differently are rendered again.
+Its verdicts depend on the secrets held, so one verdict per (tenant, value) is
+kept for as long as a kept link carries that value, and every link carrying it
+was rendered with it. When the secret registry's generation moves, each is
+asked again and only links carrying a value that now reads differently are
+rendered again.
 """
 
 from __future__ import annotations
@@ -86,56 +88,58 @@ class _Rendered:
     """One link's lines per family, and what they were rendered from."""
 
     health: LinkHealth
-    #: The distinct label values and the values exported for them.
-    verdicts: tuple[tuple[str, str], ...]
+    #: The distinct label values the lines carry.
+    values: tuple[str, ...]
     #: One string per family of `LINK_FAMILIES` (its lines for this link), UTF-8.
     lines: tuple[bytes, ...]
 
 
-#: Label verdicts shared by the links rendered under one generation of the
-#: secret registry: tenant -> value -> (exported value, escaped).
-Memo = dict[str, dict[str, tuple[str, str]]]
+@dataclass(slots=True)
+class _Verdict:
+    """What a label value of a tenant's links is exported as, and by how many links."""
 
-#: Values kept in a `Memo` before it is dropped (it holds each link's name).
-_MEMO_LIMIT = 100_000
+    safe: str
+    escaped: str
+    links: int = 0
+
+
+#: (tenant, label value) -> verdict.
+Verdicts = dict[tuple[str, str], _Verdict]
 
 
 class _Labels:
-    """`safe_label` for one link's tenant, escaped; remembers this link's verdicts."""
+    """`safe_label` for one link's tenant, escaped, from the kept verdicts (added to)."""
 
-    def __init__(self, tenant: str, memo: Memo) -> None:
+    def __init__(self, tenant: str, verdicts: Verdicts) -> None:
         self.tenant = tenant
-        self.shared = memo.setdefault(tenant, {})
-        #: value -> exported value, for the values this link's lines carry.
-        self.verdicts: dict[str, str] = {}
-        #: Values added to the memo.
-        self.added = 0
+        self.kept = verdicts
+        #: The distinct values this link's lines carry.
+        self.values: dict[str, None] = {}
 
     def __call__(self, value: str) -> str:
-        known = self.shared.get(value)
-        if known is None:
+        key = (self.tenant, value)
+        verdict = self.kept.get(key)
+        if verdict is None:
             safe = safe_label(value, tenant=self.tenant)
-            known = self.shared[value] = (safe, _escape(safe))
-            self.added += 1
-        self.verdicts[value] = known[0]
-        return known[1]
+            verdict = self.kept[key] = _Verdict(safe, _escape(safe))
+        self.values[value] = None
+        return verdict.escaped
 
 
 # Long on purpose: one block per family, in the order of LINK_FAMILIES.
 def render_link(
-    link: LinkHealth, *, with_uuid: bool, memo: Memo | None = None
-) -> tuple[tuple[str, ...], _Labels]:
-    """The link's lines per family of `LINK_FAMILIES`, and its labels' verdicts.
+    link: LinkHealth, *, with_uuid: bool, verdicts: Verdicts | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The link's lines per family of `LINK_FAMILIES`, and the label values they carry.
 
-    ``memo``: verdicts to share with other links rendered under the same
-    generation of the secret registry.
+    ``verdicts``: the label verdicts to use, and to add new values' to.
 
     Label names are written in sorted order, as prometheus-client writes them:
     ``channel < environment < interconnect < name < namespace < phase < pool <
     provider < shared_uuid < state``.
     """
     # The tenant's own Secrets may mask its series' labels, nobody else's.
-    label = _Labels(link.namespace, {} if memo is None else memo)
+    label = _Labels(link.namespace, {} if verdicts is None else verdicts)
     base = f'name="{label(link.name)}",namespace="{label(link.namespace)}"'
     pool = f'pool="{label(link.pool)}"'
     common = f"{base},{pool}"
@@ -166,17 +170,17 @@ def render_link(
         for channel, up in sorted(link.channels_up.items())
     )
     lines = (ready, degraded, info, phase, bandwidth, verified, features, channel_up)
-    return lines, label
+    return lines, tuple(label.values)
 
 
 class LinkText:
-    """The per-link families' text, kept per link and joined when a link changed.
+    """The per-link families' text, kept per link in key order.
 
     The links are kept in key order (namespace, name) with one column of lines
     per family, so a change costs a render and a list insertion, and a scrape
-    after changes joins the columns (C speed, no Python loop over the links).
+    copies the columns (no Python loop over the links).
     Thread-safe: scrapes may run concurrently (one thread per request); hold
-    `lock` from taking the changes to reading `bodies`.
+    `lock` from taking the changes to reading `columns`.
     """
 
     def __init__(self) -> None:
@@ -186,13 +190,7 @@ class LinkText:
         self._keys: list[LinkKey] = []
         self._entries: dict[LinkKey, _Rendered] = {}
         self._columns: tuple[list[bytes], ...] = tuple([] for _ in LINK_FAMILIES)
-        self._bodies: tuple[bytes, ...] = tuple(b"" for _ in LINK_FAMILIES)
-        self._joined = True
-        # How many kept links were rendered with each (tenant, value, exported
-        # value): what a change of the secrets held could make stale.
-        self._verdicts: dict[tuple[str, str, str], int] = {}
-        self._memo: Memo = {}
-        self._memo_size = 0
+        self._verdicts: Verdicts = {}
         #: Links rendered since creation (a scrape renders only changed links).
         self.renders = 0
 
@@ -222,8 +220,6 @@ class LinkText:
             self._columns = tuple([] for _ in LINK_FAMILIES)
             changes = {**kept, **changes}
         generation = redaction.generation()
-        if generation != self._generation or self._memo_size > _MEMO_LIMIT:
-            self._memo, self._memo_size = {}, 0
         if generation != self._generation:
             self._generation = generation
             for key in self._recheck():
@@ -231,12 +227,9 @@ class LinkText:
         for key, health in changes.items():
             self._apply(key, health)
 
-    def bodies(self) -> tuple[bytes, ...]:
-        """Each family's sample lines, all links in key order, UTF-8."""
-        if not self._joined:
-            self._bodies = tuple(b"".join(column) for column in self._columns)
-            self._joined = True
-        return self._bodies
+    def columns(self) -> tuple[list[bytes], ...]:
+        """Each family's lines, one item per link in key order (copies), UTF-8."""
+        return tuple(list(column) for column in self._columns)
 
     def _differences(self, links: Sequence[LinkHealth]) -> dict[LinkKey, LinkHealth | None]:
         changes: dict[LinkKey, LinkHealth | None] = dict.fromkeys(self._entries)
@@ -262,58 +255,52 @@ class LinkText:
             for column in self._columns:
                 del column[position]
             del self._entries[key]
-            self._count(key, entry, -1)
+            self._release(key[0], entry.values)
+            return
+        rendered = self._render(health)
+        if entry is not None:
+            self._release(key[0], entry.values)
+            for column, lines in zip(self._columns, rendered.lines, strict=True):
+                column[position] = lines
         else:
-            rendered = self._render(health)
-            self._count(key, rendered, +1)
-            if entry is not None:
-                self._count(key, entry, -1)
-                for column, lines in zip(self._columns, rendered.lines, strict=True):
-                    column[position] = lines
-            else:
-                self._keys.insert(position, key)
-                for column, lines in zip(self._columns, rendered.lines, strict=True):
-                    column.insert(position, lines)
-            self._entries[key] = rendered
-        self._joined = False
+            self._keys.insert(position, key)
+            for column, lines in zip(self._columns, rendered.lines, strict=True):
+                column.insert(position, lines)
+        self._entries[key] = rendered
 
     def _render(self, link: LinkHealth) -> _Rendered:
         self.renders += 1
-        lines, labels = render_link(link, with_uuid=self._with_uuid, memo=self._memo)
-        self._memo_size += labels.added
-        return _Rendered(
-            health=link,
-            verdicts=tuple(labels.verdicts.items()),
-            lines=tuple(text.encode() for text in lines),
-        )
+        lines, values = render_link(link, with_uuid=self._with_uuid, verdicts=self._verdicts)
+        tenant = link.namespace
+        for value in values:
+            self._verdicts[(tenant, value)].links += 1
+        return _Rendered(health=link, values=values, lines=tuple(text.encode() for text in lines))
 
-    def _count(self, key: LinkKey, entry: _Rendered, step: int) -> None:
-        tenant = key[0]
-        verdicts = self._verdicts
-        for value, safe in entry.verdicts:
-            counted = (tenant, value, safe)
-            refs = verdicts.get(counted, 0) + step
-            if refs:
-                verdicts[counted] = refs
-            else:
-                del verdicts[counted]
+    def _release(self, tenant: str, values: tuple[str, ...]) -> None:
+        for value in values:
+            key = (tenant, value)
+            verdict = self._verdicts[key]
+            verdict.links -= 1
+            if not verdict.links:
+                del self._verdicts[key]
 
     def _recheck(self) -> list[LinkKey]:
         """Links whose label values read differently under the secrets held now.
 
-        Each distinct (tenant, value) is asked once; links are looked at only
-        when one of them now reads differently (a secret appeared in, or left,
-        a label value).
+        Each kept (tenant, value) is asked once; links are looked at only when
+        one of them now reads differently (a secret appeared in, or left, a
+        label value). The new verdicts are kept before any link is rendered.
         """
-        changed = {
-            (tenant, value, safe)
-            for tenant, value, safe in self._verdicts
-            if safe_label(value, tenant=tenant) != safe
-        }
+        changed: set[tuple[str, str]] = set()
+        for (tenant, value), verdict in self._verdicts.items():
+            safe = safe_label(value, tenant=tenant)
+            if safe != verdict.safe:
+                verdict.safe, verdict.escaped = safe, _escape(safe)
+                changed.add((tenant, value))
         if not changed:
             return []
         return [
             key
             for key, entry in self._entries.items()
-            if any((key[0], value, safe) in changed for value, safe in entry.verdicts)
+            if any((key[0], value) in changed for value in entry.values)
         ]
