@@ -287,12 +287,16 @@ class LinkText:
     def _recheck(self) -> list[LinkKey]:
         """Links whose label values read differently under the secrets held now.
 
-        Each kept (tenant, value) is asked once; links are looked at only when
-        one of them now reads differently (a secret appeared in, or left, a
-        label value). The new verdicts are kept before any link is rendered.
+        Each kept (tenant, value) long enough to hold a secret is asked once (a
+        restart moves the generation at every link: at 10,000 links that is
+        ~10,000 questions per scrape); links are looked at only when one of them
+        now reads differently (a secret appeared in, or left, a label value).
+        The new verdicts are kept before any link is rendered.
         """
         changed: set[tuple[str, str]] = set()
         for (tenant, value), verdict in self._verdicts.items():
+            if len(value) < redaction.MIN_SECRET_LENGTH:
+                continue  # no held value is this short (phases, providers, states)
             safe = safe_label(value, tenant=tenant)
             if safe != verdict.safe:
                 verdict.safe, verdict.escaped = safe, _escape(safe)

@@ -22,8 +22,9 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from interconnect_operator import redaction
-from interconnect_operator.metrics import LINK_PHASES, LinkHealth, OperatorMetrics, render
+from interconnect_operator.metrics import LINK_PHASES, LinkHealth, OperatorMetrics, linktext, render
 from interconnect_operator.metrics.exposition import exposition, line_format
+from interconnect_operator.metrics.labels import safe_label
 from interconnect_operator.metrics.server import metrics_app
 
 from .conftest import link, populated
@@ -247,6 +248,29 @@ def test_a_new_secret_renders_only_the_links_whose_labels_carry_it() -> None:
     redaction.release("test/leak")
     assert "leaky-name-0123456789" in render(metrics).decode()
     assert metrics.links_rendered == 23
+
+
+def test_a_new_secret_asks_again_only_values_long_enough_to_hold_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Values shorter than MIN_SECRET_LENGTH are never held (phases such as
+    # "Ready", providers, states), so their verdicts cannot change.
+    metrics = OperatorMetrics()
+    metrics.set_link(link("a-long-link-name"))
+    render(metrics)
+    asked: list[str] = []
+
+    def counting(value: str, tenant: str | None = None) -> str:
+        asked.append(value)
+        return safe_label(value, tenant=tenant)
+
+    monkeypatch.setattr(linktext, "safe_label", counting)
+    redaction.hold("test/unrelated", ["nothing-here-at-all"])
+    render(metrics)
+    assert "a-long-link-name" in asked
+    assert asked
+    assert all(len(value) >= redaction.MIN_SECRET_LENGTH for value in asked), asked
+    assert "Ready" not in asked
 
 
 def test_pool_link_counts_follow_changes_and_removals() -> None:
