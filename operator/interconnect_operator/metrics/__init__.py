@@ -15,6 +15,11 @@ Design:
   or pool (`remove_link`, `remove_pool`) and a label set that no longer
   applies (a channel gone, a phase left) disappear at once, with no stale
   gauge children to track and `remove()`.
+- A scrape costs what changed, not what exists: each link's ~24 lines are
+  rendered as text once per change of its health and kept (`linktext`); the
+  scrape joins them and lets prometheus-client's encoder write every other
+  family and header (`exposition`), byte for byte what prometheus-client
+  would write from the samples, in the text format and in OpenMetrics.
 - Counters and histograms (provider requests, reconcile durations and errors,
   time to ready) are ordinary prometheus-client metrics on the same registry.
 - Cardinality: per-link series carry the labels namespace, name and pool.
@@ -38,8 +43,10 @@ byte is the base unit, so no `bits`), seconds,
 Unix timestamps in seconds; counters end in `_total`, metadata in `_info`.
 
 Modules: `names` (families, buckets, codes), `health` (the input records),
-`labels` (secret-safe label values), `collector` (scrape-time families),
-`workqueue`, `exporter` (`OperatorMetrics`), `server` (`/metrics`).
+`labels` (secret-safe label values), `linktext` (the per-link text kept
+between scrapes), `collector` (scrape-time families), `exposition` (the text
+written per scrape), `workqueue`, `exporter` (`OperatorMetrics`), `server`
+(`/metrics`).
 """
 
 from __future__ import annotations

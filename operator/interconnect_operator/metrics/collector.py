@@ -6,16 +6,18 @@ import functools
 import os
 import platform
 import time
-from collections import Counter as _Tally
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from interconnect_operator import __version__
+from interconnect_operator.metrics.exposition import RenderedFamily
 from interconnect_operator.metrics.health import LinkHealth, PoolHealth
 from interconnect_operator.metrics.labels import flag, safe_label
+from interconnect_operator.metrics.linktext import LINK_FAMILIES, LinkText, phases_with
 from interconnect_operator.metrics.names import (
     BUILD_INFO,
     CHANNEL_MACSEC_KEY_AGE,
@@ -50,12 +52,27 @@ if TYPE_CHECKING:
     from interconnect_operator.metrics.exporter import OperatorMetrics
     from interconnect_operator.metrics.workqueue import WorkQueueMetrics
 
+#: HELP text of the per-link families.
+LINK_HELP: dict[str, str] = {
+    LINK_READY: "1 if the link's Ready condition is True.",
+    LINK_DEGRADED: "1 if the link runs without full redundancy (e.g. 3 of 4 features, P12).",
+    LINK_INFO: "Link metadata (always 1): environment, interconnect; the shared connection "
+    "UUID only with --metrics-shared-uuid.",
+    LINK_PHASE: "1 for the link's current phase, 0 for the others.",
+    LINK_BANDWIDTH: "Requested link bandwidth in bytes per second.",
+    LINK_VERIFIED: "1 if the provider reports the connection VERIFIED (P14).",
+    LINK_FEATURES: "Number of the link's features by provider and provisioning state.",
+    LINK_CHANNEL_UP: "1 if the link's feature on the channel is live.",
+}
+
 
 class StateCollector(Collector):
     """Builds link and pool families from the stored snapshots at scrape time."""
 
     def __init__(self, owner: OperatorMetrics) -> None:
         self._owner = owner
+        #: The per-link families' text, kept per link (see `linktext`).
+        self.link_text = LinkText()
 
     def describe(self) -> Iterable[Metric]:
         # Declaring no description makes the registry call collect() at
@@ -64,9 +81,9 @@ class StateCollector(Collector):
         return self.collect()
 
     def collect(self) -> Iterable[Metric]:
-        links, pools = self._owner._snapshot()
-        yield from self._link_families(links)
-        yield from self._pool_families(links, pools)
+        yield from self._link_families()
+        tally, pools = self._owner._pools_snapshot()
+        yield from self._pool_families(tally, pools)
         yield from self._workqueue_families(self._owner._queues_snapshot())
         info = GaugeMetricFamily(
             BUILD_INFO,
@@ -108,88 +125,36 @@ class StateCollector(Collector):
             longest.add_metric([queue.name], max(ages, default=0.0))
         yield from (depth, unfinished, longest)
 
-    # Long on purpose: one family per per-link metric, declared then filled.
-    def _link_families(self, links: Sequence[LinkHealth]) -> Iterator[Metric]:
+    def _link_families(self) -> Iterator[Metric]:
         if not self._owner.per_link:
             return
-        ready = GaugeMetricFamily(
-            LINK_READY, "1 if the link's Ready condition is True.", labels=LINK_LABELS
-        )
-        degraded = GaugeMetricFamily(
-            LINK_DEGRADED,
-            "1 if the link runs without full redundancy (e.g. 3 of 4 features, P12).",
-            labels=LINK_LABELS,
-        )
         with_uuid = self._owner.shared_uuid_label
-        info = GaugeMetricFamily(
-            LINK_INFO,
-            "Link metadata (always 1): environment, interconnect; the shared connection "
-            "UUID only with --metrics-shared-uuid.",
-            labels=(
-                *LINK_LABELS,
-                "environment",
-                "interconnect",
-                *(("shared_uuid",) if with_uuid else ()),
-            ),
+        text = self.link_text
+        with text.lock:
+            changes, everything = self._owner.take_link_changes()
+            text.update(changes, everything, with_uuid=with_uuid)
+            columns = text.columns()
+        # Readers of the samples themselves (get_sample_value, name[] filters)
+        # get them from the straightforward renderer, built once per collect.
+        reference = functools.cache(
+            lambda: reference_link_families(text.healths(), with_uuid=with_uuid)
         )
-        phase = GaugeMetricFamily(
-            LINK_PHASE,
-            "1 for the link's current phase, 0 for the others.",
-            labels=(*LINK_LABELS, "phase"),
-        )
-        bandwidth = GaugeMetricFamily(
-            LINK_BANDWIDTH, "Requested link bandwidth in bytes per second.", labels=LINK_LABELS
-        )
-        verified = GaugeMetricFamily(
-            LINK_VERIFIED,
-            "1 if the provider reports the connection VERIFIED (P14).",
-            labels=(*LINK_LABELS, "provider"),
-        )
-        features = GaugeMetricFamily(
-            LINK_FEATURES,
-            "Number of the link's features by provider and provisioning state.",
-            labels=(*LINK_LABELS, "provider", "state"),
-        )
-        channel_up = GaugeMetricFamily(
-            LINK_CHANNEL_UP,
-            "1 if the link's feature on the channel is live.",
-            labels=(*LINK_LABELS, "channel"),
-        )
-        for link in links:
-            # The tenant's own Secrets may mask its series' labels, nobody else's.
-            label = functools.partial(safe_label, tenant=link.namespace)
-            base = [label(link.namespace), label(link.name), label(link.pool)]
-            ready.add_metric(base, flag(link.ready))
-            degraded.add_metric(base, flag(link.degraded))
-            info.add_metric(
-                [
-                    *base,
-                    label(link.environment),
-                    label(link.interconnect),
-                    *((label(link.shared_uuid),) if with_uuid else ()),
-                ],
-                1.0,
+        for index, (name, lines) in enumerate(zip(LINK_FAMILIES, columns, strict=True)):
+            yield RenderedFamily(
+                name,
+                LINK_HELP[name],
+                lines,
+                functools.partial(_samples_of, reference, index),
             )
-            for name in phases_with(link.phase):
-                phase.add_metric([*base, label(name)], flag(name == link.phase))
-            bandwidth.add_metric(base, float(link.bandwidth_mbps * MBPS_TO_BYTES_PER_SECOND))
-            for provider, ok in sorted(link.verified.items()):
-                verified.add_metric([*base, label(provider)], flag(ok))
-            for (provider, state), count in sorted(link.features.items()):
-                features.add_metric([*base, label(provider), label(state)], float(count))
-            for channel, up in sorted(link.channels_up.items()):
-                channel_up.add_metric([*base, label(channel)], flag(up))
-        yield from (ready, degraded, info, phase, bandwidth, verified, features, channel_up)
 
     # Long on purpose: one family per pool and channel metric, declared then filled.
     def _pool_families(
-        self, links: Sequence[LinkHealth], pools: Sequence[PoolHealth]
+        self, tally: Mapping[tuple[str, str], int], pools: Sequence[PoolHealth]
     ) -> Iterator[Metric]:
         pool_links = GaugeMetricFamily(
             POOL_LINKS, "Number of links of the pool in each phase.", labels=("pool", "phase")
         )
-        tally = _Tally((link.pool, link.phase) for link in links)
-        pool_names = sorted({p.pool for p in pools} | {link.pool for link in links})
+        pool_names = sorted({p.pool for p in pools} | {pool for pool, _ in tally})
         extra_phases = sorted({phase for _, phase in tally} - set(LINK_PHASES))
         for pool in pool_names:
             for phase in (*LINK_PHASES, *extra_phases):
@@ -285,5 +250,63 @@ class StateCollector(Collector):
         )
 
 
-def phases_with(current: str) -> tuple[str, ...]:
-    return LINK_PHASES if current in LINK_PHASES else (*LINK_PHASES, current)
+def _samples_of(families: Callable[[], list[Metric]], index: int) -> list[Sample]:
+    return families()[index].samples
+
+
+# Long on purpose: one family per per-link metric, declared then filled.
+def reference_link_families(links: Sequence[LinkHealth], *, with_uuid: bool) -> list[Metric]:
+    """The per-link families as prometheus-client objects: the straightforward renderer.
+
+    A scrape writes the cached text of `linktext` instead; this builds the same
+    samples for readers of ``registry.collect()`` and for the tests that
+    compare the two byte for byte.
+    """
+    ready = GaugeMetricFamily(LINK_READY, LINK_HELP[LINK_READY], labels=LINK_LABELS)
+    degraded = GaugeMetricFamily(LINK_DEGRADED, LINK_HELP[LINK_DEGRADED], labels=LINK_LABELS)
+    info = GaugeMetricFamily(
+        LINK_INFO,
+        LINK_HELP[LINK_INFO],
+        labels=(
+            *LINK_LABELS,
+            "environment",
+            "interconnect",
+            *(("shared_uuid",) if with_uuid else ()),
+        ),
+    )
+    phase = GaugeMetricFamily(LINK_PHASE, LINK_HELP[LINK_PHASE], labels=(*LINK_LABELS, "phase"))
+    bandwidth = GaugeMetricFamily(LINK_BANDWIDTH, LINK_HELP[LINK_BANDWIDTH], labels=LINK_LABELS)
+    verified = GaugeMetricFamily(
+        LINK_VERIFIED, LINK_HELP[LINK_VERIFIED], labels=(*LINK_LABELS, "provider")
+    )
+    features = GaugeMetricFamily(
+        LINK_FEATURES, LINK_HELP[LINK_FEATURES], labels=(*LINK_LABELS, "provider", "state")
+    )
+    channel_up = GaugeMetricFamily(
+        LINK_CHANNEL_UP, LINK_HELP[LINK_CHANNEL_UP], labels=(*LINK_LABELS, "channel")
+    )
+    for link in links:
+        # The tenant's own Secrets may mask its series' labels, nobody else's.
+        label = functools.partial(safe_label, tenant=link.namespace)
+        base = [label(link.namespace), label(link.name), label(link.pool)]
+        ready.add_metric(base, flag(link.ready))
+        degraded.add_metric(base, flag(link.degraded))
+        info.add_metric(
+            [
+                *base,
+                label(link.environment),
+                label(link.interconnect),
+                *((label(link.shared_uuid),) if with_uuid else ()),
+            ],
+            1.0,
+        )
+        for name in phases_with(link.phase):
+            phase.add_metric([*base, label(name)], flag(name == link.phase))
+        bandwidth.add_metric(base, float(link.bandwidth_mbps * MBPS_TO_BYTES_PER_SECOND))
+        for provider, ok in sorted(link.verified.items()):
+            verified.add_metric([*base, label(provider)], flag(ok))
+        for (provider, state), count in sorted(link.features.items()):
+            features.add_metric([*base, label(provider), label(state)], float(count))
+        for channel, up in sorted(link.channels_up.items()):
+            channel_up.add_metric([*base, label(channel)], flag(up))
+    return [ready, degraded, info, phase, bandwidth, verified, features, channel_up]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import Counter as _Tally
 from collections.abc import Iterator
 from types import MappingProxyType
 
@@ -63,6 +64,13 @@ class OperatorMetrics:
         self.shared_uuid_label = shared_uuid_label
         self._lock = threading.Lock()
         self._links: dict[tuple[str, str], LinkHealth] = {}
+        # Links set to a different record or removed since the collector last
+        # looked (`take_link_changes`); bounded: past the number of links it is
+        # dropped and the collector compares every link once (`_resync`).
+        self._link_changes: dict[tuple[str, str], LinkHealth | None] = {}
+        self._resync = True
+        # Links per (pool, phase), kept as links change (interconnect_pool_links).
+        self._phase_tally: _Tally[tuple[str, str]] = _Tally()
         self._pools: dict[str, PoolHealth] = {}
         self._ready_observed: set[tuple[str, str]] = set()
 
@@ -128,12 +136,18 @@ class OperatorMetrics:
             buckets=WORKQUEUE_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(StateCollector(self))
+        self._state = StateCollector(self)
+        self.registry.register(self._state)
         # The process-wide collectors' own instances (they read /proc, gc and
         # platform when scraped; registering them again would describe the
         # same process twice on the default registry only, never here).
         for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
             self.registry.register(collector)
+
+    @property
+    def links_rendered(self) -> int:
+        """Links whose series were rendered as text so far; a scrape renders only changed ones."""
+        return self._state.link_text.renders
 
     # -- work queues -----------------------------------------------------------
 
@@ -158,11 +172,44 @@ class OperatorMetrics:
 
     # -- snapshots -----------------------------------------------------------
 
-    def _snapshot(self) -> tuple[list[LinkHealth], list[PoolHealth]]:
+    def _pools_snapshot(self) -> tuple[dict[tuple[str, str], int], list[PoolHealth]]:
+        """Links per (pool, phase) with at least one link, and the pools, sorted."""
         with self._lock:
-            links = [self._links[k] for k in sorted(self._links)]
-            pools = [self._pools[k] for k in sorted(self._pools)]
-        return links, pools
+            return dict(self._phase_tally), [self._pools[k] for k in sorted(self._pools)]
+
+    def take_link_changes(
+        self,
+    ) -> tuple[dict[tuple[str, str], LinkHealth | None], list[LinkHealth] | None]:
+        """Links changed since the last call (None: removed), or every link (sorted).
+
+        Every link comes back, instead of the changes, on the first call and
+        after changes piled up past the number of links (no scrape for a while).
+        For the one collector that keeps the per-link text.
+        """
+        with self._lock:
+            if self._resync:
+                self._resync = False
+                self._link_changes = {}
+                return {}, [self._links[k] for k in sorted(self._links)]
+            changes, self._link_changes = self._link_changes, {}
+            return changes, None
+
+    def _changed(self, key: tuple[str, str], health: LinkHealth | None) -> None:
+        # Called with the lock held.
+        self._link_changes[key] = health
+        if len(self._link_changes) > len(self._links) + 1024:
+            self._link_changes = {}
+            self._resync = True
+
+    def _tally(self, health: LinkHealth, step: int) -> None:
+        # Called with the lock held; no zero counts kept (a phase no link is in
+        # is exported only if it is one of LINK_PHASES).
+        pool_phase = (health.pool, health.phase)
+        count = self._phase_tally[pool_phase] + step
+        if count:
+            self._phase_tally[pool_phase] = count
+        else:
+            del self._phase_tally[pool_phase]
 
     def set_link(self, health: LinkHealth) -> None:
         """Record the latest health of a link (replaces the previous one)."""
@@ -186,7 +233,14 @@ class OperatorMetrics:
         key = (health.namespace, health.name)
         with self._lock:
             previous = self._links.get(key)
+            if previous == frozen:
+                # The same record: the link's kept text stays valid.
+                return
             self._links[key] = frozen
+            self._changed(key, frozen)
+            if previous is not None:
+                self._tally(previous, -1)
+            self._tally(frozen, +1)
             # Observe time to ready only on a not-ready -> ready transition
             # witnessed by this process, once per link: a link first seen
             # Ready (e.g. after an operator restart) was counted before, and
@@ -206,8 +260,11 @@ class OperatorMetrics:
     def remove_link(self, namespace: str, name: str) -> None:
         """Forget a deleted link: its series vanish from the next scrape."""
         with self._lock:
-            self._links.pop((namespace, name), None)
+            previous = self._links.pop((namespace, name), None)
             self._ready_observed.discard((namespace, name))
+            if previous is not None:
+                self._changed((namespace, name), None)
+                self._tally(previous, -1)
 
     def set_pool(self, health: PoolHealth) -> None:
         """Record the latest health of a pool (replaces the previous one)."""
