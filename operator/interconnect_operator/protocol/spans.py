@@ -61,13 +61,12 @@ class SpanSet:
     keys are the blocks ordered by start.
     """
 
-    __slots__ = ("_counts", "_keys", "_max_bits", "digest", "ends", "starts", "total")
+    __slots__ = ("_counts", "_digest", "_keys", "_max_bits", "ends", "starts", "total")
 
     def __init__(self, blocks: Iterable[Interval] = ()) -> None:
         self._counts: dict[int, int] = {}
         self._max_bits = 0
-        self.digest = 0
-        """Order-independent content digest of the multiset (sum of 64-bit weights)."""
+        self._digest: int | None = None
         self.total = 0
         """Blocks held, each copy counted."""
         for lo, hi in blocks:
@@ -76,11 +75,19 @@ class SpanSet:
         self._keys = sorted(self._counts)
         for key, n in self._counts.items():
             self.total += n
-            self.digest = (self.digest + n * _weight(key)) & _MASK64
             self._max_bits = max(self._max_bits, key & 0xFF)
         merged = merge_intervals(self.blocks())
         self.starts = [lo for lo, _ in merged]
         self.ends = [hi for _, hi in merged]
+
+    @property
+    def digest(self) -> int:
+        """Order-independent content digest of the multiset (sum of 64-bit weights):
+        computed on first use, then kept current by ``add``/``discard``."""
+        if self._digest is None:
+            total = sum(n * _weight(key) for key, n in self._counts.items())
+            self._digest = total & _MASK64
+        return self._digest
 
     def blocks(self) -> Iterator[Interval]:
         """Distinct blocks held, by start."""
@@ -101,7 +108,8 @@ class SpanSet:
         bits = _block_bits(lo, hi)
         key = lo << _BITS | bits
         self.total += 1
-        self.digest = (self.digest + _weight(key)) & _MASK64
+        if self._digest is not None:
+            self._digest = (self._digest + _weight(key)) & _MASK64
         held = self._counts.get(key, 0)
         self._counts[key] = held + 1
         if held:
@@ -123,7 +131,8 @@ class SpanSet:
         key = lo << _BITS | bits
         held = self._counts[key]
         self.total -= 1
-        self.digest = (self.digest - _weight(key)) & _MASK64
+        if self._digest is not None:
+            self._digest = (self._digest - _weight(key)) & _MASK64
         if held > 1:
             self._counts[key] = held - 1
             return
