@@ -9,10 +9,12 @@ first; the first two usable hosts as BGP addresses (negotiator first); each
 side's ASN from its own ranges, the two always distinct; the highest common
 MTU, capped by the link's preference.
 
-Everything works on integer intervals so a channel with thousands of features
-in use allocates in O(n log n): subnets are found by walking aligned blocks of
-the allowed size and jumping past the blocked interval that overlaps, never by
-enumerating the address space.
+Everything works on integer intervals: what is in use arrives as merged
+intervals kept current as features come and go (``protocol.spans``), so an
+allocation on a channel with thousands of features in use costs O(log n) per
+step of the walk, not a merge of everything in use. Subnets and VLANs are
+found by walking aligned blocks of the allowed size and jumping past the
+blocked interval that overlaps, never by enumerating the address space.
 
 Unpopulated guidance fields mean "no restriction" (specification). When
 neither side restricts subnets, the link-local 169.254.0.0/16 (IPv4) and the
@@ -22,10 +24,10 @@ the conventional choices for point-to-point BGP links.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -36,6 +38,7 @@ from ipaddress import (
 )
 from typing import Final
 
+from .spans import Interval, SpanSet, UsedSpace, merge_intervals, network_block
 from .types import (
     VLAN_MAX,
     VLAN_MIN,
@@ -57,8 +60,6 @@ DEFAULT_IPV6_REGION: Final = IPv6Network("fd00::/8")
 DEFAULT_IPV4_PREFIX: Final = 30
 DEFAULT_IPV6_PREFIX: Final = 126
 DEFAULT_MTU: Final = 1500
-
-Interval = tuple[int, int]  # inclusive
 
 
 class Constraint(StrEnum):
@@ -92,11 +93,33 @@ class AllocationFailure:
 
 @dataclass(frozen=True)
 class ChannelUsage:
-    """What is in use on one channel, on both sides together."""
+    """What is in use on one channel, on both sides together, as a value.
+
+    The pool snapshot keeps a :class:`~.spans.UsedSpace` per channel instead,
+    updated as features come and go; this form is built from scratch.
+    """
 
     vlans: frozenset[int] = frozenset()
     ipv4: tuple[IPv4Network, ...] = ()
     ipv6: tuple[IPv6Network, ...] = ()
+
+    @cached_property
+    def space(self) -> UsedSpace:
+        """The same as merged intervals (built once)."""
+        return UsedSpace(self.vlans, self.ipv4, self.ipv6)
+
+
+Usage = ChannelUsage | UsedSpace | tuple[UsedSpace, ...]
+"""What allocation reads as in use: a value, a kept space, or spaces layered
+(a shared base and the allocations still in flight on top, read as one)."""
+
+
+def _layers(usage: Usage) -> tuple[UsedSpace, ...]:
+    if isinstance(usage, ChannelUsage):
+        return (usage.space,)
+    if isinstance(usage, UsedSpace):
+        return (usage,)
+    return usage
 
 
 def usage_from_features(
@@ -150,18 +173,6 @@ class FeatureAllocation:
 # ---------------------------------------------------------------- intervals
 
 
-def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
-    """Sort and merge (touching intervals too) into disjoint inclusive intervals."""
-    out: list[Interval] = []
-    for lo, hi in sorted(intervals):
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out
-
-
 def intersect_intervals(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
     """Intersection of two sorted disjoint interval lists (two-pointer walk)."""
     out: list[Interval] = []
@@ -191,31 +202,35 @@ def _fmt_intervals(intervals: Sequence[Interval]) -> str:
 
 
 class _Blocked:
-    """Disjoint sorted blocked address intervals with an overlap query."""
+    """Blocked intervals in several layers (each merged), read as their union."""
 
-    def __init__(self, intervals: Iterable[Interval]) -> None:
-        merged = merge_intervals(intervals)
-        self.starts = [lo for lo, _ in merged]
-        self.ends = [hi for _, hi in merged]
+    def __init__(self, layers: Iterable[SpanSet]) -> None:
+        self.layers = tuple(s for s in layers if s.starts)
 
     def overlap_end(self, lo: int, hi: int) -> int | None:
-        """The end of the blocked interval overlapping [lo, hi] that ends last, or None."""
-        # Disjoint and sorted: the last interval starting at or before hi is
-        # the one that ends last among those that could overlap.
-        idx = bisect_right(self.starts, hi) - 1
-        if idx >= 0 and self.ends[idx] >= lo:
-            return self.ends[idx]
-        return None
+        """The end of a blocked interval overlapping [lo, hi], the one ending last, or None.
+
+        Every aligned block from ``lo`` up to that end overlaps the same blocked
+        interval, so a walk may jump past it."""
+        found: int | None = None
+        for layer in self.layers:
+            end = layer.overlap_end(lo, hi)
+            if end is not None and (found is None or end > found):
+                found = end
+        return found
+
+    def count_within(self, allowed: Sequence[Interval]) -> int:
+        """Distinct blocked integers inside ``allowed`` (sorted, disjoint)."""
+        union = merge_intervals(iv for layer in self.layers for iv in layer.intervals())
+        return sum(hi - lo + 1 for lo, hi in intersect_intervals(union, allowed))
 
 
-def _span(net: IPNetwork) -> Interval:
-    return int(net.network_address), int(net.broadcast_address)
+_span = network_block
 
 
-def first_free_block(region: IPNetwork, prefix: int, blocked: _Blocked) -> int | None:
-    """Start address of the first block of ``/prefix`` in ``region`` clear of ``blocked``."""
-    size = 1 << (region.max_prefixlen - prefix)
-    pos, end = _span(region)
+def _first_free(pos: int, end: int, size: int, blocked: _Blocked) -> int | None:
+    """Start of the first ``size``-aligned block of ``size`` in [pos, end] clear of ``blocked``
+    (``pos`` aligned)."""
     while pos + size - 1 <= end:
         hit = blocked.overlap_end(pos, pos + size - 1)
         if hit is None:
@@ -223,6 +238,12 @@ def first_free_block(region: IPNetwork, prefix: int, blocked: _Blocked) -> int |
         # Jump to the next aligned block after the blocking interval.
         pos = ((hit + 1 + size - 1) // size) * size
     return None
+
+
+def first_free_block(region: IPNetwork, prefix: int, blocked: _Blocked) -> int | None:
+    """Start address of the first block of ``/prefix`` in ``region`` clear of ``blocked``."""
+    pos, end = _span(region)
+    return _first_free(pos, end, 1 << (region.max_prefixlen - prefix), blocked)
 
 
 # ---------------------------------------------------------------- subnets
@@ -291,7 +312,7 @@ def _allocate_subnet(
     resp: Sequence[SubnetGuidance],
     neg_lengths: Sequence[int],
     resp_lengths: Sequence[int],
-    in_use: Sequence[IPNetwork],
+    in_use: Sequence[SpanSet],
 ) -> IPNetwork | AllocationFailure:
     default_region: IPNetwork = DEFAULT_IPV4_REGION if version == 4 else DEFAULT_IPV6_REGION
     default_prefix = DEFAULT_IPV4_PREFIX if version == 4 else DEFAULT_IPV6_PREFIX
@@ -302,8 +323,7 @@ def _allocate_subnet(
     regions = _regions(neg, resp, default_region)
     lengths = _prefix_lengths(neg_lengths, resp_lengths, default_prefix, max_len)
     excludes = [x for g in (*neg, *resp) for x in g.excludes if x.version == version]
-    used = [u for u in in_use if u.version == version]
-    blocked = _Blocked(_span(n) for n in (*excludes, *used))
+    blocked = _Blocked((SpanSet(_span(n) for n in excludes), *in_use))
 
     if not regions:
         incl = ", ".join(str(g.include) for g in (*neg, *resp)) or "(none)"
@@ -343,7 +363,7 @@ def _allocate_subnet(
         channel,
         constraint,
         f"channel {channel}: no {label} {sizes} inside {where} outside excludes and in-use "
-        f"({len(excludes)} excluded, {len(used)} in use)",
+        f"({len(excludes)} excluded, {sum(len(u) for u in in_use)} in use)",
     )
 
 
@@ -351,21 +371,17 @@ def _allocate_subnet(
 
 
 def _allocate_vlan(
-    channel: str, neg: GuidanceView, resp: GuidanceView, used: frozenset[int]
+    channel: str, neg: GuidanceView, resp: GuidanceView, used: Sequence[SpanSet]
 ) -> int | AllocationFailure:
     allowed = [(VLAN_MIN, VLAN_MAX)]
     for g in (neg, resp):
         allowed = intersect_intervals(allowed, _ranges(g.vlan_ranges, (VLAN_MIN, VLAN_MAX)))
-    taken = sorted(used)
+    taken = _Blocked(used)
     for lo, hi in allowed:
-        vlan = lo
-        idx = bisect_left(taken, vlan)
-        while idx < len(taken) and taken[idx] == vlan and vlan <= hi:
-            vlan += 1
-            idx += 1
-        if vlan <= hi:
+        vlan = _first_free(lo, hi, 1, taken)
+        if vlan is not None:
             return vlan
-    in_range = sum(1 for v in taken if any(lo <= v <= hi for lo, hi in allowed))
+    in_range = taken.count_within(allowed)
     return AllocationFailure(
         channel,
         Constraint.VLAN,
@@ -455,13 +471,14 @@ def allocate_feature(
     channel: str,
     negotiator: GuidanceView | None,
     responder: GuidanceView | None,
-    usage: ChannelUsage,
+    usage: Usage,
     spec: LinkSpec,
 ) -> FeatureAllocation | AllocationFailure:
     """Propose one complete L3 base feature for ``channel`` (P9), or say why not.
 
     Deterministic: the same inputs always give the same proposal.
     """
+    layers = _layers(usage)
     for side, g in ((Side.NEGOTIATOR, negotiator), (Side.RESPONDER, responder)):
         if g is None:
             return AllocationFailure(
@@ -476,7 +493,7 @@ def allocate_feature(
     assert negotiator is not None
     assert responder is not None
 
-    vlan = _allocate_vlan(channel, negotiator, responder, usage.vlans)
+    vlan = _allocate_vlan(channel, negotiator, responder, [s.vlans for s in layers])
     if isinstance(vlan, AllocationFailure):
         return vlan
     v4 = _allocate_subnet(
@@ -486,7 +503,7 @@ def allocate_feature(
         resp=responder.ipv4_subnets,
         neg_lengths=negotiator.ipv4_prefix_lengths,
         resp_lengths=responder.ipv4_prefix_lengths,
-        in_use=usage.ipv4,
+        in_use=[s.ipv4 for s in layers],
     )
     if isinstance(v4, AllocationFailure):
         return v4
@@ -499,7 +516,7 @@ def allocate_feature(
             resp=responder.ipv6_subnets,
             neg_lengths=negotiator.ipv6_prefix_lengths,
             resp_lengths=responder.ipv6_prefix_lengths,
-            in_use=usage.ipv6,
+            in_use=[s.ipv6 for s in layers],
         )
         if isinstance(found, AllocationFailure):
             return found

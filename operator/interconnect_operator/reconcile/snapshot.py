@@ -42,8 +42,8 @@ from interconnect_operator.api import models
 from interconnect_operator.api.client import DigestedPage, ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
 from interconnect_operator.api.names import last_id, provider_ref_id
-from interconnect_operator.protocol.allocation import ChannelUsage
 from interconnect_operator.protocol.retry_discipline import sanitise
+from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import (
     AdminState,
     BgpEnd,
@@ -231,7 +231,7 @@ class PoolSnapshot:
     # recomputing them from all connections each time made a burst O(N^2).
     _views: dict[Side, list[InterconnectView]] = field(default_factory=dict, repr=False)
     _allocated: dict[tuple[Side, str], int] = field(default_factory=dict, repr=False)
-    _usage: dict[tuple[str, str], ChannelUsage] = field(default_factory=dict, repr=False)
+    _usage: dict[tuple[str, str], ChannelSpace] = field(default_factory=dict, repr=False)
     _observations: dict[str, dict[tuple[Side, str, str], ProviderObservation]] = field(
         default_factory=dict, repr=False
     )
@@ -253,7 +253,11 @@ class PoolSnapshot:
         bandwidth), its channel usage (or one channel's) unless ``usage`` is
         False, and what the connection ``uuid`` (every one when None) looks
         like. Other interconnects keep theirs: one link's step costs
-        O(connections of its interconnect), not O(connections of the pool)."""
+        O(connections of its interconnect), not O(connections of the pool).
+
+        With ``uuid`` only that connection's records changed: the channel
+        usage kept is brought up to date with its features (O(log n)) rather
+        than forgotten and rebuilt from every feature of the channel."""
         if uuid is None:
             self._observations.clear()
         else:
@@ -269,11 +273,20 @@ class PoolSnapshot:
             return
         if interconnect is None:
             self._usage.clear()
-        elif channel is None:
-            for key in [k for k in self._usage if k[0] == interconnect]:
+            return
+        keys = (
+            [k for k in self._usage if k[0] == interconnect]
+            if channel is None
+            else [(interconnect, channel)]
+        )
+        for key in keys:
+            kept = self._usage.get(key)
+            if kept is None:
+                continue
+            if uuid is None:
                 del self._usage[key]
-        else:
-            self._usage.pop((interconnect, channel), None)
+            else:
+                kept.update(self, interconnect, key[1], uuid)
 
     def allocated_mbps(self, side: Side, interconnect: str) -> int:
         """``SideView.allocated_mbps``, kept until the interconnect's connections change."""
@@ -283,29 +296,16 @@ class PoolSnapshot:
             cached = self._allocated[key] = self.side(side).allocated_mbps(interconnect)
         return cached
 
-    def channel_usage(self, interconnect: str, channel: str) -> ChannelUsage:
-        """VLANs and subnets in use on a channel, on both sides together (P9)."""
+    def channel_usage(self, interconnect: str, channel: str) -> UsedSpace:
+        """VLANs and subnets in use on a channel, on both sides together (P9).
+
+        Built once per snapshot and channel, then kept current by ``invalidate``;
+        read it at once (it changes as features are recorded)."""
         key = (interconnect, channel)
-        cached = self._usage.get(key)
-        if cached is not None:
-            return cached
-        vlans: set[int] = set()
-        v4: list[ipaddress.IPv4Network] = []
-        v6: list[ipaddress.IPv6Network] = []
-        for view in (self.negotiator, self.responder):
-            for features in view.features.get(interconnect, {}).values():
-                feature = features.get(channel)
-                if feature is None:
-                    continue
-                if feature.vlan is not None:
-                    vlans.add(feature.vlan)
-                if feature.ipv4 is not None:
-                    v4.append(feature.ipv4)
-                if feature.ipv6 is not None:
-                    v6.append(feature.ipv6)
-        usage = ChannelUsage(frozenset(vlans), tuple(v4), tuple(v6))
-        self._usage[key] = usage
-        return usage
+        kept = self._usage.get(key)
+        if kept is None:
+            kept = self._usage[key] = ChannelSpace.of(self, interconnect, channel)
+        return kept.space
 
     def interconnect_views(self, side: Side) -> list[InterconnectView]:
         cached = self._views.get(side)
@@ -384,6 +384,53 @@ class PoolSnapshot:
                     if converted is not None:
                         result.setdefault(channel, []).append(converted)
         return result
+
+
+class ChannelSpace:
+    """One channel's :class:`UsedSpace` and the record each connection contributed
+    to it per side, to take out again when that record changes."""
+
+    __slots__ = ("held", "space")
+
+    def __init__(self) -> None:
+        self.space = UsedSpace()
+        self.held: tuple[dict[str, FeatureRecord], dict[str, FeatureRecord]] = ({}, {})
+
+    @classmethod
+    def of(cls, snapshot: PoolSnapshot, interconnect: str, channel: str) -> ChannelSpace:
+        kept = cls()
+        for held, view in zip(kept.held, (snapshot.negotiator, snapshot.responder), strict=True):
+            for uuid, features in view.features.get(interconnect, {}).items():
+                feature = features.get(channel)
+                if feature is not None:
+                    held[uuid] = feature
+        blocks = [f for held in kept.held for f in held.values()]
+        kept.space = UsedSpace(
+            (f.vlan for f in blocks if f.vlan is not None),
+            (f.ipv4 for f in blocks if f.ipv4 is not None),
+            (f.ipv6 for f in blocks if f.ipv6 is not None),
+        )
+        return kept
+
+    def update(self, snapshot: PoolSnapshot, interconnect: str, channel: str, uuid: str) -> None:
+        """Bring the space up to date with what both sides now hold under ``uuid``."""
+        for held, view in zip(self.held, (snapshot.negotiator, snapshot.responder), strict=True):
+            now = view.features.get(interconnect, {}).get(uuid, {}).get(channel)
+            before = held.get(uuid)
+            if now is before:
+                continue
+            if now is None:
+                del held[uuid]
+            else:
+                held[uuid] = now
+            old = (before.vlan, before.ipv4, before.ipv6) if before is not None else None
+            new = (now.vlan, now.ipv4, now.ipv6) if now is not None else None
+            if old == new:
+                continue  # a state change: the same space in use
+            if old is not None:
+                self.space.discard(*old)
+            if new is not None:
+                self.space.add(*new)
 
 
 def _cidr(address: str, prefix: int | None, default: int) -> str:

@@ -34,11 +34,12 @@ from interconnect_operator.api.names import channel_name, connection_name, last_
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.allocation import (
     AllocationFailure,
-    ChannelUsage,
+    Usage,
     allocate_feature,
 )
 from interconnect_operator.protocol.notifications import verified_by_notifications
 from interconnect_operator.protocol.retry_discipline import sanitise, step_key
+from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
@@ -438,34 +439,32 @@ class StepRunner:
         memory.guidance[interconnect] = (own, views.guidance_views(res_answer))
         memory.guidance_seen[interconnect] = memory.guidance[interconnect]
 
-    def _usage(
-        self, interconnect: str, channel: str, uuid: str, memory: LinkMemory
-    ) -> ChannelUsage:
-        """In use on the channel (snapshot, cached), allocations still in flight, and
-        what a provider answered 409 to for this link (excluded, P10).
+    def _usage(self, interconnect: str, channel: str, uuid: str, memory: LinkMemory) -> Usage:
+        """In use on the channel (snapshot, kept current), allocations still in flight,
+        and what a provider answered 409 to for this link (excluded, P10).
 
-        The link's own features need no exclusion: allocation only happens on a
-        channel where neither side holds one of them.
+        The in-flight and conflicted ones are a small layer on top of the
+        snapshot's space, which is read, not copied. The link's own features
+        need no exclusion: allocation only happens on a channel where neither
+        side holds one of them.
         """
         snapshot = self.pool.snapshot
         assert snapshot is not None
         base = snapshot.channel_usage(interconnect, channel)
-        pending = dict(self._tentative.get((interconnect, channel), {}))
-        for n, view in enumerate(memory.conflicted.get((interconnect, channel), [])):
-            pending[f"{uuid}#conflicted{n}"] = view
+        pending = [
+            view
+            for conn_id, view in self._tentative.get((interconnect, channel), {}).items()
+            if conn_id != uuid
+        ]
+        pending.extend(memory.conflicted.get((interconnect, channel), []))
         if not pending:
             return base
-        vlans = set(base.vlans)
-        v4 = list(base.ipv4)
-        v6 = list(base.ipv6)
-        for conn_id, tentative in pending.items():
-            if conn_id == uuid:
-                continue
-            vlans.add(tentative.vlan)
-            v4.append(tentative.ipv4_subnet)
-            if tentative.ipv6_subnet is not None:
-                v6.append(tentative.ipv6_subnet)
-        return ChannelUsage(frozenset(vlans), tuple(v4), tuple(v6))
+        extra = UsedSpace(
+            (v.vlan for v in pending),
+            (v.ipv4_subnet for v in pending),
+            (v.ipv6_subnet for v in pending if v.ipv6_subnet is not None),
+        )
+        return (base, extra)
 
     def _allocate(
         self, request: LinkRequest, uuid: str, memory: LinkMemory, ix: str, channel: str
