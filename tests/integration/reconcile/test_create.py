@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from interconnect_operator import redaction
+from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
 from interconnect_operator.protocol.types import Side
 from tests.integration.reconcile.conftest import (
@@ -233,3 +235,42 @@ async def test_p10_refused_features_restart_from_fresh_guidance(rig: Rig) -> Non
     # The refused local halves were deleted (P10) before the channel was proposed again.
     calls = calls_by_operation(await rig.gcp.stats())
     assert calls["DeleteFeature"] == refused
+
+
+async def test_a_bring_up_builds_one_status_per_reconcile_not_one_per_decision(
+    rig: Rig, monkeypatch: Any
+) -> None:
+    # The decide/act loop decides after every step; only the decision a reconcile
+    # ends on is shown, so only its status is built (Decision.status is lazy).
+    decide_mod = sys.modules["interconnect_operator.protocol.link_state.decide"]
+    decisions = builds = 0
+    real_decide, real_status = link_state.decide, decide_mod.link_status
+
+    def counting_decide(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decisions
+        decisions += 1
+        return real_decide(*args, **kwargs)
+
+    def counting_status(*args: Any, **kwargs: Any) -> LinkStatus:
+        nonlocal builds
+        builds += 1
+        return real_status(*args, **kwargs)
+
+    monkeypatch.setattr(decide_mod, "link_status", counting_status)
+    monkeypatch.setattr(link_state, "decide", counting_decide)
+    op = rig.operator()
+    await op.runtime.refresh()
+    reconciles = 0
+    real_reconcile = op.reconciler.reconcile
+
+    async def counting_reconcile(request: Any) -> Any:
+        nonlocal reconciles
+        reconciles += 1
+        return await real_reconcile(request)
+
+    monkeypatch.setattr(op.reconciler, "reconcile", counting_reconcile)
+    result, _ = await rig.drive(op, link_request(account="acct-1"), rounds=3)
+    assert result.status is not None
+    assert result.status.ready
+    assert decisions >= 6  # key, connections, guidance, features, notifications, settled
+    assert builds <= reconciles < decisions
