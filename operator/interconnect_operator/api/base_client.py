@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import random
 import ssl
@@ -52,9 +51,7 @@ from interconnect_operator.api.errors import (
     Unauthorized,
     error_for_status,
 )
-from interconnect_operator.api.models import (
-    to_request,
-)
+from interconnect_operator.api.models import request_bytes
 from interconnect_operator.api.operations import OPERATIONS, Operation
 from interconnect_operator.api.retry import (
     RetryPolicy,
@@ -446,11 +443,7 @@ class BaseProviderClient:
             params = {**(params or {}), REQUEST_ID_PARAM: request_id or new_request_id()}
         # Serialize once: the same bytes are resent on every retry (P33 "keep
         # the same ids and body").
-        content = (
-            json.dumps(to_request(body), separators=(",", ":")).encode()
-            if body is not None
-            else None
-        )
+        content = request_bytes(body) if body is not None else None
         started = self._clock()
         attempt = 0
         while True:

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -61,7 +60,7 @@ def request_id_for(memory: LinkMemory, *call: str, body: models.WireModel) -> tu
     The body is part of the key: the draft answers 409 to a requestId reused with
     a different body, which a create would misread as "no room" (P6).
     """
-    digest = hashlib.sha256(json.dumps(models.to_request(body), sort_keys=True).encode())
+    digest = hashlib.sha256(models.request_bytes(body))
     key = "|".join((*call, digest.hexdigest()[:32]))
     return key, memory.request_ids.setdefault(key, new_request_id())
 
