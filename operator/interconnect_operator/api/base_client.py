@@ -274,7 +274,9 @@ class BaseProviderClient:
         # than the transport itself and the protocol needs none of it.
         self._transport = transport
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-        self._headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        # Built once (a Request copies a Headers' pairs as they are, no re-parse).
+        self._headers = httpx.Headers({"Accept": "application/json", "User-Agent": USER_AGENT})
+        self._body_headers = httpx.Headers({**self._headers, "Content-Type": "application/json"})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, caller={self.caller!r})"
@@ -312,9 +314,7 @@ class BaseProviderClient:
         url = f"{self.base_url}{path}"
         if params:
             url = f"{url}?{urlencode(params)}"
-        headers = dict(self._headers)
-        if content is not None:
-            headers["Content-Type"] = "application/json"
+        headers = self._headers if content is None else self._body_headers
         request = httpx.Request(
             method, url, headers=headers, content=content, extensions=self._extensions
         )

@@ -12,10 +12,12 @@ only a failure to connect is "not sent", anything later is a read error.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 
 class ProviderTransport(AiohttpTransport):
@@ -29,10 +31,11 @@ class ProviderTransport(AiohttpTransport):
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
         )
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await super().handle_async_request(request)
+            return await self._send(request)
         except httpx.ConnectTimeout as exc:
             cause = exc.__cause__
             if isinstance(cause, aiohttp.ClientConnectorError):
@@ -41,3 +44,47 @@ class ProviderTransport(AiohttpTransport):
                 # Disconnected after the request was (or may have been) sent.
                 raise httpx.ReadError(str(exc), request=request) from cause
             raise
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """httpx-aiohttp's exchange for what the operator sends (bytes bodies, no
+        proxy), without its per-request conversions: the headers go to aiohttp as
+        the raw pairs (given the httpx Headers, aiohttp rebuilds them key by key
+        through httpx's case-insensitive lookup) and the aiohttp timeout is built
+        once per timeout setting."""
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        data = request.content or None
+        headers = [
+            (key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
+        ]
+        with map_aiohttp_exceptions():
+            response = await self.client.request(
+                method=request.method,
+                url=str(request.url),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=self._timeout(request.extensions.get("timeout") or {}),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ).__aenter__()
+        extensions = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=AiohttpResponseStream(response),
+            request=request,
+            extensions=extensions,
+        )
+
+    def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+        key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+        built = self._timeouts.get(key)
+        if built is None:
+            built = self._timeouts[key] = aiohttp.ClientTimeout(
+                sock_connect=key[0], sock_read=key[1], connect=key[2]
+            )
+        return built
