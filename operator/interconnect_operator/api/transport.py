@@ -19,11 +19,22 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
+READ_AHEAD_BYTES = 1024 * 1024
+"""Answers declaring at most this many bytes (not compressed) are read in the
+transport; larger or undeclared ones are streamed to the caller's bounded read."""
+
 
 class ProviderTransport(AiohttpTransport):
     """httpx transport over aiohttp, with P33-faithful error classes."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, max_connections: int) -> None:
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool,
+        max_connections: int,
+        read_ahead_bytes: int = READ_AHEAD_BYTES,
+    ) -> None:
+        self._read_ahead = read_ahead_bytes
         super().__init__(
             verify=verify,
             trust_env=False,
@@ -72,6 +83,24 @@ class ProviderTransport(AiohttpTransport):
         extensions = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
+        length = response.content_length
+        encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if length is not None and length <= self._read_ahead and not encoded:
+            # The whole answer at once, as one read: an answer already read (its
+            # ``content`` set) needs no httpx stream, nor a second Response around
+            # it. A connection lost meanwhile is a read error (P33), as above.
+            with map_aiohttp_exceptions():
+                try:
+                    body = await response.read()
+                finally:
+                    response.release()
+            return httpx.Response(
+                status_code=response.status,
+                headers=response.raw_headers,
+                content=body,
+                request=request,
+                extensions=extensions,
+            )
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,

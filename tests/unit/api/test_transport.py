@@ -75,3 +75,24 @@ async def test_headers_body_and_query_arrive_as_built(
     assert second.method == "GET"
     assert "Authorization" not in second.headers  # the shared Headers were not changed
     assert len(transport._timeouts) == 1
+
+
+@pytest.mark.parametrize(("read_ahead", "read_whole"), [(1024, True), (4, False)])
+async def test_a_small_declared_answer_is_read_whole_a_larger_one_streamed(
+    echo: tuple[str, list[web.Request], list[bytes]], read_ahead: int, read_whole: bool
+) -> None:
+    base, _, _ = echo
+    transport = ProviderTransport(verify=False, max_connections=2, read_ahead_bytes=read_ahead)
+    try:
+        response = await transport.handle_async_request(httpx.Request("GET", f"{base}/v1/x"))
+        try:
+            response.content  # noqa: B018
+        except httpx.ResponseNotRead:
+            streamed = True
+        else:
+            streamed = False
+        assert streamed is not read_whole
+        assert (await response.aread()) == b'{"ok": true}'
+        await response.aclose()
+    finally:
+        await transport.aclose()
