@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
+
+import httpx
 
 from interconnect_operator import redaction
 from interconnect_operator.protocol import link_state
@@ -274,3 +277,57 @@ async def test_a_bring_up_builds_one_status_per_reconcile_not_one_per_decision(
     assert result.status.ready
     assert decisions >= 6  # key, connections, guidance, features, notifications, settled
     assert builds <= reconciles < decisions
+
+
+class _HeldReads(httpx.AsyncBaseTransport):
+    """Holds the answers of GETs (a bulk read) while ``hold`` is set, until released."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.hold = False
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if self.hold and request.method == "GET":
+            await response.aread()
+            await self.release.wait()
+        return response
+
+
+async def test_notifications_answered_during_a_bulk_read_are_not_sent_again(rig: Rig) -> None:
+    # P14/P15: a read in flight listed the peers before they took the notifications.
+    # Its snapshot must neither make them look discarded (sent again: a repeated
+    # decision, NoProgress) nor lose the verification they let the link infer.
+    held: list[_HeldReads] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        held.append(_HeldReads(inner))
+        return held[-1]
+
+    op = rig.operator(wrap=wrap)
+    await op.runtime.refresh()
+    request = link_request(account="acct-1")
+    ahead = await op.reconciler.reconcile(request)
+    assert ahead.persist_uuid is not None
+    request = replace(request, shared_uuid=ahead.persist_uuid)
+    for transport in held:
+        transport.hold = True
+    reading = asyncio.create_task(op.runtime.refresh())
+    while not op.runtime.reading:
+        await asyncio.sleep(0)
+    first = await asyncio.wait_for(op.reconciler.reconcile(request), 10)
+    assert first.status is not None
+    assert first.status.ready
+    for transport in held:
+        transport.hold = False
+        transport.release.set()
+    await reading  # installs a snapshot listed before the link's calls
+    await rig.aws.reset_stats()
+    await rig.gcp.reset_stats()
+    again = await op.reconciler.reconcile(request)
+    assert again.status is not None
+    assert again.status.ready
+    assert again.calls == 0
+    calls = calls_by_operation(await rig.gcp.stats(), await rig.aws.stats())
+    assert calls["NotifyConnectionStatus"] == 0
