@@ -114,16 +114,25 @@ class KubeClient:
             timeout=httpx.Timeout(30.0, read=WATCH_SECONDS + 30.0),
         )
         self.writes = 0
+        self._headers_of: kopf.ConnectionInfo | None = None
+        self._header_cache: dict[str | None, httpx.Headers] = {}
 
     async def aclose(self) -> None:
         await self._transport.aclose()
         await self._watch_http.aclose()
 
-    def _headers(self, content_type: str | None = None) -> dict[str, str]:
-        headers: dict[str, str] = {"Accept": "application/json"}
-        headers.update(self._connection.as_http_headers())
-        if content_type:
-            headers["Content-Type"] = content_type
+    def _headers(self, content_type: str | None = None) -> httpx.Headers:
+        """The headers of a request: built once per login and content type (a
+        Request copies a Headers' pairs as they are, without parsing them again)."""
+        if self._headers_of is not self._connection:
+            self._headers_of, self._header_cache = self._connection, {}
+        headers = self._header_cache.get(content_type)
+        if headers is None:
+            raw: dict[str, str] = {"Accept": "application/json"}
+            raw.update(self._connection.as_http_headers())
+            if content_type:
+                raw["Content-Type"] = content_type
+            headers = self._header_cache[content_type] = httpx.Headers(raw)
         return headers
 
     async def _request(

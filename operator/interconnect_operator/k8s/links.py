@@ -44,7 +44,7 @@ from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid, use
 from interconnect_operator.k8s.kube import LINKS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.link_request import build_request, observed_generation
-from interconnect_operator.k8s.meta import LinkMetadata
+from interconnect_operator.k8s.meta import LinkMetadata, StaleWriteAhead
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import (
     MALFORMED_MESSAGE,
@@ -544,12 +544,22 @@ class LinkWorkers:
             md5=md5,
         )
         if request.shared_uuid is None and link.spec.destination_account_id and not link.deleting:
-            # Issuing a key is not idempotent: confirm on a fresh read that the link
-            # still exists, is not being deleted and has no UUID recorded yet.
-            fresh = await self._kube.get_object(LINKS, key[0], key[1])
-            if fresh["metadata"].get("deletionTimestamp") or shared_uuid(fresh):
-                self._index.links[key] = fresh
+            # Issuing a key is not idempotent (and no call withdraws one).
+            if self._index.links.get(key) is not body:
+                # A watch event (a deletion, a change) arrived during this reconcile:
+                # start again from it rather than issue a key on the older copy.
                 return Stop(0.0)
+            if state.claimed:
+                # This process wrote ahead a UUID for the link and that write's answer
+                # may have been lost: confirm on a fresh read that the link has no UUID
+                # recorded yet (and still exists, not being deleted). Otherwise the
+                # copy is the watch's latest (or our own write's answer), and a change
+                # still in flight is caught by the optimistic write-ahead (a 404, or a
+                # 409 whose re-read finds a deletion or a UUID: StaleWriteAhead).
+                fresh = await self._kube.get_object(LINKS, key[0], key[1])
+                if fresh["metadata"].get("deletionTimestamp") or shared_uuid(fresh):
+                    self._index.links[key] = fresh
+                    return Stop(0.0)
         runtime = link.entry.runtime
         assert runtime is not None
         if link.deleting:
@@ -602,6 +612,17 @@ class LinkWorkers:
                     raise
                 await self._gone_before_write_ahead(key, body, link, result.persist_uuid)
                 return None
+            except StaleWriteAhead as stale:
+                # Deleted or given a UUID meanwhile: the next reconcile starts from the
+                # link as it is. The unused UUID's record goes with the link (claimed).
+                logger.info(
+                    "link %s/%s changed before its shared UUID was recorded; looking again",
+                    key[0],
+                    key[1],
+                    extra={"link": f"{key[0]}/{key[1]}", "pool": link.entry.name},
+                )
+                self._index.links[key] = stale.fresh
+                link.reconciler.forget(result.persist_uuid)
             return 0.0
         await self._publish(key, body, link.entry, request, result)
         if not result.finalized:

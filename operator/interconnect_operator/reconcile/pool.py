@@ -24,6 +24,7 @@ from interconnect_operator.api.retry import RetryPolicy
 from interconnect_operator.protocol import placement
 from interconnect_operator.protocol.resiliency import DeviceSpread, device_spread
 from interconnect_operator.protocol.types import Side
+from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.snapshot import (
     ConnectionRecord,
     FeatureRecord,
@@ -234,6 +235,16 @@ class PoolRuntime:
                 }
                 self._fingerprints = prints
             return snapshot
+
+    @property
+    def reading(self) -> bool:
+        """A bulk read is in flight: what it returns may predate a call answered now."""
+        return self._journal is not None
+
+    def record_verified(self, interconnect: str, uuid: str) -> None:
+        """VERIFIED inferred on both sides (P14), kept until a read begun after it:
+        replayed onto the snapshot of a read in flight, as every recorded answer is."""
+        self._apply(lambda snapshot: views.mark_verified(snapshot, interconnect, uuid))
 
     def _apply(self, change: Callable[[PoolSnapshot], None]) -> None:
         if self.snapshot is not None:

@@ -131,6 +131,18 @@ def _ipv6(cidr: str) -> ipaddress.IPv6Network:
     return ipaddress.IPv6Network(cidr, strict=False)
 
 
+# A link's features are viewed again after each of its steps (its observation is
+# rebuilt when one of its records changes): each BGP address is parsed once.
+@functools.lru_cache(maxsize=1 << 16)
+def _host_v4(address: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(address.partition("/")[0])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _host_v6(address: str) -> ipaddress.IPv6Address:
+    return ipaddress.IPv6Address(address.partition("/")[0])
+
+
 @dataclass(frozen=True, slots=True)
 class FeatureRecord:
     """What decisions read of a provider's L3 base feature (P9-P15).
@@ -482,8 +494,8 @@ def feature_view(
         try:
             bgp[side] = BgpEnd(
                 asn=end.asn,
-                ipv4=ipaddress.IPv4Address(end.host_ipv4.split("/")[0]),
-                ipv6=ipaddress.IPv6Address(end.host_ipv6.split("/")[0]) if end.host_ipv6 else None,
+                ipv4=_host_v4(end.host_ipv4),
+                ipv6=_host_v6(end.host_ipv6) if end.host_ipv6 else None,
             )
         except ValueError:
             continue

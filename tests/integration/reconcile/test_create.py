@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+import httpx
+
 from interconnect_operator import redaction
+from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
 from interconnect_operator.protocol.types import Side
 from tests.integration.reconcile.conftest import (
@@ -233,3 +238,96 @@ async def test_p10_refused_features_restart_from_fresh_guidance(rig: Rig) -> Non
     # The refused local halves were deleted (P10) before the channel was proposed again.
     calls = calls_by_operation(await rig.gcp.stats())
     assert calls["DeleteFeature"] == refused
+
+
+async def test_a_bring_up_builds_one_status_per_reconcile_not_one_per_decision(
+    rig: Rig, monkeypatch: Any
+) -> None:
+    # The decide/act loop decides after every step; only the decision a reconcile
+    # ends on is shown, so only its status is built (Decision.status is lazy).
+    decide_mod = sys.modules["interconnect_operator.protocol.link_state.decide"]
+    decisions = builds = 0
+    real_decide, real_status = link_state.decide, decide_mod.link_status
+
+    def counting_decide(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decisions
+        decisions += 1
+        return real_decide(*args, **kwargs)
+
+    def counting_status(*args: Any, **kwargs: Any) -> LinkStatus:
+        nonlocal builds
+        builds += 1
+        return real_status(*args, **kwargs)
+
+    monkeypatch.setattr(decide_mod, "link_status", counting_status)
+    monkeypatch.setattr(link_state, "decide", counting_decide)
+    op = rig.operator()
+    await op.runtime.refresh()
+    reconciles = 0
+    real_reconcile = op.reconciler.reconcile
+
+    async def counting_reconcile(request: Any) -> Any:
+        nonlocal reconciles
+        reconciles += 1
+        return await real_reconcile(request)
+
+    monkeypatch.setattr(op.reconciler, "reconcile", counting_reconcile)
+    result, _ = await rig.drive(op, link_request(account="acct-1"), rounds=3)
+    assert result.status is not None
+    assert result.status.ready
+    assert decisions >= 6  # key, connections, guidance, features, notifications, settled
+    assert builds <= reconciles < decisions
+
+
+class _HeldReads(httpx.AsyncBaseTransport):
+    """Holds the answers of GETs (a bulk read) while ``hold`` is set, until released."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.hold = False
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if self.hold and request.method == "GET":
+            await response.aread()
+            await self.release.wait()
+        return response
+
+
+async def test_notifications_answered_during_a_bulk_read_are_not_sent_again(rig: Rig) -> None:
+    # P14/P15: a read in flight listed the peers before they took the notifications.
+    # Its snapshot must neither make them look discarded (sent again: a repeated
+    # decision, NoProgress) nor lose the verification they let the link infer.
+    held: list[_HeldReads] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        held.append(_HeldReads(inner))
+        return held[-1]
+
+    op = rig.operator(wrap=wrap)
+    await op.runtime.refresh()
+    request = link_request(account="acct-1")
+    ahead = await op.reconciler.reconcile(request)
+    assert ahead.persist_uuid is not None
+    request = replace(request, shared_uuid=ahead.persist_uuid)
+    for transport in held:
+        transport.hold = True
+    reading = asyncio.create_task(op.runtime.refresh())
+    while not op.runtime.reading:
+        await asyncio.sleep(0)
+    first = await asyncio.wait_for(op.reconciler.reconcile(request), 10)
+    assert first.status is not None
+    assert first.status.ready
+    for transport in held:
+        transport.hold = False
+        transport.release.set()
+    await reading  # installs a snapshot listed before the link's calls
+    await rig.aws.reset_stats()
+    await rig.gcp.reset_stats()
+    again = await op.reconciler.reconcile(request)
+    assert again.status is not None
+    assert again.status.ready
+    assert again.calls == 0
+    calls = calls_by_operation(await rig.gcp.stats(), await rig.aws.stats())
+    assert calls["NotifyConnectionStatus"] == 0

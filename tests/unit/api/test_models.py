@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -22,6 +23,7 @@ from interconnect_operator.api.models import (
     Provider,
     ProvisioningState,
     from_wire,
+    request_bytes,
     to_request,
     to_wire,
 )
@@ -80,6 +82,23 @@ def test_to_request_drops_output_only_fields_at_every_level() -> None:
         assert output_only not in request
     assert request["connectionContexts"] == [{"name": samples.CONN}]
     assert to_wire(issue)["state"] == "STATE_OPEN"
+
+
+@pytest.mark.parametrize(
+    ("model", "sample"),
+    [
+        (Feature, samples.FEATURE),
+        (MacSecKey, samples.MAC_SEC_KEY),
+        (Connection, samples.CONNECTION),
+        (Issue, samples.ISSUE),
+        (FeatureGuidance, samples.GUIDANCE["featureGuidance"][0]),
+    ],
+)
+def test_request_bytes_are_the_request_document(model: Any, sample: dict[str, Any]) -> None:
+    # The bytes sent (and digested into a create's requestId key) are to_request's
+    # document: output-only fields dropped, secrets revealed, Nones absent.
+    parsed = model.model_validate(sample)
+    assert json.loads(request_bytes(parsed)) == to_request(parsed)
 
 
 def test_secrets_are_masked_everywhere_but_the_wire(caplog: pytest.LogCaptureFixture) -> None:

@@ -19,7 +19,7 @@ from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import LINKS
 from interconnect_operator.k8s.link_request import build_request, observed_generation
-from interconnect_operator.k8s.links import STARTUP_GRACE_SECONDS, LinkWorkers
+from interconnect_operator.k8s.links import STARTUP_GRACE_SECONDS, LinkState, LinkWorkers
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import UuidOwnership, record_name
@@ -260,13 +260,67 @@ async def test_a_missing_secret_backs_off_and_resets_once_found(rig: Rig) -> Non
     assert request.activation_key.reveal() == "k"
 
 
-async def test_key_issuance_rechecks_on_a_fresh_read(rig: Rig) -> None:
+async def test_a_first_key_is_issued_on_the_watched_copy_without_a_read(rig: Rig) -> None:
+    # The watch's copy of a new link is the server's: no GET before the key (one
+    # request per link less in a burst); the write-ahead is optimistic.
     rig.add_pool()
     body = rig.link()
+    rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
+    assert await rig.workers.reconcile(KEY, body) == 0.0
+    assert rig.kube.reads == []
+    assert rig.stored()["metadata"]["annotations"] == {UUID_ANNOTATION: "uuid-1"}
+
+
+async def test_no_key_is_issued_on_a_copy_a_newer_watch_event_replaced(rig: Rig) -> None:
+    rig.add_pool()
+    body = rig.link()
+    newer = copy.deepcopy(rig.stored())
+    newer["metadata"]["resourceVersion"] = str(int(newer["metadata"]["resourceVersion"]) + 1)
+    rig.index.observe(newer)  # arrived while this reconcile held ``body``
+    assert await rig.workers.reconcile(KEY, body) == 0.0
+    assert rig.reconciler.requests == []
+    assert rig.kube.meta_patches == []
+
+
+async def test_key_issuance_after_a_write_ahead_rechecks_on_a_fresh_read(rig: Rig) -> None:
+    rig.add_pool()
+    body = rig.link()
+    rig.workers.state[KEY] = LinkState(claimed={"uuid-9"})
+    # The write-ahead of uuid-9 reached the server; its answer did not reach us.
     rig.stored()["metadata"]["annotations"] = {UUID_ANNOTATION: "uuid-9"}
     assert await rig.workers.reconcile(KEY, body) == 0.0
     assert rig.reconciler.requests == []
+    assert rig.kube.reads == ["multicloudlinks/link"]
     assert rig.index.links[KEY]["metadata"]["annotations"] == {UUID_ANNOTATION: "uuid-9"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"annotations": {UUID_ANNOTATION: "uuid-9"}},
+        {"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["other.io/hold"]},
+    ],
+)
+async def test_a_write_ahead_on_a_stale_copy_never_overwrites_the_link(
+    rig: Rig, change: dict[str, Any]
+) -> None:
+    # The link changed after the copy the key was issued on (an event still in
+    # flight): the optimistic write-ahead conflicts, the re-read shows another UUID
+    # or a deletion, and nothing is written (P3: uuid-9's objects stay its own).
+    rig.add_pool()
+    body = rig.link()
+    stored = rig.stored()["metadata"]
+    stored.update(change)
+    stored["resourceVersion"] = str(int(stored["resourceVersion"]) + 100)
+    rig.reconciler.results.append(_result(Phase.PENDING, persist_uuid="uuid-1"))
+    assert await rig.workers.reconcile(KEY, body) == 0.0
+    assert rig.kube.meta_patches == []
+    assert rig.stored()["metadata"].get("annotations") == change.get("annotations")
+    assert rig.reconciler.forgotten == ["uuid-1"]
+    assert rig.index.links[KEY]["metadata"]["resourceVersion"] == stored["resourceVersion"]
+    assert rig.index.key_for_uuid("uuid-1") is None
+    # The unused UUID's record is released with the link (claimed).
+    assert rig.workers.state[KEY].claimed == {"uuid-1"}
 
 
 async def test_deletion_waits_for_both_providers_to_answer(rig: Rig) -> None:

@@ -374,3 +374,28 @@ async def test_a_large_read_lets_other_tasks_run_between_pages() -> None:
             assert total == _pages(side, "ix1") == 36
             during = {n - start for n in progress if 0 < n - start < total}
             assert len(during) >= total - 2
+
+
+def test_a_feature_viewed_again_parses_its_bgp_addresses_once() -> None:
+    # A link's observation is rebuilt after each of its steps; the BGP addresses of
+    # features it already held are not parsed again (snapshot._host_v4/_host_v6).
+    record = FeatureRecord(
+        name="f",
+        provisioning_state="FINAL",
+        vlan=1025,
+        ipv4=snapshot_module._ipv4("169.254.77.0/30"),
+        bgp=(
+            snapshot_module.BgpRecord("gcp", 16550, "169.254.77.1/30", "fd00:77::1/126"),
+            snapshot_module.BgpRecord("aws", 64512, "169.254.77.2/30", None),
+        ),
+    )
+    providers = {Side.NEGOTIATOR: "gcp", Side.RESPONDER: "aws"}
+    before = snapshot_module._host_v4.cache_info().misses
+    first = snapshot_module.feature_view("ch1", record, providers)
+    second = snapshot_module.feature_view("ch1", record, providers)
+    assert first == second
+    assert first is not None
+    assert str(first.bgp[Side.NEGOTIATOR].ipv4) == "169.254.77.1"
+    assert str(first.bgp[Side.NEGOTIATOR].ipv6) == "fd00:77::1"
+    assert first.bgp[Side.RESPONDER].ipv6 is None
+    assert snapshot_module._host_v4.cache_info().misses - before == 2

@@ -49,7 +49,7 @@ from ..types import (
     Side,
 )
 from .health import Health, degraded, health
-from .status import Decision, Phase, link_status
+from .status import Decision, LinkStatus, Phase, link_status
 from .steps import (
     POLL,
     POLL_SLOW,
@@ -131,18 +131,21 @@ def decide(
         facts.interconnect or observed_interconnect(negotiator, responder), facts.migrating_to
     )
     outcome = _next(inputs, where)
-    status = link_status(
-        spec,
-        negotiator,
-        responder,
-        facts,
-        step=outcome.step,
-        phase=outcome.phase,
-        interconnect=outcome.where.interconnect,
-        migrating_to=outcome.where.migrating_to,
-        stalled=outcome.stalled,
-        no_capacity=outcome.no_capacity,
-    )
+
+    def status() -> LinkStatus:
+        return link_status(
+            spec,
+            negotiator,
+            responder,
+            facts,
+            step=outcome.step,
+            phase=outcome.phase,
+            interconnect=outcome.where.interconnect,
+            migrating_to=outcome.where.migrating_to,
+            stalled=outcome.stalled,
+            no_capacity=outcome.no_capacity,
+        )
+
     return Decision(outcome.step, status, outcome.concurrent)
 
 

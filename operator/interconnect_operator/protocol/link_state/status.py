@@ -8,10 +8,11 @@ other layers (CRD models, metrics, controller) read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from ..conditions import Condition, LinkConditionType, status_of
@@ -117,13 +118,24 @@ class LinkStatus:
 
 @dataclass(frozen=True)
 class Decision:
+    """The next step(s) and the status to show.
+
+    ``status`` is built when first read (``build``, a pure function of what the
+    decision saw): a reconcile decides ~10 times per bring-up and shows only the
+    status of the decision it ends on.
+    """
+
     step: Step
-    status: LinkStatus
+    build: Callable[[], LinkStatus] = field(repr=False, compare=False)
     concurrent: tuple[Step, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.concurrent:
             object.__setattr__(self, "concurrent", (self.step,))
+
+    @cached_property
+    def status(self) -> LinkStatus:
+        return self.build()
 
 
 def _cond(type_: str, value: bool | None, reason: str, message: str, gen: int) -> Condition:

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -62,7 +61,7 @@ def request_id_for(memory: LinkMemory, *call: str, body: models.WireModel) -> tu
     The body is part of the key: the draft answers 409 to a requestId reused with
     a different body, which a create would misread as "no room" (P6).
     """
-    digest = hashlib.sha256(json.dumps(models.to_request(body), sort_keys=True).encode())
+    digest = hashlib.sha256(models.request_bytes(body))
     key = "|".join((*call, digest.hexdigest()[:32]))
     return key, memory.request_ids.setdefault(key, new_request_id())
 
@@ -641,12 +640,17 @@ class StepRunner:
             self.environment, step.interconnect, uuid
         )
         memory.notified_at[step.side] = self._clock()
-        memory.notified_generation[step.side] = self.pool.generation
+        # A read in flight now may have listed the peer before it took the
+        # notification: only a read begun after it can show it discarded (P15).
+        # Counting that read made the next decision notify again at once (a
+        # repeated decision: NoProgress and a backoff during bursts).
+        memory.notified_generation[step.side] = self.pool.generation + int(self.pool.reading)
         memory.notify_after_update.discard(step.side)
         snapshot = self.pool.snapshot
         assert snapshot is not None
         finality = views.finality(snapshot, step.interconnect, uuid)
         if verified_by_notifications(list(memory.notified_at), finality):
-            # Recorded in the snapshot only; the next bulk refresh replaces it with
-            # what the providers say, so a provider that disagrees is seen.
-            views.mark_verified(snapshot, step.interconnect, uuid)
+            # Recorded in the snapshot only (and in the one a read in flight will
+            # install); the next bulk refresh begun after it replaces it with what
+            # the providers say, so a provider that disagrees is seen.
+            self.pool.record_verified(step.interconnect, uuid)
