@@ -50,6 +50,11 @@ def _at_most_at(limit: float, size: int) -> Callable[[Any, int], bool | None]:
     return lambda v, n: (None if v is None else float(v) <= limit) if n >= size else None
 
 
+def _at_most_per_size(limits: Mapping[int, float]) -> Callable[[Any, int], bool | None]:
+    """A limit for the sizes the issue names (others: no verdict)."""
+    return lambda v, n: None if v is None or n not in limits else float(v) <= limits[n]
+
+
 def _true(v: Any, _n: int) -> bool | None:
     return None if v is None else bool(v)
 
@@ -182,6 +187,14 @@ FIGURES: tuple[Figure, ...] = (
         "restart: seconds until every link confirmed",
         "-",
         lambda v, n: None,
+        "s",
+    ),
+    Figure(
+        "restart",
+        "existing_confirmed_seconds",
+        "restart: seconds until every link Ready before the kill is confirmed",
+        "<= 3 s at N=1000, <= 10 s at N=10,000",
+        _at_most_per_size({1000: 3.0, 10000: 10.0}),
         "s",
     ),
     Figure(
