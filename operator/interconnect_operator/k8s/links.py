@@ -12,12 +12,13 @@ Each reconcile
    status carries over, fresh reads where acting on a stale copy could harm;
 3. hands it to the pool's driver (``reconcile.driver``: the symmetric
    ``LinkReconciler``, or the customer driver for pools on the clouds' APIs);
-4. persists the result: the UUID write-ahead, status, Events, metrics, and
-   the finalizer's removal once the provider side is released.
+4. persists the result: the UUID write-ahead, status, Events, metrics
+   (written by ``link_reports``), and the finalizer's removal once the
+   provider side is released.
 
 A Ready link whose inputs did not change since its last full reconcile (or,
 after a restart, whose stored status and the first snapshot agree) is
-confirmed without steps 1-4 (``confirm``). Keys are queued as changes
+confirmed without steps 1-4 (``ready``, on ``confirm``). Keys are queued as changes
 (a user's edit, a new link, a deletion, a provider's change) or as
 rechecks (a link that only waits, a restart's already-handled links);
 changes are served first (``workqueue``).
@@ -27,23 +28,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from interconnect_operator import redaction
 from interconnect_operator.k8s import confirm
-from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.credentials import Credentials, link_owner
 from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid, user_intent
 from interconnect_operator.k8s.kube import LINKS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
-from interconnect_operator.k8s.link_request import build_request, observed_generation
+from interconnect_operator.k8s.link_memory import (
+    POOL_READY_WAIT_SECONDS,
+    SECRET_RETRY,
+    LinkState,
+    Stop,
+)
+from interconnect_operator.k8s.link_reports import LinkReports
+from interconnect_operator.k8s.link_request import build_request
 from interconnect_operator.k8s.meta import LinkMetadata, StaleWriteAhead
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import (
@@ -54,61 +60,32 @@ from interconnect_operator.k8s.ownership import (
 )
 from interconnect_operator.k8s.policy import capacity_denial
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
-from interconnect_operator.k8s.publish import EventMemory, Publisher, stalled_event
+from interconnect_operator.k8s.publish import Publisher
+from interconnect_operator.k8s.ready import ReadyConfirmations
 from interconnect_operator.k8s.resources import (
     DeletionPolicy,
     LinkConnectionType,
     MulticloudLinkSpec,
 )
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
-from interconnect_operator.k8s.secret_refs import link_secret_digest, link_secret_refs
+from interconnect_operator.k8s.secret_refs import link_secret_refs
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
 from interconnect_operator.k8s.workqueue import Priority, Requeue, WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
-from interconnect_operator.protocol.link_state import POLL_SLOW
-from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.driver import LinkDriver
 from interconnect_operator.reconcile.link import (
-    LinkEvent,
     LinkRequest,
     LinkResult,
 )
 from interconnect_operator.reconcile.pool import PoolRuntime
-from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 logger = logging.getLogger(__name__)
 
-SECRET_RETRY = (5.0, 300.0)
 #: Reasons after which the link waits for its Secrets to change (``secret_recheck``).
 SECRET_WAIT_REASONS = frozenset(
     {"SecretNotFound", "LinkSecretRefused", "SecretKeyMissing", "SecretMalformed"}
 )
 STARTUP_GRACE_SECONDS = 10.0
-#: Longest a link waits for its pool's first refresh before it reports and requeues.
-POOL_READY_WAIT_SECONDS = 30.0
-#: A link asking to be looked at again within this is busy: the pool refreshes fast.
-BUSY_REQUEUE_SECONDS = 30.0
-IN_PROGRESS = frozenset(
-    {"Pending", "Placing", "Negotiating", "Provisioning", "Verifying", "Updating", "Migrating"}
-)
-
-
-@dataclass
-class LinkState(EventMemory):
-    """What the operator keeps per link between reconciles (never a secret)."""
-
-    secret_backoff: float = SECRET_RETRY[0]
-    claimed: set[str] = field(default_factory=set)
-    """UUIDs this process recorded for the link (released with it, even if never annotated)."""
-    basis: confirm.ReadyBasis | None = None
-    """What the last full reconcile found the link Ready from (None: not Ready)."""
-
-
-@dataclass(frozen=True)
-class Stop:
-    """The reconcile ends here; ``retry``: seconds until the link is looked at again."""
-
-    retry: float | None
 
 
 @dataclass(frozen=True)
@@ -154,8 +131,20 @@ class LinkWorkers:
             self.process, workers=options.workers, name="links"
         )
         self.secret_recheck = SecretRecheck(kube, self.queue.add)
+        self._confirmations = ReadyConfirmations(
+            kube,
+            self.state,
+            index=index,
+            pools=pools,
+            credentials=credentials,
+            namespaces=namespaces,
+            publisher=publisher,
+            owners=owners,
+        )
+        self._reports = LinkReports(
+            self.state, index=index, publisher=publisher, confirmations=self._confirmations
+        )
         self._started = time.monotonic()
-        self._rng = random.Random()
         #: Reconciles by path since start: "full" (a decision) or "confirmed" (``confirm``).
         self.passes: dict[str, int] = {"full": 0, "confirmed": 0}
 
@@ -201,7 +190,7 @@ class LinkWorkers:
         tenant = redaction.current_tenant.set(key[0])
         try:
             started = time.perf_counter()
-            confirmed = await self._confirm(key, body)
+            confirmed = await self._confirmations.try_confirm(key, body)
             if confirmed is not None:
                 self.passes["confirmed"] += 1
                 self._metrics.observe_reconcile("link_confirm", time.perf_counter() - started)
@@ -216,7 +205,7 @@ class LinkWorkers:
         self.passes["full"] += 1
         state = self.state.get(key)
         if state is not None:
-            state.basis = None  # set again by _publish when this reconcile finds Ready
+            state.basis = None  # set again by LinkReports.publish when this reconcile finds Ready
         with self._metrics.reconcile_duration("link"):
             try:
                 delay = await self.reconcile(key, body)
@@ -255,109 +244,6 @@ class LinkWorkers:
             return Requeue(delay)
         return Requeue(delay, Priority.RECHECK)
 
-    async def _confirm(self, key: LinkKey, body: dict[str, Any]) -> Requeue | None:
-        """A Ready link whose inputs are unchanged, confirmed without a full reconcile
-        (``confirm``); None: take the full path."""
-        uuid = shared_uuid(body)
-        pool_name = ((body.get("spec") or {}).get("poolRef") or {}).get("name")
-        entry = self._pools.get(pool_name) if isinstance(pool_name, str) else None
-        state = self.state.get(key)
-        basis = state.basis if state is not None else None
-        stored = confirm.stored_ready(body) if basis is None else None
-        if uuid is None or entry is None or (basis is None and stored is None):
-            return None
-        if body["metadata"].get("deletionTimestamp"):
-            return None
-        snapshot = await self._confirmable_snapshot(entry, restart=basis is None)
-        if snapshot is None:
-            return None
-        provider = views.ready_inputs(snapshot, uuid)
-        pool = confirm.pool_part(entry.name, entry.body, entry.generation, entry.builds)
-        if basis is not None:
-            if not await self._unchanged(key, body, basis, pool, provider):
-                return None
-        elif stored != confirm.inputs_digest(body, entry.name, entry.generation, provider):
-            return None
-        try:
-            if await self._namespaces.denial(entry.name, entry.body, key[0]) is not None:
-                return None
-            if await self._owners.check(body) is not Ownership.OWNED:
-                return None
-        except KubeError:
-            return None
-        if basis is None:
-            # Restart: remembered as if reconciled in full; its Secrets are read at the
-            # first recheck (unknown digests send that one down the full path).
-            refs = sorted(link_secret_refs(key[0], body.get("spec")))
-            state = self.state.setdefault(key, LinkState(last_phase="Ready"))
-            basis = state.basis = confirm.ReadyBasis(
-                link=confirm.link_part(body),
-                pool=pool,
-                provider=provider,
-                secrets=tuple((f"{ns}/{name}", None) for ns, name in refs),
-                recheck=float(POLL_SLOW),
-                full_due=confirm.full_due(self._rng),
-            )
-            self._index.claim(uuid, key)
-            self._publisher.export_stored(
-                key,
-                pool=entry.name,
-                status=body.get("status") or {},
-                bandwidth_mbps=int((body.get("spec") or {}).get("bandwidthMbps") or 0),
-            )
-        entry.busy.discard(key)
-        return Requeue(basis.recheck, Priority.RECHECK)
-
-    @staticmethod
-    async def _confirmable_snapshot(entry: PoolEntry, *, restart: bool) -> PoolSnapshot | None:
-        """The pool's snapshot when a confirmation may rely on it: the symmetric
-        driver, clients built, both sides answered. After a restart the first
-        refresh is waited for: it is what the stored status is checked against."""
-        if not isinstance(entry.runtime, PoolRuntime) or entry.error is not None:
-            return None
-        if not entry.ready.is_set():
-            if not restart:
-                return None
-            try:
-                await asyncio.wait_for(entry.ready.wait(), POOL_READY_WAIT_SECONDS)
-            except TimeoutError:
-                return None
-        runtime = entry.runtime
-        snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
-        if snapshot is None or snapshot.errors or entry.reconciler is None:
-            return None
-        return snapshot
-
-    async def _unchanged(
-        self,
-        key: LinkKey,
-        body: Mapping[str, Any],
-        basis: confirm.ReadyBasis,
-        pool: tuple[object, ...],
-        provider: tuple[object, ...],
-    ) -> bool:
-        """Every input of the last full reconcile still holds, and its look is not due."""
-        if (
-            time.monotonic() >= basis.full_due
-            or basis.link != confirm.link_part(body)
-            or basis.pool != pool
-            or basis.provider != provider
-        ):
-            return False
-        for ref, digest in basis.secrets:
-            if digest is None or await self._secret_digest(key, ref) != digest:
-                return False
-        return True
-
-    async def _secret_digest(self, key: LinkKey, ref: str) -> str | None:
-        """The digest of a link Secret as the API serves it now (None: unreadable)."""
-        name = ref.partition("/")[2]
-        try:
-            secret = await self._kube.get_secret(key[0], name)
-        except KubeError:
-            return None
-        return link_secret_digest(secret)
-
     async def reconcile(self, key: LinkKey, body: dict[str, Any]) -> float | None:
         """Gate -> prepare -> reconcile -> persist; returns seconds until the next look."""
         admitted = await self._gate(key, body)
@@ -392,7 +278,9 @@ class LinkWorkers:
             spec = MulticloudLinkSpec.model_validate(body.get("spec") or {})
         except ValidationError as exc:
             message = validation_message(exc)
-            return await self._refuse(key, body, "Failed", "InvalidSpec", message, stalled=True)
+            return await self._reports.refuse(
+                key, body, "Failed", "InvalidSpec", message, stalled=True
+            )
         entry = self._pools.get(spec.pool_ref.name)
         if entry is None and time.monotonic() - self._started < STARTUP_GRACE_SECONDS:
             # Watches start together: the pool's first event may not have arrived yet.
@@ -404,7 +292,7 @@ class LinkWorkers:
                 await asyncio.wait_for(entry.ready.wait(), POOL_READY_WAIT_SECONDS)
             except TimeoutError:
                 message = f"pool {entry.name} has not completed its first provider read yet"
-                return await self._refuse(
+                return await self._reports.refuse(
                     key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
                 )
         if (
@@ -415,7 +303,9 @@ class LinkWorkers:
         ):
             # Nothing exists for this link yet and its pool is going away.
             message = f"pool {entry.name} is being deleted: a new link cannot use it"
-            return await self._refuse(key, body, "Pending", "PoolDeleting", message, stalled=True)
+            return await self._reports.refuse(
+                key, body, "Pending", "PoolDeleting", message, stalled=True
+            )
         # Ownership is judged only by the operator that serves the link's pool: its
         # records are the ones the link's UUID was claimed in. Another installation
         # (its own namespace, its own records) would find no record and refuse a link
@@ -432,11 +322,13 @@ class LinkWorkers:
                     f"cannot read namespace {key[0]} to check the pool's namespaceSelector "
                     f"(HTTP {exc.status}); retrying"
                 )
-                return await self._refuse(
+                return await self._reports.refuse(
                     key, body, "Pending", "NamespaceUnreadable", message, stalled=False, retry=10.0
                 )
             if denied is not None:
-                return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
+                return await self._reports.refuse(
+                    key, body, "Failed", "PolicyDenied", denied, stalled=True
+                )
             runtime = entry.runtime
             snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
             pool_policy = (entry.body.get("spec") or {}).get("policy") or {}
@@ -448,7 +340,9 @@ class LinkWorkers:
                 holds_capacity=spec.connection_type is not LinkConnectionType.TEST,
             )
             if denied is not None:
-                return await self._refuse(key, body, "Failed", "PolicyDenied", denied, stalled=True)
+                return await self._reports.refuse(
+                    key, body, "Failed", "PolicyDenied", denied, stalled=True
+                )
             customer = spec.customer is not None
             if FINALIZER not in finalizers and (shared_uuid(body) is not None or customer):
                 # Links without a UUID get the finalizer with it, in the one
@@ -482,7 +376,9 @@ class LinkWorkers:
             await self._meta.remove_finalizer(key, body)
             return Stop(None)
         message = NOT_OWNED_MESSAGE if ownership is Ownership.NOT_OWNED else MALFORMED_MESSAGE
-        return await self._refuse(key, body, "Failed", "UuidNotOwned", message, stalled=True)
+        return await self._reports.refuse(
+            key, body, "Failed", "UuidNotOwned", message, stalled=True
+        )
 
     async def _pool_unavailable(
         self,
@@ -508,7 +404,9 @@ class LinkWorkers:
             message = f"CapacityPool {spec.pool_ref.name} does not exist"
         if deleting:
             message += "; provider objects cannot be deleted until it is back"
-        return await self._refuse(key, body, "Pending", reason, message, stalled=False, retry=30.0)
+        return await self._reports.refuse(
+            key, body, "Pending", reason, message, stalled=False, retry=30.0
+        )
 
     async def _prepare(
         self, key: LinkKey, body: dict[str, Any], link: Admitted
@@ -529,7 +427,7 @@ class LinkWorkers:
                 self.secret_recheck.wait(
                     key, [(ref, self._credentials.digests.get(ref)) for ref in refs]
                 )
-            return await self._refuse(
+            return await self._reports.refuse(
                 key, body, "Pending", exc.reason, exc.message, stalled=False, retry=delay
             )
         state.secret_backoff = SECRET_RETRY[0]
@@ -568,7 +466,7 @@ class LinkWorkers:
             snapshot = await runtime.refresh(fresh=True)
             if snapshot.errors:
                 unreachable = ", ".join(sorted(snapshot.errors))
-                return await self._refuse(
+                return await self._reports.refuse(
                     key,
                     body,
                     "Deleting",
@@ -600,7 +498,9 @@ class LinkWorkers:
                     "P3: the activation key names a shared connection another link "
                     "already uses; a key is good for one connection"
                 )
-                stop = await self._refuse(key, body, "Failed", "KeyRefused", message, stalled=True)
+                stop = await self._reports.refuse(
+                    key, body, "Failed", "KeyRefused", message, stalled=True
+                )
                 return stop.retry
             # The ownership record exists before the annotation: a crash in between
             # leaves a record for this uid, claimed again on the next reconcile.
@@ -624,7 +524,7 @@ class LinkWorkers:
                 self._index.links[key] = stale.fresh
                 link.reconciler.forget(result.persist_uuid)
             return 0.0
-        await self._publish(key, body, link.entry, request, result)
+        await self._reports.publish(key, body, link.entry, request, result)
         if not result.finalized:
             return result.requeue_after
         logger.info(
@@ -670,151 +570,3 @@ class LinkWorkers:
             state = self.state.get(other)
             if state is not None and state.last_phase == "Placing":
                 self.queue.add(other, Priority.CHANGE)
-
-    async def _publish(
-        self,
-        key: LinkKey,
-        body: dict[str, Any],
-        entry: PoolEntry,
-        request: LinkRequest,
-        result: LinkResult,
-    ) -> None:
-        """Status, transition Event and metrics of a reconcile result, then its Events."""
-        state = self.state.setdefault(key, LinkState())
-        runtime = entry.runtime
-        assert runtime is not None
-        old_status = body.get("status") or {}
-        if result.status is not None and not result.finalized:
-            new = status_mod.link_status_body(
-                result.status,
-                old_status=old_status,
-                generation=observed_generation(request, old_status),
-                providers=runtime.providers,
-                shared_uuid=result.shared_uuid,
-                environment=result.environment,
-                created_at=request.created_at,
-                now=status_mod.now(),
-                request_ids=result.request_ids,
-            )
-            new["inputsDigest"] = (
-                confirm.inputs_digest(body, entry.name, entry.generation, result.ready_inputs)
-                if result.ready_inputs is not None
-                else None
-            )
-            await self._publisher.write_link_status(key, body, new)
-            self._remember_ready(key, body, entry, result)
-            phase = result.status.phase.value
-            # A link that waits (no capacity, a backoff, a refusal) does not pin the
-            # pool to fast refreshes; one that expects provider progress soon does.
-            expecting = (
-                not any(c.type == "Stalled" and c.is_true for c in result.status.conditions)
-                and result.requeue_after is not None
-                and result.requeue_after <= BUSY_REQUEUE_SECONDS
-            )
-            self._track_progress(entry, key, phase if expecting else "Waiting")
-            if phase != state.last_phase:
-                await self._announce(
-                    key, body, state, pool=entry.name, phase=phase, message=result.status.message
-                )
-            spec = self._index.links.get(key, {}).get("spec") or {}
-            bandwidth = int(spec.get("bandwidthMbps") or 0)
-            self._publisher.export_link(
-                key,
-                pool=entry.name,
-                providers=runtime.providers,
-                result=result,
-                status=new,
-                bandwidth_mbps=bandwidth,
-            )
-        events = list(result.events)
-        waiting = stalled_event(result)
-        if waiting is not None:
-            # A link stuck waiting (e.g. NoCapacity, P7) says why once, as a Warning
-            # Event, like a link that failed; the reconciler only reports it as a Wait.
-            events.append(waiting)
-        await self._publisher.link_events(state, body, events)
-
-    async def _announce(
-        self,
-        key: LinkKey,
-        body: Mapping[str, Any],
-        state: LinkState,
-        *,
-        pool: str,
-        phase: str,
-        message: str,
-    ) -> None:
-        """A phase change: an Event when worth one, a log line always."""
-        await self._publisher.transition(body, state.last_phase, phase, message)
-        logger.info(
-            "link %s/%s %s -> %s",
-            key[0],
-            key[1],
-            state.last_phase,
-            phase,
-            extra={
-                "link": f"{key[0]}/{key[1]}",
-                "pool": pool,
-                "phase": phase,
-                "reason": message,
-            },
-        )
-        state.last_phase = phase
-
-    def _remember_ready(
-        self, key: LinkKey, body: Mapping[str, Any], entry: PoolEntry, result: LinkResult
-    ) -> None:
-        """What a full reconcile that found the link Ready found it from (``confirm``)."""
-        state = self.state.setdefault(key, LinkState())
-        if result.ready_inputs is None or result.events or result.requeue_after is None:
-            state.basis = None
-            return
-        refs = sorted(link_secret_refs(key[0], body.get("spec")))
-        state.basis = confirm.ReadyBasis(
-            link=confirm.link_part(body),
-            pool=confirm.pool_part(entry.name, entry.body, entry.generation, entry.builds),
-            provider=result.ready_inputs,
-            secrets=tuple(
-                (f"{ns}/{name}", self._credentials.digests.get((ns, name))) for ns, name in refs
-            ),
-            recheck=result.requeue_after,
-            full_due=confirm.full_due(self._rng),
-        )
-
-    @staticmethod
-    def _track_progress(entry: PoolEntry, key: LinkKey, phase: str) -> None:
-        """Links in progress make their pool refresh faster (see ``pools``)."""
-        if phase in IN_PROGRESS:
-            if not entry.busy:
-                entry.wake.set()  # the pool loop shortens its interval now
-            entry.busy.add(key)
-        else:
-            entry.busy.discard(key)
-
-    async def _refuse(
-        self,
-        key: LinkKey,
-        body: dict[str, Any],
-        phase: str,
-        reason: str,
-        message: str,
-        *,
-        stalled: bool,
-        retry: float | None = None,
-    ) -> Stop:
-        """A condition with a reason and an Event, for links the reconciler cannot take."""
-        state = self.state.setdefault(key, LinkState())
-        generation = int(body["metadata"].get("generation") or 1)
-        new = status_mod.simple_link_status(
-            old_status=body.get("status") or {},
-            generation=generation,
-            phase=phase,
-            reason=reason,
-            message=message,
-            now=status_mod.now(),
-            stalled=stalled,
-        )
-        await self._publisher.write_link_status(key, body, new)
-        await self._publisher.link_events(state, body, [LinkEvent("Warning", reason, message)])
-        state.last_phase = phase
-        return Stop(retry)
