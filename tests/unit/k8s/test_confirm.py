@@ -1,4 +1,4 @@
-"""Ready links confirmed without a full reconcile (k8s.confirm, LinkWorkers._confirm).
+"""Ready links confirmed without a full reconcile (k8s.confirm, ReadyConfirmations.try_confirm).
 
 The pool's runtime holds a hand-made snapshot; the reconciler is the scripted
 stub, so every full reconcile shows as a request it received. A Ready link
