@@ -188,6 +188,11 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     return result
 
 
+#: List calls that are not the pool refresh's: the interconnects themselves
+#: (read again only now and then) and the MACsec round's keys.
+NOT_REFRESH = frozenset({"ListInterconnects", "ListMacSecKeys"})
+
+
 def derive_call_figures(
     burst: dict[str, Any], steady: dict[str, Any], refresh_interval: float = 0.0
 ) -> None:
@@ -196,10 +201,11 @@ def derive_call_figures(
     Burst: calls per link by operation minus the pool-level calls the steady
     window's rate predicts over the burst. Steady: per-link calls (operations
     on a connection), pool-level calls, list calls per interconnect per
-    refresh. Refreshes: ListInterconnects calls when the refresh makes one;
-    a refresh that keeps the interconnects it listed before does not, and
-    then the window over the pool's ``refreshInterval`` (``refresh_interval``)
-    counts them (``refreshes_from`` says which).
+    refresh. Refreshes: the window over the pool's ``refreshInterval``
+    (``refresh_interval``); without one, ListInterconnects calls (a refresh
+    that keeps the interconnects it listed before makes none, so that count
+    is a floor). ``refreshes_from`` says which. The lists counted are the
+    refresh's own; ListMacSecKeys belongs to the MACsec round.
     Kept apart from the scenarios so that ``--recompute`` can redo them.
     """
     stats: dict[str, dict[str, int]] = steady["calls_by_provider"]
@@ -212,20 +218,20 @@ def derive_call_figures(
     by_interval = int(elapsed // refresh_interval) if refresh_interval > 0 else 0
     counted: dict[str, int] = {}
     for provider, pops in stats.items():
-        refreshes = pops.get("ListInterconnects", 0) or by_interval
+        refreshes = by_interval or pops.get("ListInterconnects", 0)
         counted[provider] = refreshes
         if not refreshes:
             continue
-        lists = {k: v for k, v in pops.items() if k.startswith("List") and k != "ListInterconnects"}
+        lists = {k: v for k, v in pops.items() if k.startswith("List") and k not in NOT_REFRESH}
         per_op_ix[provider] = {
             k: round(v / (refreshes * INTERCONNECTS), 2) for k, v in lists.items()
         }
         per_ix[provider] = round(sum(lists.values()) / (refreshes * INTERCONNECTS), 2)
     steady["refreshes"] = counted
     steady["refreshes_from"] = (
-        "ListInterconnects calls"
-        if all(pops.get("ListInterconnects", 0) for pops in stats.values())
-        else f"window / refreshInterval ({refresh_interval:g} s)"
+        f"window / refreshInterval ({refresh_interval:g} s)"
+        if by_interval
+        else "ListInterconnects calls"
     )
     steady["steady_calls_per_link"] = round(link / links, 3) if links else 0.0
     steady["steady_link_calls"] = link

@@ -75,20 +75,35 @@ def test_isolation_names_every_cross_shard_write_series_and_log_line() -> None:
     )
 
 
-def test_refreshes_counted_from_the_interval_when_the_refresh_lists_no_interconnects() -> None:
+def test_refreshes_counted_from_the_interval_not_from_interconnect_lists() -> None:
+    # A refresh re-lists the interconnects only now and then, and the MACsec
+    # round's key lists are not the refresh's: neither may change the figure.
     steady: dict[str, Any] = {
         "n": 100,
         "window_seconds": 60.0,
         "calls_by_provider": {
-            "aws": {"ListConnections": 20, "ListFeatures": 20},
-            "gcp": {"ListConnections": 20, "ListFeatures": 20, "ListInterconnects": 4},
+            "aws": {"ListConnections": 20, "ListFeatures": 20, "ListMacSecKeys": 40},
+            "gcp": {"ListConnections": 20, "ListFeatures": 20, "ListInterconnects": 1},
         },
     }
     burst: dict[str, Any] = {"n": 100, "burst_seconds": 10.0, "calls_by_provider": {}}
     derive_call_figures(burst, steady, refresh_interval=30)
-    assert steady["refreshes"] == {"aws": 2, "gcp": 4}
-    assert steady["list_calls_per_interconnect_per_refresh"] == {"aws": 2.0, "gcp": 1.0}
+    assert steady["refreshes"] == {"aws": 2, "gcp": 2}
+    assert steady["list_calls_per_interconnect_per_refresh"] == {"aws": 2.0, "gcp": 2.0}
     assert steady["refreshes_from"].startswith("window / refreshInterval")
+
+
+def test_without_an_interval_refreshes_are_the_interconnect_lists() -> None:
+    steady: dict[str, Any] = {
+        "n": 100,
+        "window_seconds": 60.0,
+        "calls_by_provider": {"gcp": {"ListConnections": 20, "ListInterconnects": 4}},
+    }
+    burst: dict[str, Any] = {"n": 100, "burst_seconds": 10.0, "calls_by_provider": {}}
+    derive_call_figures(burst, steady, refresh_interval=0)
+    assert steady["refreshes"] == {"gcp": 4}
+    assert steady["list_calls_per_interconnect_per_refresh"] == {"gcp": 0.5}
+    assert steady["refreshes_from"] == "ListInterconnects calls"
 
 
 def _soak(growth: float, leftovers: int) -> dict[str, Any]:
