@@ -49,6 +49,21 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     return load_configuration(_options.kubeconfig)
 
 
+class EssenceFreeDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf's diff base for an operator without change handlers: no essence is built.
+
+    For every watched event kopf builds an "essence" of the body (a deep copy
+    without metadata and status) to diff it against the last handled one. Only
+    change handlers (``on.create``/``on.update``/``on.resume``) and daemons
+    read that diff, and the operator registers none (``on.event`` only), so
+    the copy was pure cost: 17 % of a restart's samples at N=10,000 (bench).
+    An empty essence also keeps kopf from ever storing a diff base.
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """All kopf settings in one place, then the controller and the metrics endpoint."""
@@ -59,7 +74,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=ANNOTATION_PREFIX
     )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = EssenceFreeDiffBase(
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     # No kopf worker limit: kopf keeps an object's worker for idle_timeout after
