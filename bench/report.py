@@ -723,6 +723,9 @@ def _detail(n: int, by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
         lines.append("")
     lines.extend(_profile("burst", burst))
     lines.extend(_profile("single-link runs", single))
+    lines.extend(
+        _profile("steady window (refreshes, rechecks, MACsec and maintenance rounds)", steady)
+    )
     lines.extend(_profile("restart (until every link was confirmed)", restart))
     return lines
 

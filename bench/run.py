@@ -291,14 +291,21 @@ def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]
     reset_stats(rig.sims)
     rig.audit.mark()
     passes0 = _link_passes(rig.operator)
+    profiler = (
+        Profiler(_py_spy(), pid, rig.log_dir / f"steady-{total_links}.pyspy.txt")
+        if opts.profile
+        else None
+    )
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(window)
     cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    if profiler is not None:
+        profiler.stop()
     passes1 = _link_passes(rig.operator)
     stats = read_stats(rig.sims)
     writes = rig.audit.writes_since_mark()
     elapsed = t1 - t0
-    return {
+    result: dict[str, Any] = {
         "name": "steady",
         "n": total_links,
         "window_seconds": round(elapsed, 1),
@@ -310,6 +317,13 @@ def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]
         "rss_mib_peak": rig.sampler.peak_mib(),
         "rss_mib_settled": rig.sampler.median_mib(since=t0, until=t1),
     }
+    if profiler is not None:
+        if profiler.out.exists():
+            result["profile"] = summarise_profile(profiler.out)
+            result["profile_file"] = str(profiler.out)
+        else:
+            result["profile_error"] = profiler.error
+    return result
 
 
 def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:

@@ -143,3 +143,22 @@ def test_report_judges_the_soak_and_the_shards() -> None:
     assert any("cross-shard" in m for m in missed)
     good = report.render({"scenarios": [_soak(3.0, 0)]}, findings=False)
     assert "| RSS growth after warm-up | <= 5 % | 3 % met |" in good
+
+
+def test_report_shows_the_steady_windows_profile() -> None:
+    profile = {
+        "samples": 120,
+        "self_percent": {"ours": 40.0},
+        "owner_percent": {"ours": 55.0},
+        "inclusive_percent": {"ours": 70.0},
+        "top_leaf_functions": {"ChannelSpace.of": 9.5},
+        "top_our_functions_inclusive": {"PoolRuntime.refresh": 61.0},
+    }
+    steady = {"name": "steady", "n": 1000, "window_seconds": 330.0, "profile": profile}
+    text = report.render({"scenarios": [steady]}, findings=False)
+    assert "Profile of the operator during the steady window" in text
+    assert "120 samples" in text
+    assert "PoolRuntime.refresh" in text
+    missing = {"name": "steady", "n": 1000, "window_seconds": 330.0, "profile_error": "no py-spy"}
+    text = report.render({"scenarios": [missing]}, findings=False)
+    assert "steady window (refreshes, rechecks, MACsec and maintenance rounds): not taken" in text
