@@ -43,6 +43,7 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 __all__ = [
     "LinkEscalations",
     "escalated_condition",
+    "healthy_without_issue",
     "issue_from_status",
     "issue_to_status",
     "link_view",
@@ -113,6 +114,22 @@ def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | Non
         if isinstance(cond, Mapping) and cond.get("type") == type_:
             return cond
     return None
+
+
+def healthy_without_issue(status: Mapping[str, Any]) -> bool:
+    """Ready, not Degraded and no issue recorded: nothing for a round to do.
+
+    Such a link has no stuck signal (:func:`stuck_signals` finds nothing for a
+    Ready, non-Degraded link), so the rules can only say ``NotStuck``: no
+    issue to open, close or read back, no call, no write. The round skips it
+    before building its view (most links of a settled pool are such)."""
+    if status.get("issue"):
+        return False
+    ready_c = _condition(status, "Ready")
+    if not (ready_c and ready_c.get("status") == "True"):
+        return False
+    degraded_c = _condition(status, "Degraded")
+    return not (degraded_c and degraded_c.get("status") == "True")
 
 
 def link_view(
@@ -221,6 +238,8 @@ class LinkEscalations:
         self._clock = clock
         self._calls_per_minute = calls_per_minute
         self._pools: dict[str, tuple[PoolRuntime, PoolEscalations]] = {}
+        self.judged = 0
+        """Links whose stuck signals a round computed (healthy links without an issue are not)."""
 
     def forget_pool(self, pool: str) -> None:
         self._pools.pop(pool, None)
@@ -266,12 +285,15 @@ class LinkEscalations:
         health: Mapping[tuple[str, str], ChannelHealth],
     ) -> None:
         status = body.get("status") or {}
+        if healthy_without_issue(status):
+            return
         uuid = shared_uuid(body)
         environment = status.get("environment")
         if not uuid or not environment:
             return  # nothing at any provider to speak of yet
         if status.get("phase") == "Paused" and not status.get("issue"):
             return  # held by its owner (annotation): nothing to ask a provider about
+        self.judged += 1
         now = self._clock()
         interconnect = status.get("interconnect")
         view = link_view(status, runtime.providers, active_maintenance(health, interconnect, now))

@@ -330,3 +330,36 @@ async def test_a_paused_link_raises_nothing(make_rig: Any) -> None:
     ctl.body["status"]["phase"] = "Provisioning"
     await ctl.escalations().run("pool", ctl.op.runtime, {})
     assert (await issue_calls(rig))["CreateIssue"] == 1
+
+
+async def test_a_healthy_link_without_an_issue_is_not_judged_one_degraded_or_with_an_issue_is(
+    make_rig: Any,
+) -> None:
+    """Most links of a settled pool are Ready with no issue: a round skips them
+    before building their view (nothing could come of it); a Degraded one, or
+    one whose status records an issue (to close or read back), is judged."""
+    rig = make_rig()
+    issued = await rig.aws.issue_key()
+    ctl = Controller(rig, rig.operator(), link_request(key=issued["encodedKey"], persisted=True))
+    for _ in range(8):
+        if await ctl.reconcile() is Phase.READY:
+            break
+    assert ctl.condition("Ready")["status"] == "True"
+    rounds = ctl.escalations()
+    await rounds.run("pool", ctl.op.runtime, {})
+    assert rounds.judged == 0
+    assert await all_issue_calls(rig) == Counter()
+
+    degraded = {"type": "Degraded", "status": "True", "reason": "ChannelMissing"}
+    others = [c for c in ctl.status["conditions"] if c["type"] != "Degraded"]
+    ctl.body["status"]["conditions"] = [*others, degraded]
+    await rounds.run("pool", ctl.op.runtime, {})
+    assert rounds.judged == 1
+
+    ctl.body["status"]["conditions"] = [
+        c for c in ctl.status["conditions"] if c["type"] != "Degraded"
+    ]
+    ctl.body["status"]["issue"] = {"provider": RESPONDER, "id": "i-1", "state": "STATE_CLOSED"}
+    await rounds.run("pool", ctl.op.runtime, {})
+    assert rounds.judged == 2
+    assert await all_issue_calls(rig) == Counter()
