@@ -15,7 +15,7 @@ from typing import Any
 from interconnect_operator import redaction
 from interconnect_operator.api import models
 from interconnect_operator.protocol.link_state import Phase
-from interconnect_operator.protocol.link_state.decide import RETRYABLE_FAILURE_GRACE
+from interconnect_operator.protocol.link_state.failure_rules import RETRYABLE_FAILURE_GRACE
 from interconnect_operator.reconcile.snapshot import feature_failure
 from tests.integration.reconcile.conftest import (
     Rig,

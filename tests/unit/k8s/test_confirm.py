@@ -15,6 +15,8 @@ import time
 from dataclasses import replace
 from typing import Any, cast
 
+import pytest
+
 from interconnect_operator.k8s import confirm, status
 from interconnect_operator.k8s.links import LinkWorkers
 from interconnect_operator.k8s.pools import PoolEntry
@@ -108,9 +110,25 @@ async def _reconciled_ready(rig: Rig, runtime: PoolRuntime, **spec: Any) -> None
     assert len(rig.reconciler.requests) == 1
 
 
-async def test_an_unchanged_ready_link_is_confirmed_without_a_decision(rig: Rig) -> None:
-    _, runtime = _pool(rig)
+ReadyPool = tuple[PoolEntry, PoolRuntime]
+
+
+@pytest.fixture
+async def ready_pool(rig: Rig) -> ReadyPool:
+    """The module's pool, and the link reconciled once in full and found Ready."""
+    entry, runtime = _pool(rig)
     await _reconciled_ready(rig, runtime)
+    return entry, runtime
+
+
+async def _process_scripting_ready(rig: Rig, runtime: PoolRuntime) -> None:
+    """Process the link once; should it take the full path, the stub answers Ready."""
+    rig.reconciler.results.append(_ready(runtime))
+    await rig.workers.process(KEY)
+
+
+@pytest.mark.usefixtures("ready_pool")
+async def test_an_unchanged_ready_link_is_confirmed_without_a_decision(rig: Rig) -> None:
     stored = rig.stored()
     version = stored["metadata"]["resourceVersion"]
     assert stored["status"]["inputsDigest"]
@@ -121,32 +139,29 @@ async def test_an_unchanged_ready_link_is_confirmed_without_a_decision(rig: Rig)
     assert rig.stored()["metadata"]["resourceVersion"] == version  # nothing written
 
 
-async def test_a_provider_change_takes_the_full_path(rig: Rig) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+async def test_a_provider_change_takes_the_full_path(rig: Rig, ready_pool: ReadyPool) -> None:
+    _, runtime = ready_pool
     assert runtime.snapshot is not None
     # A refresh shows one feature PENDING again (P15): a new record.
     features = runtime.snapshot.responder.features["ix-1"][UUID]
     features["ch-2"] = replace(features["ch-2"], provisioning_state="PENDING")
-    rig.reconciler.results.append(_ready(runtime))
-    await rig.workers.process(KEY)
+    await _process_scripting_ready(rig, runtime)
     assert len(rig.reconciler.requests) == 2
 
 
-async def test_a_channel_disabled_takes_the_full_path(rig: Rig) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+async def test_a_channel_disabled_takes_the_full_path(rig: Rig, ready_pool: ReadyPool) -> None:
+    _, runtime = ready_pool
     assert runtime.snapshot is not None
     channels = runtime.snapshot.negotiator.channels["ix-1"]
     channels[0] = replace(channels[0], admin_state="DISABLED")
-    rig.reconciler.results.append(_ready(runtime))
-    await rig.workers.process(KEY)
+    await _process_scripting_ready(rig, runtime)
     assert len(rig.reconciler.requests) == 2
 
 
-async def test_a_change_of_the_link_object_takes_the_full_path(rig: Rig) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+async def test_a_change_of_the_link_object_takes_the_full_path(
+    rig: Rig, ready_pool: ReadyPool
+) -> None:
+    _, runtime = ready_pool
     # Another writer (a label, a status edit): a new resourceVersion, the same intent.
     changed = dict(rig.stored())
     changed["metadata"] = {
@@ -155,30 +170,25 @@ async def test_a_change_of_the_link_object_takes_the_full_path(rig: Rig) -> None
         "resourceVersion": "99999",
     }
     rig.index.observe(changed)
-    rig.reconciler.results.append(_ready(runtime))
-    await rig.workers.process(KEY)
+    await _process_scripting_ready(rig, runtime)
     assert len(rig.reconciler.requests) == 2
 
 
-async def test_a_pool_spec_change_takes_the_full_path(rig: Rig) -> None:
-    entry, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+async def test_a_pool_spec_change_takes_the_full_path(rig: Rig, ready_pool: ReadyPool) -> None:
+    entry, runtime = ready_pool
     entry.generation += 1
-    rig.reconciler.results.append(_ready(runtime))
-    await rig.workers.process(KEY)
+    await _process_scripting_ready(rig, runtime)
     assert len(rig.reconciler.requests) == 2
 
 
-async def test_the_safety_net_reconciles_in_full_once_due(rig: Rig) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+async def test_the_safety_net_reconciles_in_full_once_due(rig: Rig, ready_pool: ReadyPool) -> None:
+    _, runtime = ready_pool
     state = rig.workers.state[KEY]
     assert state.basis is not None
     low, high = confirm.FULL_LOOK_SECONDS
     assert low - 1 <= state.basis.full_due - time.monotonic() <= high
     state.basis = replace(state.basis, full_due=0.0)
-    rig.reconciler.results.append(_ready(runtime))
-    await rig.workers.process(KEY)
+    await _process_scripting_ready(rig, runtime)
     assert len(rig.reconciler.requests) == 2
 
 
@@ -194,8 +204,7 @@ async def test_a_changed_link_secret_takes_the_full_path(rig: Rig) -> None:
     assert len(rig.reconciler.requests) == 1  # unchanged Secret (read again): confirmed
     assert rig.kube.reads.count("secrets/team-a/key") == 2
     rig.kube.add_secret("team-a", "key", {"key": "BBBB"}, labels=LINK_SECRET)
-    rig.reconciler.results.append(_ready(runtime))
-    await rig.workers.process(KEY)
+    await _process_scripting_ready(rig, runtime)
     assert len(rig.reconciler.requests) == 2
 
 
@@ -210,11 +219,10 @@ def _restarted(rig: Rig) -> LinkWorkers:
     return workers
 
 
+@pytest.mark.usefixtures("ready_pool")
 async def test_a_restart_confirms_a_stored_ready_status_that_matches_the_snapshot(
     rig: Rig,
 ) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
     version = rig.stored()["metadata"]["resourceVersion"]
     rig.metrics.remove_link(*KEY)
     workers = _restarted(rig)
@@ -229,33 +237,30 @@ async def test_a_restart_confirms_a_stored_ready_status_that_matches_the_snapsho
 
 
 async def test_a_restart_reconciles_in_full_when_the_provider_changed_meanwhile(
-    rig: Rig,
+    rig: Rig, ready_pool: ReadyPool
 ) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+    _, runtime = ready_pool
     assert runtime.snapshot is not None
     runtime.snapshot.negotiator.connections["ix-1"][UUID] = ConnectionRecord(
         bandwidth_mbps=1000, name=UUID, verification_state="UNVERIFIED"
     )
-    workers = _restarted(rig)
-    rig.reconciler.results.append(_ready(runtime))
-    await workers.process(KEY)
+    workers = _restarted(rig)  # the same workers, their memory cleared
+    await _process_scripting_ready(rig, runtime)
     assert workers.passes == {"full": 1, "confirmed": 0}
 
 
-async def test_a_restart_reconciles_in_full_a_status_for_an_older_generation(rig: Rig) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
+async def test_a_restart_reconciles_in_full_a_status_for_an_older_generation(
+    rig: Rig, ready_pool: ReadyPool
+) -> None:
+    _, runtime = ready_pool
     rig.stored()["metadata"]["generation"] = 2
-    workers = _restarted(rig)
-    rig.reconciler.results.append(_ready(runtime))
-    await workers.process(KEY)
+    workers = _restarted(rig)  # the same workers, their memory cleared
+    await _process_scripting_ready(rig, runtime)
     assert workers.passes == {"full": 1, "confirmed": 0}
 
 
+@pytest.mark.usefixtures("ready_pool")
 async def test_a_restart_queues_stored_ready_links_as_rechecks(rig: Rig) -> None:
-    _, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
     workers = _restarted(rig)
     rig.index.links.pop(KEY)
     workers.on_event("ADDED", rig.stored())

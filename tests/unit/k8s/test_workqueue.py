@@ -49,6 +49,17 @@ class Recorder:
         async with self.done:
             await asyncio.wait_for(self.done.wait_for(lambda: self.runs[key] >= count), BOUND)
 
+    def hold(self, key: str) -> None:
+        """Hold ``key``'s next reconciles at a gate until :meth:`release`."""
+        self.gates[key] = asyncio.Event()
+
+    def release(self, key: str) -> None:
+        self.gates[key].set()
+
+    async def wait_entered(self, key: str) -> None:
+        """Wait (bounded) until a reconcile of ``key`` has begun."""
+        await asyncio.wait_for(self.entered.setdefault(key, asyncio.Event()).wait(), BOUND)
+
 
 @pytest.fixture
 def recorder() -> Recorder:
@@ -79,6 +90,14 @@ async def _settle(queue: WorkQueue[str], until: Callable[[], bool] | None = None
     await asyncio.wait_for(idle(), BOUND)
 
 
+async def _start_holding(queue: WorkQueue[str], recorder: Recorder, key: str) -> None:
+    """Start the queue with ``key`` added and wait until its reconcile is held at its gate."""
+    recorder.hold(key)
+    queue.start()
+    queue.add(key)
+    await recorder.wait_entered(key)
+
+
 async def test_a_key_queued_many_times_is_processed_once(
     make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
 ) -> None:
@@ -97,17 +116,14 @@ async def test_one_reconcile_at_a_time_per_key_and_one_rerun_for_changes_meanwhi
     make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
 ) -> None:
     queue = make_queue(workers=4)
-    recorder.gates["a"] = asyncio.Event()
-    queue.start()
-    queue.add("a")
-    await asyncio.wait_for(recorder.entered.setdefault("a", asyncio.Event()).wait(), BOUND)
+    await _start_holding(queue, recorder, "a")
     # Changes while "a" is being reconciled: free workers must not start it again.
     queue.add("a")
     queue.add("a")
     queue.add("b")
     await recorder.wait_runs("b", 1)
     assert recorder.active["a"] == 1
-    recorder.gates["a"].set()
+    recorder.release("a")
     await recorder.wait_runs("a", 2)
     await _settle(queue)
     assert recorder.runs["a"] == 2
@@ -169,10 +185,7 @@ async def test_stop_cancels_a_reconcile_in_flight(
     make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
 ) -> None:
     queue = make_queue(workers=1)
-    recorder.gates["a"] = asyncio.Event()
-    queue.start()
-    queue.add("a")
-    await asyncio.wait_for(recorder.entered.setdefault("a", asyncio.Event()).wait(), BOUND)
+    await _start_holding(queue, recorder, "a")
     await queue.stop()
     assert recorder.active["a"] == 0
     assert queue.idle
@@ -229,16 +242,16 @@ async def test_a_requeue_keeps_the_priority_the_processor_asked_for(
     make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
 ) -> None:
     queue = make_queue(workers=1)
-    recorder.gates["slow"] = asyncio.Event()
+    recorder.hold("slow")
     recorder.delays["ready"] = [Requeue(0.01, Priority.RECHECK), None]
     queue.start()
     queue.add("ready")
     await recorder.wait_runs("ready", 1)
     queue.add("slow")  # holds the only worker while "ready" comes due as a recheck
-    await asyncio.wait_for(recorder.entered.setdefault("slow", asyncio.Event()).wait(), BOUND)
+    await recorder.wait_entered("slow")
     await _settle_due(queue, "ready", Priority.RECHECK)
     queue.add("changed")
-    recorder.gates["slow"].set()
+    recorder.release("slow")
     await _settle(queue, until=lambda: recorder.runs["ready"] == 2)
     assert recorder.order == ["ready", "slow", "changed", "ready"]
 
@@ -247,14 +260,11 @@ async def test_a_change_during_a_reconcile_reruns_at_the_change_priority(
     make_queue: Callable[..., WorkQueue[str]], recorder: Recorder
 ) -> None:
     queue = make_queue(workers=1)
-    recorder.gates["a"] = asyncio.Event()
-    queue.start()
-    queue.add("a")
-    await asyncio.wait_for(recorder.entered.setdefault("a", asyncio.Event()).wait(), BOUND)
+    await _start_holding(queue, recorder, "a")
     queue.add("a", Priority.RECHECK)
     queue.add("a")  # the change wins over the recheck asked for meanwhile
     queue.add("b", Priority.RECHECK)
-    recorder.gates["a"].set()
+    recorder.release("a")
     await _settle(queue, until=lambda: len(recorder.order) == 3)
     assert recorder.order == ["a", "a", "b"]
 

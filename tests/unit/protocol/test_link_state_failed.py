@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from interconnect_operator.protocol.conditions import ConditionStatus
 from interconnect_operator.protocol.link_state import DeleteFeature, Fail, Phase, Wait
-from interconnect_operator.protocol.link_state.decide import RETRYABLE_FAILURE_GRACE
+from interconnect_operator.protocol.link_state.failure_rules import RETRYABLE_FAILURE_GRACE
 from interconnect_operator.protocol.types import (
     ConnectionView,
     FeatureFailure,

@@ -1,10 +1,13 @@
 """The link state machine: observed state of both sides -> next step and status.
 
 ``steps`` (what to do), ``health`` (P12-P14 counts), ``decide`` (the decision
-table) and ``status`` (phase, conditions, detail). Ready: both connections
-VERIFIED and every channel's feature FINAL on both sides. Degraded (P12): at
-least 3 of the channels FINAL on both sides, but not all, and the rest cannot
-progress (or the link was ready before).
+table) with its rule groups ``placement_rules`` (P5-P7, P16-P18),
+``removal_rules`` (P19, P23) and ``failure_rules`` (FAILED features, P12),
+``outcome`` (what a rule takes and answers), and ``status`` (phase,
+conditions, detail). Ready: both connections VERIFIED and every channel's
+feature FINAL on both sides. Degraded (P12): at least 3 of the channels FINAL
+on both sides, but not all, and the rest cannot progress (or the link was
+ready before).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 from ..conditions import LinkConditionType
 from ..notifications import RENOTIFY_AFTER
 from ..types import MIN_CHANNELS
-from .decide import Outcome, Where, decide, observed_interconnect, progress_phase
+from .decide import decide, observed_interconnect, progress_phase
 from .health import Health, degraded, health
+from .outcome import Outcome, Where
 from .status import (
     BgpEndStatus,
     ChannelStatus,

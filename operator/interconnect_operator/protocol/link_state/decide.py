@@ -23,93 +23,49 @@ Order of concerns, first match wins:
 6. guidance (P8), features (P9-P11, local then remote per channel),
    notifications (P14), then wait for FINAL and VERIFIED.
 
-Every rule returns an :class:`Outcome` that names, besides the step, what the
-status needs: the phase, where the link lives after the step, and why it is
-stalled (no hidden state is carried from the decision to the status).
+Every rule returns an :class:`~.outcome.Outcome` that names, besides the step,
+what the status needs: the phase, where the link lives after the step, and why
+it is stalled (no hidden state is carried from the decision to the status).
+This module holds the table (concerns 2 and 3 inline), the key rule and the
+rules of concern 6; the rule groups are ``removal_rules`` (1 and 4),
+``placement_rules`` (5: placement, update, migration) and ``failure_rules``
+(within 6: FAILED features, too few channels).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Final
 
 from ..notifications import notify_targets
-from ..placement import NoCapacity, candidates, pair_views, place
 from ..types import (
-    MIN_CHANNELS,
     ConnectionView,
-    DeletionPolicy,
-    FeatureFailure,
     InterconnectView,
     LinkFacts,
     LinkSpec,
     ProviderObservation,
     Side,
 )
+from .failure_rules import negotiation_failed, provisioning_failed
 from .health import Health, degraded, health
+from .outcome import Inputs, Outcome, Where
+from .placement_rules import change_bandwidth, place_connections
+from .removal_rules import deferral_timeout, delete_link, deleted_by_provider
 from .status import Decision, LinkStatus, Phase, link_status
 from .steps import (
     POLL,
     POLL_SLOW,
     ConfirmKey,
     CreateFeature,
-    CreateLocalConnection,
-    CreateRemoteConnection,
     DeleteFeature,
     DeleteLocal,
     DeleteRemote,
     Done,
     Fail,
-    Migrate,
     NotifyStatus,
-    RenewKey,
     RequestGuidance,
     Step,
-    UpdateBandwidth,
     Wait,
 )
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where the link lives: its interconnect and, during a migration (P18), the target."""
-
-    interconnect: str | None
-    migrating_to: str | None = None
-
-    @property
-    def working(self) -> str | None:
-        """The interconnect steps act on: the migration target while there is one."""
-        return self.migrating_to or self.interconnect
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A rule's answer: the step(s), the phase, and what the status must show."""
-
-    step: Step
-    phase: Phase
-    where: Where
-    concurrent: tuple[Step, ...] = ()
-    stalled: str | None = None
-    """Reason of the Stalled condition when the link cannot progress without a change."""
-    no_capacity: str | None = None
-    """Why placement found no room (P6-P7, P18): the Placed condition's message."""
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    spec: LinkSpec
-    neg: ProviderObservation
-    resp: ProviderObservation
-    facts: LinkFacts
-    pool_neg: Sequence[InterconnectView]
-    pool_resp: Sequence[InterconnectView]
-
-    def both_present(self, interconnect: str | None) -> bool:
-        return self.neg.on(interconnect) is not None and self.resp.on(interconnect) is not None
 
 
 def decide(
@@ -126,7 +82,7 @@ def decide(
     ``pool_*`` are both sides' interconnect views (with reservations), needed
     for placement (P6-P7) and bandwidth updates (P16-P18).
     """
-    inputs = _Inputs(spec, negotiator, responder, facts, pool_negotiator, pool_responder)
+    inputs = Inputs(spec, negotiator, responder, facts, pool_negotiator, pool_responder)
     where = Where(
         facts.interconnect or observed_interconnect(negotiator, responder), facts.migrating_to
     )
@@ -158,23 +114,23 @@ def observed_interconnect(neg: ProviderObservation, resp: ProviderObservation) -
 
 
 # Long on purpose: the decision table.
-def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
+def _next(inp: Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     # Long on purpose: the decision table, read top to bottom in rule order.
     spec, facts, neg, resp = inp.spec, inp.facts, inp.neg, inp.resp
 
     if facts.deleting:
-        return _delete(inp, where)
+        return delete_link(inp, where)
     if facts.failure is not None and facts.failure.generation == spec.generation:
         return Outcome(Fail(facts.failure.reason, facts.failure.message), Phase.FAILED, where)
     if spec.paused:
         wait = Wait("Paused", "reconciliation paused by annotation", POLL_SLOW)
         return Outcome(wait, Phase.PAUSED, where)
 
-    timed_out = _deferral_timeout(inp, where)
+    timed_out = deferral_timeout(inp, where)
     if timed_out is not None:
         return timed_out
 
-    deleted = _deleted_by_provider(inp, where)
+    deleted = deleted_by_provider(inp, where)
     if deleted is not None:
         return deleted
 
@@ -182,7 +138,7 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     if key is not None:
         return key
 
-    placed = _place(inp, where)
+    placed = place_connections(inp, where)
     if isinstance(placed, Outcome):
         return placed
     where = placed
@@ -195,14 +151,14 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     assert remote is not None
 
     if where.migrating_to is None:
-        update = _update(inp, where, working, local, remote)
+        update = change_bandwidth(inp, where, working, local, remote)
         if update is not None:
             return update
 
     h = health(local, remote, facts.channels)
     busy_phase = Phase.MIGRATING if where.migrating_to else None
 
-    failed = _provisioning_failed(
+    failed = provisioning_failed(
         inp, where, working=working, local=local, remote=remote, busy_phase=busy_phase
     )
     if failed is not None:
@@ -230,7 +186,7 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
             feature_steps[0], busy_phase or repairing, where, concurrent=tuple(feature_steps)
         )
 
-    failed = _negotiation_failed(h, facts, where, busy_phase)
+    failed = negotiation_failed(h, facts, where, busy_phase)
     if failed is not None:
         return failed
 
@@ -261,140 +217,7 @@ def _next(inp: _Inputs, where: Where) -> Outcome:  # noqa: PLR0912
     return _await_provider(h, busy_phase or progress_phase(h, facts), where)
 
 
-#: How long a failure the provider calls retryable is left to the provider's own
-#: retries (the draft allows at most 5 attempts, Retry-After respected) before
-#: the link reports it as terminal.
-RETRYABLE_FAILURE_GRACE: Final = timedelta(minutes=30)
-
-
-def _provisioning_failed(
-    inp: _Inputs,
-    where: Where,
-    *,
-    working: str,
-    local: ConnectionView,
-    remote: ConnectionView,
-    busy_phase: Phase | None,
-) -> Outcome | None:
-    """Features a provider reports FAILED (feature-recovery draft): never waited on forever.
-
-    A failure the provider marks retryable, observed less than
-    ``RETRYABLE_FAILURE_GRACE`` ago, is the provider's to retry: the link waits
-    (Ready False, not stalled). Anything else fails the link for this
-    generation (Ready False, Stalled True, ``ProvisioningFailed``, the
-    provider's message). Recovery: a spec change deletes the FAILED features
-    once so they are created afresh (P20, the channel's owner recreates them),
-    or delete the link.
-    """
-    failed = [
-        (channel, side, feature)
-        for channel in sorted(set(local.features) | set(remote.features))
-        for side, conn in ((Side.NEGOTIATOR, local), (Side.RESPONDER, remote))
-        if (feature := conn.features.get(channel)) is not None and feature.failed
-    ]
-    if not failed:
-        return None
-    facts = inp.facts
-    if facts.retry_failed_features and not facts.deferred:
-        steps: tuple[Step, ...] = tuple(
-            DeleteFeature(working, channel, side, "FAILED at the provider; created afresh (P20)")
-            for channel, side, _ in failed
-        )
-        return Outcome(steps[0], busy_phase or Phase.NEGOTIATING, where, concurrent=steps)
-    detail = "; ".join(_failure_text(channel, side, f.failure) for channel, side, f in failed)
-    if all(_provider_retries(f.failure, facts.now) for _, _, f in failed):
-        message = f"provider retries FAILED features: {detail}"
-        wait = Wait("ProvisioningRetrying", message, POLL)
-        return Outcome(wait, busy_phase or Phase.PROVISIONING, where)
-    message = (
-        f"{len(failed)} feature(s) FAILED at the provider: {detail}. Change the spec to "
-        "delete and recreate them, or delete the link"
-    )
-    return Outcome(Fail("ProvisioningFailed", message), Phase.FAILED, where)
-
-
-def _provider_retries(failure: FeatureFailure | None, now: datetime) -> bool:
-    return (
-        failure is not None
-        and failure.retryable
-        and failure.observed_at is not None
-        and now - failure.observed_at < RETRYABLE_FAILURE_GRACE
-    )
-
-
-def _failure_text(channel: str, side: Side, failure: FeatureFailure | None) -> str:
-    if failure is None:
-        return f"{channel} on {side.value} (no failureInfo)"
-    code = f"{failure.code}: " if failure.code else ""
-    retry = ", retryable" if failure.retryable else ""
-    return f"{channel} on {side.value} ({code}{failure.message or 'no message'}{retry})"
-
-
-def _deferral_timeout(inp: _Inputs, where: Where) -> Outcome | None:
-    """P23: the deferring side rolls back what the peer did not finalise in time.
-
-    The timeout counts from the deferred CreateConnection (not from the link's
-    creation: time spent waiting for capacity is not the peer's). A link that
-    was ever finalised, and a link being updated or migrated (P16-P18), is
-    never rolled back: its connection carries traffic.
-    """
-    facts = inp.facts
-    if (
-        not facts.deferred
-        or facts.deferral_timeout is None
-        or facts.deferred_since is None
-        or facts.ever_ready
-        or where.migrating_to is not None
-        or facts.now - facts.deferred_since <= facts.deferral_timeout
-    ):
-        return None
-    working = where.working
-    local, remote = inp.neg.on(working), inp.resp.on(working)
-    if health(local, remote, facts.channels).ready:
-        return None
-    want = inp.spec.bandwidth_mbps
-    if any(c is not None and c.bandwidth_mbps != want for c in (local, remote)):
-        return None  # an update in place (P16-P17) is under way
-    rollback = _delete_all(inp)
-    if rollback is not None:
-        return Outcome(rollback[0], Phase.DELETING, where, concurrent=rollback)
-    hours = facts.deferral_timeout.total_seconds() / 3600
-    message = f"P23: not finalised within the deferral timeout of {hours:g}h; rolled back"
-    return Outcome(Fail("DeferralTimeout", message), Phase.FAILED, where)
-
-
-def _deleted_by_provider(inp: _Inputs, where: Where) -> Outcome | None:
-    """P19 from a provider's side: the link's connection existed there and is gone.
-
-    The customer cancelled at that provider; its key and shared UUID are
-    consumed (P3, P19) and are never used again. Default: report and wait for
-    the user. Opted in (``facts.recreate``): remove what is left, peer first,
-    then renew the key, which gives the link a new shared UUID.
-    """
-    facts = inp.facts
-    if not facts.deleted_by:
-        return None
-    sides = sorted(facts.deleted_by)
-    who = " and ".join(facts.deleted_by[s] for s in sides)
-    if len(sides) == 2:
-        reason = "DeletedByBothProviders"
-    else:
-        reason = f"DeletedBy{sides[0].value.capitalize()}"
-    if facts.recreate:
-        leftovers = _delete_all(inp)
-        if leftovers is not None:
-            return Outcome(leftovers[0], Phase.PENDING, where, concurrent=leftovers)
-        message = f"P19: {who} deleted the connection; starting over with a fresh key (P1)"
-        return Outcome(RenewKey(reason, message), Phase.PENDING, Where(None))
-    message = (
-        f"P19: {who} deleted the connection (the customer's intent at that provider); "
-        "its activation key and shared UUID are consumed and not reused. Delete the link "
-        "(what is left goes with it) or give it a new key"
-    )
-    return Outcome(Fail(reason, message), Phase.FAILED, where)
-
-
-def _key(inp: _Inputs, where: Where) -> Outcome | None:
+def _key(inp: Inputs, where: Where) -> Outcome | None:
     """P2-P3: confirm the key first; a refusal deletes what was created for it, then fails."""
     facts = inp.facts
     if facts.key_confirmed or inp.resp.present:
@@ -406,23 +229,6 @@ def _key(inp: _Inputs, where: Where) -> Outcome | None:
     if leftover:
         return Outcome(DeleteLocal(leftover[0]), Phase.PENDING, where)
     return Outcome(Fail("KeyRefused", f"P3: {facts.key_refused}"), Phase.FAILED, where)
-
-
-def _negotiation_failed(
-    h: Health, facts: LinkFacts, where: Where, busy_phase: Phase | None
-) -> Outcome | None:
-    """P12: fewer than MIN_CHANNELS channels can ever be negotiated."""
-    possible = [c for c in h.channels if c not in facts.blocked_channels]
-    if len(h.negotiated) >= MIN_CHANNELS or len(possible) >= MIN_CHANNELS:
-        return None
-    blocked = "; ".join(f"{c}: {r}" for c, r in sorted(facts.blocked_channels.items()))
-    blocked = blocked or f"the interconnect has only {len(h.channels)} channels"
-    wait = Wait(
-        "NegotiationFailed",
-        f"P12: fewer than {MIN_CHANNELS} channels can be negotiated ({blocked})",
-        POLL_SLOW,
-    )
-    return Outcome(wait, busy_phase or Phase.NEGOTIATING, where, stalled="NegotiationFailed")
 
 
 def _await_provider(h: Health, phase: Phase, where: Where) -> Outcome:
@@ -445,7 +251,7 @@ def progress_phase(h: Health, facts: LinkFacts) -> Phase:
     return Phase.VERIFYING
 
 
-def _finish(inp: _Inputs, where: Where) -> Outcome:
+def _finish(inp: Inputs, where: Where) -> Outcome:
     """Working interconnect ready: complete a migration (P18) or report Ready."""
     old = where.interconnect
     if where.migrating_to is not None and old is not None and old != where.migrating_to:
@@ -457,131 +263,6 @@ def _finish(inp: _Inputs, where: Where) -> Outcome:
     if where.migrating_to is not None:
         where = Where(where.migrating_to)
     return Outcome(Done("Ready", POLL_SLOW), Phase.READY, where)
-
-
-def _delete_all(inp: _Inputs) -> tuple[Step, ...] | None:
-    """Every connection of the link, the peer's first (P19, P23)."""
-    remote = tuple(DeleteRemote(i) for i in sorted(inp.resp.connections))
-    if remote:
-        return remote
-    local = tuple(DeleteLocal(i) for i in sorted(inp.neg.connections))
-    return local or None
-
-
-def _delete(inp: _Inputs, where: Where) -> Outcome:
-    if inp.spec.deletion_policy is DeletionPolicy.ORPHAN:
-        return Outcome(Done("Orphaned"), Phase.DELETING, where)
-    steps = _delete_all(inp)
-    if steps is not None:
-        return Outcome(steps[0], Phase.DELETING, where, concurrent=steps)
-    return Outcome(Done("Deleted"), Phase.DELETING, where)
-
-
-def _place(inp: _Inputs, where: Where) -> Outcome | Where:
-    """P5-P7: make sure both connections exist on the working interconnect.
-
-    Returns the step that gets them there, or where the link lives once they do.
-    """
-    facts, neg, resp = inp.facts, inp.neg, inp.resp
-    phase = Phase.MIGRATING if where.migrating_to else Phase.PLACING
-    working = where.working
-
-    # P6: the peer answered 409 there. Undo our side, then place elsewhere.
-    if working is not None and working in facts.rejected_interconnects and resp.on(working) is None:
-        if neg.on(working) is not None:
-            return Outcome(DeleteLocal(working), phase, where)
-        if where.migrating_to:
-            # Back to the old interconnect; a new target is chosen by _update.
-            back = Where(where.interconnect)
-            return back if inp.both_present(back.interconnect) else _place(inp, back)
-        where = Where(None)
-        working = None
-
-    if working is None:
-        # A TEST connection holds no capacity (upstream PR #57): any ACTIVE interconnect.
-        choice = place(
-            inp.pool_neg,
-            inp.pool_resp,
-            inp.spec.reserved_mbps,
-            facts.shared_uuid,
-            exclude=facts.rejected_interconnects,
-        )
-        if isinstance(choice, NoCapacity):
-            wait = Wait("NoCapacity", choice.message, POLL_SLOW // 5)
-            return Outcome(
-                wait, Phase.PLACING, where, stalled="NoCapacity", no_capacity=choice.message
-            )
-        step = CreateLocalConnection(choice.id, inp.spec.bandwidth_mbps)
-        return Outcome(step, Phase.PLACING, replace(where, interconnect=choice.id))
-
-    if neg.on(working) is None:
-        return Outcome(CreateLocalConnection(working, inp.spec.bandwidth_mbps), phase, where)
-    local = neg.on(working)
-    if resp.on(working) is None:
-        assert local is not None
-        step_ = CreateRemoteConnection(working, local.bandwidth_mbps, facts.deferred)
-        return Outcome(step_, phase, where)
-    return where
-
-
-def _update(
-    inp: _Inputs, where: Where, working: str, local: ConnectionView, remote: ConnectionView
-) -> Outcome | None:
-    """P16-P18: change bandwidth in place when the interconnect has room, else migrate."""
-    want = inp.spec.bandwidth_mbps
-    if local.bandwidth_mbps == want and remote.bandwidth_mbps == want:
-        return None
-    if inp.facts.update_in_progress:
-        wait = Wait(
-            "UpdateInProgress",
-            "P17: the provider is processing an update of this connection (409)",
-            max(1, inp.facts.update_wait_seconds),
-        )
-        return Outcome(wait, Phase.UPDATING, where)
-    if _fits_in_place(inp, working, local, remote):
-        # P16 in the spec's order: the local provider first (it checks its own
-        # capacity), then it confirms with the peer.
-        side = Side.NEGOTIATOR if local.bandwidth_mbps != want else Side.RESPONDER
-        return Outcome(UpdateBandwidth(working, side, want), Phase.UPDATING, where)
-    exclude = {working, *inp.facts.rejected_interconnects}
-    reserved = inp.spec.reserved_mbps
-    found = candidates(
-        inp.pool_neg, inp.pool_resp, reserved, inp.facts.shared_uuid, exclude=exclude
-    )
-    if not found:
-        choice = place(
-            inp.pool_neg, inp.pool_resp, reserved, inp.facts.shared_uuid, exclude=exclude
-        )
-        detail = choice.message if isinstance(choice, NoCapacity) else ""
-        why = f"P18: {working} lacks room for {want} Mbps and no other interconnect fits: {detail}"
-        wait = Wait("NoCapacity", why, POLL_SLOW // 5)
-        return Outcome(wait, Phase.UPDATING, where, stalled="NoCapacity", no_capacity=why)
-    target = found[0].id
-    return Outcome(
-        Migrate(working, target, want), Phase.MIGRATING, replace(where, migrating_to=target)
-    )
-
-
-def _fits_in_place(
-    inp: _Inputs, working: str, local: ConnectionView, remote: ConnectionView
-) -> bool:
-    """Room for the change on both sides of the current interconnect (P16).
-
-    Each side's reservation already counts that side's current bandwidth, so
-    each side needs room for the difference only. Without a pool view the
-    peer decides (it answers 409 when the change does not fit).
-    """
-    want = inp.spec.bandwidth_mbps
-    if inp.spec.test_connection:
-        return True  # a TEST connection holds no capacity (upstream PR #57)
-    pairs = {c.id: c for c in pair_views(inp.pool_neg, inp.pool_resp)}
-    cap = pairs.get(working)
-    if cap is None or cap.negotiator is None or cap.responder is None:
-        return True
-    return (
-        cap.negotiator.free_mbps >= want - local.bandwidth_mbps
-        and cap.responder.free_mbps >= want - remote.bandwidth_mbps
-    )
 
 
 def _feature_steps(

@@ -34,9 +34,10 @@ link is rolled back (peer first, then our side) when it is not ready within
 the environment's ``deferralTimeoutHours`` counted from that deferred
 creation, never once it was finalised, nor during an update or a migration.
 
-Peer intent (P19 from a provider's side) is ``peer_intent.PeerIntent``; the
+What a decision is made on (the link's facts) is ``decision.LinkDecider``;
+peer intent (P19 from a provider's side) is ``peer_intent.PeerIntent``; the
 refusals a 400 holds and the progress a backoff restarts on are
-``refusals``.
+``refusals``; each step's provider calls are ``steps.StepRunner``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -54,8 +54,6 @@ from interconnect_operator.api.errors import ApiError, InvalidRequest
 from interconnect_operator.api.retry import retry_after_of
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.link_state import Decision, Phase
-from interconnect_operator.protocol.notifications import live_notifications
-from interconnect_operator.protocol.placement import live_rejections
 from interconnect_operator.protocol.retry_discipline import (
     CONFLICTS_PER_RECONCILE,
     CycleGuard,
@@ -64,20 +62,15 @@ from interconnect_operator.protocol.retry_discipline import (
     sanitise,
     step_key,
 )
-from interconnect_operator.protocol.routing import side_limit
-from interconnect_operator.protocol.types import (
-    FailureRecord,
-    LinkFacts,
-    PeerDeletionPolicy,
-    Side,
-)
+from interconnect_operator.protocol.types import FailureRecord
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
 
 from . import calls, keys, results
+from .decision import LinkDecider
 from .peer_intent import PeerIntent
 from .refusals import feature_count, observed_state, refusal_message, unrefused
-from .steps import StepRunner, channel_basis, step_side
+from .steps import StepRunner, step_side
 from .types import (
     MAX_STEPS,
     LinkEvent,
@@ -108,6 +101,7 @@ class LinkReconciler:
         """Shared UUIDs a provider deleted and the link left behind: never used again."""
         self._steps = StepRunner(pool, clock)
         self._peer = PeerIntent(pool, self._steps)
+        self._decider = LinkDecider(pool, clock, self._peer)
 
     @property
     def environment(self) -> str:
@@ -244,7 +238,7 @@ class LinkReconciler:
                 request,
                 uuid,
                 memory,
-                self._decide(request, uuid, memory),
+                self._decider.decide(request, uuid, memory),
                 reason="ProviderError",
                 message=sanitise(f"{type(exc).__name__}: {exc}"),
                 retry_after=retry_after_of(exc) if isinstance(exc, ApiError) else None,
@@ -254,7 +248,7 @@ class LinkReconciler:
         conflicts_before = dict(memory.conflicts)
         features_before = feature_count(self.pool, uuid)
         for _ in range(MAX_STEPS):
-            decision = self._decide(request, uuid, memory)
+            decision = self._decider.decide(request, uuid, memory)
             step = decision.step
             if isinstance(step, link_state.Settled):
                 break
@@ -362,7 +356,7 @@ class LinkReconciler:
             memory.not_before = None
             memory.hard_not_before = False
             return None
-        decision = self._decide(request, uuid, memory)
+        decision = self._decider.decide(request, uuid, memory)
         reason, message = memory.last_interruption or ("BackingOff", "backing off")
         status = results.status_with(decision, request, reason, message)
         return LinkResult(status, uuid, self.environment, max(remaining, 0.0))
@@ -513,149 +507,6 @@ class LinkReconciler:
             ready_inputs=ready_inputs,
         )
 
-    # ------------------------------------------------------------------ decide
-
-    def _decide(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> Decision:
-        snapshot = self.pool.snapshot
-        assert snapshot is not None
-        providers = self.pool.config.providers
-        return link_state.decide(
-            request.spec,
-            snapshot.observation(Side.NEGOTIATOR, uuid, providers),
-            snapshot.observation(Side.RESPONDER, uuid, providers),
-            self._facts(request, uuid, memory),
-            pool_negotiator=snapshot.interconnect_views(Side.NEGOTIATOR),
-            pool_responder=snapshot.interconnect_views(Side.RESPONDER),
-        )
-
-    def _facts(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkFacts:
-        snapshot = self.pool.snapshot
-        if memory.interconnect is None and memory.migrating_to is None:
-            # Status lost (restart without it): the link lives where the providers
-            # hold it, the negotiator's side first (P5), as decide() assumes too.
-            memory.interconnect = views.where_held(snapshot, uuid)
-        now = self._clock()
-        memory.rejected_at = live_rejections(memory.rejected_at, now)
-        working = memory.migrating_to or memory.interconnect
-        self._unblock_changed(memory, working)
-        channels, guidance_ready = self._channels(uuid, memory, working)
-        deferred, deferral_timeout = views.deferral(snapshot, uuid)
-        if deferred and memory.deferred_since is None and self._peer.held_by_responder(uuid):
-            # Deferred before this process knew (status without it): count from now,
-            # never from an older time (a rollback too early deletes a working link).
-            memory.deferred_since = now
-        return LinkFacts(
-            shared_uuid=uuid,
-            now=now,
-            deleting=request.deleting,
-            key_confirmed=memory.key_confirmed,
-            key_refused=memory.key_refused,
-            interconnect=memory.interconnect,
-            migrating_to=memory.migrating_to,
-            rejected_interconnects=frozenset(memory.rejected_at),
-            channels=channels,
-            guidance_ready=guidance_ready,
-            blocked_channels=dict(memory.blocked_channels),
-            disabled_channels=self._disabled_channels(working),
-            channel_devices=self._channel_devices(working),
-            prefix_limits=prefix_limits(memory, working),
-            rejected_features=dict(memory.rejected_features),
-            notified_at=self._live_notifications(uuid, memory, working),
-            update_in_progress=(
-                memory.update_busy_until is not None and now < memory.update_busy_until
-            ),
-            update_wait_seconds=(
-                math.ceil((memory.update_busy_until - now).total_seconds())
-                if memory.update_busy_until is not None and now < memory.update_busy_until
-                else 0
-            ),
-            notify_after_update=frozenset(memory.notify_after_update),
-            deferred=deferred,
-            deferral_timeout=deferral_timeout,
-            deferred_since=memory.deferred_since,
-            ever_ready=request.ever_ready,
-            failure=memory.failure,
-            retry_failed_features=memory.retry_failed_features,
-            deleted_by=dict(memory.deleted_by),
-            recreate=(
-                request.spec.on_peer_deletion is PeerDeletionPolicy.RECREATE
-                and request.destination_account_id is not None
-                and request.activation_key is None
-            ),
-        )
-
-    def _unblock_changed(self, memory: LinkMemory, working: str | None) -> None:
-        """P12 recovery: a blocked channel is tried again once the provider data it was
-        blocked on changed (admin state, guidance, what is in use); fresh guidance first."""
-        if working is None:
-            return
-        for channel, (data, guidance) in list(memory.blocked_basis.items()):
-            now_data, now_guidance = channel_basis(self.pool, memory, working, channel)
-            if (now_data, now_guidance) == (data, guidance):
-                continue
-            memory.blocked_basis.pop(channel, None)
-            memory.blocked_channels.pop(channel, None)
-            if now_guidance == guidance:
-                # Admin state or usage changed: the guidance may be stale too.
-                memory.guidance.pop(working, None)
-                memory.refresh_own_guidance = True
-
-    def _channel_devices(self, working: str | None) -> dict[Side, dict[str, str | None]]:
-        """Each side's obfuscatedDeviceId per channel of ``working`` (resiliency audit)."""
-        snapshot = self.pool.snapshot
-        if working is None or snapshot is None:
-            return {}
-        devices = {
-            side: {c.id: c.device_id for c in snapshot.side(side).channels.get(working, [])}
-            for side in Side
-        }
-        return devices if all(devices.values()) else {}
-
-    def _disabled_channels(self, working: str | None) -> frozenset[str]:
-        """Channels administratively disabled on either side (not required by P14)."""
-        snapshot = self.pool.snapshot
-        if working is None or snapshot is None:
-            return frozenset()
-        return frozenset(
-            c.id
-            for side in Side
-            for c in snapshot.side(side).channels.get(working, [])
-            if c.admin_state is not None and "DISABLED" in c.admin_state.upper()
-        )
-
-    def _channels(
-        self, uuid: str, memory: LinkMemory, working: str | None
-    ) -> tuple[tuple[str, ...], bool]:
-        """The channels of the working interconnect, and whether guidance is at hand (P8)."""
-        if working is not None and working in memory.guidance:
-            neg_g, res_g = memory.guidance[working]
-            return tuple(sorted(set(neg_g) & set(res_g))), True
-        snapshot = self.pool.snapshot
-        if working is None or snapshot is None:
-            return (), False
-        channels = tuple(sorted(c.id for c in snapshot.negotiator.channels.get(working, [])))
-        local = snapshot.negotiator.features.get(working, {}).get(uuid, {})
-        remote = snapshot.responder.features.get(working, {}).get(uuid, {})
-        # Guidance is only needed to allocate: once every channel has a
-        # feature on both sides (e.g. after a restart) there is nothing to ask.
-        ready = bool(channels) and all(c in local and c in remote for c in channels)
-        return channels, ready
-
-    def _live_notifications(
-        self, uuid: str, memory: LinkMemory, working: str | None
-    ) -> dict[Side, dt.datetime]:
-        """Notifications still worth waiting on (P14-P15, ``protocol.notifications``)."""
-        snapshot = self.pool.snapshot
-        if snapshot is None or working is None:
-            return dict(memory.notified_at)
-        return live_notifications(
-            memory.notified_at,
-            memory.notified_generation,
-            self.pool.generation,
-            views.finality(snapshot, working, uuid),
-            views.unverified(snapshot, working, uuid),
-        )
-
     # ------------------------------------------------------------------ paused
 
     async def _paused(self, request: LinkRequest) -> LinkResult:
@@ -670,17 +521,5 @@ class LinkReconciler:
             )
             return LinkResult(status, uuid, self.environment, None)
         memory = self._memory.setdefault(uuid, LinkMemory())
-        decision = self._decide(request, uuid, memory)
+        decision = self._decider.decide(request, uuid, memory)
         return LinkResult(decision.status, uuid, self.environment, None)
-
-
-def prefix_limits(memory: LinkMemory, working: str | None) -> dict[Side, int]:
-    """Each side's maxReceivedBgpRoutePrefixes from the guidance last read for ``working``;
-    without one, what was known before (the status, after a restart)."""
-    seen = memory.guidance_seen.get(working) if working is not None else None
-    if seen is not None:
-        limits = {side: side_limit(views.values()) for side, views in zip(Side, seen, strict=True)}
-        known = {side: limit for side, limit in limits.items() if limit is not None}
-        if known:
-            memory.prefix_limits = known
-    return dict(memory.prefix_limits)
