@@ -19,6 +19,19 @@ steady-state refresh neither decodes nor converts what did not change. The
 records are immutable and each snapshot gets fresh dicts holding them, so
 what the reconcilers record into one snapshot never leaks into the next.
 
+A changed features page is validated into plain dicts
+(``models.ListFeaturesPage``: the models' fields and types, no five models
+per feature) and converted by ``FeatureRecord.of_item``; an item equal to
+the previous snapshot's record for its (interconnect, connection, channel)
+is that record. So consecutive snapshots share every record that did not
+change, and ``PoolSnapshot.carry`` takes over the previous snapshot's derived
+data (channel spaces, observations, fingerprints, capacity), bringing it up
+to date only for the UUIDs whose records are not the same objects. At the
+N=10,000 shape (10 interconnects x 1,000 connections x 4 features, both
+sides; micro-benchmark, loaded machine) a refresh with no page changed plus
+every channel's usage and every UUID's observation: ~2.5 s -> ~0.13 s of
+CPU; with every page changed ~8.9 -> ~2.2 s; a first refresh 7.4 -> 3.7 s.
+
 Features are listed per interconnect with the collection wildcard ``-`` for
 the connection segment (AIP-159 style: ``connections/-/features``). A provider
 that refuses the wildcard is read per connection instead, which is correct
@@ -201,6 +214,60 @@ class FeatureRecord:
                     host_ipv6=end.host_ipv6,
                 )
                 for end in config.provider_bgp_configs or []
+            ),
+            invalid=invalid,
+            failure=failure,
+        )
+
+    @classmethod
+    def of_item(cls, feature: models.FeatureItem) -> FeatureRecord:
+        """``of`` for a feature validated into a plain dict (a bulk read's page):
+        the same record as ``of`` gives for the model of the same body."""
+        info = feature.get("failure_info")
+        failure = (
+            None
+            if info is None
+            else _failure(
+                info.get("code"),
+                info.get("message"),
+                info.get("retryable"),
+                info.get("observed_at"),
+            )
+        )
+        name, state = feature.get("name"), feature.get("provisioning_state")
+        settings = feature.get("feature_config")
+        config = settings.get("l3_base_config") if settings is not None else None
+        if config is None:
+            return cls(name=name, provisioning_state=state, failure=failure)
+        ipv4: ipaddress.IPv4Network | None = None
+        ipv6: ipaddress.IPv6Network | None = None
+        invalid = False
+        v4, v6 = config.get("ipv4_subnet"), config.get("ipv6_subnet")
+        try:
+            if v4:
+                ipv4 = _ipv4(_cidr(v4, config.get("ipv4_subnet_prefix_length"), 30))
+        except ValueError:
+            invalid = True
+        try:
+            if v6:
+                ipv6 = _ipv6(_cidr(v6, config.get("ipv6_subnet_prefix_length"), 126))
+        except ValueError:
+            invalid = True
+        return cls(
+            name=name,
+            provisioning_state=state,
+            vlan=config.get("vlan_id"),
+            ipv4=ipv4,
+            ipv6=ipv6,
+            mtu=config.get("mtu_bytes"),
+            bgp=tuple(
+                BgpRecord(
+                    provider=provider_ref_id(end.get("provider")),
+                    asn=end.get("asn"),
+                    host_ipv4=end.get("host_ipv4"),
+                    host_ipv6=end.get("host_ipv6"),
+                )
+                for end in config.get("provider_bgp_configs") or []
             ),
             invalid=invalid,
             failure=failure,
@@ -672,11 +739,17 @@ def feature_failure(info: models.FailureInfo | None) -> FeatureFailure | None:
     """
     if info is None:
         return None
+    return _failure(info.code, info.message, info.retryable, info.observed_at)
+
+
+def _failure(
+    code: str | None, message: str | None, retryable: bool | None, observed_at: datetime | None
+) -> FeatureFailure:
     return FeatureFailure(
-        code=sanitise(redact(info.code))[:64] if info.code else None,
-        message=sanitise(redact(info.message)) if info.message else None,
-        retryable=info.retryable is True,
-        observed_at=info.observed_at if info.observed_at and info.observed_at.tzinfo else None,
+        code=sanitise(redact(code))[:64] if code else None,
+        message=sanitise(redact(message)) if message else None,
+        retryable=retryable is True,
+        observed_at=observed_at if observed_at and observed_at.tzinfo else None,
     )
 
 
@@ -712,7 +785,7 @@ def connection_items(
 
 
 def feature_items(
-    page: models.ListFeaturesResponse,
+    page: models.ListFeaturesPage,
     connection_id: str | None = None,
     previous: Mapping[str, Mapping[str, FeatureRecord]] | None = None,
 ) -> Iterator[FeatureItem]:
@@ -724,17 +797,18 @@ def feature_items(
     and channel is that record (the same object, as ``connection_items``)."""
     held = previous or {}
     for feature in page.features or ():
-        channel = feature_channel(feature)
-        if channel is None or not feature.name:
+        uri, name = feature.get("channel"), feature.get("name")
+        if not uri or not name:
             continue
+        channel = last_id(uri)
         owner = connection_id
         if owner is None:
             # .../connections/{k}/features/{f}: the connection id is two segments up.
-            parts = feature.name.split("/")
+            parts = name.split("/")
             if len(parts) < 4:
                 continue
             owner = parts[-3]
-        record = FeatureRecord.of(feature)
+        record = FeatureRecord.of_item(feature)
         before = held.get(owner, {}).get(channel)
         yield owner, channel, before if before == record else record
 
