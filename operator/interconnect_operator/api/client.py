@@ -56,6 +56,7 @@ from interconnect_operator.api.models import (
     ListCommentsResponse,
     ListConnectionsResponse,
     ListEnvironmentsResponse,
+    ListFeaturesPage,
     ListFeaturesResponse,
     ListInterconnectsResponse,
     ListIssuesResponse,
@@ -492,15 +493,18 @@ class ProviderClient(BaseProviderClient):
         environment: str,
         interconnect: str,
         connection: str,
-        convert: Callable[[ListFeaturesResponse], Iterable[ConvertedT]],
+        convert: Callable[[ListFeaturesPage], Iterable[ConvertedT]],
         known: Mapping[bytes, DigestedPage[ConvertedT]],
         *,
         page_size: int | None = None,
     ) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
-        """ListFeatures, all pages digested; pages in ``known`` are reused."""
+        """ListFeatures, all pages digested; pages in ``known`` are reused.
+
+        A page is validated into plain dicts (``ListFeaturesPage``: the same
+        fields and types as ``ListFeaturesResponse``, no model per item)."""
         return self._digested_pages(
             "ListFeatures",
-            ListFeaturesResponse,
+            ListFeaturesPage,
             convert,
             known,
             ids={

@@ -28,6 +28,7 @@ from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.snapshot import (
     ConnectionRecord,
     FeatureRecord,
+    Fingerprint,
     PoolSnapshot,
     SideReader,
     read_pool,
@@ -159,7 +160,9 @@ class PoolRuntime:
         self.generation = 0
         self._reads_started = 0
         """Bulk reads begun so far (a fresh caller may share one begun after its call)."""
-        self._fingerprints: dict[str, tuple[object, ...]] = {}
+        self._fingerprints: dict[str, Fingerprint] = {}
+        """The fingerprints of the last refresh with no errors (a copy: the
+        snapshot keeps its own current)."""
         self.changed: set[str] = set()
         self._journal: list[Callable[[PoolSnapshot], None]] | None = None
         """Shared UUIDs whose provider state changed in the latest refresh."""
@@ -211,6 +214,7 @@ class PoolRuntime:
                     self._readers[Side.RESPONDER],
                     self.config.environment,
                     self._clock(),
+                    self.snapshot,
                 )
                 previous = self.snapshot
                 if previous is not None:
@@ -221,6 +225,8 @@ class PoolRuntime:
                                 snapshot.negotiator = previous.negotiator
                             else:
                                 snapshot.responder = previous.responder
+                    # What did not change is carried, not derived again (O(changed)).
+                    snapshot.carry(previous)
                 self.snapshot = snapshot
                 for change in self._journal:
                     change(snapshot)
@@ -228,12 +234,13 @@ class PoolRuntime:
                 self._journal = None
             self.generation += 1
             if not snapshot.errors:
-                prints = snapshot.fingerprints()
+                # Only the UUIDs whose fingerprint was computed again since the
+                # last error-free refresh can differ from it (all when rebuilt).
+                prints, touched = snapshot.fingerprint_changes()
                 old = self._fingerprints
-                self.changed = {
-                    u for u in prints.keys() | old.keys() if prints.get(u) != old.get(u)
-                }
-                self._fingerprints = prints
+                candidates = prints.keys() | old.keys() if touched is None else touched
+                self.changed = {u for u in candidates if prints.get(u) != old.get(u)}
+                self._fingerprints = dict(prints)
             return snapshot
 
     @property

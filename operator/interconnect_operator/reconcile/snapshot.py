@@ -19,6 +19,19 @@ steady-state refresh neither decodes nor converts what did not change. The
 records are immutable and each snapshot gets fresh dicts holding them, so
 what the reconcilers record into one snapshot never leaks into the next.
 
+A changed features page is validated into plain dicts
+(``models.ListFeaturesPage``: the models' fields and types, no five models
+per feature) and converted by ``FeatureRecord.of_item``; an item equal to
+the previous snapshot's record for its (interconnect, connection, channel)
+is that record. So consecutive snapshots share every record that did not
+change, and ``PoolSnapshot.carry`` takes over the previous snapshot's derived
+data (channel spaces, observations, fingerprints, capacity), bringing it up
+to date only for the UUIDs whose records are not the same objects. At the
+N=10,000 shape (10 interconnects x 1,000 connections x 4 features, both
+sides; micro-benchmark, loaded machine) a refresh with no page changed plus
+every channel's usage and every UUID's observation: ~2.5 s -> ~0.13 s of
+CPU; with every page changed ~8.9 -> ~2.2 s; a first refresh 7.4 -> 3.7 s.
+
 Features are listed per interconnect with the collection wildcard ``-`` for
 the connection segment (AIP-159 style: ``connections/-/features``). A provider
 that refuses the wildcard is read per connection instead, which is correct
@@ -66,6 +79,8 @@ PAGE_SIZE = 1000
 """Largest page the spec's list calls are asked for: fewer round trips per refresh."""
 STATIC_REFRESH_EVERY = 10
 """Bulk reads between two reads of environment, interconnects and channels."""
+Fingerprint = tuple[object, ...]
+"""What a link's status depends on, per side and interconnect holding its UUID."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +219,60 @@ class FeatureRecord:
             failure=failure,
         )
 
+    @classmethod
+    def of_item(cls, feature: models.FeatureItem) -> FeatureRecord:
+        """``of`` for a feature validated into a plain dict (a bulk read's page):
+        the same record as ``of`` gives for the model of the same body."""
+        info = feature.get("failure_info")
+        failure = (
+            None
+            if info is None
+            else _failure(
+                info.get("code"),
+                info.get("message"),
+                info.get("retryable"),
+                info.get("observed_at"),
+            )
+        )
+        name, state = feature.get("name"), feature.get("provisioning_state")
+        settings = feature.get("feature_config")
+        config = settings.get("l3_base_config") if settings is not None else None
+        if config is None:
+            return cls(name=name, provisioning_state=state, failure=failure)
+        ipv4: ipaddress.IPv4Network | None = None
+        ipv6: ipaddress.IPv6Network | None = None
+        invalid = False
+        v4, v6 = config.get("ipv4_subnet"), config.get("ipv6_subnet")
+        try:
+            if v4:
+                ipv4 = _ipv4(_cidr(v4, config.get("ipv4_subnet_prefix_length"), 30))
+        except ValueError:
+            invalid = True
+        try:
+            if v6:
+                ipv6 = _ipv6(_cidr(v6, config.get("ipv6_subnet_prefix_length"), 126))
+        except ValueError:
+            invalid = True
+        return cls(
+            name=name,
+            provisioning_state=state,
+            vlan=config.get("vlan_id"),
+            ipv4=ipv4,
+            ipv6=ipv6,
+            mtu=config.get("mtu_bytes"),
+            bgp=tuple(
+                BgpRecord(
+                    provider=provider_ref_id(end.get("provider")),
+                    asn=end.get("asn"),
+                    host_ipv4=end.get("host_ipv4"),
+                    host_ipv6=end.get("host_ipv6"),
+                )
+                for end in config.get("provider_bgp_configs") or []
+            ),
+            invalid=invalid,
+            failure=failure,
+        )
+
 
 @dataclass
 class SideView:
@@ -247,6 +316,12 @@ class PoolSnapshot:
     _observations: dict[str, dict[tuple[Side, str, str], ProviderObservation]] = field(
         default_factory=dict, repr=False
     )
+    _prints: dict[str, Fingerprint] | None = field(default=None, repr=False)
+    """Every UUID's fingerprint, once built; ``_stale`` ones are computed again on read."""
+    _stale: set[str] = field(default_factory=set, repr=False)
+    _touched: set[str] | None = field(default=None, repr=False)
+    """UUIDs whose fingerprint was computed again since ``fingerprint_changes``
+    last ran (None: all, the fingerprints were built from scratch)."""
 
     def side(self, side: Side) -> SideView:
         return self.negotiator if side is Side.NEGOTIATOR else self.responder
@@ -272,8 +347,10 @@ class PoolSnapshot:
         than forgotten and rebuilt from every feature of the channel."""
         if uuid is None:
             self._observations.clear()
+            self._prints = None
         else:
             self._observations.pop(uuid, None)
+            self._stale.add(uuid)
         if capacity:
             self._views.clear()
             if interconnect is None:
@@ -362,29 +439,119 @@ class PoolSnapshot:
         observation = kept[key] = ProviderObservation(side=side, connections=connections)
         return observation
 
-    def fingerprints(self) -> dict[str, tuple[object, ...]]:
-        """Per shared UUID, what a link's status depends on (to wake only changed links)."""
-        prints: dict[str, list[object]] = {}
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """Per shared UUID, what a link's status depends on (to wake only changed links).
+
+        Built once, then kept: a recorded change or a carried refresh marks the
+        UUIDs it touched, and only those are computed again. Read it at once
+        (it changes as changes are recorded)."""
+        prints = self._prints
+        if prints is None:
+            prints = self._prints = {}
+            for side_view in (self.negotiator, self.responder):
+                for ix_id in sorted(side_view.connections):
+                    features = side_view.features.get(ix_id, {})
+                    for uuid, conn in side_view.connections[ix_id].items():
+                        part = _print_part(side_view.provider, ix_id, conn, features.get(uuid))
+                        held = prints.get(uuid)
+                        prints[uuid] = (part,) if held is None else (*held, part)
+            self._stale.clear()
+            self._touched = None
+            return prints
+        if self._stale:
+            touched = self._touched
+            for uuid in self._stale:
+                now = self._fingerprint(uuid)
+                if now is None:
+                    prints.pop(uuid, None)
+                else:
+                    prints[uuid] = now
+            if touched is not None:
+                touched |= self._stale
+            self._stale.clear()
+        return prints
+
+    def fingerprint_changes(self) -> tuple[dict[str, Fingerprint], set[str] | None]:
+        """The fingerprints and the UUIDs whose fingerprint was computed again
+        since the last call (None: every UUID, they were built from scratch);
+        the next call reports what is computed from now on."""
+        prints = self.fingerprints()
+        touched = self._touched
+        self._touched = set()
+        return prints, touched
+
+    def _fingerprint(self, uuid: str) -> Fingerprint | None:
+        """One UUID's fingerprint, in the order ``fingerprints`` builds it."""
+        parts: list[tuple[object, ...]] = []
         for side_view in (self.negotiator, self.responder):
-            for ix_id, by_id in side_view.connections.items():
-                features = side_view.features.get(ix_id, {})
-                for uuid, conn in by_id.items():
-                    states = tuple(
-                        sorted(
-                            (ch, f.provisioning_state) for ch, f in features.get(uuid, {}).items()
-                        )
+            holders = [ix_id for ix_id, by_id in side_view.connections.items() if uuid in by_id]
+            for ix_id in sorted(holders):
+                parts.append(
+                    _print_part(
+                        side_view.provider,
+                        ix_id,
+                        side_view.connections[ix_id][uuid],
+                        side_view.features.get(ix_id, {}).get(uuid),
                     )
-                    prints.setdefault(uuid, []).append(
-                        (
-                            side_view.provider,
-                            ix_id,
-                            conn.bandwidth_mbps,
-                            conn.verification_state,
-                            conn.admin_state,
-                            states,
-                        )
-                    )
-        return {uuid: tuple(parts) for uuid, parts in prints.items()}
+                )
+        return tuple(parts) if parts else None
+
+    def carry(self, previous: PoolSnapshot) -> None:
+        """Take over ``previous``'s derived data, brought up to date for what differs.
+
+        Called on a fresh snapshot (no derived data yet) before any change is
+        recorded into it. Records equal to the previous snapshot's are its
+        objects (``SideReader.read``), so an interconnect whose records are all
+        the same compares equal by identity in C, and only the UUIDs whose
+        records differ are looked at: their observations are forgotten, their
+        fingerprints computed again, and each kept channel space of their
+        interconnect updated for them (``ChannelSpace.update``). Capacity
+        (allocated bandwidth, interconnect views) is kept per interconnect
+        whose connections are the same. ``previous`` is left with no derived
+        data (built again from scratch if it is read), so it never shows this
+        snapshot's state.
+        """
+        changed: set[str] = set()
+        by_interconnect: dict[str, set[str]] = {}
+        capacity_changed: set[tuple[Side, str]] = set()
+        for side in Side:
+            old, new = previous.side(side), self.side(side)
+            if old is not new:  # a side that could not be read keeps its view
+                for ix_id in _differences(old, new, changed, by_interconnect):
+                    capacity_changed.add((side, ix_id))
+        # Allocated bandwidth and views: kept where the connections are the same.
+        self._allocated = {
+            key: mbps for key, mbps in previous._allocated.items() if key not in capacity_changed
+        }
+        for side, view in previous._views.items():
+            old, new = previous.side(side), self.side(side)
+            if old is new or (
+                not any(s is side for s, _ in capacity_changed)
+                and old.interconnects == new.interconnects
+                and old.channels == new.channels
+            ):
+                self._views[side] = view
+        # Channel spaces: each updated for the UUIDs whose features moved.
+        for key, space in previous._usage.items():
+            moved = by_interconnect.get(key[0])
+            if moved:
+                if len(moved) * 4 > len(space.held[0]) + len(space.held[1]):
+                    continue  # most of it changed: built again on first read
+                for uuid in moved:
+                    space.update(self, key[0], key[1], uuid)
+            self._usage[key] = space
+        # Observations and fingerprints of the UUIDs whose records are the same.
+        observations = previous._observations
+        for uuid in changed:
+            observations.pop(uuid, None)
+        self._observations = observations
+        if previous._prints is not None:
+            self._prints = previous._prints
+            self._stale = previous._stale | changed
+            self._touched = previous._touched
+        previous._views, previous._allocated, previous._usage = {}, {}, {}
+        previous._observations, previous._prints = {}, None
+        previous._stale, previous._touched = set(), None
 
     def in_use(self, interconnect: str) -> dict[str, list[FeatureView]]:
         """Features per channel on both sides of ``interconnect`` (for allocation, P9)."""
@@ -396,6 +563,57 @@ class PoolSnapshot:
                     if converted is not None:
                         result.setdefault(channel, []).append(converted)
         return result
+
+
+def _differences(
+    old: SideView, new: SideView, changed: set[str], by_interconnect: dict[str, set[str]]
+) -> set[str]:
+    """Add to ``changed`` the UUIDs whose records differ between two views of a
+    side (and to ``by_interconnect`` those whose features differ, per
+    interconnect); return the interconnects whose connections differ.
+
+    An interconnect whose dicts compare equal (identity first, in C) costs no
+    loop over its UUIDs; a connection record counts as the same only when it
+    is the same object."""
+    capacity: set[str] = set()
+    for ix_id in old.connections.keys() | new.connections.keys():
+        before = old.connections.get(ix_id, {})
+        now = new.connections.get(ix_id, {})
+        if before == now:
+            continue
+        capacity.add(ix_id)
+        for uuid in before.keys() | now.keys():
+            if before.get(uuid) is not now.get(uuid):
+                changed.add(uuid)
+    for ix_id in old.features.keys() | new.features.keys():
+        was = old.features.get(ix_id, {})
+        is_ = new.features.get(ix_id, {})
+        if was == is_:
+            continue
+        moved = by_interconnect.setdefault(ix_id, set())
+        for uuid in was.keys() | is_.keys():
+            if was.get(uuid) != is_.get(uuid):
+                moved.add(uuid)
+                changed.add(uuid)
+    return capacity
+
+
+def _print_part(
+    provider: str,
+    interconnect: str,
+    connection: ConnectionRecord,
+    features: Mapping[str, FeatureRecord] | None,
+) -> tuple[object, ...]:
+    """What one side's connection on one interconnect adds to a fingerprint."""
+    states = tuple(sorted((ch, f.provisioning_state) for ch, f in (features or {}).items()))
+    return (
+        provider,
+        interconnect,
+        connection.bandwidth_mbps,
+        connection.verification_state,
+        connection.admin_state,
+        states,
+    )
 
 
 class ChannelSpace:
@@ -521,11 +739,17 @@ def feature_failure(info: models.FailureInfo | None) -> FeatureFailure | None:
     """
     if info is None:
         return None
+    return _failure(info.code, info.message, info.retryable, info.observed_at)
+
+
+def _failure(
+    code: str | None, message: str | None, retryable: bool | None, observed_at: datetime | None
+) -> FeatureFailure:
     return FeatureFailure(
-        code=sanitise(redact(info.code))[:64] if info.code else None,
-        message=sanitise(redact(info.message)) if info.message else None,
-        retryable=info.retryable is True,
-        observed_at=info.observed_at if info.observed_at and info.observed_at.tzinfo else None,
+        code=sanitise(redact(code))[:64] if code else None,
+        message=sanitise(redact(message)) if message else None,
+        retryable=retryable is True,
+        observed_at=observed_at if observed_at and observed_at.tzinfo else None,
     )
 
 
@@ -542,30 +766,51 @@ FeatureItem = tuple[str, str, FeatureRecord]
 """A listed feature converted: (connection id, channel id, record)."""
 
 
-def connection_items(page: models.ListConnectionsResponse) -> Iterator[ConnectionItem]:
-    """The records of one ListConnections page (unnamed connections skipped)."""
+def connection_items(
+    page: models.ListConnectionsResponse,
+    previous: Mapping[str, ConnectionRecord] | None = None,
+) -> Iterator[ConnectionItem]:
+    """The records of one ListConnections page (unnamed connections skipped).
+
+    ``previous``: the interconnect's records in the last snapshot; an item
+    equal to the one held for its id is that record (the same object), so
+    what did not change stays identical across snapshots (``carry``)."""
+    held = previous or {}
     for connection in page.connections or ():
         if connection.name:
-            yield last_id(connection.name), ConnectionRecord.of(connection)
+            connection_id = last_id(connection.name)
+            record = ConnectionRecord.of(connection)
+            before = held.get(connection_id)
+            yield connection_id, before if before == record else record
 
 
 def feature_items(
-    page: models.ListFeaturesResponse, connection_id: str | None = None
+    page: models.ListFeaturesPage,
+    connection_id: str | None = None,
+    previous: Mapping[str, Mapping[str, FeatureRecord]] | None = None,
 ) -> Iterator[FeatureItem]:
     """The records of one ListFeatures page; ``connection_id`` for a page of one
-    connection, None for a wildcard page (the id is read from each name)."""
+    connection, None for a wildcard page (the id is read from each name).
+
+    ``previous``: the interconnect's records in the last snapshot (connection
+    -> channel -> record); an item equal to the one held for its connection
+    and channel is that record (the same object, as ``connection_items``)."""
+    held = previous or {}
     for feature in page.features or ():
-        channel = feature_channel(feature)
-        if channel is None or not feature.name:
+        uri, name = feature.get("channel"), feature.get("name")
+        if not uri or not name:
             continue
+        channel = last_id(uri)
         owner = connection_id
         if owner is None:
             # .../connections/{k}/features/{f}: the connection id is two segments up.
-            parts = feature.name.split("/")
+            parts = name.split("/")
             if len(parts) < 4:
                 continue
             owner = parts[-3]
-        yield owner, channel, FeatureRecord.of(feature)
+        record = FeatureRecord.of_item(feature)
+        before = held.get(owner, {}).get(channel)
+        yield owner, channel, before if before == record else record
 
 
 PageCache = dict[bytes, DigestedPage[Any]]
@@ -600,10 +845,15 @@ class SideReader:
         """Pages held from the last successful read (the cache's whole size)."""
         return sum(len(held) for held in self._pages.values())
 
-    async def read(self, *, with_channels: bool = True) -> SideView:
+    async def read(
+        self, *, with_channels: bool = True, previous: SideView | None = None
+    ) -> SideView:
         """One bulk read. Environment, interconnects and channels (set up out of
         band, they rarely change) are re-read every STATIC_REFRESH_EVERY reads;
-        connections and features every time: 2 list calls per interconnect."""
+        connections and features every time: 2 list calls per interconnect.
+
+        ``previous``: this side in the last snapshot; a decoded item equal to
+        its record there is that record (``connection_items``)."""
         env = self._environment
         view = SideView(provider=self._provider)
         static = self._static
@@ -641,13 +891,23 @@ class SideReader:
             key = (ix_id, "connections", "")
             known, kept = self._pages.get(key, {}), pages.setdefault(key, {})
             connections: dict[str, ConnectionRecord] = {}
+            held = previous.connections.get(ix_id) if previous is not None else None
             async for page in self._client.connection_pages(
-                env, ix_id, connection_items, known, page_size=PAGE_SIZE
+                env,
+                ix_id,
+                functools.partial(connection_items, previous=held),
+                known,
+                page_size=PAGE_SIZE,
             ):
                 self._count(page, known, kept)
                 connections.update(page.items)
             view.connections[ix_id] = connections
-            view.features[ix_id] = await self._features(ix_id, connections, pages)
+            view.features[ix_id] = await self._features(
+                ix_id,
+                connections,
+                pages,
+                previous.features.get(ix_id) if previous is not None else None,
+            )
 
         await asyncio.gather(*(one(ix_id) for ix_id in view.interconnects))
         # Only a read that completed replaces the pages it holds.
@@ -668,6 +928,7 @@ class SideReader:
         ix_id: str,
         connections: Mapping[str, ConnectionRecord],
         pages: dict[tuple[str, str, str], PageCache],
+        previous: Mapping[str, Mapping[str, FeatureRecord]] | None,
     ) -> dict[str, dict[str, FeatureRecord]]:
         env = self._environment
         result: dict[str, dict[str, FeatureRecord]] = {}
@@ -677,7 +938,12 @@ class SideReader:
             try:
                 self.calls += 1
                 async for page in self._client.feature_pages(
-                    env, ix_id, WILDCARD, feature_items, known, page_size=PAGE_SIZE
+                    env,
+                    ix_id,
+                    WILDCARD,
+                    functools.partial(feature_items, previous=previous),
+                    known,
+                    page_size=PAGE_SIZE,
                 ):
                     self._count(page, known, kept)
                     _file_features(result, page.items)
@@ -698,7 +964,9 @@ class SideReader:
                     env,
                     ix_id,
                     connection_id,
-                    functools.partial(feature_items, connection_id=connection_id),
+                    functools.partial(
+                        feature_items, connection_id=connection_id, previous=previous
+                    ),
                     known,
                 ):
                     self._count(page, known, kept)
@@ -720,10 +988,21 @@ def _file_features(
 
 
 async def read_pool(
-    negotiator: SideReader, responder: SideReader, environment: str, now: datetime
+    negotiator: SideReader,
+    responder: SideReader,
+    environment: str,
+    now: datetime,
+    previous: PoolSnapshot | None = None,
 ) -> PoolSnapshot:
-    """Read both sides concurrently; a side that fails is reported in ``errors``."""
-    results = await asyncio.gather(negotiator.read(), responder.read(), return_exceptions=True)
+    """Read both sides concurrently; a side that fails is reported in ``errors``.
+
+    ``previous``: the last snapshot, whose records a decoded item equal to
+    them becomes (``SideReader.read``)."""
+    results = await asyncio.gather(
+        negotiator.read(previous=previous.negotiator if previous is not None else None),
+        responder.read(previous=previous.responder if previous is not None else None),
+        return_exceptions=True,
+    )
     errors: dict[str, str] = {}
     sides: list[SideView] = []
     for reader, result in zip((negotiator, responder), results, strict=True):

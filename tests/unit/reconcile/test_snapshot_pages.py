@@ -8,7 +8,7 @@ into one never shows in the next), keep nothing from a failed read, and
 bound its cache to the pages of the last successful read.
 
 The counts come from spies on the record conversions (``ConnectionRecord.of``,
-``FeatureRecord.of``) and from the page model's validation.
+``FeatureRecord.of_item``) and from the page model's validation.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class Conversions:
         self.features = 0
         self.validated = 0
         connection_of = ConnectionRecord.of.__func__  # type: ignore[attr-defined]
-        feature_of = FeatureRecord.of.__func__  # type: ignore[attr-defined]
+        feature_of = FeatureRecord.of_item.__func__  # type: ignore[attr-defined]
 
         def count_connection(cls: type[ConnectionRecord], wire: Any) -> ConnectionRecord:
             self.connections += 1
@@ -156,8 +156,8 @@ class Conversions:
             return feature_of(cls, wire)  # type: ignore[no-any-return]
 
         monkeypatch.setattr(ConnectionRecord, "of", classmethod(count_connection))
-        monkeypatch.setattr(FeatureRecord, "of", classmethod(count_feature))
-        for model in (models.ListConnectionsResponse, models.ListFeaturesResponse):
+        monkeypatch.setattr(FeatureRecord, "of_item", classmethod(count_feature))
+        for model in (models.ListConnectionsResponse, models.ListFeaturesPage):
             original = model.model_validate_json
 
             def counting(cls: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
