@@ -27,32 +27,56 @@ an unreachable side: the full path. Safety net: a full reconcile at least
 every 30 to 60 minutes per link (``FULL_LOOK_SECONDS``, drawn at each full
 reconcile so that the links of one burst come due spread out).
 
+The basis keeps a digest of that provider data, not the records: a refresh
+that replaces a record would otherwise keep the old one alive in every
+basis until the link's next full look. The digest is equal exactly when
+the records compare equal: ``repr`` of the immutable records covers every
+field, and the one field it masks (a connection's activation key) is added
+by value, under a random per-process key so that no plain hash of a key
+sits in memory. A repr that differs for equal values would only cost a full
+reconcile, never skip one.
+
 After a restart nothing is in memory. A Ready status carries
-``inputsDigest``: a digest of the link's uid, generation, annotations and
-finalizer, its pool's name and generation and the provider data its Ready
-was decided from (never a Secret: records keep keys masked). A link whose
-stored status is Ready for its current generation, and whose digest equals
-the one computed from the first snapshot, is confirmed (its metrics are set
-from the stored status; no write, no call) and remembered as above, its
-Secrets unread: its first recheck reads them and takes the full path once.
+``inputsDigest``: a keyed MAC (``digest_key``: a per-installation key in
+the operator's namespace that tenants cannot read) over the link's uid,
+generation, annotations and finalizer, its pool's name and generation, the
+provider data its Ready was decided from (never a Secret: records keep keys
+masked) and the status itself as written (every field but the digest), led
+by the key's id (``<key id>.<mac>``). A link whose stored status is Ready
+for its current generation, and whose digest verifies against the first
+snapshot under the current key, is confirmed (its metrics are set from the
+stored status; no write, no call) and remembered as above, its Secrets
+unread: its first recheck reads them and takes the full path once. A
+status someone else wrote (a tenant granted ``*/status``), a digest of
+another key, an unsigned one, or no key at all: the full path, never trust.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
+import json
 import random
+import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from interconnect_operator import __version__
 from interconnect_operator.k8s.settings import FINALIZER
+from interconnect_operator.k8s.status import NOT_COMPARED, comparable
 
 #: Longest a Ready link goes without a full reconcile (drawn uniformly per link).
 FULL_LOOK_SECONDS = (1800.0, 3600.0)
 #: Changes whenever what the digest covers or how the status is built changes.
-DIGEST_VERSION = "1"
+DIGEST_VERSION = "2"
+#: Keys the in-memory provider digests (never stored, never shown): no plain hash of an
+#: activation key is kept.
+_PROCESS_KEY = secrets.token_bytes(16)
 
 
 @dataclass(frozen=True)
@@ -61,7 +85,8 @@ class ReadyBasis:
 
     link: tuple[str, str]
     pool: tuple[object, ...]
-    provider: tuple[object, ...]
+    provider: bytes
+    """``provider_digest`` of the provider data the decision read (not the records)."""
     secrets: tuple[tuple[str, str | None], ...]
     recheck: float
     full_due: float
@@ -88,16 +113,57 @@ def full_due(rng: random.Random, now: float | None = None) -> float:
     return start + rng.uniform(*FULL_LOOK_SECONDS)
 
 
+def provider_digest(provider: tuple[object, ...]) -> bytes:
+    """A value equal for two provider data exactly when they compare equal (module docstring)."""
+    digest = hashlib.blake2b(repr(provider).encode(), digest_size=16, key=_PROCESS_KEY)
+    for value in _secret_values(provider):
+        digest.update(b"\0")
+        digest.update(value.encode())
+    return digest.digest()
+
+
+def _secret_values(value: object) -> Iterator[str]:
+    """The values ``repr`` masks (``SecretStr``), in a fixed order."""
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _secret_values(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _secret_values(getattr(value, field.name))
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a signing key (which key signed a digest): reveals nothing of it."""
+    return hashlib.blake2b(key, digest_size=4, person=b"ico-key-id").hexdigest()
+
+
+def digest_key_id(digest: object) -> str | None:
+    """The key id a stored digest names (None: not a signed digest)."""
+    if not isinstance(digest, str):
+        return None
+    kid, dot, _ = digest.partition(".")
+    return kid if dot else None
+
+
 def inputs_digest(
-    body: Mapping[str, Any], pool: str, pool_generation: int, provider: tuple[object, ...]
+    key: bytes,
+    body: Mapping[str, Any],
+    pool: str,
+    pool_generation: int,
+    provider: tuple[object, ...],
+    *,
+    status: Mapping[str, Any],
 ) -> str:
     """The digest a Ready status carries (``status.inputsDigest``), stable across processes.
 
-    Covers what a restarted operator can check without a read of its own: the
-    link's uid, generation, annotations and finalizer, its pool's name and
-    generation, and the provider data (records, channels, deferral) its Ready
-    was decided from. ``repr`` of the immutable records is deterministic and
-    masks keys (``SecretStr``).
+    A MAC under the installation's key (``digest_key``) over what a restarted
+    operator can check without a read of its own: the link's uid, generation,
+    annotations and finalizer, its pool's name and generation, the provider
+    data (records, channels, deferral) its Ready was decided from, and the
+    status as written (``status_facts``). ``repr`` of the immutable records is
+    deterministic and masks keys (``SecretStr``).
     """
     meta = body.get("metadata") or {}
     annotations = sorted((meta.get("annotations") or {}).items())
@@ -111,8 +177,46 @@ def inputs_digest(
         pool,
         pool_generation,
         provider,
+        status_facts(status),
     )
-    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    mac = hashlib.blake2b(repr(parts).encode(), digest_size=16, key=key).hexdigest()
+    return f"{key_id(key)}.{mac}"
+
+
+def verified(
+    key: bytes | None,
+    body: Mapping[str, Any],
+    pool: str,
+    pool_generation: int,
+    provider: tuple[object, ...],
+) -> bool:
+    """Whether the link's stored Ready status carries a digest this installation's key
+    signed for exactly these inputs and this status (no key: never)."""
+    stored = stored_ready(body)
+    if key is None or stored is None or digest_key_id(stored) != key_id(key):
+        return False
+    expected = inputs_digest(
+        key, body, pool, pool_generation, provider, status=body.get("status") or {}
+    )
+    return hmac.compare_digest(stored, expected)
+
+
+def status_facts(status: Mapping[str, Any]) -> str:
+    """The status as the API server stores it (``status.comparable``: nulls and empty
+    fields dropped), without the digest, keys sorted and integral floats as ints
+    (the server's JSON writes 12.0 as 12): the same text before and after a write."""
+    facts = {k: v for k, v in comparable(status).items() if k not in NOT_COMPARED}
+    return json.dumps(_integral(facts), sort_keys=True, separators=(",", ":"))
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 def stored_ready(body: Mapping[str, Any]) -> str | None:

@@ -112,10 +112,20 @@ class Publisher:
         self.limiter = limiter if limiter is not None else EventLimiter()
 
     async def write_link_status(
-        self, key: LinkKey, body: dict[str, Any], new: dict[str, Any]
+        self,
+        key: LinkKey,
+        body: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        sign: Callable[[Mapping[str, Any]], str] | None = None,
     ) -> None:
-        """Patch ``.status`` when it changed; the body copy takes the server's answer."""
+        """Patch ``.status`` when it changed; the body copy takes the server's answer.
+        ``sign``: the ``inputsDigest`` of the status as written (None: none)."""
         new = redacted(new, key[0])
+        if sign is not None:
+            new["inputsDigest"] = sign(new)
+        elif "inputsDigest" in new or (body.get("status") or {}).get("inputsDigest"):
+            new["inputsDigest"] = None  # a merge patch's null: no digest stays unsigned
         if not status_mod.status_changed(body.get("status") or {}, new):
             return
         patched = await self._kube.patch_status(LINKS, key[0], key[1], new)
