@@ -79,7 +79,7 @@ DIGEST_VERSION = "2"
 _PROCESS_KEY = secrets.token_bytes(16)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadyBasis:
     """What a link's last full reconcile found it Ready from (see the module docstring)."""
 

@@ -63,7 +63,7 @@ class EventLimiter:
         return True
 
 
-@dataclass
+@dataclass(slots=True)
 class EventMemory:
     """The last Event reason and phase reported for one link (repeats are not re-emitted)."""
 
