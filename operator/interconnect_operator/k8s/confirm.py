@@ -61,14 +61,14 @@ import random
 import secrets
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 
 from interconnect_operator import __version__
 from interconnect_operator.k8s.settings import FINALIZER
-from interconnect_operator.k8s.status import NOT_COMPARED, comparable
+from interconnect_operator.k8s.status import NOT_COMPARED
 
 #: Longest a Ready link goes without a full reconcile (drawn uniformly per link).
 FULL_LOOK_SECONDS = (1800.0, 3600.0)
@@ -183,6 +183,26 @@ def inputs_digest(
     return f"{key_id(key)}.{mac}"
 
 
+@dataclass(frozen=True, slots=True)
+class StatusSigner:
+    """Signs the status a Ready decision is written with (``inputs_digest``)."""
+
+    key: bytes = field(repr=False)
+    body: Mapping[str, Any] = field(repr=False)
+    pool: str
+    pool_generation: int
+    provider: tuple[object, ...] = field(repr=False)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.key)
+
+    def __call__(self, status: Mapping[str, Any]) -> str:
+        return inputs_digest(
+            self.key, self.body, self.pool, self.pool_generation, self.provider, status=status
+        )
+
+
 def verified(
     key: bytes | None,
     body: Mapping[str, Any],
@@ -202,20 +222,25 @@ def verified(
 
 
 def status_facts(status: Mapping[str, Any]) -> str:
-    """The status as the API server stores it (``status.comparable``: nulls and empty
-    fields dropped), without the digest, keys sorted and integral floats as ints
-    (the server's JSON writes 12.0 as 12): the same text before and after a write."""
-    facts = {k: v for k, v in comparable(status).items() if k not in NOT_COMPARED}
-    return json.dumps(_integral(facts), sort_keys=True, separators=(",", ":"))
+    """The status as the API server stores it, without the digest: nulls dropped at any
+    depth and empty top-level lists and maps (``status.status_changed``'s reading),
+    integral floats as ints (the server's JSON writes 12.0 as 12), keys sorted. The
+    same text before and after a write; one pass (it runs per link at a restart)."""
+    facts = {
+        k: _canonical(v)
+        for k, v in status.items()
+        if v is not None and k not in NOT_COMPARED and not (isinstance(v, list | dict) and not v)
+    }
+    return json.dumps(facts, sort_keys=True, separators=(",", ":"))
 
 
-def _integral(value: Any) -> Any:
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, Mapping):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
     return value
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
+from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkKey
 from interconnect_operator.k8s.kube import LINKS
@@ -117,17 +118,20 @@ class Publisher:
         body: dict[str, Any],
         new: dict[str, Any],
         *,
-        sign: Callable[[Mapping[str, Any]], str] | None = None,
+        sign: confirm.StatusSigner | None = None,
     ) -> None:
         """Patch ``.status`` when it changed; the body copy takes the server's answer.
-        ``sign``: the ``inputsDigest`` of the status as written (None: none)."""
+        ``sign``: signs the status as written (``inputsDigest``; None: no digest). Only
+        the digest's key id is compared, so a status that is not written is not signed."""
         new = redacted(new, key[0])
         if sign is not None:
-            new["inputsDigest"] = sign(new)
+            new["inputsDigest"] = f"{sign.key_id}."
         elif "inputsDigest" in new or (body.get("status") or {}).get("inputsDigest"):
             new["inputsDigest"] = None  # a merge patch's null: no digest stays unsigned
         if not status_mod.status_changed(body.get("status") or {}, new):
             return
+        if sign is not None:
+            new["inputsDigest"] = sign(new)
         patched = await self._kube.patch_status(LINKS, key[0], key[1], new)
         body["status"] = patched.get("status", new)
         body["metadata"] = patched.get("metadata", body["metadata"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from interconnect_operator.k8s import confirm
@@ -171,21 +171,17 @@ class ReadyConfirmations:
 
     async def status_signer(
         self, body: Mapping[str, Any], entry: PoolEntry, result: LinkResult
-    ) -> Callable[[Mapping[str, Any]], str] | None:
+    ) -> confirm.StatusSigner | None:
         """How a Ready status about to be written is signed (``confirm.inputs_digest`` over
         the status as written); None: no digest (not Ready, or no key: ``digest_key``)."""
-        provider = result.ready_inputs
-        if provider is None:
+        if result.ready_inputs is None:
             return None
         signing = await self.key.get()
         if signing is None:
             return None
-        name, generation = entry.name, entry.generation
-
-        def sign(status: Mapping[str, Any]) -> str:
-            return confirm.inputs_digest(signing, body, name, generation, provider, status=status)
-
-        return sign
+        return confirm.StatusSigner(
+            signing, body, entry.name, entry.generation, result.ready_inputs
+        )
 
     def remember(
         self, key: LinkKey, body: Mapping[str, Any], entry: PoolEntry, result: LinkResult
