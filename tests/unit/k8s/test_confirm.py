@@ -517,3 +517,36 @@ async def test_a_new_link_waiting_for_its_pool_after_a_start_stays_a_change(rig:
     answered = _ready_link(rig)
     answered["status"] = {"observedGeneration": 1, "phase": "Ready"}
     assert await rig.workers.process(KEY) == Requeue(1.0, Priority.RECHECK)
+
+
+def test_verified_reads_the_status_as_stored_or_as_written() -> None:
+    runtime = _runtime()
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    meta = {"uid": "u", "generation": 1, "finalizers": [FINALIZER]}
+    written = {
+        "phase": "Ready",
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True", "reason": None}],
+        "timeToReadySeconds": 12.0,
+        "issue": None,
+        "channels": [],
+    }
+    digest = confirm.inputs_digest(
+        KEY_BYTES, {"metadata": meta}, "pool", 1, provider, status=written
+    )
+    stored = {  # the server's copy: nulls and empty fields gone, 12.0 read back as 12
+        "timeToReadySeconds": 12,
+        "conditions": [{"status": "True", "type": "Ready"}],
+        "observedGeneration": 1,
+        "phase": "Ready",
+        "inputsDigest": digest,
+    }
+    for shown in (stored, {**written, "inputsDigest": digest}):
+        body = {"metadata": meta, "status": shown}
+        assert confirm.verified(KEY_BYTES, body, "pool", 1, provider)
+        assert not confirm.verified(b"o" * 32, body, "pool", 1, provider)
+        assert not confirm.verified(None, body, "pool", 1, provider)
+        assert not confirm.verified(KEY_BYTES, body, "pool", 2, provider)
+        edited = {"metadata": meta, "status": {**shown, "message": "forged"}}
+        assert not confirm.verified(KEY_BYTES, edited, "pool", 1, provider)
