@@ -9,17 +9,21 @@ resized. Once the chart's ValidatingAdmissionPolicy is installed, the tenant
 cannot set the UUID annotation at all. A link naming a Secret of its
 namespace that did not opt in (a database password) is refused with the
 same message as a link naming no Secret at all, and the value reaches no
-provider.
+provider. A Ready status a tenant forged (granted ``*/status`` by a careless
+cluster) is not trusted by a restarted operator.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import subprocess
 from typing import Any
 
 import pytest
 
+from interconnect_operator.k8s import confirm
 from tests.chart.conftest import CHART, find_helm, run_helm
 from tests.e2e.conftest import Stack
 from tests.support.stack import condition, is_ready, link_manifest, wait_for
@@ -233,3 +237,54 @@ def test_the_admission_policy_stops_a_tenant_setting_the_uuid(stack: Stack, name
         policy = f"{release}-interconnect-operator-link-ownership"
         stack.kube.delete("validatingadmissionpolicybinding", policy)
         stack.kube.delete("validatingadmissionpolicy", policy)
+
+
+def test_a_forged_ready_status_is_not_trusted_after_a_restart(stack: Stack, namespace: str) -> None:
+    """A careless cluster grants a tenant ``*/status``: the tenant rewrites its Ready
+    link's status (its message) and keeps the stored ``inputsDigest``, or puts
+    an unsigned digest of its own. The digest is a MAC under the installation's key
+    (a Secret in the operator's namespace the tenant cannot read) over the inputs and
+    the status as written, so the restarted operator reconciles the forged links in
+    full and writes their true status back, while an untouched link is confirmed
+    from its status with no write."""
+    names = ("forged", "unsigned", "untouched")
+    stack.kube.apply([link_manifest(n, namespace, stack.pool, 1000) for n in names])
+
+    def ready(name: str) -> Any:
+        link = stack.kube.try_get("mcl", name, namespace)
+        return link if is_ready(link) and (link["status"].get("inputsDigest")) else None
+
+    links = {n: wait_for(lambda n=n: ready(n), 90, f"{n} Ready") for n in names}
+    key = stack.kube.get("secret", "interconnect-operator-digest-key", stack.operator_namespace)
+    kid = confirm.key_id(base64.b64decode(key["data"]["key"]))
+    digests = {n: link["status"]["inputsDigest"] for n, link in links.items()}
+    assert {d.partition(".")[0] for d in digests.values()} == {kid}
+    truth = {n: link["status"]["message"] for n, link in links.items()}
+
+    stack.operator.stop()
+    forged = {"message": "all good, nothing to see", "inputsDigest": digests["forged"]}
+    unsigned = {"message": "all good, nothing to see", "inputsDigest": "0" * 32}
+    for name, status in (("forged", forged), ("unsigned", unsigned)):
+        stack.kube.run(
+            "patch", "mcl", name, "-n", namespace, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": status}),
+        )  # fmt: skip
+    untouched = stack.kube.get("mcl", "untouched", namespace)["metadata"]["resourceVersion"]
+    stack.operator.restart()
+
+    # Without the MAC a forged Ready status stands until the link's first recheck
+    # (POLL_SLOW, 300 s); with it the first look after the restart is a full one.
+    for name in ("forged", "unsigned"):
+        wait_for(
+            lambda name=name: (
+                stack.kube.get("mcl", name, namespace)["status"]["message"] == truth[name]
+            ),
+            90,
+            f"{name}: true status written back",
+        )
+        # The same inputs and status under the same key: the same digest as before.
+        status = stack.kube.get("mcl", name, namespace)["status"]
+        assert status["inputsDigest"] == digests[name]
+    assert stack.kube.get("mcl", "untouched", namespace)["metadata"]["resourceVersion"] == (
+        untouched
+    )

@@ -110,6 +110,13 @@ def test_secrets_only_where_the_operator_needs_them(
     assert not _can(k8s_api, sa, "list", "secrets", link_namespace)
     assert not _can(k8s_api, sa, "get", "secrets", "kube-system")
     assert not _can(k8s_api, sa, "get", "secrets", None)
+    # Create (once: the inputsDigest signing key) only in its own namespace; never
+    # change or delete a Secret anywhere.
+    assert _can(k8s_api, sa, "create", "secrets", namespace)
+    assert not _can(k8s_api, sa, "create", "secrets", link_namespace)
+    assert not _can(k8s_api, sa, "create", "secrets", None)
+    for verb in ("update", "patch", "delete"):
+        assert not _can(k8s_api, sa, verb, "secrets", namespace)
 
 
 @pytest.mark.parametrize(

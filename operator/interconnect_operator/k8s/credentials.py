@@ -63,6 +63,11 @@ class Credentials:
         self.digests: dict[tuple[str, str], str] = {}
         """(namespace, name) -> digest of the Secret's data at its latest read."""
 
+    @property
+    def operator_namespace(self) -> str:
+        """Where the pools' Secrets (and the operator's own) live."""
+        return self._operator_namespace
+
     async def secret_data(self, namespace: str, name: str, who: str) -> dict[str, str]:
         """A Secret's decoded values; ``who`` names the user. The caller holds what it uses."""
         try:

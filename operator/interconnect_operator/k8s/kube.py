@@ -222,6 +222,12 @@ class KubeClient:
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
         return await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
 
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a Secret (only the operator's own, in its namespace: ``digest_key``)."""
+        return await self._request(
+            "POST", f"/api/v1/namespaces/{namespace}/secrets", dict(body), "application/json"
+        )
+
     async def watch_secret(self, namespace: str, name: str) -> AsyncIterator[tuple[str, Any]]:
         """Watch ONE Secret by name (a field selector: the server sends no other Secret).
 

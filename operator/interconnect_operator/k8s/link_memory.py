@@ -18,9 +18,14 @@ SECRET_RETRY = (5.0, 300.0)
 POOL_READY_WAIT_SECONDS = 30.0
 
 
-@dataclass
+@dataclass(slots=True)
 class LinkState(EventMemory):
-    """What the operator keeps per link between reconciles (never a secret)."""
+    """What the operator keeps per link between reconciles (never a secret).
+
+    Slotted, as is its ``basis``: no per-instance dict (~100 bytes each per
+    link); the basis holds a 16-byte digest of the provider data, not the
+    records (``confirm``).
+    """
 
     secret_backoff: float = SECRET_RETRY[0]
     claimed: set[str] = field(default_factory=set)

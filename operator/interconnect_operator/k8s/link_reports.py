@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.link_memory import LinkState, Stop
@@ -74,12 +73,8 @@ class LinkReports:
                 now=status_mod.now(),
                 request_ids=result.request_ids,
             )
-            new["inputsDigest"] = (
-                confirm.inputs_digest(body, entry.name, entry.generation, result.ready_inputs)
-                if result.ready_inputs is not None
-                else None
-            )
-            await self._publisher.write_link_status(key, body, new)
+            sign = await self._confirmations.status_signer(body, entry, result)
+            await self._publisher.write_link_status(key, body, new, sign=sign)
             self._confirmations.remember(key, body, entry, result)
             phase = result.status.phase.value
             # A link that waits (no capacity, a backoff, a refusal) does not pin the

@@ -22,6 +22,7 @@ from typing import Any
 
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
+from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkKey
 from interconnect_operator.k8s.kube import LINKS
@@ -63,7 +64,7 @@ class EventLimiter:
         return True
 
 
-@dataclass
+@dataclass(slots=True)
 class EventMemory:
     """The last Event reason and phase reported for one link (repeats are not re-emitted)."""
 
@@ -112,12 +113,25 @@ class Publisher:
         self.limiter = limiter if limiter is not None else EventLimiter()
 
     async def write_link_status(
-        self, key: LinkKey, body: dict[str, Any], new: dict[str, Any]
+        self,
+        key: LinkKey,
+        body: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        sign: confirm.StatusSigner | None = None,
     ) -> None:
-        """Patch ``.status`` when it changed; the body copy takes the server's answer."""
+        """Patch ``.status`` when it changed; the body copy takes the server's answer.
+        ``sign``: signs the status as written (``inputsDigest``; None: no digest). Only
+        the digest's key id is compared, so a status that is not written is not signed."""
         new = redacted(new, key[0])
+        if sign is not None:
+            new["inputsDigest"] = f"{sign.key_id}."
+        elif "inputsDigest" in new or (body.get("status") or {}).get("inputsDigest"):
+            new["inputsDigest"] = None  # a merge patch's null: no digest stays unsigned
         if not status_mod.status_changed(body.get("status") or {}, new):
             return
+        if sign is not None:
+            new["inputsDigest"] = sign(new)
         patched = await self._kube.patch_status(LINKS, key[0], key[1], new)
         body["status"] = patched.get("status", new)
         body["metadata"] = patched.get("metadata", body["metadata"])

@@ -80,7 +80,9 @@ CLUSTER_RULES: list[Rule] = [
 ]
 
 NAMESPACE_RULES: list[Rule] = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch"]},
+    # Pool credentials (get, watch) and the inputsDigest signing key (k8s/digest_key.py),
+    # created once on first start: this namespace only.
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "create"]},
     # Shared-UUID ownership records (k8s/ownership.py): one ConfigMap per UUID,
     # listed once at start (a restart reads them all in one list, not one each).
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "delete"]},

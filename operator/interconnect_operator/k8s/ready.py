@@ -19,6 +19,7 @@ from typing import Any
 
 from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s.credentials import Credentials
+from interconnect_operator.k8s.digest_key import DigestKey
 from interconnect_operator.k8s.index import LinkIndex, LinkKey, shared_uuid
 from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
@@ -60,6 +61,8 @@ class ReadyConfirmations:
         self._publisher = publisher
         self._owners = owners
         self._rng = random.Random()
+        self.key = DigestKey(kube, credentials.operator_namespace)
+        """Signs and verifies ``inputsDigest`` (``digest_key``)."""
 
     async def try_confirm(self, key: LinkKey, body: dict[str, Any]) -> Requeue | None:
         """A Ready link whose inputs are unchanged, confirmed without a full reconcile
@@ -82,7 +85,9 @@ class ReadyConfirmations:
         if basis is not None:
             if not await self._unchanged(key, body, basis, pool, provider):
                 return None
-        elif stored != confirm.inputs_digest(body, entry.name, entry.generation, provider):
+        elif not confirm.verified(
+            await self.key.get(), body, entry.name, entry.generation, provider
+        ):
             return None
         try:
             if await self._namespaces.denial(entry.name, entry.body, key[0]) is not None:
@@ -99,7 +104,7 @@ class ReadyConfirmations:
             basis = state.basis = confirm.ReadyBasis(
                 link=confirm.link_part(body),
                 pool=pool,
-                provider=provider,
+                provider=confirm.provider_digest(provider),
                 secrets=tuple((f"{ns}/{name}", None) for ns, name in refs),
                 recheck=float(POLL_SLOW),
                 full_due=confirm.full_due(self._rng),
@@ -147,7 +152,7 @@ class ReadyConfirmations:
             time.monotonic() >= basis.full_due
             or basis.link != confirm.link_part(body)
             or basis.pool != pool
-            or basis.provider != provider
+            or basis.provider != confirm.provider_digest(provider)
         ):
             return False
         for ref, digest in basis.secrets:
@@ -164,6 +169,20 @@ class ReadyConfirmations:
             return None
         return link_secret_digest(secret)
 
+    async def status_signer(
+        self, body: Mapping[str, Any], entry: PoolEntry, result: LinkResult
+    ) -> confirm.StatusSigner | None:
+        """How a Ready status about to be written is signed (``confirm.inputs_digest`` over
+        the status as written); None: no digest (not Ready, or no key: ``digest_key``)."""
+        if result.ready_inputs is None:
+            return None
+        signing = await self.key.get()
+        if signing is None:
+            return None
+        return confirm.StatusSigner(
+            signing, body, entry.name, entry.generation, result.ready_inputs
+        )
+
     def remember(
         self, key: LinkKey, body: Mapping[str, Any], entry: PoolEntry, result: LinkResult
     ) -> None:
@@ -176,7 +195,7 @@ class ReadyConfirmations:
         state.basis = confirm.ReadyBasis(
             link=confirm.link_part(body),
             pool=confirm.pool_part(entry.name, entry.body, entry.generation, entry.builds),
-            provider=result.ready_inputs,
+            provider=confirm.provider_digest(result.ready_inputs),
             secrets=tuple(
                 (f"{ns}/{name}", self._credentials.digests.get((ns, name))) for ns, name in refs
             ),

@@ -1322,9 +1322,10 @@ class MulticloudLinkStatus(_StatusModel):
     inputs_digest: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None,
         description=(
-            "For a Ready link: a digest of what its Ready was decided from (spec generation, "
-            "pool generation, both providers' records of the link), so that a restarted "
-            "operator confirms an unchanged link without recomputing it. Holds no secret."
+            "For a Ready link: a MAC, under a key only the operator reads, of what its Ready "
+            "was decided from (spec generation, pool generation, both providers' records of "
+            "the link) and of this status, so that a restarted operator confirms an unchanged "
+            "link without recomputing it. Holds no secret; a digest it did not sign is ignored."
         ),
     )
 

@@ -234,15 +234,28 @@ def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> boo
     null`` differs from its own stored copy forever, and every reconcile of a
     steady link writes the same status again.
     """
-    return _comparable(old or {}) != _comparable(new)
+    old = old or {}
+    return comparable(old) != comparable(new) or _digest_key(old) != _digest_key(new)
 
 
 #: Status fields written along with a change, never a reason to write: a Ready link's
 #: ``inputsDigest`` moves when only inputs that do not show in its status changed.
+#: Only the id of the key that signed it is compared (``_digest_key``): a digest of a
+#: rotated key, or an unsigned one, is replaced once.
 NOT_COMPARED = frozenset({"inputsDigest"})
 
 
-def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
+def _digest_key(status: Mapping[str, Any]) -> str | None:
+    """The key id leading a stored ``inputsDigest`` (``confirm``); "" when unsigned."""
+    digest = status.get("inputsDigest")
+    if not isinstance(digest, str):
+        return None
+    kid, dot, _ = digest.partition(".")
+    return kid if dot else ""
+
+
+def comparable(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The status as the API server stores it, less ``NOT_COMPARED``."""
     return {
         k: _without_nulls(v)
         for k, v in status.items()

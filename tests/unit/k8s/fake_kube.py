@@ -159,6 +159,14 @@ class FakeKube:
             raise KubeError(404, f"secret {name} not found")
         return copy.deepcopy(self.secrets[(namespace, name)])
 
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._maybe_fail("create_secret")
+        name = body["metadata"]["name"]
+        if (namespace, name) in self.secrets:
+            raise KubeError(409, f"secret {name} already exists")
+        self.secrets[(namespace, name)] = copy.deepcopy(dict(body))
+        return copy.deepcopy(dict(body))
+
     async def watch_secret(self, namespace: str, name: str) -> AsyncIterator[tuple[str, Any]]:
         """Like the server: the current object as ADDED, then every change (until cancelled)."""
         self._maybe_fail("watch_secret")

@@ -16,8 +16,10 @@ from dataclasses import replace
 from typing import Any, cast
 
 import pytest
+from pydantic import SecretStr
 
 from interconnect_operator.k8s import confirm, status
+from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.links import LinkWorkers
 from interconnect_operator.k8s.pools import PoolEntry
 from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION
@@ -35,7 +37,7 @@ from interconnect_operator.reconcile.snapshot import (
     SideView,
 )
 from tests.unit.k8s import test_links
-from tests.unit.k8s.test_links import KEY, LINK_SECRET, Rig, _status
+from tests.unit.k8s.test_links import KEY, LINK_SECRET, OPTIONS, Rig, _status
 
 UUID = "uuid-1"
 rig = test_links.rig  # the link workers' rig, with this module's pool and snapshot
@@ -236,6 +238,131 @@ async def test_a_restart_confirms_a_stored_ready_status_that_matches_the_snapsho
     assert ready == 1.0
 
 
+async def _restart_with_status(
+    rig: Rig, runtime: PoolRuntime, **status_changes: Any
+) -> LinkWorkers:
+    """A Ready link reconciled once, its stored status then edited by someone else
+    (a tenant granted ``*/status``), and the operator restarted."""
+    await _reconciled_ready(rig, runtime)
+    stored = rig.stored()
+    stored["status"] = {**stored["status"], **status_changes}
+    workers = _restarted(rig)
+    rig.reconciler.results.append(_ready(runtime))
+    return workers
+
+
+def _key_secret(rig: Rig) -> bytes:
+    from interconnect_operator.k8s.digest_key import KEY_SECRET, parse_key
+
+    key = parse_key(rig.kube.secrets[(OPTIONS.operator_namespace, KEY_SECRET)])
+    assert key is not None
+    return key
+
+
+async def test_a_restart_confirms_only_a_digest_signed_with_the_installation_key(
+    rig: Rig,
+) -> None:
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    signed = rig.stored()["status"]["inputsDigest"]
+    assert signed.startswith(confirm.key_id(_key_secret(rig)) + ".")
+    workers = _restarted(rig)
+    await workers.process(KEY)
+    assert workers.passes == {"full": 0, "confirmed": 1}
+
+
+def _unkeyed_digest(body: dict[str, Any], provider: tuple[object, ...]) -> str:
+    """The previous, unkeyed digest: anyone who can read the link and guess the
+    provider data can compute it."""
+    import hashlib
+
+    from interconnect_operator import __version__
+
+    meta = body["metadata"]
+    parts = (
+        "1",
+        __version__,
+        meta["uid"],
+        1,
+        sorted(meta["annotations"].items()),
+        True,
+        "pool",
+        1,
+        provider,
+    )
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+async def test_a_restart_does_not_trust_a_forged_or_unsigned_digest(rig: Rig) -> None:
+    _, runtime = _pool(rig)
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    _ready_link(rig)
+    forged = _unkeyed_digest(rig.stored(), provider)
+    workers = await _restart_with_status(rig, runtime, inputsDigest=forged)
+    await workers.process(KEY)
+    assert workers.passes == {"full": 1, "confirmed": 0}
+    # The full reconcile signs it again: the forged digest does not stay.
+    assert rig.stored()["status"]["inputsDigest"] != forged
+
+
+async def test_a_restart_does_not_trust_a_digest_of_another_key(rig: Rig) -> None:
+    _, runtime = _pool(rig)
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    _ready_link(rig)
+    body = rig.stored()
+    status_now = {"phase": "Ready"}
+    other = confirm.inputs_digest(b"o" * 32, body, "pool", 1, provider, status=status_now)
+    workers = await _restart_with_status(rig, runtime, inputsDigest=other)
+    await workers.process(KEY)
+    assert workers.passes == {"full": 1, "confirmed": 0}
+
+
+async def test_a_restart_does_not_trust_a_status_edited_under_a_valid_digest(rig: Rig) -> None:
+    """The digest covers the status as written: a tenant who keeps the digest and
+    changes what the status says (here: where the link lands) is not believed."""
+    _, runtime = _pool(rig)
+    workers = await _restart_with_status(rig, runtime, interconnect="ix-elsewhere")
+    await workers.process(KEY)
+    assert workers.passes == {"full": 1, "confirmed": 0}
+
+
+async def test_a_rotated_key_takes_the_full_path_once_and_signs_again(rig: Rig) -> None:
+    from interconnect_operator.k8s.digest_key import KEY_SECRET
+
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    old = rig.stored()["status"]["inputsDigest"]
+    del rig.kube.secrets[(OPTIONS.operator_namespace, KEY_SECRET)]  # rotation: deleted
+    workers = _restarted(rig)
+    workers._confirmations.key = type(workers._confirmations.key)(
+        rig.kube, OPTIONS.operator_namespace
+    )  # the new process reads (creates) the key again
+    rig.reconciler.results.append(_ready(runtime))
+    await workers.process(KEY)
+    assert workers.passes == {"full": 1, "confirmed": 0}
+    new = rig.stored()["status"]["inputsDigest"]
+    assert new != old
+    assert new.startswith(confirm.key_id(_key_secret(rig)) + ".")
+    workers = _restarted(rig)
+    await workers.process(KEY)
+    assert workers.passes == {"full": 0, "confirmed": 1}
+
+
+async def test_without_a_key_ready_statuses_carry_no_digest_and_restarts_go_full(
+    rig: Rig,
+) -> None:
+    _, runtime = _pool(rig)
+    rig.kube.failures["create_secret"] = [KubeError(403, "forbidden")]
+    await _reconciled_ready(rig, runtime)
+    assert rig.stored()["status"].get("inputsDigest") is None
+    workers = _restarted(rig)
+    rig.reconciler.results.append(_ready(runtime))
+    await workers.process(KEY)
+    assert workers.passes == {"full": 1, "confirmed": 0}
+
+
 async def test_a_restart_reconciles_in_full_when_the_provider_changed_meanwhile(
     rig: Rig, ready_pool: ReadyPool
 ) -> None:
@@ -273,23 +400,118 @@ async def test_a_restart_queues_stored_ready_links_as_rechecks(rig: Rig) -> None
     assert workers.queue.waiting(Priority.CHANGE) == 1
 
 
+KEY_BYTES = b"k" * 32
+
+
 def test_the_digest_ignores_nothing_it_covers_and_is_not_compared() -> None:
     runtime = _runtime()
     assert runtime.snapshot is not None
     provider = views.ready_inputs(runtime.snapshot, UUID)
     body = {"metadata": {"uid": "u", "generation": 1, "finalizers": [FINALIZER]}}
-    digest = confirm.inputs_digest(body, "pool", 1, provider)
-    assert digest == confirm.inputs_digest(body, "pool", 1, provider)
-    assert digest != confirm.inputs_digest(body, "pool", 2, provider)
-    newer = {"metadata": {**body["metadata"], "generation": 2}}
-    assert digest != confirm.inputs_digest(newer, "pool", 1, provider)
+    ready = {"phase": "Ready", "observedGeneration": 1}
+
+    def digest(key: bytes = KEY_BYTES, **changes: Any) -> str:
+        args: dict[str, Any] = {
+            "body": body,
+            "pool": "pool",
+            "pool_generation": 1,
+            "provider": provider,
+            "status": ready,
+        }
+        args.update(changes)
+        return confirm.inputs_digest(
+            key,
+            args["body"],
+            args["pool"],
+            args["pool_generation"],
+            args["provider"],
+            status=args["status"],
+        )
+
+    signed = digest()
+    assert signed == digest()
+    assert signed.startswith(confirm.key_id(KEY_BYTES) + ".")
+    assert signed != digest(pool_generation=2)
+    assert signed != digest(body={"metadata": {**body["metadata"], "generation": 2}})
+    assert signed != digest(status={**ready, "interconnect": "ix-9"})
+    assert signed != digest(key=b"o" * 32)  # another installation's (or a rotated) key
+    # The status as the server stores it: key order, nulls and integral floats do not matter.
+    assert signed == digest(status={"observedGeneration": 1, "phase": "Ready", "message": None})
+    timed = digest(status={**ready, "timeToReadySeconds": 12.0})
+    assert timed == digest(status={**ready, "timeToReadySeconds": 12})
     runtime.snapshot.responder.features["ix-1"][UUID]["ch-0"] = FeatureRecord(
         name="l3-ch-0", provisioning_state="PENDING"
     )
-    changed = views.ready_inputs(runtime.snapshot, UUID)
-    assert digest != confirm.inputs_digest(body, "pool", 1, changed)
-    # Only a digest moved: no status write for it.
-    assert not status.status_changed({"phase": "Ready"}, {"phase": "Ready", "inputsDigest": digest})
+    assert signed != digest(provider=views.ready_inputs(runtime.snapshot, UUID))
+    # Only a digest moved (same key): no status write for it.
+    other = digest(pool_generation=3)
+    assert not status.status_changed(
+        {**ready, "inputsDigest": signed}, {**ready, "inputsDigest": other}
+    )
+    # A digest of another key, an unsigned one or none: written again once.
+    rotated = digest(key=b"o" * 32)
+    assert status.status_changed(
+        {**ready, "inputsDigest": rotated}, {**ready, "inputsDigest": signed}
+    )
+    assert status.status_changed(
+        {**ready, "inputsDigest": "ab" * 16}, {**ready, "inputsDigest": signed}
+    )
+    assert status.status_changed(ready, {**ready, "inputsDigest": signed})
+
+
+def test_the_basis_digest_follows_the_records_equality() -> None:
+    runtime = _runtime()
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    same = views.ready_inputs(_runtime().snapshot or runtime.snapshot, UUID)
+    assert same == provider
+    assert same is not provider
+    assert confirm.provider_digest(same) == confirm.provider_digest(provider)
+    view = runtime.snapshot.negotiator.connections["ix-1"]
+    keyed = replace(view[UUID], activation_key=SecretStr("key-one"))
+    view[UUID] = keyed
+    one = views.ready_inputs(runtime.snapshot, UUID)
+    view[UUID] = replace(keyed, activation_key=SecretStr("key-two"))
+    two = views.ready_inputs(runtime.snapshot, UUID)
+    assert repr(one) == repr(two)  # repr masks the key ...
+    assert one != two  # ... equality does not, and neither does the basis digest
+    assert confirm.provider_digest(one) != confirm.provider_digest(two)
+
+
+async def test_the_basis_keeps_no_provider_record(rig: Rig) -> None:
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    basis = rig.workers.state[KEY].basis
+    assert basis is not None
+    assert isinstance(basis.provider, int)  # a hash: no record, no tuple of them
+
+
+async def test_a_connection_record_replaced_by_a_refresh_takes_the_full_path(rig: Rig) -> None:
+    """The basis holds a digest, not the record: a record a refresh replaced with
+    different values still fails the comparison, one with equal values passes."""
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    assert runtime.snapshot is not None
+    records = runtime.snapshot.responder.connections["ix-1"]
+    records[UUID] = replace(records[UUID])  # a new, equal record: still confirmed
+    await rig.workers.process(KEY)
+    assert len(rig.reconciler.requests) == 1
+    records[UUID] = replace(records[UUID], bandwidth_mbps=2000)
+    rig.reconciler.results.append(_ready(runtime))
+    await rig.workers.process(KEY)
+    assert len(rig.reconciler.requests) == 2
+
+
+async def test_an_activation_key_change_alone_takes_the_full_path(rig: Rig) -> None:
+    _, runtime = _pool(rig)
+    assert runtime.snapshot is not None
+    records = runtime.snapshot.negotiator.connections["ix-1"]
+    records[UUID] = replace(records[UUID], activation_key=SecretStr("key-one"))
+    await _reconciled_ready(rig, runtime)
+    records[UUID] = replace(records[UUID], activation_key=SecretStr("key-two"))
+    rig.reconciler.results.append(_ready(runtime))
+    await rig.workers.process(KEY)
+    assert len(rig.reconciler.requests) == 2
 
 
 async def test_a_new_link_waiting_for_its_pool_after_a_start_stays_a_change(rig: Rig) -> None:
@@ -299,3 +521,36 @@ async def test_a_new_link_waiting_for_its_pool_after_a_start_stays_a_change(rig:
     answered = _ready_link(rig)
     answered["status"] = {"observedGeneration": 1, "phase": "Ready"}
     assert await rig.workers.process(KEY) == Requeue(1.0, Priority.RECHECK)
+
+
+def test_verified_reads_the_status_as_stored_or_as_written() -> None:
+    runtime = _runtime()
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    meta = {"uid": "u", "generation": 1, "finalizers": [FINALIZER]}
+    written = {
+        "phase": "Ready",
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True", "reason": None}],
+        "timeToReadySeconds": 12.0,
+        "issue": None,
+        "channels": [],
+    }
+    digest = confirm.inputs_digest(
+        KEY_BYTES, {"metadata": meta}, "pool", 1, provider, status=written
+    )
+    stored = {  # the server's copy: nulls and empty fields gone, 12.0 read back as 12
+        "timeToReadySeconds": 12,
+        "conditions": [{"status": "True", "type": "Ready"}],
+        "observedGeneration": 1,
+        "phase": "Ready",
+        "inputsDigest": digest,
+    }
+    for shown in (stored, {**written, "inputsDigest": digest}):
+        body = {"metadata": meta, "status": shown}
+        assert confirm.verified(KEY_BYTES, body, "pool", 1, provider)
+        assert not confirm.verified(b"o" * 32, body, "pool", 1, provider)
+        assert not confirm.verified(None, body, "pool", 1, provider)
+        assert not confirm.verified(KEY_BYTES, body, "pool", 2, provider)
+        edited = {"metadata": meta, "status": {**shown, "message": "forged"}}
+        assert not confirm.verified(KEY_BYTES, edited, "pool", 1, provider)

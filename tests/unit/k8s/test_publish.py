@@ -144,3 +144,36 @@ def test_a_stalled_wait_becomes_one_warning_unless_an_event_says_it() -> None:
     assert stalled_event(_result(stalled, events=(said,))) is None
     not_stalled = Condition("Stalled", ConditionStatus.FALSE, "Progressing", "")
     assert stalled_event(_result(not_stalled)) is None
+
+
+async def test_a_ready_status_is_signed_as_written_and_only_when_written(
+    kube: FakeKube, metrics: OperatorMetrics
+) -> None:
+    from interconnect_operator.k8s import confirm
+
+    calls: list[dict[str, Any]] = []
+
+    class Signer(confirm.StatusSigner):
+        __slots__ = ()
+
+        def __call__(self, status: Any) -> str:
+            calls.append(dict(status))
+            return super().__call__(status)
+
+    publisher = Publisher(kube, metrics)
+    body = _body(kube)
+    sign = Signer(b"k" * 32, body, "pool", 1, ())
+    status = {"phase": "Ready", "observedGeneration": 1, "message": "up"}
+    await publisher.write_link_status(KEY, body, dict(status), sign=sign)
+    assert len(calls) == 1
+    assert calls[0]["message"] == "up"  # the status as written
+    digest = body["status"]["inputsDigest"]
+    assert digest == sign(status)
+    assert digest.startswith(sign.key_id + ".")
+    await publisher.write_link_status(KEY, body, dict(status), sign=sign)
+    assert len(kube.status_patches) == 1  # unchanged: neither written nor signed
+    assert len(calls) == 2  # (the one above, by the test)
+    await publisher.write_link_status(KEY, body, {**status, "phase": "Degraded"})
+    assert "inputsDigest" not in kube.objects[(LINKS, *KEY)]["status"] or (
+        kube.objects[(LINKS, *KEY)]["status"]["inputsDigest"] is None
+    )  # no longer Ready: no digest stays

@@ -62,6 +62,10 @@ def test_secrets_are_readable_only_in_the_operator_namespace() -> None:
     # watch: one watch per referenced name (field selector), for rotations; never list.
     assert _allows(role["rules"], "", "secrets", "watch")
     assert not _allows(role["rules"], "", "secrets", "list")
+    # create: the inputsDigest signing key, once (k8s/digest_key.py); never change one.
+    assert _allows(role["rules"], "", "secrets", "create")
+    for verb in ("update", "patch", "delete"):
+        assert not _allows(role["rules"], "", "secrets", verb)
     for verb in ("get", "create", "update"):
         assert _allows(role["rules"], "coordination.k8s.io", "leases", verb)
     for verb in ("list", "watch", "patch", "delete"):
