@@ -124,4 +124,4 @@ class Controller:
         self.link_workers.on_event(event_type, body)
 
     def _wake_link(self, key: LinkKey, priority: Priority) -> None:
-        self.link_workers.queue.add(key, priority)
+        self.link_workers.wake(key, priority)

@@ -151,6 +151,8 @@ class LinkWorkers:
         #: confirmation (``confirm_restart``) instead of one queue item each; None
         #: once that pass began (later ones go to the queue as rechecks).
         self.restart_batch: set[LinkKey] | None = set()
+        #: Held links the bulk pass has not decided yet (pool wake-ups skip them).
+        self._restart_pending: set[LinkKey] = self.restart_batch
         #: Of those, confirmed by the bulk pass / handed to the queue.
         self.restart_counts: dict[str, int] = {"confirmed": 0, "queued": 0}
 
@@ -162,9 +164,9 @@ class LinkWorkers:
             return
         known = key in self._index.links
         if self._index.observe(body):
-            if self.restart_batch is not None and key in self.restart_batch:
+            if key in self._restart_pending:
                 # Changed before the bulk pass reached it: an ordinary change.
-                self.restart_batch.discard(key)
+                self._restart_pending.discard(key)
                 known = True
             self.enqueue(key, known=known)
 
@@ -182,6 +184,13 @@ class LinkWorkers:
         else:
             self.queue.add(key)
 
+    def wake(self, key: LinkKey, priority: Priority) -> None:
+        """A pool asks for a look at ``key`` (its first snapshot, a provider change):
+        queued, unless the restart's bulk pass holds it (that pass looks at it with
+        the pool's latest snapshot)."""
+        if key not in self._restart_pending:
+            self.queue.add(key, priority)
+
     async def confirm_restart(self) -> None:
         """Confirm the held restart links in one pass per pool (``ready.try_confirm``'s
         restart path: same rules, no write, no call); the rest take the queue.
@@ -194,6 +203,7 @@ class LinkWorkers:
         batch, self.restart_batch = self.restart_batch, None
         if not batch:
             return
+        self._restart_pending = batch
         by_pool: dict[str, list[LinkKey]] = {}
         for key in sorted(batch):
             body = self._index.links.get(key) or {}
@@ -228,8 +238,7 @@ class LinkWorkers:
 
     def drop(self, key: LinkKey) -> None:
         """Forget a link everywhere: index, memory, queue, pool progress, metrics."""
-        if self.restart_batch is not None:
-            self.restart_batch.discard(key)
+        self._restart_pending.discard(key)
         body = self._index.drop(key)
         if body is not None:
             # Its pool, if being deleted, may be waiting for exactly this link.
