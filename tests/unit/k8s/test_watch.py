@@ -269,3 +269,45 @@ async def test_other_error_events_back_off_and_keep_the_version(rig: Rig) -> Non
     assert rig.watcher.counts.relists == 0
     assert rig.watcher.counts.reconnects == 1
     assert len(rig.sleeps) == 1
+
+
+def test_links_are_watched_per_namespace_or_cluster_wide_and_pools_whole() -> None:
+    from interconnect_operator.k8s import handlers
+
+    pools, links = handlers.watch_paths(("team-a", "team-b"))
+    assert pools == "/apis/interconnect.io/v1alpha1/capacitypools"
+    assert links == [
+        "/apis/interconnect.io/v1alpha1/namespaces/team-a/multicloudlinks",
+        "/apis/interconnect.io/v1alpha1/namespaces/team-b/multicloudlinks",
+    ]
+    assert handlers.watch_paths(())[1] == ["/apis/interconnect.io/v1alpha1/multicloudlinks"]
+
+
+def test_kopf_watches_nothing_itself() -> None:
+    import kopf
+
+    from interconnect_operator.k8s import handlers
+
+    assert handlers.startup is not None  # the module registered its kopf handlers
+    registry = kopf.get_default_registry()
+    assert registry._watching.get_all_handlers() == []
+    assert registry._changing.get_all_handlers() == []
+    assert registry._spawning.get_all_handlers() == []
+
+
+async def test_the_bulk_confirmation_waits_for_both_the_first_lists_and_acting() -> None:
+    from interconnect_operator.k8s.controller import Controller
+    from interconnect_operator.k8s.settings import OperatorOptions
+    from interconnect_operator.metrics import OperatorMetrics
+    from tests.unit.k8s.fake_kube import FakeKube
+
+    controller = Controller(OperatorOptions(), FakeKube(), OperatorMetrics())
+    controller.standby()
+    controller.links_listed()
+    assert controller._restart_task is None  # a standby confirms nothing
+    assert controller.link_workers.restart_batch is not None
+    await controller.start()
+    assert controller._restart_task is not None
+    await controller._restart_task
+    assert controller.link_workers.restart_batch is None  # later ones take the queue
+    await controller.stop()
