@@ -1,7 +1,8 @@
 """The operator's runtime, composed: pools, links, credentials, metadata, publishing.
 
-kopf delivers watch events (``handlers.py``); this module wires the parts
-that turn them into work and hands each event to its owner:
+The operator's own list+watch (``watch.py``, started by ``handlers.py``)
+delivers links and pools; this module wires the parts that turn them into
+work and hands each event to its owner:
 
 - ``pools``: one refresh loop per CapacityPool (bulk reads, pool status);
 - ``links``: the work queue and the per-link gate -> prepare -> reconcile -> persist;
@@ -15,6 +16,7 @@ that turn them into work and hands each event to its owner:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +35,7 @@ from interconnect_operator.metrics import OperatorMetrics
 
 
 class Controller:
-    """Everything the operator process does, behind kopf's watch events."""
+    """Everything the operator process does, behind the watches of links and pools."""
 
     def __init__(self, options: OperatorOptions, kube: KubeApi, metrics: OperatorMetrics) -> None:
         self.options = options
@@ -64,6 +66,9 @@ class Controller:
             publisher=self.publisher,
             owners=self.owners,
         )
+        self._active = False
+        self._listed = False
+        self._restart_task: asyncio.Task[None] | None = None
 
     @property
     def links(self) -> Mapping[LinkKey, dict[str, Any]]:
@@ -85,10 +90,28 @@ class Controller:
         self.link_workers.queue.start()
         self.link_workers.secret_recheck.start()
         for key in list(self.index.links):
-            # Already-handled Ready links as rechecks: links applied meanwhile go first.
+            # Already-handled Ready links wait for the bulk confirmation (or are
+            # rechecks): links applied meanwhile go first.
             self.link_workers.enqueue(key, known=False)
+        self._active = True
+        self._confirm_restart()
+
+    def links_listed(self) -> None:
+        """Every link watch delivered its first list: confirm the stored Ready ones in bulk
+        (now if this replica acts, else when it starts)."""
+        self._listed = True
+        self._confirm_restart()
+
+    def _confirm_restart(self) -> None:
+        if self._active and self._listed and self._restart_task is None:
+            self._restart_task = asyncio.create_task(
+                self.link_workers.confirm_restart(), name="restart-confirmation"
+            )
 
     async def stop(self) -> None:
+        if self._restart_task is not None:
+            self._restart_task.cancel()
+            await asyncio.gather(self._restart_task, return_exceptions=True)
         await self.link_workers.secret_recheck.stop()
         await self.link_workers.queue.stop()
         await self.pools.stop()
@@ -101,4 +124,4 @@ class Controller:
         self.link_workers.on_event(event_type, body)
 
     def _wake_link(self, key: LinkKey, priority: Priority) -> None:
-        self.link_workers.queue.add(key, priority)
+        self.link_workers.wake(key, priority)

@@ -1,12 +1,12 @@
-"""A small async Kubernetes client for the writes the operator makes itself.
+"""A small async Kubernetes client for what the operator reads and writes itself.
 
-kopf watches; this client patches status and metadata, emits Events and reads
-Secrets and Namespaces. It is httpx over the same credentials kopf logs in
-with (`load_configuration`), so the hot path stays async and needs no thread
-pool. The official ``kubernetes`` package is optional (the ``kube`` extra):
-with it, kubeconfigs that run exec credential plugins work; without it,
-kopf's own readers cover in-cluster service accounts and kubeconfigs with
-certificates or tokens.
+It lists and watches links and pools (for ``k8s.watch``), patches status and
+metadata, emits Events and reads Secrets and Namespaces. It is httpx over
+the same credentials kopf logs in with (`load_configuration`), so the hot
+path stays async and needs no thread pool. The official ``kubernetes``
+package is optional (the ``kube`` extra): with it, kubeconfigs that run exec
+credential plugins work; without it, kopf's own readers cover in-cluster
+service accounts and kubeconfigs with certificates or tokens.
 """
 
 from __future__ import annotations
@@ -136,7 +136,13 @@ class KubeClient:
         return headers
 
     async def _request(
-        self, method: str, path: str, body: Any = None, content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str | None = None,
+        *,
+        raw: bool = False,
     ) -> dict[str, Any]:
         content = json.dumps(body).encode() if body is not None else None
         if content is not None and content_type is None:
@@ -159,6 +165,8 @@ class KubeClient:
                 message = response.text
             raise KubeError(response.status_code, message)
         result = response.json()
+        if raw:
+            return result if isinstance(result, dict) else {}
         # What the server answers is often kept (a link's status after a patch):
         # a compact copy, without managedFields (never read, large under SSA).
         return compact_object(result) if isinstance(result, dict) else {}
@@ -261,6 +269,41 @@ class KubeClient:
                         except ValueError:
                             continue
                         yield str(event.get("type")), event.get("object") or {}
+                    return
+            except httpx.HTTPError as exc:
+                raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc
+
+    async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One page of a LIST (``limit``/``continue`` in ``params``), as decoded: the
+        caller keeps a compact copy of what it keeps (``k8s.watch``)."""
+        return await self._request("GET", f"{path}?{urlencode(dict(params))}", raw=True)
+
+    async def watch(
+        self, path: str, params: Mapping[str, str]
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """A WATCH of ``path`` (``watch=1`` added): yields ``(type, object)`` until the
+        server ends it. An HTTP error status is a `KubeError` with that status."""
+        query = {**params, "watch": "1"}
+        for attempt in (1, 2):
+            try:
+                async with self._watch_http.stream(
+                    "GET", path, params=query, headers=self._headers()
+                ) as response:
+                    if response.status_code == httpx.codes.UNAUTHORIZED and attempt == 1:
+                        self._try_relogin()
+                        continue
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise KubeError(response.status_code, response.text[:200])
+                    async for line in response.aiter_lines():
+                        if not line:
+                            continue
+                        try:
+                            event = json.loads(line)
+                        except ValueError:
+                            continue
+                        obj = event.get("object")
+                        yield str(event.get("type")), obj if isinstance(obj, dict) else {}
                     return
             except httpx.HTTPError as exc:
                 raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc

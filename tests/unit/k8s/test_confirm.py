@@ -386,18 +386,87 @@ async def test_a_restart_reconciles_in_full_a_status_for_an_older_generation(
     assert workers.passes == {"full": 1, "confirmed": 0}
 
 
-@pytest.mark.usefixtures("ready_pool")
-async def test_a_restart_queues_stored_ready_links_as_rechecks(rig: Rig) -> None:
+def _new_link(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": KEY[0], "name": name, "uid": f"u-{name}", "generation": 1},
+        "spec": {"poolRef": {"name": "pool"}, "bandwidthMbps": 1000},
+    }
+
+
+async def test_a_restart_confirms_stored_ready_links_in_one_pass_not_one_queue_item_each(
+    rig: Rig,
+) -> None:
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    rig.metrics.remove_link(*KEY)
     workers = _restarted(rig)
     rig.index.links.pop(KEY)
     workers.on_event("ADDED", rig.stored())
-    new = {
-        "metadata": {"namespace": KEY[0], "name": "new-one", "uid": "u2", "generation": 1},
-        "spec": {"poolRef": {"name": "pool"}, "bandwidthMbps": 1000},
-    }
-    workers.on_event("ADDED", new)
-    assert workers.queue.waiting(Priority.RECHECK) == 1
+    workers.on_event("ADDED", _new_link("new-one"))
+    # The stored Ready link is held for the bulk pass; the new one is a change now.
+    assert workers.restart_batch == {KEY}
+    # The pool's first snapshot wakes its links: a held one is left to the pass.
+    workers.wake(KEY, Priority.RECHECK)
+    assert workers.queue.waiting(Priority.RECHECK) == 0
     assert workers.queue.waiting(Priority.CHANGE) == 1
+    await workers.confirm_restart()
+    assert workers.restart_counts == {"confirmed": 1, "queued": 0}
+    assert workers.passes == {"full": 0, "confirmed": 1}
+    assert len(rig.reconciler.requests) == 1  # only the one before the restart
+    assert workers.queue.waiting(Priority.RECHECK) == 0  # back at its recheck, delayed
+    assert len(workers.queue) == 2  # the new link now, the confirmed one later
+    ready = rig.metrics.registry.get_sample_value(
+        "interconnect_link_ready", {"namespace": KEY[0], "name": KEY[1], "pool": "pool"}
+    )
+    assert ready == 1.0
+    # The pass is over: a stored Ready link seen later is one recheck, as before.
+    assert workers.restart_batch is None
+    late = _new_link("late")
+    late["status"] = dict(rig.stored()["status"])
+    workers.on_event("ADDED", late)
+    assert workers.queue.waiting(Priority.RECHECK) == 1
+
+
+async def test_a_restart_link_that_does_not_match_takes_the_queue(rig: Rig) -> None:
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    assert runtime.snapshot is not None
+    runtime.snapshot.negotiator.connections["ix-1"][UUID] = ConnectionRecord(
+        bandwidth_mbps=1000, name=UUID, verification_state="UNVERIFIED"
+    )
+    workers = _restarted(rig)
+    rig.index.links.pop(KEY)
+    workers.on_event("ADDED", rig.stored())
+    await workers.confirm_restart()
+    assert workers.restart_counts == {"confirmed": 0, "queued": 1}
+    assert workers.passes == {"full": 0, "confirmed": 0}
+    assert workers.queue.waiting(Priority.RECHECK) == 1
+
+
+async def test_a_restart_link_changed_or_deleted_before_the_pass_leaves_the_batch(
+    rig: Rig,
+) -> None:
+    _, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    workers = _restarted(rig)
+    rig.index.links.pop(KEY)
+    stored = rig.stored()
+    workers.on_event("ADDED", stored)
+    changed = {
+        **stored,
+        "metadata": {**stored["metadata"], "generation": 2, "resourceVersion": "999"},
+        "spec": {**stored["spec"], "bandwidthMbps": 2000},
+    }
+    workers.on_event("MODIFIED", changed)
+    assert workers.restart_batch == set()
+    assert workers.queue.waiting(Priority.CHANGE) == 1
+    other = _new_link("other")
+    other["status"] = dict(stored["status"])
+    workers.on_event("ADDED", other)
+    assert workers.restart_batch == {(KEY[0], "other")}
+    workers.on_event("DELETED", other)
+    await workers.confirm_restart()
+    assert workers.restart_counts == {"confirmed": 0, "queued": 0}
 
 
 KEY_BYTES = b"k" * 32
