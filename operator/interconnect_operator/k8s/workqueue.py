@@ -1,8 +1,9 @@
 """A keyed, de-duplicating work queue with delayed requeue.
 
 Why not kopf's own handler retries: kopf persists handler progress in
-annotations, so every retry is a Kubernetes write. Links are watched with
-``kopf.on.event`` (which writes nothing) and their keys land here; a fixed set
+annotations, so every retry is a Kubernetes write. Links are watched by the
+operator's own list and watch (``k8s/watch.py``, which writes nothing) and
+their keys land here; a fixed set
 of workers reconciles them, one key at a time per key (never two reconciles of
 the same link at once), and a key that is already queued is not queued twice.
 A reconcile that asks to look again later is requeued after a delay, the
