@@ -8,6 +8,15 @@ Bulk readers can follow pages digested (``_digested_pages``): each raw body
 is hashed before any parse, and a page whose digest the reader already holds
 is neither decoded nor converted again.
 `ProviderClient` (client.py) adds one typed method per operation.
+
+A bring-up makes 14 calls, so the per-call cost of building a request is paid
+~14,000 times per 1,000 links. The request is built from parts prepared once
+per client (the base URL parsed, the headers with Host and a fixed auth
+header) and the answer handed over read whole: the client layer above the
+transport costs ~40 us per call instead of ~100 (no I/O, a CreateFeature),
+and a call against a simulator ~490 us of client CPU instead of ~640
+(5,700 calls of a bring-up's kinds, back to back). What is left is mostly
+aiohttp's exchange and the body's serialization and validation.
 """
 
 from __future__ import annotations
