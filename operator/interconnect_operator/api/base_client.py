@@ -388,7 +388,9 @@ class BaseProviderClient:
         request.read()
         if not self._flow:
             # No per-request auth (none, or fixed headers already in ``headers``).
-            return await self._transport.handle_async_request(request)
+            response = await self._transport.handle_async_request(request)
+            response.request = request
+            return response
         flow = self._auth.async_auth_flow(request)
         try:
             request = await flow.__anext__()

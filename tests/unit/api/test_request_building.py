@@ -186,3 +186,16 @@ def test_base_url_is_kept_for_records() -> None:
         f"{BASE_URL}/", CALLER, transport=httpx.MockTransport(lambda r: httpx.Response(200))
     )
     assert client.base_url == BASE_URL
+
+
+async def test_every_answer_names_its_request(
+    peer: Peer, make_client: Callable[..., ProviderClient]
+) -> None:
+    # MockTransport (like any transport) may hand back a Response without its
+    # request; the client sets it, with or without an auth flow.
+    peer.validate = False
+    for auth in (NoAuth(), SigV4(("AKID", "secret"), "us-east-1", "interconnect")):
+        peer.reply(200, {})
+        async with make_client(auth=auth) as client:
+            response = await client.send("GET", "/x")
+        assert response.request is peer.last
