@@ -11,7 +11,7 @@ every request (SigV4 signs each one).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -199,3 +199,23 @@ async def test_every_answer_names_its_request(
         async with make_client(auth=auth) as client:
             response = await client.send("GET", "/x")
         assert response.request is peer.last
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, *chunks: bytes) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
+
+
+async def test_a_streamed_answer_is_read_bounded_and_parsed() -> None:
+    # A transport that streams its answer (not read whole, no request set on it).
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Chunks(b'{"name": "providers/prov-a/', b'x"}'))
+
+    client = ProviderClient(BASE_URL, CALLER, transport=httpx.MockTransport(handler))
+    async with client:
+        connection = await client.get_connection(E, IC, "x")
+    assert connection.name == "providers/prov-a/x"
