@@ -12,10 +12,11 @@ only a failure to connect is "not sent", anything later is a read error.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 import httpx
+import yarl
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
@@ -71,7 +72,7 @@ class ProviderTransport(AiohttpTransport):
         with map_aiohttp_exceptions():
             response = await self.client.request(
                 method=request.method,
-                url=str(request.url),
+                url=_aiohttp_url(request.url),
                 headers=headers,
                 data=data,
                 allow_redirects=False,
@@ -94,13 +95,7 @@ class ProviderTransport(AiohttpTransport):
                     body = await response.read()
                 finally:
                     response.release()
-            return httpx.Response(
-                status_code=response.status,
-                headers=response.raw_headers,
-                content=body,
-                request=request,
-                extensions=extensions,
-            )
+            return _read_response(response.status, response.raw_headers, body, request, extensions)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
@@ -117,3 +112,49 @@ class ProviderTransport(AiohttpTransport):
                 sock_connect=key[0], sock_read=key[1], connect=key[2]
             )
         return built
+
+
+def _aiohttp_url(url: httpx.URL) -> yarl.URL:
+    """``url`` for aiohttp, from its parts as httpx holds them (encoded).
+
+    Given a string, aiohttp parses and re-encodes it (yarl); every call's URL is
+    new (its requestId), so yarl's cache does not help. httpx has validated and
+    encoded the parts already, so they are handed over as they are. A URL with
+    userinfo or an IPv6 host takes the string path.
+    """
+    host = url.raw_host.decode("ascii")
+    if url.userinfo or ":" in host:
+        return yarl.URL(str(url))
+    path, _, query = url.raw_path.decode("ascii").partition("?")
+    return yarl.URL.build(
+        scheme=url.scheme, host=host, port=url.port, path=path, query_string=query, encoded=True
+    )
+
+
+def _read_response(
+    status: int,
+    headers: Sequence[tuple[bytes, bytes]],
+    body: bytes,
+    request: httpx.Request,
+    extensions: dict[str, bytes],
+) -> httpx.Response:
+    """An httpx Response around an answer already read whole.
+
+    ``httpx.Response(content=...)`` encodes the body into a stream, prepares
+    headers and reads the stream back through its decoders (~5x the cost of
+    this); the body is plain (no Content-Encoding, checked by the caller) and
+    complete, so it is set as the read content (tests/unit/api/test_transport.py
+    checks ``content``, ``text``, ``json()`` and the headers of such a response).
+    """
+    response = httpx.Response(
+        status_code=status,
+        headers=headers,
+        stream=httpx.ByteStream(body),
+        request=request,
+        extensions=extensions,
+    )
+    # As ``read()`` leaves it: content set, stream consumed and closed.
+    response._content = body
+    response.is_stream_consumed = True
+    response.is_closed = True
+    return response

@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import yarl
 from aiohttp import web
 
-from interconnect_operator.api.transport import ProviderTransport
+from interconnect_operator.api.transport import ProviderTransport, _aiohttp_url, _read_response
 
 
 @pytest.fixture
@@ -96,3 +97,53 @@ async def test_a_small_declared_answer_is_read_whole_a_larger_one_streamed(
         await response.aclose()
     finally:
         await transport.aclose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8081/v1/a%2Fb/%2E%2E/c?featureId=ch1&requestId=r-1",
+        "https://peer.test/base/x%20y?pageToken=a%26b%3Dc+d&pageSize=5",
+        "https://peer.test:8443/p",
+        "http://user:pw@peer.test/p?q=1",
+        "http://[::1]:8080/p?q=1",
+    ],
+)
+def test_the_aiohttp_url_is_the_httpx_url(url: str) -> None:
+    parsed = httpx.URL(url)
+    built = _aiohttp_url(parsed)
+    assert str(built) == str(parsed)
+    assert built == yarl.URL(str(parsed), encoded=True)
+    assert built.raw_path_qs == parsed.raw_path.decode()
+
+
+async def test_encoded_segments_arrive_as_sent(
+    echo: tuple[str, list[web.Request], list[bytes]],
+) -> None:
+    base, seen, _ = echo
+    transport = ProviderTransport(verify=False, max_connections=1)
+    try:
+        response = await transport.handle_async_request(
+            httpx.Request("GET", f"{base}/v1/%2E%2E/a%2Fb?t=a%26b+c")
+        )
+        assert response.json() == {"ok": True}
+    finally:
+        await transport.aclose()
+    assert seen[0].raw_path == "/v1/%2E%2E/a%2Fb?t=a%26b+c"
+
+
+def test_an_answer_read_whole_reads_as_httpx_would_read_it() -> None:
+    request = httpx.Request("GET", "https://peer.test/x")
+    raw = ((b"Content-Type", b"application/json; charset=utf-8"), (b"Retry-After", b"3"))
+    body = '{"name": "ü"}'.encode()
+    fast = _read_response(429, raw, body, request, {"http_version": b"HTTP/1.1"})
+    slow = httpx.Response(429, headers=raw, content=body, request=request)
+    assert fast.content == slow.content == body
+    assert fast.text == slow.text
+    assert fast.json() == slow.json() == {"name": "ü"}
+    assert fast.headers["Retry-After"] == "3"
+    assert fast.status_code == 429
+    assert not fast.is_success
+    assert fast.is_closed
+    assert fast.is_stream_consumed
+    assert fast.request is request
