@@ -18,6 +18,7 @@ from prometheus_client import (
     Histogram,
 )
 
+from interconnect_operator import redaction
 from interconnect_operator.metrics.collector import StateCollector
 from interconnect_operator.metrics.health import LinkHealth, PoolHealth
 from interconnect_operator.metrics.labels import safe_label
@@ -39,6 +40,10 @@ from interconnect_operator.metrics.names import (
     WORKQUEUE_WORK_DURATION,
 )
 from interconnect_operator.metrics.workqueue import WorkQueueMetrics
+
+#: Most (provider, operation, code) series kept looked up (operations are a
+#: bounded set; providers and codes few): past it the lookups start again.
+CALL_SERIES = 1024
 
 
 class OperatorMetrics:
@@ -88,6 +93,11 @@ class OperatorMetrics:
             buckets=PROVIDER_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Per (provider, operation, code): the two series one call adds to,
+        # looked up once instead of through labels() and safe_label per call.
+        # Dropped when the held secrets change (a label may have to be masked).
+        self._call_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._call_series_generation = -1
         self._reconcile_duration = Histogram(
             RECONCILE_DURATION,
             "Duration of one reconcile pass in seconds, by kind: link (a full reconcile), "
@@ -305,12 +315,22 @@ class OperatorMetrics:
         `CODE_CONNECTION_ERROR` when no answer came; `operation` is the
         operationId of the symmetric API (a bounded set of 33).
         """
-        self._provider_requests.labels(
-            provider=safe_label(provider), operation=safe_label(operation), code=safe_label(code)
-        ).inc()
-        self._provider_latency.labels(
-            provider=safe_label(provider), operation=safe_label(operation)
-        ).observe(latency_seconds)
+        generation = redaction.generation()
+        if generation != self._call_series_generation or len(self._call_series) > CALL_SERIES:
+            self._call_series = {}
+            self._call_series_generation = generation
+        key = (provider, operation, code)
+        series = self._call_series.get(key)
+        if series is None:
+            provider_l, operation_l = safe_label(provider), safe_label(operation)
+            series = self._call_series[key] = (
+                self._provider_requests.labels(
+                    provider=provider_l, operation=operation_l, code=safe_label(code)
+                ),
+                self._provider_latency.labels(provider=provider_l, operation=operation_l),
+            )
+        series[0].inc()
+        series[1].observe(latency_seconds)
 
     def observe_reconcile(self, kind: str, seconds: float) -> None:
         """Observe one reconcile pass of `kind` (MulticloudLink, CapacityPool)."""

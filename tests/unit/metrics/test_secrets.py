@@ -37,6 +37,19 @@ def test_secret_passed_as_label_value_is_masked() -> None:
     assert 'operation="redacted"' in text
 
 
+def test_a_call_series_kept_from_before_a_secret_was_held_is_not_reused() -> None:
+    # The series of a call are looked up once and kept; holding a secret that
+    # equals one of their label values must mask it from then on.
+    metrics = OperatorMetrics()
+    value = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    metrics.record_provider_request("aws", value, "400", 0.1)
+    assert f'operation="{value}"' in render(metrics).decode()
+    redaction.hold("late", (value,))
+    metrics.record_provider_request("aws", value, "400", 0.1)
+    text = render(metrics).decode()
+    assert 'code="400",operation="redacted",provider="aws"} 1.0' in text
+
+
 def test_label_values_are_only_names_ids_phases_and_states() -> None:
     metrics = populated(OperatorMetrics())
     metrics.set_pool(pool("pool-2"))
