@@ -111,10 +111,16 @@ CONVERT_SLICE = 250
 
 
 def page_digest(body: bytes) -> bytes:
-    """The digest of a raw response body (BLAKE2b, 32 bytes): equal bodies,
+    """The digest of a raw response body (SHA-256, 32 bytes): equal bodies,
     equal pages. Computed on the bytes as read, before any parse. Collision
-    resistant, so a peer cannot make one page read as another it served."""
-    return hashlib.blake2b(body, digest_size=32).digest()
+    resistant, so a peer cannot make one page read as another it served.
+
+    Every page of every refresh is digested, changed or not (80 pages of ~1 MB
+    per refresh at 10,000 links). OpenSSL's SHA-256 runs on the CPU's SHA
+    instructions where it has them: 0.58 ms CPU per 1 MB page against BLAKE2b's
+    1.18 ms (80 such pages, best of 7 interleaved rounds). Digests live only in
+    memory, so the choice can change with any release."""
+    return hashlib.sha256(body).digest()
 
 
 @dataclass(frozen=True, slots=True)
