@@ -68,7 +68,7 @@ from interconnect_operator.api.retry import (
     parse_retry_after,
     retry_after_of,
 )
-from interconnect_operator.api.transport import ProviderTransport
+from interconnect_operator.api.transport import RETRY_CLOSED, ProviderTransport
 
 __all__ = [
     "MAX_PAGES",
@@ -323,7 +323,10 @@ class BaseProviderClient:
         # (base-URL merging, cookies, redirects, hooks) cost more CPU per call
         # than the transport itself and the protocol needs none of it.
         self._transport = transport
-        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._extensions: dict[str, object] = {"timeout": httpx.Timeout(timeout).as_dict()}
+        # Calls P33 lets the client repeat may be sent once more when their
+        # connection closes with no answer (transport.RETRY_CLOSED).
+        self._repeatable_extensions = {**self._extensions, RETRY_CLOSED: True}
         # The base URL is parsed and validated here, once (see ``_url``).
         self._base = httpx.URL(self.base_url)
         if self._base.query or self._base.fragment or not self._base.host:
@@ -371,10 +374,13 @@ class BaseProviderClient:
         *,
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
+        repeatable: bool = False,
     ) -> httpx.Response:
         """One HTTP exchange (no retry): the request through the auth flow
         (which may resend it once, e.g. after a 401 with a refreshed token) and
-        the transport. The answer is streamed: the caller reads and closes it."""
+        the transport (which sends a ``repeatable`` request once more when its
+        connection closes with no answer). The answer is streamed: the caller
+        reads and closes it."""
         url = _url(self._base, path, urlencode(params) if params else None)
         headers = self._headers if content is None else self._body_headers
         # Given a stream, httpx adds no headers: Host is in ``headers``, and
@@ -385,7 +391,7 @@ class BaseProviderClient:
             url,
             headers=headers,
             stream=httpx.ByteStream(content or b""),
-            extensions=self._extensions,
+            extensions=self._repeatable_extensions if repeatable else self._extensions,
         )
         if content is not None:
             request.headers["Content-Length"] = str(len(content))
@@ -441,7 +447,13 @@ class BaseProviderClient:
         started = time.perf_counter()
         try:
             async with self._semaphore:
-                streamed = await self.send(operation.method, path, params=params, content=content)
+                streamed = await self.send(
+                    operation.method,
+                    path,
+                    params=params,
+                    content=content,
+                    repeatable=operation.idempotent,
+                )
                 if _already_read(streamed):
                     # Read whole by the transport (a declared, plain answer within
                     # the bound), or by a test's transport: the bound still holds.
