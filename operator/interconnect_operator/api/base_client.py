@@ -76,7 +76,11 @@ from interconnect_operator.api.retry import (
     parse_retry_after,
     retry_after_of,
 )
-from interconnect_operator.api.transport import RETRY_CLOSED, ProviderTransport
+from interconnect_operator.api.transport import (
+    KEEPALIVE_SECONDS,
+    RETRY_CLOSED,
+    ProviderTransport,
+)
 from interconnect_operator.api.wire import (
     MAX_RESPONSE_BYTES,
     REQUEST_ID_PARAM,
@@ -163,6 +167,9 @@ class BaseProviderClient:
                 verify=ssl_context,
                 max_connections=max_concurrency,
                 read_ahead_bytes=MAX_RESPONSE_BYTES,
+                # Kept across refreshes; resent only as P33 allows (RETRY_CLOSED).
+                keepalive_seconds=KEEPALIVE_SECONDS,
+                resend_by_method=False,
             )
         # Requests go straight to the transport (`send`): httpx's client layer
         # (base-URL merging, cookies, redirects, hooks) cost more CPU per call

@@ -8,17 +8,17 @@ P33 the difference matters: a request whose connection dropped after it was
 sent has an unknown outcome. This subclass restores that distinction:
 only a failure to connect is "not sent", anything later is a read error.
 
-Idle connections are kept ``KEEPALIVE_SECONDS`` (httpx's default, 5 s, was
-shorter than a pool's 30 s refresh interval: each refresh opened new
+The provider clients keep idle connections ``KEEPALIVE_SECONDS`` (httpx's
+default, 5 s, was shorter than a pool's 30 s refresh interval: each refresh opened new
 connections, ``connect`` 10.7 % of the N=10,000 steady window's samples; in
 production a TLS handshake per connection per refresh). A kept connection
 the server closes as a request crosses its close fails with no answer: for a
 call whose extensions carry ``RETRY_CLOSED`` (the client sets it for the
 operations P33 lets it repeat) that request is sent once more, on another
 connection; for any other call it stays a read error, an unknown outcome the
-caller resolves by reading first (P33). aiohttp's own resend of such requests
-(by HTTP method: it would resend a DELETE, which the protocol treats as
-mutating) is off.
+caller resolves by reading first (P33). For them aiohttp's own resend of such
+requests (by HTTP method: it would resend a DELETE, which the protocol treats
+as mutating) is off; the Kubernetes client keeps it and httpx's 5 s.
 """
 
 from __future__ import annotations
@@ -59,9 +59,16 @@ class ProviderTransport(AiohttpTransport):
         verify: ssl.SSLContext | bool,
         max_connections: int,
         read_ahead_bytes: int = READ_AHEAD_BYTES,
-        keepalive_seconds: float = KEEPALIVE_SECONDS,
+        keepalive_seconds: float = 5.0,
+        resend_by_method: bool = True,
     ) -> None:
+        """``keepalive_seconds``: how long an idle connection is kept (httpx's
+        default unless given; the provider clients give ``KEEPALIVE_SECONDS``).
+        ``resend_by_method``: aiohttp's own resend, once, of a GET, PUT or DELETE
+        whose connection closed with no answer (the Kubernetes client keeps it);
+        False leaves resends to ``RETRY_CLOSED`` alone (the provider clients)."""
         self._read_ahead = read_ahead_bytes
+        self._resend_by_method = resend_by_method
         super().__init__(
             verify=verify,
             trust_env=False,
@@ -75,10 +82,12 @@ class ProviderTransport(AiohttpTransport):
 
     def get_client(self) -> aiohttp.ClientSession:
         """httpx-aiohttp's session (its connector keeps idle connections
-        ``keepalive_seconds``), without aiohttp's resend by HTTP method: which
-        calls may be sent again is the protocol's to say (``RETRY_CLOSED``)."""
+        ``keepalive_seconds``); without ``resend_by_method``, without aiohttp's
+        resend by HTTP method: which calls may be sent again is then the
+        protocol's to say (``RETRY_CLOSED``)."""
         session = super().get_client()
-        session._retry_connection = False  # as aiohttp's own test client sets it
+        if not self._resend_by_method:
+            session._retry_connection = False  # as aiohttp's own test client sets it
         return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

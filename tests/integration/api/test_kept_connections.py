@@ -22,6 +22,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import aiohttp
+import httpx
 import pytest
 
 from interconnect_operator.api import transport
@@ -158,12 +160,24 @@ def test_idle_connections_outlive_a_refresh_interval_and_the_simulator_keeps_the
     assert server.timeout_keep_alive > transport.KEEPALIVE_SECONDS
 
 
-async def test_the_connector_keeps_idle_connections_keepalive_seconds() -> None:
-    kept = transport.ProviderTransport(verify=False, max_connections=4)
-    session = kept.get_client()
+async def test_the_provider_connector_keeps_idle_connections_keepalive_seconds(rig: Rig) -> None:
+    await rig.client.get_connection("env", "ix", "c1")
+    kept = rig.client._transport
+    assert isinstance(kept, transport.ProviderTransport)
+    session = kept.client
+    assert isinstance(session, aiohttp.ClientSession)
+    assert session.connector is not None
+    assert session.connector._keepalive_timeout == transport.KEEPALIVE_SECONDS
+    assert session._retry_connection is False
+
+
+async def test_the_transport_left_as_built_keeps_aiohttps_resend_and_keepalive() -> None:
+    """The Kubernetes client's use: httpx's keep-alive, aiohttp's resend by method."""
+    plain = transport.ProviderTransport(verify=False, max_connections=4)
+    session = plain.get_client()
     try:
         assert session.connector is not None
-        assert session.connector._keepalive_timeout == transport.KEEPALIVE_SECONDS
-        assert session._retry_connection is False
+        assert session.connector._keepalive_timeout == httpx.Limits().keepalive_expiry
+        assert session._retry_connection is True
     finally:
         await session.close()
