@@ -7,7 +7,9 @@ followed with a bound, and a record of each attempt for the metrics hook.
 Bulk readers can follow pages digested (``_digested_pages``): each raw body
 is hashed before any parse, and a page whose digest the reader already holds
 is neither decoded nor converted again.
-`ProviderClient` (client.py) adds one typed method per operation.
+`ProviderClient` (client.py) adds one typed method per operation; a request's
+parts and the bounded read are in ``wire``, the page bounds and digests in
+``pages``.
 
 A bring-up makes 14 calls, so the per-call cost of building a request is paid
 ~14,000 times per 1,000 links. The request is built from parts prepared once
@@ -22,24 +24,20 @@ aiohttp's exchange and the body's serialization and validation.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import ssl
 import time
-import uuid
 from collections.abc import (
     AsyncGenerator,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
     Mapping,
 )
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Generic, Self, TypeVar
-from urllib.parse import quote, urlencode
+from typing import Self, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -62,13 +60,41 @@ from interconnect_operator.api.errors import (
 )
 from interconnect_operator.api.models import request_bytes
 from interconnect_operator.api.operations import OPERATIONS, Operation
+from interconnect_operator.api.pages import (
+    CONVERT_SLICE,
+    MAX_PAGES,
+    ConvertedT,
+    DigestedPage,
+    collect,
+    first_page,
+    next_page,
+    page_digest,
+)
 from interconnect_operator.api.retry import (
     RetryPolicy,
     is_retryable,
     parse_retry_after,
     retry_after_of,
 )
-from interconnect_operator.api.transport import ProviderTransport
+from interconnect_operator.api.transport import (
+    KEEPALIVE_SECONDS,
+    RETRY_CLOSED,
+    ProviderTransport,
+)
+from interconnect_operator.api.wire import (
+    MAX_RESPONSE_BYTES,
+    REQUEST_ID_PARAM,
+    USER_AGENT,
+    RequestRecord,
+    ResponseTooLarge,
+    already_read,
+    error_message,
+    join_url,
+    mutating,
+    new_request_id,
+    read_bounded,
+    segment,
+)
 
 __all__ = [
     "MAX_PAGES",
@@ -78,190 +104,19 @@ __all__ = [
     "RequestRecord",
     "ResponseTooLarge",
     "collect",
+    "new_request_id",
     "page_digest",
     "read_bounded",
 ]
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "interconnect-operator"
-"""Sent with every call, so a provider's logs name the client."""
-
-REQUEST_ID_PARAM = "requestId"
-"""The draft's idempotency-key query parameter (``FeatureRecovery.md``)."""
-
-
-def new_request_id() -> str:
-    """A fresh requestId: a random UUID, as the draft recommends for opaque ids."""
-    return str(uuid.uuid4())
-
-
-def mutating(operation: Operation) -> bool:
-    """Calls that change state at the peer: they carry a requestId."""
-    return operation.method != "GET" and not operation.idempotent
-
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
-ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
-ConvertedT = TypeVar("ConvertedT")
-
-CONVERT_SLICE = 250
-"""Items converted between two turns of the event loop while a page is converted."""
-
-
-def page_digest(body: bytes) -> bytes:
-    """The digest of a raw response body (BLAKE2b, 32 bytes): equal bodies,
-    equal pages. Computed on the bytes as read, before any parse. Collision
-    resistant, so a peer cannot make one page read as another it served."""
-    return hashlib.blake2b(body, digest_size=32).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class DigestedPage(Generic[ConvertedT]):
-    """One list page as a bulk reader keeps it: the digest of its raw body,
-    the token of the page after it, and what the reader converted its items into.
-
-    A page is a pure function of its bytes, so a reader holding a page by
-    its digest can reuse it wherever the same bytes come back (the same
-    position, or another one after an insertion shifted the list).
-    """
-
-    digest: bytes
-    next_page_token: str | None
-    items: tuple[ConvertedT, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One HTTP attempt, as reported to the ``on_request`` hook.
-
-    ``status_code`` is None when no response arrived; ``error`` is then the
-    error class name (e.g. "OutcomeUnknown"). Bounded-cardinality fields
-    only: no ids, no bodies.
-    """
-
-    provider: str
-    base_url: str
-    operation: str
-    status_code: int | None
-    error: str | None
-    latency_seconds: float
-    attempt: int
-
 
 # httpx exceptions raised before any byte of the request left: safe to retry
 # any call.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-#: Largest response body read from a provider; larger is an InvalidResponse.
-MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-#: Most pages one list call follows (a peer that never ends its list is cut off).
-MAX_PAGES = 1000
-
-
-class ResponseTooLarge(Exception):
-    """A provider's answer exceeded the byte bound."""
-
-
-async def read_bounded(response: httpx.Response, limit: int) -> bytes:
-    """The (decoded) body of a streamed response, refusing more than ``limit`` bytes."""
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ResponseTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise ResponseTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _already_read(response: httpx.Response) -> bool:
-    """Whether the transport handed over the answer read whole (``content`` set)."""
-    try:
-        response.content  # noqa: B018 - raises when the body is still a stream
-    except httpx.ResponseNotRead:
-        return False
-    return True
-
-
-_DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
-
-
-def _seg(value: str) -> str:
-    # Ids are single path segments; quote everything, including "/". An id of
-    # "." or ".." is percent-encoded too: sent bare it would be a dot segment,
-    # which URL normalization removes (the call would name another resource).
-    if not value:
-        raise ValueError("empty resource id")
-    return _DOT_SEGMENTS.get(value) or quote(value, safe="")
-
-
-def _url(base: httpx.URL, path: str, query: str | None) -> httpx.URL:
-    """``base`` with ``path`` appended and ``query`` set, without parsing again.
-
-    ``httpx.URL(str)`` parses and validates the whole URL on every call (about
-    a seventh of a call's CPU in the client, bench/analysis.md); the base was
-    validated once, the path is the operation's template with every id quoted
-    as one segment (``_seg``: nothing left to normalize) and the query is
-    ``urlencode``'s output, so the parts are put together as they are. The
-    result equals ``httpx.URL(f"{base}{path}?{query}")`` (tests/unit/api/
-    test_request_building.py checks that for hostile ids and queries).
-    """
-    reference = base._uri_reference._replace(path=base._uri_reference.path + path, query=query)
-    url = httpx.URL.__new__(httpx.URL)
-    url._uri_reference = reference
-    return url
-
-
-def _error_message(response: httpx.Response) -> str:
-    """The server's error message: Google-style ``{"error": {"message"}}``,
-    a top-level ``message``, or the (truncated) text."""
-    try:
-        document = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return response.text[:300]
-    if isinstance(document, dict):
-        inner = document.get("error")
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-        if isinstance(document.get("message"), str):
-            return str(document["message"])
-    return response.text[:300]
-
-
-def _first_page(page_size: int | None) -> dict[str, str]:
-    """The query of a list's first page."""
-    return {"pageSize": str(page_size)} if page_size is not None else {}
-
-
-def _next_page(
-    operation_id: str, token: str | None, seen: set[str], params: dict[str, str]
-) -> bool:
-    """Put the page after ``token`` into ``params``; False at the end of the list.
-
-    Every list walk is bounded: a peer that repeats a token would make it loop
-    forever, and one that never ends its list is cut off at MAX_PAGES pages.
-    """
-    if not token:
-        return False
-    if token in seen:
-        raise InvalidResponse(operation_id, "page token repeated")
-    seen.add(token)
-    if len(seen) >= MAX_PAGES:
-        raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
-    params["pageToken"] = token
-    return True
-
-
-async def collect(items: AsyncIterator[ItemT]) -> list[ItemT]:
-    """Drain an async iterator into a list."""
-    return [item async for item in items]
 
 
 class BaseProviderClient:
@@ -312,13 +167,19 @@ class BaseProviderClient:
                 verify=ssl_context,
                 max_connections=max_concurrency,
                 read_ahead_bytes=MAX_RESPONSE_BYTES,
+                # Kept across refreshes; resent only as P33 allows (RETRY_CLOSED).
+                keepalive_seconds=KEEPALIVE_SECONDS,
+                resend_by_method=False,
             )
         # Requests go straight to the transport (`send`): httpx's client layer
         # (base-URL merging, cookies, redirects, hooks) cost more CPU per call
         # than the transport itself and the protocol needs none of it.
         self._transport = transport
-        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-        # The base URL is parsed and validated here, once (see ``_url``).
+        self._extensions: dict[str, object] = {"timeout": httpx.Timeout(timeout).as_dict()}
+        # Calls P33 lets the client repeat may be sent once more when their
+        # connection closes with no answer (transport.RETRY_CLOSED).
+        self._repeatable_extensions = {**self._extensions, RETRY_CLOSED: True}
+        # The base URL is parsed and validated here, once (see ``join_url``).
         self._base = httpx.URL(self.base_url)
         if self._base.query or self._base.fragment or not self._base.host:
             raise ValueError("base_url must be an absolute URL without query or fragment")
@@ -365,11 +226,14 @@ class BaseProviderClient:
         *,
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
+        repeatable: bool = False,
     ) -> httpx.Response:
         """One HTTP exchange (no retry): the request through the auth flow
         (which may resend it once, e.g. after a 401 with a refreshed token) and
-        the transport. The answer is streamed: the caller reads and closes it."""
-        url = _url(self._base, path, urlencode(params) if params else None)
+        the transport (which sends a ``repeatable`` request once more when its
+        connection closes with no answer). The answer is streamed: the caller
+        reads and closes it."""
+        url = join_url(self._base, path, urlencode(params) if params else None)
         headers = self._headers if content is None else self._body_headers
         # Given a stream, httpx adds no headers: Host is in ``headers``, and
         # Content-Length is set as httpx would (the body's length; 0 for a
@@ -379,7 +243,7 @@ class BaseProviderClient:
             url,
             headers=headers,
             stream=httpx.ByteStream(content or b""),
-            extensions=self._extensions,
+            extensions=self._repeatable_extensions if repeatable else self._extensions,
         )
         if content is not None:
             request.headers["Content-Length"] = str(len(content))
@@ -406,8 +270,8 @@ class BaseProviderClient:
             await flow.aclose()
 
     def _path(self, operation: Operation, **ids: str) -> str:
-        quoted = {key: _seg(value) for key, value in ids.items()}
-        quoted.setdefault("provider", _seg(self.caller))
+        quoted = {key: segment(value) for key, value in ids.items()}
+        quoted.setdefault("provider", segment(self.caller))
         return operation.path.format(**quoted)
 
     def _record(
@@ -435,8 +299,14 @@ class BaseProviderClient:
         started = time.perf_counter()
         try:
             async with self._semaphore:
-                streamed = await self.send(operation.method, path, params=params, content=content)
-                if _already_read(streamed):
+                streamed = await self.send(
+                    operation.method,
+                    path,
+                    params=params,
+                    content=content,
+                    repeatable=operation.idempotent,
+                )
+                if already_read(streamed):
                     # Read whole by the transport (a declared, plain answer within
                     # the bound), or by a test's transport: the bound still holds.
                     if len(streamed.content) > MAX_RESPONSE_BYTES:
@@ -536,7 +406,7 @@ class BaseProviderClient:
                 raise error_for_status(
                     operation_id,
                     response.status_code,
-                    _error_message(response),
+                    error_message(response),
                     parse_retry_after(response.headers.get("Retry-After")),
                 )
             except ApiError as error:
@@ -586,12 +456,12 @@ class BaseProviderClient:
         ids: Mapping[str, str] | None = None,
         page_size: int | None = None,
     ) -> AsyncGenerator[ModelT, None]:
-        params = _first_page(page_size)
+        params = first_page(page_size)
         seen: set[str] = set()
         while True:
             page = await self._call(operation_id, page_model, ids=ids, params=params or None)
             yield page
-            if not _next_page(operation_id, getattr(page, "next_page_token", None), seen, params):
+            if not next_page(operation_id, getattr(page, "next_page_token", None), seen, params):
                 return
 
     async def _digested_pages(
@@ -613,7 +483,7 @@ class BaseProviderClient:
         and every CONVERT_SLICE converted items, so a large refresh does not
         hold it for its whole length. Bounds as ``_pages``: MAX_PAGES, a repeated token is an error.
         """
-        params = _first_page(page_size)
+        params = first_page(page_size)
 
         def digest_or_parse(
             response: httpx.Response,
@@ -644,5 +514,5 @@ class BaseProviderClient:
                         await asyncio.sleep(0)
                 page = DigestedPage(digest, token or None, tuple(items))
             yield page
-            if not _next_page(operation_id, page.next_page_token, seen, params):
+            if not next_page(operation_id, page.next_page_token, seen, params):
                 return

@@ -44,6 +44,8 @@ from interconnect_operator.metrics.workqueue import WorkQueueMetrics
 #: Most (provider, operation, code) series kept looked up (operations are a
 #: bounded set; providers and codes few): past it the lookups start again.
 CALL_SERIES = 1024
+#: Most reconcile kinds whose duration child is kept looked up (a fixed set in code).
+RECONCILE_KINDS = 16
 
 
 class OperatorMetrics:
@@ -98,6 +100,10 @@ class OperatorMetrics:
         # Dropped when the held secrets change (a label may have to be masked).
         self._call_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self._call_series_generation = -1
+        # kind -> its reconcile-duration child, looked up once (a Ready confirmation
+        # observes one per link per recheck: 10,000 per 300 s at N=10,000).
+        self._reconcile_children: dict[str, Histogram] = {}
+        self._reconcile_children_generation = -1
         self._reconcile_duration = Histogram(
             RECONCILE_DURATION,
             "Duration of one reconcile pass in seconds, by kind: link (a full reconcile), "
@@ -334,7 +340,18 @@ class OperatorMetrics:
 
     def observe_reconcile(self, kind: str, seconds: float) -> None:
         """Observe one reconcile pass of `kind` (MulticloudLink, CapacityPool)."""
-        self._reconcile_duration.labels(kind=safe_label(kind)).observe(seconds)
+        generation = redaction.generation()
+        if generation != self._reconcile_children_generation:
+            self._reconcile_children = {}
+            self._reconcile_children_generation = generation
+        child = self._reconcile_children.get(kind)
+        if child is None:
+            if len(self._reconcile_children) >= RECONCILE_KINDS:
+                self._reconcile_children.clear()
+            child = self._reconcile_children[kind] = self._reconcile_duration.labels(
+                kind=safe_label(kind)
+            )
+        child.observe(seconds)
 
     @contextlib.contextmanager
     def reconcile_duration(self, kind: str) -> Iterator[None]:

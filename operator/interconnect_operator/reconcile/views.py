@@ -110,23 +110,28 @@ def ready_inputs(snapshot: PoolSnapshot, uuid: str) -> tuple[object, ...]:
     from the snapshot).
     """
     sides: list[tuple[object, ...]] = []
+    created_deferred = False
     for view in (snapshot.negotiator, snapshot.responder):
         held = []
         for ix_id in sorted(view.connections):
             record = view.connections[ix_id].get(uuid)
             if record is None:
                 continue
+            # ``deferral``'s reading of the same records, without a second scan:
+            # this runs for every Ready link at every confirmation.
+            created_deferred = created_deferred or record.deferred
             features = view.features.get(ix_id, {}).get(uuid, {})
             held.append(
                 (
                     ix_id,
                     record,
-                    tuple(sorted(features.items(), key=lambda item: item[0])),
+                    # By channel id (the keys are unique: the values are never compared).
+                    tuple(sorted(features.items())),
                     tuple(view.channels.get(ix_id, ())),
                 )
             )
         sides.append((view.provider, tuple(held)))
-    deferred, timeout = deferral(snapshot, uuid)
+    deferred, timeout = _deferral(snapshot, created_deferred=created_deferred)
     return (*sides, deferred, timeout.total_seconds() if timeout is not None else None)
 
 
@@ -140,14 +145,21 @@ def deferral(snapshot: PoolSnapshot | None, uuid: str) -> tuple[bool, dt.timedel
     """
     if snapshot is None:
         return False, None
-    env = snapshot.negotiator.environment or snapshot.responder.environment
-    demanded = bool(env is not None and env.defer_connection_provisioning)
     created_deferred = any(
         by_id[uuid].deferred
         for view in (snapshot.negotiator, snapshot.responder)
         for by_id in view.connections.values()
         if uuid in by_id
     )
+    return _deferral(snapshot, created_deferred=created_deferred)
+
+
+def _deferral(
+    snapshot: PoolSnapshot, *, created_deferred: bool
+) -> tuple[bool, dt.timedelta | None]:
+    """``deferral`` given whether the link's connection was created deferred."""
+    env = snapshot.negotiator.environment or snapshot.responder.environment
+    demanded = bool(env is not None and env.defer_connection_provisioning)
     hours = env.deferral_timeout_hours if env is not None else None
     timeout = dt.timedelta(hours=hours) if hours else None
     return demanded or created_deferred, timeout

@@ -91,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long dropped requests hang before the connection closes",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--keep-alive-seconds",
+        type=int,
+        default=75,
+        help="how long an idle client connection is kept open",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
 
 
@@ -133,6 +139,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
             operations=operations, seed=args.fault_seed, hang_seconds=args.fault_hang_seconds
         ),
         access_log=args.access_log,
+        keep_alive_seconds=args.keep_alive_seconds,
     )
 
 

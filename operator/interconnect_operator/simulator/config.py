@@ -39,4 +39,8 @@ class SimulatorConfig:
     client_ca: str | None = None  # set: clients must present a certificate (mTLS)
     faults: FaultConfig | None = None
     access_log: bool = False
+    # Seconds an idle client connection is kept open. As a provider's front end
+    # would (AWS ALB 60 s, nginx 75 s; uvicorn's own default is 5 s): clients
+    # that keep connections across their refreshes can reuse them.
+    keep_alive_seconds: int = 75
     clock: Callable[[], float] = time.time

@@ -39,6 +39,8 @@ def uvicorn_config(config: SimulatorConfig) -> uvicorn.Config:
         log_config=None,  # keep the process's logging setup
         # Benchmarks open thousands of connections; default backlog is 2048.
         backlog=4096,
+        # Idle connections outlive a client's refresh interval (config.py).
+        timeout_keep_alive=config.keep_alive_seconds,
     )
 
 

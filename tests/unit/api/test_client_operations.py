@@ -12,12 +12,12 @@ import uuid
 
 import pytest
 
-from interconnect_operator.api.base_client import mutating
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.models import (
     Connection,
 )
 from interconnect_operator.api.operations import OPERATIONS
+from interconnect_operator.api.wire import mutating
 from tests.support.spec import validate_response
 from tests.unit.api import samples
 from tests.unit.api.conftest import Peer, request_body

@@ -1,4 +1,4 @@
-"""How the provider client builds each request (api/base_client.py).
+"""How the provider client builds each request (api/wire.py, api/base_client.py).
 
 The URL is put together from the base parsed once, the operation's quoted
 path and the encoded query, without parsing the whole URL again per call:
@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from interconnect_operator.api.auth import BearerToken, NoAuth, SigV4
-from interconnect_operator.api.base_client import _seg, _url
 from interconnect_operator.api.client import ProviderClient
+from interconnect_operator.api.wire import join_url as _url
+from interconnect_operator.api.wire import segment as _seg
 from tests.unit.api.conftest import BASE_URL, CALLER, Peer
 
 E, IC = "env-1", "ic-1"
