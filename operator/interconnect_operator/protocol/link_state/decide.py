@@ -284,7 +284,8 @@ def _feature_steps(
             )
         elif lf is None and rf is None:
             if ch not in facts.blocked_channels:
-                steps.append(CreateFeature(working, ch, Side.NEGOTIATOR))
+                # P5 per channel: our half first, the responder's as soon as it exists.
+                steps.append(CreateFeature(working, ch, Side.NEGOTIATOR, mirror=True))
         elif lf is None:
             # The peer holds a feature we lack (status lost, or P20 repair): mirror it.
             steps.append(CreateFeature(working, ch, Side.NEGOTIATOR, copy_of=rf))

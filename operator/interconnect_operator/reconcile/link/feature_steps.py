@@ -35,6 +35,7 @@ from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
+from interconnect_operator.reconcile.snapshot import feature_view
 
 from .channel_blocks import block, guidance_basis
 from .step_calls import ProviderSteps, count_conflict, keyed_call, request_id_for
@@ -140,14 +141,18 @@ class FeatureSteps(ProviderSteps):
         uuid: str,
         memory: LinkMemory,
         step: link_state.CreateFeature,
-    ) -> None:
-        """P9-P11: propose the channel's feature on ``step.side`` (a copy, or a new allocation)."""
+    ) -> bool:
+        """P9-P11: propose the channel's feature on ``step.side`` (a copy, or a new allocation).
+
+        True when the provider answered that it holds the feature (created, or
+        found after a 409 or an unknown outcome); False when nothing was made.
+        """
         ix, channel, side = step.interconnect, step.channel, step.side
         view = step.copy_of
         if view is None:
             view = self._allocate(request, uuid, memory, ix, channel)
         if view is None:
-            return
+            return False
         self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
         fid = feature_id(channel)
@@ -176,7 +181,7 @@ class FeatureSteps(ProviderSteps):
                 else:
                     memory.guidance.pop(ix, None)
                     memory.refresh_own_guidance = True
-                return
+                return False
             created = existing
         except InvalidRequest as exc:
             # P10: guidance not followed (it may have changed since it was read). The
@@ -189,7 +194,7 @@ class FeatureSteps(ProviderSteps):
             else:
                 memory.guidance.pop(ix, None)
                 memory.refresh_own_guidance = True
-            return
+            return False
         except OutcomeUnknown:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
@@ -206,6 +211,27 @@ class FeatureSteps(ProviderSteps):
         # one older than the change).
         memory.notified_at.clear()
         self.pool.record_feature(side, ix, uuid, channel, created)
+        return True
+
+    def mirror_of(
+        self, uuid: str, step: link_state.CreateFeature
+    ) -> link_state.CreateFeature | None:
+        """The responder's half of ``step``'s channel (P5: a copy of ours, just created),
+        as the next decision would propose it; None when that decision would not
+        (the responder holds one already, or ours carries no usable L3 config)."""
+        snapshot = self.pool.snapshot
+        if snapshot is None:
+            return None
+        ix, channel = step.interconnect, step.channel
+        if channel in snapshot.responder.features.get(ix, {}).get(uuid, {}):
+            return None
+        record = snapshot.negotiator.features.get(ix, {}).get(uuid, {}).get(channel)
+        if record is None:
+            return None
+        view = feature_view(channel, record, self.pool.config.providers)
+        if view is None:
+            return None
+        return link_state.CreateFeature(ix, channel, Side.RESPONDER, copy_of=view)
 
     def _feature_body(
         self, side: Side, interconnect: str, channel: str, view: FeatureView, spec: LinkSpec

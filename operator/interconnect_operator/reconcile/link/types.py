@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from interconnect_operator.api.errors import InvalidRequest
+from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.customer_link import CustomerTarget
 from interconnect_operator.protocol.link_state import LinkStatus
 from interconnect_operator.protocol.retry_discipline import Refusal
@@ -173,3 +175,13 @@ class StepFailed(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class FollowUpRefused(Exception):
+    """A provider refused (400) the follow-up a step carries (``then_guidance``):
+    the refusal belongs to ``step``, not to the step that carried it."""
+
+    def __init__(self, step: link_state.Step, error: InvalidRequest) -> None:
+        super().__init__(error.message)
+        self.step = step
+        self.error = error
