@@ -17,6 +17,7 @@ import httpx
 
 from interconnect_operator.protocol import link_state
 from interconnect_operator.reconcile import snapshot as snapshot_module
+from interconnect_operator.reconcile.link import decision as decision_module
 from tests.integration.reconcile.conftest import (
     MUTATING,
     Rig,
@@ -51,22 +52,38 @@ class CallLog(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-async def test_a_bring_up_takes_six_decisions_and_builds_fewer_views(
+async def test_a_bring_up_takes_six_decisions_and_reads_capacity_once(
     rig: Rig, monkeypatch: Any
 ) -> None:
-    counts = {"decisions": 0, "views": 0}
+    counts = {"decisions": 0, "views": 0, "pool_views": 0, "deciding": 0}
     real_decide, real_view = link_state.decide, snapshot_module.connection_view
+    real_pool_views = snapshot_module.PoolSnapshot.interconnect_views
 
     def counting_decide(*args: Any, **kwargs: Any) -> Any:
         counts["decisions"] += 1
         return real_decide(*args, **kwargs)
 
+    real_link_decide = decision_module.LinkDecider.decide
+
+    def deciding(decider: Any, *args: Any) -> Any:
+        counts["deciding"] = 1
+        try:
+            return real_link_decide(decider, *args)
+        finally:
+            counts["deciding"] = 0
+
     def counting_view(*args: Any, **kwargs: Any) -> Any:
         counts["views"] += 1
         return real_view(*args, **kwargs)
 
+    def counting_pool_views(snapshot: Any, side: Any) -> Any:
+        counts["pool_views"] += counts["deciding"]  # read by a decision (or for it)
+        return real_pool_views(snapshot, side)
+
     monkeypatch.setattr(link_state, "decide", counting_decide)
+    monkeypatch.setattr(decision_module.LinkDecider, "decide", deciding)
     monkeypatch.setattr(snapshot_module, "connection_view", counting_view)
+    monkeypatch.setattr(snapshot_module.PoolSnapshot, "interconnect_views", counting_pool_views)
     op = rig.operator()
     await op.runtime.refresh()
     await rig.aws.reset_stats()
@@ -80,6 +97,9 @@ async def test_a_bring_up_takes_six_decisions_and_builds_fewer_views(
     # One view of each side's connection per decision that follows a change of it
     # (9 with a decision per half).
     assert counts["views"] <= 7, counts
+    # The pool's interconnect views (capacity) are read by placement only (P6-P7):
+    # one decision, both sides; every decision read them before (2 per decision).
+    assert counts["pool_views"] == 2, counts
     calls = calls_by_operation(await rig.gcp.stats(), await rig.aws.stats())
     assert sum(calls[operation] for operation in MUTATING) == 15, calls  # as before
     assert calls["CreateFeature"] == 8

@@ -148,6 +148,8 @@ class LinkMemory:
     """The spec changed after a ProvisioningFailed: delete the FAILED features once."""
     prefix_limits: dict[Side, int] = field(default_factory=dict)
     """Each side's route-prefix limit last known (guidance, or the status after a restart)."""
+    prefix_basis: object | None = field(default=None, repr=False)
+    """The guidance answer ``prefix_limits`` was last read from (read once per answer)."""
     refusals: dict[str, Refusal] = field(default_factory=dict)
     """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
     conflicts: dict[str, int] = field(default_factory=dict)
