@@ -23,6 +23,11 @@ Order of concerns, first match wins:
 6. guidance (P8), features (P9-P11, local then remote per channel),
    notifications (P14), then wait for FINAL and VERIFIED.
 
+A step may carry the one this table would decide right after it, where the
+protocol orders only those two: the remote CreateConnection carries the
+guidance request (``then_guidance``, P8), a new feature's local create its
+remote half (``mirror``, P5 per channel). A bring-up takes 6 decisions.
+
 Every rule returns an :class:`~.outcome.Outcome` that names, besides the step,
 what the status needs: the phase, where the link lives after the step, and why
 it is stalled (no hidden state is carried from the decision to the status).
