@@ -10,6 +10,8 @@ the wire.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -166,3 +168,46 @@ async def test_a_refused_carried_guidance_is_held_as_a_refusal_of_guidance(rig: 
     assert len(link_objects(neg, uuid)[0]) == len(link_objects(res, uuid)[0]) == 1
     again = await op.reconciler.reconcile(request)
     assert again.calls == 0  # held: not asked again on unchanged data
+
+
+class FailedAtOnce(httpx.AsyncBaseTransport):
+    """The negotiator answers every CreateFeature with the feature FAILED
+    (feature-recovery draft): its provider gave up on it at once."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if not (
+            request.method == "POST"
+            and request.url.host == "gcp.sim"
+            and request.url.path.endswith("/features")
+            and response.status_code == 200
+        ):
+            return response
+        body = json.loads(await response.aread())
+        body["provisioningState"] = "PROVISIONING_STATE_FAILED"
+        return httpx.Response(200, json=body)
+
+
+async def test_a_feature_failed_at_once_is_not_copied_to_the_responder(rig: Rig) -> None:
+    # The failure rules come before the copy in the decision table: a local half
+    # the provider reports FAILED in its answer is not mirrored (P5 carried only
+    # where the next decision would have asked for it).
+    op = rig.operator(wrap=FailedAtOnce)
+    await op.runtime.refresh()
+    await rig.aws.reset_stats()
+    request = link_request(account="acct-1")
+    first = await op.reconciler.reconcile(request)
+    assert first.persist_uuid is not None
+    request = replace(request, shared_uuid=first.persist_uuid)
+
+    result = await op.reconciler.reconcile(request)
+
+    assert result.status is not None
+    assert not result.status.ready
+    assert "FAILED" in result.status.message
+    created = calls_by_operation(await rig.aws.stats())
+    assert created["CreateConnection"] == 1
+    assert created["CreateFeature"] == 0

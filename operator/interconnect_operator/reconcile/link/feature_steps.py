@@ -218,7 +218,8 @@ class FeatureSteps(ProviderSteps):
     ) -> link_state.CreateFeature | None:
         """The responder's half of ``step``'s channel (P5: a copy of ours, just created),
         as the next decision would propose it; None when that decision would not
-        (the responder holds one already, or ours carries no usable L3 config)."""
+        (the responder holds one already, ours carries no usable L3 config, or
+        our provider reports it FAILED)."""
         snapshot = self.pool.snapshot
         if snapshot is None:
             return None
@@ -229,7 +230,8 @@ class FeatureSteps(ProviderSteps):
         if record is None:
             return None
         view = feature_view(channel, record, self.pool.config.providers)
-        if view is None:
+        if view is None or view.failed:
+            # FAILED at once: the decision's failure rules come before the copy.
             return None
         return link_state.CreateFeature(ix, channel, Side.RESPONDER, copy_of=view)
 
