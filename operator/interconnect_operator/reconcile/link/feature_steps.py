@@ -135,7 +135,7 @@ class FeatureSteps(ProviderSteps):
         return allocation.to_view(connection_id=uuid)
 
     # Long on purpose: one branch per CreateFeature outcome.
-    async def create_feature(  # noqa: PLR0912
+    async def create_feature(  # noqa: PLR0912, PLR0915
         self,
         request: LinkRequest,
         uuid: str,
@@ -153,7 +153,12 @@ class FeatureSteps(ProviderSteps):
             view = self._allocate(request, uuid, memory, ix, channel)
         if view is None:
             return False
-        self._tentative.setdefault((ix, channel), {})[uuid] = view
+        allocated = step.copy_of is None
+        if allocated:
+            # In flight, not yet in the snapshot: links allocating on the channel now
+            # must not propose it. A copy needs no entry: the half it copies is
+            # recorded, and the channel's space counts both sides together.
+            self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
         fid = feature_id(channel)
         rid_key, request_id = request_id_for(
@@ -204,7 +209,8 @@ class FeatureSteps(ProviderSteps):
         except AuthError as exc:
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
         finally:
-            self._tentative.get((ix, channel), {}).pop(uuid, None)
+            if allocated:
+                self._tentative.get((ix, channel), {}).pop(uuid, None)
         memory.rejected_features.pop(channel, None)
         memory.refused_on.pop(channel, None)
         # P15: a changed feature set needs fresh notifications (the peer ignores
