@@ -104,10 +104,19 @@ def test_p7_no_capacity_waits_stalled_with_reason() -> None:
     assert "ic1: 500 Mbps free of 1000" in d.status.condition("Placed").message
 
 
-def test_p5_remote_after_local() -> None:
+def test_p5_remote_after_local_then_p8_guidance_in_the_same_decision() -> None:
     d = run(neg=(conn(),), interconnect="ic1")
-    assert d.step == CreateRemoteConnection("ic1", 1000, False)
+    assert d.step == CreateRemoteConnection("ic1", 1000, False, then_guidance=True)
     assert d.status.phase is Phase.PLACING
+
+
+def test_remote_carries_no_guidance_when_another_step_comes_first() -> None:
+    # P16: the local side holds another bandwidth than the spec asks: the update
+    # is decided next, not guidance. P22: the peer asks for guidance itself.
+    d = run(neg=(conn(bw=2000),), interconnect="ic1")
+    assert d.step == CreateRemoteConnection("ic1", 2000, False, then_guidance=False)
+    d2 = run(neg=(conn(),), interconnect="ic1", deferred=True)
+    assert d2.step == CreateRemoteConnection("ic1", 1000, True, then_guidance=False)
 
 
 def test_p6_409_undoes_local_then_places_elsewhere() -> None:
@@ -130,7 +139,8 @@ def test_p8_guidance_once_both_connections_exist() -> None:
 
 def test_p9_p10_features_local_first_all_channels_concurrently() -> None:
     d = run(neg=(conn(),), resp=(conn(),), **NEGOTIATED)
-    assert d.step == CreateFeature("ic1", "ch1", Side.NEGOTIATOR)
+    # P5 per channel: each carries its responder half (mirror), channels concurrent (P10).
+    assert d.step == CreateFeature("ic1", "ch1", Side.NEGOTIATOR, mirror=True)
     assert [s.channel for s in d.concurrent] == list(CH)  # type: ignore[union-attr]
     assert all(s.side is Side.NEGOTIATOR for s in d.concurrent)  # type: ignore[union-attr]
     assert cond(d, "Negotiated") == (FA, "Negotiating")

@@ -23,6 +23,11 @@ Order of concerns, first match wins:
 6. guidance (P8), features (P9-P11, local then remote per channel),
    notifications (P14), then wait for FINAL and VERIFIED.
 
+A step may carry the one this table would decide right after it, where the
+protocol orders only those two: the remote CreateConnection carries the
+guidance request (``then_guidance``, P8), a new feature's local create its
+remote half (``mirror``, P5 per channel). A bring-up takes 6 decisions.
+
 Every rule returns an :class:`~.outcome.Outcome` that names, besides the step,
 what the status needs: the phase, where the link lives after the step, and why
 it is stalled (no hidden state is carried from the decision to the status).
@@ -284,7 +289,8 @@ def _feature_steps(
             )
         elif lf is None and rf is None:
             if ch not in facts.blocked_channels:
-                steps.append(CreateFeature(working, ch, Side.NEGOTIATOR))
+                # P5 per channel: our half first, the responder's as soon as it exists.
+                steps.append(CreateFeature(working, ch, Side.NEGOTIATOR, mirror=True))
         elif lf is None:
             # The peer holds a feature we lack (status lost, or P20 repair): mirror it.
             steps.append(CreateFeature(working, ch, Side.NEGOTIATOR, copy_of=rf))

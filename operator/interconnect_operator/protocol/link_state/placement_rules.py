@@ -65,7 +65,17 @@ def place_connections(inp: Inputs, where: Where) -> Outcome | Where:
     local = neg.on(working)
     if resp.on(working) is None:
         assert local is not None
-        step_ = CreateRemoteConnection(working, local.bandwidth_mbps, facts.deferred)
+        # The table's next decision once the responder holds it is RequestGuidance
+        # (P8) unless the peer drives (P22), guidance is at hand, or the bandwidth
+        # changes first (P16): then it is asked for in the same decision.
+        then_guidance = (
+            not facts.deferred
+            and not facts.guidance_ready
+            and local.bandwidth_mbps == inp.spec.bandwidth_mbps
+        )
+        step_ = CreateRemoteConnection(
+            working, local.bandwidth_mbps, facts.deferred, then_guidance=then_guidance
+        )
         return Outcome(step_, phase, where)
     return where
 

@@ -121,7 +121,7 @@ class Decision:
     """The next step(s) and the status to show.
 
     ``status`` is built when first read (``build``, a pure function of what the
-    decision saw): a reconcile decides ~10 times per bring-up and shows only the
+    decision saw): a reconcile decides ~6 times per bring-up and shows only the
     status of the decision it ends on.
     """
 

@@ -34,11 +34,17 @@ class CreateLocalConnection:
 
 @dataclass(frozen=True)
 class CreateRemoteConnection:
-    """Create the matching connection on the responder (P6; a 409 means: place again)."""
+    """Create the matching connection on the responder (P6; a 409 means: place again).
+
+    ``then_guidance``: once the responder holds it, ask for guidance (P8) in the
+    same decision; set when the table would decide exactly that next (no
+    deferral, no bandwidth change pending, no guidance at hand).
+    """
 
     interconnect: str
     bandwidth_mbps: int
     defer_provisioning: bool = False
+    then_guidance: bool = False
     kind: str = field(default="CreateRemoteConnection", init=False)
 
 
@@ -57,12 +63,18 @@ class CreateFeature:
     On the negotiator without ``copy_of``: allocate with
     :func:`~..allocation.allocate_feature` (P9). Otherwise propose exactly
     ``copy_of`` (the other side's feature: P5, the local one goes first).
+
+    ``mirror`` (negotiator side only): once the provider answered that our half
+    exists, propose the same feature to the responder in the same decision. P5
+    orders the two halves of one channel; the channels are independent of each
+    other (P10), so each channel runs local-then-remote on its own.
     """
 
     interconnect: str
     channel: str
     side: Side
     copy_of: FeatureView | None = None
+    mirror: bool = False
     kind: str = field(default="CreateFeature", init=False)
 
 

@@ -46,8 +46,12 @@ class ConnectionSteps(ProviderSteps):
         interconnect: str,
         bandwidth: int,
         defer: bool,
-    ) -> None:
-        """P5-P7: create on ``side``; a 409 there means no room (P6): place elsewhere."""
+    ) -> bool:
+        """P5-P7: create on ``side``; a 409 there means no room (P6): place elsewhere.
+
+        True when ``side`` holds the connection now (created, or found after a
+        409 or an unknown outcome).
+        """
         client = self._client(side)
         key = memory.key.reveal() if memory.key is not None else None
         body = models.Connection(
@@ -87,7 +91,7 @@ class ConnectionSteps(ProviderSteps):
                 memory.unsettled_creates.discard((side, interconnect))
                 memory.rejected_at[interconnect] = self._clock()
                 count_conflict(memory, step)
-                return
+                return False
             created = existing
         except OutcomeUnknown:
             # P33: read before retrying, with the same id and body (and requestId).
@@ -115,6 +119,7 @@ class ConnectionSteps(ProviderSteps):
         memory.unsettled_creates.discard((side, interconnect))
         if defer and side is Side.RESPONDER and memory.deferred_since is None:
             memory.deferred_since = self._clock()  # P23 counts from here
+        return True
 
     def _source_data(
         self, side: Side, uuid: str, memory: LinkMemory, key: str | None

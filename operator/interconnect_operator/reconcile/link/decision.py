@@ -12,22 +12,76 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import overload
 
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.link_state import Decision
 from interconnect_operator.protocol.notifications import live_notifications
 from interconnect_operator.protocol.placement import live_rejections
 from interconnect_operator.protocol.routing import side_limit
-from interconnect_operator.protocol.types import LinkFacts, PeerDeletionPolicy, Side
+from interconnect_operator.protocol.types import (
+    InterconnectView,
+    LinkFacts,
+    PeerDeletionPolicy,
+    Side,
+)
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 from .channel_blocks import channel_basis
 from .peer_intent import PeerIntent
 from .types import LinkMemory, LinkRequest
 
-__all__ = ["LinkDecider", "prefix_limits"]
+__all__ = ["LinkDecider", "PoolViews", "prefix_limits"]
+
+
+class PoolViews(Sequence[InterconnectView]):
+    """One side's interconnect views (capacity, P6-P7), read from the snapshot only
+    when a rule asks: placement and bandwidth changes do, the other decisions of a
+    bring-up do not, and every connection created in the pool makes the snapshot
+    build its views again. Read within ``decide`` (no await), so it is the
+    snapshot the decision saw."""
+
+    __slots__ = ("_side", "_snapshot", "_views")
+
+    def __init__(self, snapshot: PoolSnapshot, side: Side) -> None:
+        self._snapshot = snapshot
+        self._side = side
+        self._views: list[InterconnectView] | None = None
+
+    def _read(self) -> list[InterconnectView]:
+        if self._views is None:
+            self._views = self._snapshot.interconnect_views(self._side)
+        return self._views
+
+    @overload
+    def __getitem__(self, index: int) -> InterconnectView: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[InterconnectView]: ...
+    def __getitem__(self, index: int | slice) -> InterconnectView | Sequence[InterconnectView]:
+        return self._read()[index]
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __iter__(self) -> Iterator[InterconnectView]:
+        return iter(self._read())
+
+
+@dataclass(frozen=True, slots=True)
+class _ChannelFacts:
+    """Of one interconnect's channels: each side's device id per channel (resiliency
+    audit; empty unless both sides list channels), and those disabled on either
+    side (not required by P14)."""
+
+    devices: Mapping[Side, Mapping[str, str | None]]
+    disabled: frozenset[str]
+
+
+_NO_CHANNEL_FACTS = _ChannelFacts({}, frozenset())
 
 
 class LinkDecider:
@@ -39,6 +93,7 @@ class LinkDecider:
         self.pool = pool
         self._clock = clock
         self._peer = peer
+        self._channel_cache: dict[str, tuple[tuple[object, object], _ChannelFacts]] = {}
 
     def decide(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> Decision:
         """The decision for the link now: its facts from the snapshot and its memory."""
@@ -50,8 +105,8 @@ class LinkDecider:
             snapshot.observation(Side.NEGOTIATOR, uuid, providers),
             snapshot.observation(Side.RESPONDER, uuid, providers),
             self._facts(request, uuid, memory),
-            pool_negotiator=snapshot.interconnect_views(Side.NEGOTIATOR),
-            pool_responder=snapshot.interconnect_views(Side.RESPONDER),
+            pool_negotiator=PoolViews(snapshot, Side.NEGOTIATOR),
+            pool_responder=PoolViews(snapshot, Side.RESPONDER),
         )
 
     def _facts(self, request: LinkRequest, uuid: str, memory: LinkMemory) -> LinkFacts:
@@ -65,6 +120,7 @@ class LinkDecider:
         working = memory.migrating_to or memory.interconnect
         self._unblock_changed(memory, working)
         channels, guidance_ready = self._channels(uuid, memory, working)
+        channel_facts = self._channel_facts(working)
         deferred, deferral_timeout = views.deferral(snapshot, uuid)
         if deferred and memory.deferred_since is None and self._peer.held_by_responder(uuid):
             # Deferred before this process knew (status without it): count from now,
@@ -82,8 +138,8 @@ class LinkDecider:
             channels=channels,
             guidance_ready=guidance_ready,
             blocked_channels=dict(memory.blocked_channels),
-            disabled_channels=self._disabled_channels(working),
-            channel_devices=self._channel_devices(working),
+            disabled_channels=channel_facts.disabled,
+            channel_devices=channel_facts.devices,
             prefix_limits=prefix_limits(memory, working),
             rejected_features=dict(memory.rejected_features),
             notified_at=self._live_notifications(uuid, memory, working),
@@ -126,28 +182,37 @@ class LinkDecider:
                 memory.guidance.pop(working, None)
                 memory.refresh_own_guidance = True
 
-    def _channel_devices(self, working: str | None) -> dict[Side, dict[str, str | None]]:
-        """Each side's obfuscatedDeviceId per channel of ``working`` (resiliency audit)."""
-        snapshot = self.pool.snapshot
-        if working is None or snapshot is None:
-            return {}
-        devices = {
-            side: {c.id: c.device_id for c in snapshot.side(side).channels.get(working, [])}
-            for side in Side
-        }
-        return devices if all(devices.values()) else {}
+    def _channel_facts(self, working: str | None) -> _ChannelFacts:
+        """What the decision reads of ``working``'s channels, derived once per list read.
 
-    def _disabled_channels(self, working: str | None) -> frozenset[str]:
-        """Channels administratively disabled on either side (not required by P14)."""
+        Channels are static objects (set up out of band): only a refresh
+        replaces a side's list, so the facts are kept until one of the two
+        lists is another object. Every decision of every link on the
+        interconnect reads them.
+        """
         snapshot = self.pool.snapshot
         if working is None or snapshot is None:
-            return frozenset()
-        return frozenset(
+            return _NO_CHANNEL_FACTS
+        lists = (
+            snapshot.negotiator.channels.get(working, []),
+            snapshot.responder.channels.get(working, []),
+        )
+        kept = self._channel_cache.get(working)
+        if kept is not None and kept[0][0] is lists[0] and kept[0][1] is lists[1]:
+            return kept[1]
+        devices = {
+            side: {c.id: c.device_id for c in channels}
+            for side, channels in zip(Side, lists, strict=True)
+        }
+        disabled = frozenset(
             c.id
-            for side in Side
-            for c in snapshot.side(side).channels.get(working, [])
+            for channels in lists
+            for c in channels
             if c.admin_state is not None and "DISABLED" in c.admin_state.upper()
         )
+        facts = _ChannelFacts(devices if all(devices.values()) else {}, disabled)
+        self._channel_cache[working] = (lists, facts)
+        return facts
 
     def _channels(
         self, uuid: str, memory: LinkMemory, working: str | None
@@ -172,7 +237,7 @@ class LinkDecider:
     ) -> dict[Side, dt.datetime]:
         """Notifications still worth waiting on (P14-P15, ``protocol.notifications``)."""
         snapshot = self.pool.snapshot
-        if snapshot is None or working is None:
+        if snapshot is None or working is None or not memory.notified_at:
             return dict(memory.notified_at)
         return live_notifications(
             memory.notified_at,
@@ -187,7 +252,9 @@ def prefix_limits(memory: LinkMemory, working: str | None) -> dict[Side, int]:
     """Each side's maxReceivedBgpRoutePrefixes from the guidance last read for ``working``;
     without one, what was known before (the status, after a restart)."""
     seen = memory.guidance_seen.get(working) if working is not None else None
-    if seen is not None:
+    if seen is not None and seen is not memory.prefix_basis:
+        # Read once per guidance answer, not once per decision.
+        memory.prefix_basis = seen
         limits = {side: side_limit(views.values()) for side, views in zip(Side, seen, strict=True)}
         known = {side: limit for side, limit in limits.items() if limit is not None}
         if known:

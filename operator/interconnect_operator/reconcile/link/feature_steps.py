@@ -35,6 +35,7 @@ from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
+from interconnect_operator.reconcile.snapshot import feature_view
 
 from .channel_blocks import block, guidance_basis
 from .step_calls import ProviderSteps, count_conflict, keyed_call, request_id_for
@@ -134,21 +135,30 @@ class FeatureSteps(ProviderSteps):
         return allocation.to_view(connection_id=uuid)
 
     # Long on purpose: one branch per CreateFeature outcome.
-    async def create_feature(  # noqa: PLR0912
+    async def create_feature(  # noqa: PLR0912, PLR0915
         self,
         request: LinkRequest,
         uuid: str,
         memory: LinkMemory,
         step: link_state.CreateFeature,
-    ) -> None:
-        """P9-P11: propose the channel's feature on ``step.side`` (a copy, or a new allocation)."""
+    ) -> bool:
+        """P9-P11: propose the channel's feature on ``step.side`` (a copy, or a new allocation).
+
+        True when the provider answered that it holds the feature (created, or
+        found after a 409 or an unknown outcome); False when nothing was made.
+        """
         ix, channel, side = step.interconnect, step.channel, step.side
         view = step.copy_of
         if view is None:
             view = self._allocate(request, uuid, memory, ix, channel)
         if view is None:
-            return
-        self._tentative.setdefault((ix, channel), {})[uuid] = view
+            return False
+        allocated = step.copy_of is None
+        if allocated:
+            # In flight, not yet in the snapshot: links allocating on the channel now
+            # must not propose it. A copy needs no entry: the half it copies is
+            # recorded, and the channel's space counts both sides together.
+            self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
         fid = feature_id(channel)
         rid_key, request_id = request_id_for(
@@ -176,7 +186,7 @@ class FeatureSteps(ProviderSteps):
                 else:
                     memory.guidance.pop(ix, None)
                     memory.refresh_own_guidance = True
-                return
+                return False
             created = existing
         except InvalidRequest as exc:
             # P10: guidance not followed (it may have changed since it was read). The
@@ -189,7 +199,7 @@ class FeatureSteps(ProviderSteps):
             else:
                 memory.guidance.pop(ix, None)
                 memory.refresh_own_guidance = True
-            return
+            return False
         except OutcomeUnknown:
             existing = await self._read_feature(side, ix, uuid, fid)
             if existing is None:
@@ -199,13 +209,37 @@ class FeatureSteps(ProviderSteps):
         except AuthError as exc:
             raise StepFailed("ProviderAuthFailed", str(exc)) from exc
         finally:
-            self._tentative.get((ix, channel), {}).pop(uuid, None)
+            if allocated:
+                self._tentative.get((ix, channel), {}).pop(uuid, None)
         memory.rejected_features.pop(channel, None)
         memory.refused_on.pop(channel, None)
         # P15: a changed feature set needs fresh notifications (the peer ignores
         # one older than the change).
         memory.notified_at.clear()
         self.pool.record_feature(side, ix, uuid, channel, created)
+        return True
+
+    def mirror_of(
+        self, uuid: str, step: link_state.CreateFeature
+    ) -> link_state.CreateFeature | None:
+        """The responder's half of ``step``'s channel (P5: a copy of ours, just created),
+        as the next decision would propose it; None when that decision would not
+        (the responder holds one already, ours carries no usable L3 config, or
+        our provider reports it FAILED)."""
+        snapshot = self.pool.snapshot
+        if snapshot is None:
+            return None
+        ix, channel = step.interconnect, step.channel
+        if channel in snapshot.responder.features.get(ix, {}).get(uuid, {}):
+            return None
+        record = snapshot.negotiator.features.get(ix, {}).get(uuid, {}).get(channel)
+        if record is None:
+            return None
+        view = feature_view(channel, record, self.pool.config.providers)
+        if view is None or view.failed:
+            # FAILED at once: the decision's failure rules come before the copy.
+            return None
+        return link_state.CreateFeature(ix, channel, Side.RESPONDER, copy_of=view)
 
     def _feature_body(
         self, side: Side, interconnect: str, channel: str, view: FeatureView, spec: LinkSpec

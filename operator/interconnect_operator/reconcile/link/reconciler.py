@@ -73,6 +73,7 @@ from .refusals import feature_count, observed_state, refusal_message, unrefused
 from .steps import StepRunner, step_side
 from .types import (
     MAX_STEPS,
+    FollowUpRefused,
     LinkEvent,
     LinkMemory,
     LinkRequest,
@@ -408,9 +409,13 @@ class LinkReconciler:
             return_exceptions=True,
         )
         interruption: LinkResult | None = None
-        for step, outcome in zip(steps, outcomes, strict=True):
-            if interruption is not None or outcome is None:
+        for carried, answer in zip(steps, outcomes, strict=True):
+            if interruption is not None or answer is None:
                 continue
+            step, outcome = carried, answer
+            if isinstance(answer, FollowUpRefused):
+                # The carried step succeeded; its follow-up is what was refused.
+                step, outcome = answer.step, answer.error
             if isinstance(outcome, InvalidRequest):
                 refusal = Refusal(
                     step_key(step),

@@ -1,7 +1,13 @@
 """Carrying out the state machine's steps against both providers: each step to its kind.
 
 ``connection_steps`` creates, updates, deletes and notifies connections;
-``feature_steps`` asks for guidance and creates and deletes features. Each
+``feature_steps`` asks for guidance and creates and deletes features. A step
+may carry its follow-up when the decision table would decide exactly that
+next and the protocol orders only the two of them: guidance once the
+responder holds the connection (P8), the responder's half of a feature once
+ours exists (P5, per channel; P10 lets channels run concurrently). A
+bring-up then takes 6 decisions instead of 8 (key, local connection, remote
+connection and guidance, features, notifications, Ready). Each
 step calls a provider, records the answer in the pool snapshot (so the next
 decision sees it at once) and in the link's memory; a retried step addresses
 the same objects (the connection id is the shared UUID, the feature id is
@@ -16,6 +22,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from interconnect_operator.api import models
+from interconnect_operator.api.errors import InvalidRequest
 from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile.pool import PoolRuntime
@@ -23,7 +30,7 @@ from interconnect_operator.reconcile.pool import PoolRuntime
 from .connection_steps import ConnectionSteps
 from .feature_steps import FeatureSteps
 from .keys import confirm_key
-from .types import LinkMemory, LinkRequest
+from .types import FollowUpRefused, LinkMemory, LinkRequest
 
 __all__ = ["StepRunner", "step_side"]
 
@@ -67,20 +74,15 @@ class StepRunner:
                     defer=False,
                 )
             case link_state.CreateRemoteConnection():
-                await self._connections.create_connection(
-                    request,
-                    uuid,
-                    memory,
-                    step,
-                    side=Side.RESPONDER,
-                    interconnect=step.interconnect,
-                    bandwidth=step.bandwidth_mbps,
-                    defer=step.defer_provisioning,
-                )
+                await self._create_remote(request, uuid, memory, step)
             case link_state.RequestGuidance():
                 await self._features.request_guidance(uuid, memory, step.interconnect)
             case link_state.CreateFeature():
-                await self._features.create_feature(request, uuid, memory, step)
+                made = await self._features.create_feature(request, uuid, memory, step)
+                mirror = self._features.mirror_of(uuid, step) if made and step.mirror else None
+                if mirror is not None:
+                    # P5: ours exists (the provider said so); the responder's half now.
+                    await self._features.create_feature(request, uuid, memory, mirror)
             case link_state.DeleteFeature():
                 await self._features.delete_feature(uuid, memory, step)
             case link_state.NotifyStatus():
@@ -100,6 +102,31 @@ class StepRunner:
                 await self._connections.delete_connection(
                     uuid, memory, Side.NEGOTIATOR, step.interconnect
                 )
+
+    async def _create_remote(
+        self,
+        request: LinkRequest,
+        uuid: str,
+        memory: LinkMemory,
+        step: link_state.CreateRemoteConnection,
+    ) -> None:
+        """P5-P7 on the responder; then P8 in the same decision when the step carries it."""
+        held = await self._connections.create_connection(
+            request,
+            uuid,
+            memory,
+            step,
+            side=Side.RESPONDER,
+            interconnect=step.interconnect,
+            bandwidth=step.bandwidth_mbps,
+            defer=step.defer_provisioning,
+        )
+        if not (held and step.then_guidance):
+            return
+        try:
+            await self._features.request_guidance(uuid, memory, step.interconnect)
+        except InvalidRequest as exc:
+            raise FollowUpRefused(link_state.RequestGuidance(step.interconnect), exc) from exc
 
     async def read_connection(
         self, side: Side, interconnect: str, uuid: str

@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from interconnect_operator.api.errors import InvalidRequest
+from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.customer_link import CustomerTarget
 from interconnect_operator.protocol.link_state import LinkStatus
 from interconnect_operator.protocol.retry_discipline import Refusal
@@ -146,6 +148,8 @@ class LinkMemory:
     """The spec changed after a ProvisioningFailed: delete the FAILED features once."""
     prefix_limits: dict[Side, int] = field(default_factory=dict)
     """Each side's route-prefix limit last known (guidance, or the status after a restart)."""
+    prefix_basis: object | None = field(default=None, repr=False)
+    """The guidance answer ``prefix_limits`` was last read from (read once per answer)."""
     refusals: dict[str, Refusal] = field(default_factory=dict)
     """Steps a provider answered with 400, by step key (P32: not retried unchanged)."""
     conflicts: dict[str, int] = field(default_factory=dict)
@@ -173,3 +177,13 @@ class StepFailed(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class FollowUpRefused(Exception):
+    """A provider refused (400) the follow-up a step carries (``then_guidance``):
+    the refusal belongs to ``step``, not to the step that carried it."""
+
+    def __init__(self, step: link_state.Step, error: InvalidRequest) -> None:
+        super().__init__(error.message)
+        self.step = step
+        self.error = error
