@@ -38,11 +38,12 @@ read) are left out.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["canonical_entries", "compact", "compact_object"]
+__all__ = ["canonical_entries", "compact", "compact_object", "decode"]
 
 #: Canonical sub-values by key (see the module docstring).
 _TABLE: dict[int, Any] = {}
@@ -58,6 +59,15 @@ _FLOAT = object()
 _BOOL = object()
 
 _intern = sys.intern
+
+#: A dict with one of these keys is kept private, never shared: an object's
+#: ``metadata`` (changed in place when a write's answer is taken) and what holds
+#: it (an object, a list page, a watch event), and ``managedFields`` entries.
+_PRIVATE_KEYS = frozenset(
+    {"metadata", "uid", "resourceVersion", "items", "object", "manager", "fieldsV1"}
+)
+#: First-key prefixes of ``managedFields``' field sets (``f:spec``, ``k:{...}``, ``.``).
+_FIELD_SET_PREFIXES = ("f:", "k:", "v:", "i:", ".")
 
 
 def compact(value: Any) -> Any:
@@ -94,16 +104,7 @@ def _shared(value: Any) -> Any:
             _part(parts, kept)
     else:
         return value
-    digest = hash(tuple(parts))
-    found = _TABLE.get(digest)
-    if found is not None:
-        if _parts(found) == parts:
-            return found
-        return copy  # another value under the same hash (rare): not shared
-    _TABLE[digest] = copy
-    if len(_TABLE) >= _SWEEP_AT:
-        _sweep()
-    return copy
+    return _canonical(copy, parts)
 
 
 def _parts(value: Any) -> list[object]:
@@ -152,6 +153,71 @@ def _sweep() -> None:
 def canonical_entries() -> int:
     """How many canonical sub-values are kept (tests and diagnostics)."""
     return len(_TABLE)
+
+
+def decode(raw: bytes | str) -> Any:
+    """JSON decoded straight into the compact form, in the decoder's one pass: what
+    ``compact_object`` makes of every object in it, without copying anything.
+
+    The decoder hands each object to the hook bottom-up, its children done
+    already: strings are interned and lists made canonical in place, then the
+    object itself is looked up. Objects, their ``metadata``, list pages and
+    watch events stay private (``_PRIVATE_KEYS``); ``managedFields`` are dropped
+    (their field sets are never looked up). A 500-link page at the bench's
+    Ready link shape: decode then copy 75 ms (interned copy) or 110 ms
+    (hash-consed copy), decoded hash-consed 71 ms (CPU, medians of 8).
+    """
+    return json.loads(raw, object_hook=_hook)
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    first = next(iter(obj), "")
+    if first.startswith(_FIELD_SET_PREFIXES):
+        return obj  # a managedFields field set: dropped with its metadata
+    private = not _PRIVATE_KEYS.isdisjoint(obj)
+    if private:
+        obj.pop("managedFields", None)
+    parts: list[object] = [_DICT]
+    for key, value in obj.items():
+        kind = type(value)
+        item = value
+        if kind is str:
+            item = obj[key] = _intern(value)
+        elif kind is list:
+            item = obj[key] = _list_in_place(value)
+        if not private:
+            parts.append(key)
+            _part(parts, item)
+    if private:
+        return obj
+    return _canonical(obj, parts)
+
+
+def _list_in_place(items: list[Any]) -> Any:
+    parts: list[object] = [_LIST]
+    for i, value in enumerate(items):
+        kind = type(value)
+        item = value
+        if kind is str:
+            item = items[i] = _intern(value)
+        elif kind is list:
+            item = items[i] = _list_in_place(value)
+        _part(parts, item)
+    return _canonical(items, parts)
+
+
+def _canonical(value: Any, parts: list[object]) -> Any:
+    """The kept equal of ``value`` (whose key is ``parts``), or ``value`` kept now."""
+    digest = hash(tuple(parts))
+    found = _TABLE.get(digest)
+    if found is not None:
+        if _parts(found) == parts:
+            return found
+        return value  # another value under the same hash (rare): not shared
+    _TABLE[digest] = value
+    if len(_TABLE) >= _SWEEP_AT:
+        _sweep()
+    return value
 
 
 def compact_object(obj: Mapping[str, Any]) -> dict[str, Any]:

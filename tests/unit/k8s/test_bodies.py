@@ -7,7 +7,7 @@ import gc
 import json
 
 from interconnect_operator.k8s import bodies
-from interconnect_operator.k8s.bodies import canonical_entries, compact, compact_object
+from interconnect_operator.k8s.bodies import canonical_entries, compact, compact_object, decode
 
 
 def _decoded(name: str) -> dict[str, object]:
@@ -111,3 +111,52 @@ def test_the_table_sweeps_itself_when_it_doubled() -> None:
         compact_object({"status": {"id": f"transient-{i}"}})
     # Without sweeps it would hold every one of them.
     assert canonical_entries() < 2 * bodies._MIN_SWEEP + 10
+
+
+def _ready_link(name: str) -> str:
+    condition = {"type": "Ready", "status": "True", "reason": "Ready", "observedGeneration": 1}
+    return json.dumps(
+        {
+            "kind": "MulticloudLink",
+            "metadata": {
+                "name": name,
+                "uid": f"uid-{name}",
+                "resourceVersion": "7",
+                "finalizers": ["interconnect.io/finalizer"],
+                "managedFields": [
+                    {"manager": "op", "fieldsV1": {"f:status": {".": {}, "f:phase": {}}}}
+                ],
+            },
+            "spec": {"poolRef": {"name": "p"}, "bandwidthMbps": 1000, "ipv6": False},
+            "status": {"conditions": [condition], "ratio": 0.5, "providers": [{"name": name}]},
+        }
+    )
+
+
+def test_decode_is_compact_object_in_one_pass() -> None:
+    raw = _ready_link("a")
+    decoded = decode(raw)
+    assert decoded == compact_object(json.loads(raw))
+    assert "managedFields" not in decoded["metadata"]
+    other = decode(_ready_link("b"))
+    # Equal parts shared, across decodes and with compact_object's copies.
+    assert decoded["spec"] is other["spec"]
+    assert decoded["status"]["conditions"] is other["status"]["conditions"]
+    assert decoded["metadata"]["finalizers"] is other["metadata"]["finalizers"]
+    assert compact_object(json.loads(raw))["spec"] is decoded["spec"]
+    assert decoded["status"] is not other["status"]
+    # The object and its metadata are private, even when equal.
+    again = decode(raw)
+    assert again is not decoded
+    assert again["metadata"] is not decoded["metadata"]
+    assert again["status"] is decoded["status"]
+
+
+def test_decode_keeps_pages_and_events_private() -> None:
+    link = json.loads(_ready_link("a"))
+    page = decode(json.dumps({"metadata": {"resourceVersion": "3"}, "items": [link]}))
+    event = decode(json.dumps({"type": "ADDED", "object": link}))
+    assert page["items"][0]["spec"] is event["object"]["spec"]
+    assert decode('{"metadata": {"resourceVersion": "3"}, "items": []}') is not decode(
+        '{"metadata": {"resourceVersion": "3"}, "items": []}'
+    )
