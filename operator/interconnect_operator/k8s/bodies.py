@@ -29,10 +29,12 @@ replaced) are dropped when the table has doubled since the last sweep
 (``sys.getrefcount``: the table's own reference is the only one left), so the
 table holds about what the kept bodies hold, never more than twice that.
 
-Measured (a 10,000-link page at the bench's Ready link shape, tracemalloc of
-the kept copies): the plain interned copy ~10.3 KiB per link, hash-consed
-~3.6 KiB per link, in the same copy time (a shared sub-value is looked up, not
-allocated). ``metadata.managedFields`` (large under server-side apply, never
+Measured (10,000 links at the bench's Ready link shape, listed in pages of
+500, tracemalloc of what is kept): decoded then copied with interned strings
+12.7 KiB per link, decoded hash-consed (``decode``) 6.2 KiB per link, in the
+same CPU (~240 us per link on a loaded machine). One watch event costs ~50 us
+more than before (~190 against ~140 us), the price of the lookups.
+``metadata.managedFields`` (large under server-side apply, never
 read) are left out.
 """
 
@@ -54,9 +56,7 @@ _MIN_SWEEP = 4096
 # Key markers: distinct objects that no decoded JSON value equals.
 _DICT = object()
 _LIST = object()
-_REF = object()
-_FLOAT = object()
-_BOOL = object()
+_CONTAINERS = (dict, list)
 
 _intern = sys.intern
 
@@ -66,6 +66,9 @@ _intern = sys.intern
 _PRIVATE_KEYS = frozenset(
     {"metadata", "uid", "resourceVersion", "items", "object", "manager", "fieldsV1"}
 )
+#: The one empty object every kept ``{}`` is.
+_EMPTY_DICT: dict[str, Any] = {}
+
 #: First-key prefixes of ``managedFields``' field sets (``f:spec``, ``k:{...}``, ``.``).
 _FIELD_SET_PREFIXES = ("f:", "k:", "v:", "i:", ".")
 
@@ -87,56 +90,57 @@ def _shared(value: Any) -> Any:
     if isinstance(value, str):
         return _intern(value)
     if isinstance(value, Mapping):
-        copy: Any = {}
-        parts: list[object] = [_DICT]
-        for key, item in value.items():
-            name = _intern(str(key))
-            kept = _shared(item)
-            copy[name] = kept
-            parts.append(name)
-            _part(parts, kept)
+        copy: Any = {_intern(str(k)): _shared(v) for k, v in value.items()}
     elif isinstance(value, list | tuple):
-        copy = []
-        parts = [_LIST]
-        for item in value:
-            kept = _shared(item)
-            copy.append(kept)
-            _part(parts, kept)
+        copy = [_shared(v) for v in value]
     else:
         return value
-    return _canonical(copy, parts)
+    return _canonical(copy)
 
 
-def _parts(value: Any) -> list[object]:
-    """The key parts of a canonical container (its children canonical already)."""
-    parts: list[object]
-    if isinstance(value, dict):
-        parts = [_DICT]
-        for k, v in value.items():
-            parts.append(k)
-            _part(parts, v)
-    else:
-        parts = [_LIST]
-        for v in value:
-            _part(parts, v)
-    return parts
+def _digest(value: dict[str, Any] | list[Any], types: tuple[type, ...]) -> int:
+    """The table key of a container holding containers (canonical already): its keys
+    and scalars by value, its child containers by identity, every value's type too."""
+    values = value.values() if type(value) is dict else value
+    scalars = tuple([id(v) if type(v) in _CONTAINERS else v for v in values])
+    if type(value) is dict:
+        return hash((_DICT, tuple(value), scalars, types))
+    return hash((_LIST, scalars, types))
 
 
-def _part(parts: list[object], v: object) -> None:
-    """Append what stands for ``v`` in its container's key."""
-    kind = type(v)
-    if kind is str or kind is int or v is None:
-        parts.append(v)
-    elif kind is dict or kind is list:
-        parts.append(_REF)
-        parts.append(id(v))
-    elif kind is bool:
-        parts.append(_BOOL)
-        parts.append(v)
-    else:
-        # Floats (and anything else JSON cannot hold): tagged with their type.
-        parts.append(_FLOAT)
-        parts.append((kind, v))
+def _canonical(value: Any) -> Any:
+    """The kept equal of ``value`` (a dict or list, its children canonical), or
+    ``value``, kept from now on.
+
+    An entry found under the same digest is taken when it is equal and its values
+    have the same types (``==`` alone finds ``1``, ``1.0`` and ``True`` equal);
+    equal children are the same objects, so the comparison stops at them.
+    Anything else under that digest (a hash collision) is left unshared."""
+    is_dict = type(value) is dict
+    if not value and is_dict:
+        return _EMPTY_DICT
+    values = value.values() if is_dict else value
+    types = tuple(map(type, values))
+    try:
+        # Most containers hold scalars only: hashed in C.
+        digest = hash(
+            (_DICT, tuple(value.items()), types) if is_dict else (_LIST, tuple(value), types)
+        )
+    except TypeError:  # a child container: it stands for itself by identity
+        digest = _digest(value, types)
+    found = _TABLE.get(digest)
+    if found is not None:
+        if (
+            type(found) is type(value)
+            and found == value
+            and tuple(map(type, found.values() if is_dict else found)) == types
+        ):
+            return found
+        return value
+    _TABLE[digest] = value
+    if len(_TABLE) >= _SWEEP_AT:
+        _sweep()
+    return value
 
 
 def _sweep() -> None:
@@ -163,61 +167,37 @@ def decode(raw: bytes | str) -> Any:
     already: strings are interned and lists made canonical in place, then the
     object itself is looked up. Objects, their ``metadata``, list pages and
     watch events stay private (``_PRIVATE_KEYS``); ``managedFields`` are dropped
-    (their field sets are never looked up). A 500-link page at the bench's
-    Ready link shape: decode then copy 75 ms (interned copy) or 110 ms
-    (hash-consed copy), decoded hash-consed 71 ms (CPU, medians of 8).
+    (their field sets are never looked up).
     """
     return json.loads(raw, object_hook=_hook)
 
 
 def _hook(obj: dict[str, Any]) -> Any:
-    first = next(iter(obj), "")
+    if not obj:
+        return _EMPTY_DICT
+    first = next(iter(obj))
     if first.startswith(_FIELD_SET_PREFIXES):
         return obj  # a managedFields field set: dropped with its metadata
-    private = not _PRIVATE_KEYS.isdisjoint(obj)
-    if private:
-        obj.pop("managedFields", None)
-    parts: list[object] = [_DICT]
     for key, value in obj.items():
         kind = type(value)
-        item = value
         if kind is str:
-            item = obj[key] = _intern(value)
+            obj[key] = _intern(value)
         elif kind is list:
-            item = obj[key] = _list_in_place(value)
-        if not private:
-            parts.append(key)
-            _part(parts, item)
-    if private:
+            obj[key] = _list_in_place(value)
+    if not _PRIVATE_KEYS.isdisjoint(obj):
+        obj.pop("managedFields", None)
         return obj
-    return _canonical(obj, parts)
+    return _canonical(obj)
 
 
 def _list_in_place(items: list[Any]) -> Any:
-    parts: list[object] = [_LIST]
     for i, value in enumerate(items):
         kind = type(value)
-        item = value
         if kind is str:
-            item = items[i] = _intern(value)
+            items[i] = _intern(value)
         elif kind is list:
-            item = items[i] = _list_in_place(value)
-        _part(parts, item)
-    return _canonical(items, parts)
-
-
-def _canonical(value: Any, parts: list[object]) -> Any:
-    """The kept equal of ``value`` (whose key is ``parts``), or ``value`` kept now."""
-    digest = hash(tuple(parts))
-    found = _TABLE.get(digest)
-    if found is not None:
-        if _parts(found) == parts:
-            return found
-        return value  # another value under the same hash (rare): not shared
-    _TABLE[digest] = value
-    if len(_TABLE) >= _SWEEP_AT:
-        _sweep()
-    return value
+            items[i] = _list_in_place(value)
+    return _canonical(items)
 
 
 def compact_object(obj: Mapping[str, Any]) -> dict[str, Any]:
