@@ -10,19 +10,19 @@ provisioning states, two providers), most of them equal to the same part of
 thousands of other links (the same condition set at the same second, the
 same provisioning states, the same routing limits, the same spec).
 
-So a copy is built hash-consed: every string is interned, and every dict or
-list below the object's top-level sections (``metadata``, ``spec``,
-``status``, ...) is looked up in a table of canonical values and replaced by
-the equal one already kept, if any. A sub-value is keyed by its items, where a
+So bodies are kept hash-consed: every string is interned, and every dict or
+list of an object but the object itself and its ``metadata`` (``spec`` and
+``status`` included) is looked up in a table of canonical values and replaced
+by the equal one already kept, if any. A value is keyed by its items, where a
 child container stands for itself by identity (it is canonical already), so
-building the key is one shallow pass per container, bottom-up, in the same
-walk that copies. Scalars are keyed with their type (``1``, ``1.0`` and
-``True`` are equal in Python but not in JSON).
+building the key is one shallow pass per container, bottom-up, while decoding
+(``decode``) or copying (``compact_object``). Scalars are keyed with their
+type (``1``, ``1.0`` and ``True`` are equal in Python but not in JSON).
 
-Shared sub-values must never be changed in place: every reader of a kept
-body either reads it or replaces a top-level section or one of its keys
-(``body["status"] = ...``, ``metadata.update``), and the top-level sections
-themselves are private to the copy. Nothing in the operator mutates deeper.
+Shared values must never be changed in place: every reader of a kept body
+either reads it or replaces one of the object's keys (``body["status"] =
+...``) or of its metadata (``metadata.update``), the two parts private to each
+copy. Nothing in the operator mutates deeper.
 
 Entries nobody else refers to any more (the link was deleted, its status
 replaced) are dropped when the table has doubled since the last sweep
