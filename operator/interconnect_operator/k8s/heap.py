@@ -11,7 +11,9 @@ some work was done since the last trim (at least ``work`` CPU seconds) and the
 last period was quiet (under ``quiet`` of a core), it trims once; a process
 that stays busy (a steady churn of links) is trimmed every ``busy_every``
 periods. An idle process is trimmed rarely. The trim runs in a thread
-(ctypes releases the GIL), so the event loop keeps serving meanwhile. Where
+(ctypes releases the GIL), so the event loop keeps serving meanwhile. Before
+a trim the canonical values of kept bodies nothing refers to any more are
+dropped (``bodies.sweep``), so that what a burst's statuses left is freed. Where
 the C library has no ``malloc_trim`` (musl, macOS) this does nothing.
 """
 
@@ -24,6 +26,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from interconnect_operator.k8s import bodies
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,10 @@ class HeapTrimmer:
         policy: TrimPolicy | None = None,
         trim: Callable[[int], int] | None = None,
         cpu: Callable[[], float] = time.process_time,
+        sweep: Callable[[], int] = bodies.sweep,
     ) -> None:
         self._period = period
+        self._sweep = sweep
         self._policy = policy or TrimPolicy()
         self._trim = trim if trim is not None else _load_trim()
         self._cpu = cpu
@@ -106,5 +112,8 @@ class HeapTrimmer:
             await asyncio.sleep(self._period)
             now = self._cpu()
             if self.due(now - last):
+                # Kept bodies' values nothing holds any more go first (on the loop:
+                # the table is not shared with the thread), then the heap is trimmed.
+                self._sweep()
                 await asyncio.to_thread(self.trim)
             last = self._cpu()

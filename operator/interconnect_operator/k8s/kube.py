@@ -23,7 +23,7 @@ import httpx
 import kopf
 
 from interconnect_operator.api.transport import ProviderTransport
-from interconnect_operator.k8s.bodies import compact_object
+from interconnect_operator.k8s.bodies import decode
 from interconnect_operator.k8s.event_body import (
     EventSeries,
     new_event,
@@ -141,8 +141,6 @@ class KubeClient:
         path: str,
         body: Any = None,
         content_type: str | None = None,
-        *,
-        raw: bool = False,
     ) -> dict[str, Any]:
         content = json.dumps(body).encode() if body is not None else None
         if content is not None and content_type is None:
@@ -164,12 +162,10 @@ class KubeClient:
             except ValueError:
                 message = response.text
             raise KubeError(response.status_code, message)
-        result = response.json()
-        if raw:
-            return result if isinstance(result, dict) else {}
         # What the server answers is often kept (a link's status after a patch):
-        # a compact copy, without managedFields (never read, large under SSA).
-        return compact_object(result) if isinstance(result, dict) else {}
+        # decoded compact, without managedFields (never read, large under SSA).
+        result = decode(response.content)
+        return result if isinstance(result, dict) else {}
 
     async def _send(
         self, method: str, path: str, content: bytes | None, content_type: str | None
@@ -274,9 +270,9 @@ class KubeClient:
                 raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc
 
     async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
-        """One page of a LIST (``limit``/``continue`` in ``params``), as decoded: the
-        caller keeps a compact copy of what it keeps (``k8s.watch``)."""
-        return await self._request("GET", f"{path}?{urlencode(dict(params))}", raw=True)
+        """One page of a LIST (``limit``/``continue`` in ``params``), decoded compact
+        (``bodies.decode``): its objects are kept as they are (``k8s.watch``)."""
+        return await self._request("GET", f"{path}?{urlencode(dict(params))}")
 
     async def watch(
         self, path: str, params: Mapping[str, str]
@@ -299,7 +295,7 @@ class KubeClient:
                         if not line:
                             continue
                         try:
-                            event = json.loads(line)
+                            event = decode(line)
                         except ValueError:
                             continue
                         obj = event.get("object")

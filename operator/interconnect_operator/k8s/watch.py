@@ -27,9 +27,11 @@ its own is all it needs. What it keeps from client-go's reflector and kopf:
   list.
 
 Only ``(namespace, name) -> resourceVersion`` is kept per object; bodies are
-handed over as compact copies (``bodies.compact_object``) and the consumer
-keeps what it needs. ``synced`` is set once the first list was delivered
-completely (restart: the controller confirms the links it holds in bulk).
+handed over as the API decoded them, compact already (``bodies.decode``: one
+pass, no copy), and the consumer keeps what it needs. A list page's objects
+are taken out of the page one by one, so an object the consumer does not keep
+is freed at once, not with the page. ``synced`` is set once the first list was
+delivered completely (restart: the controller confirms the links it holds in bulk).
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from interconnect_operator.k8s.bodies import compact_object
 from interconnect_operator.k8s.kube import WATCH_SECONDS, KubeError
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,11 @@ class ListWatch:
             page = await self._api.list_page(self.path, params)
             self.counts.pages += 1
             meta = page.get("metadata") or {}
-            for obj in page.get("items") or ():
+            items = list(page.get("items") or ())
+            del page
+            items.reverse()
+            while items:
+                obj = items.pop()
                 key = _key(obj)
                 if key is None:
                     continue
@@ -186,8 +191,7 @@ class ListWatch:
                 if before == version:
                     continue
                 self.known[key] = version
-                await self._hand("ADDED" if before is None else "MODIFIED", compact_object(obj))
-            del page
+                await self._hand("ADDED" if before is None else "MODIFIED", obj)
             token = str(meta.get("continue") or "")
             if not token:
                 version = str(meta.get("resourceVersion") or "")
@@ -241,7 +245,7 @@ class ListWatch:
             if version:
                 self.resource_version = str(version)
             delivered = True
-            await self._hand(kind, compact_object(obj))
+            await self._hand(kind, obj)
         return delivered
 
     async def _hand(self, kind: str, body: dict[str, Any]) -> None:

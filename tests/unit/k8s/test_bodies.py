@@ -1,10 +1,13 @@
-"""Compact copies of kept objects: equal content, shared strings, no managedFields."""
+"""Compact copies of kept objects: equal content, shared strings and sub-values, no
+managedFields, canonical entries dropped once nothing refers to them."""
 
 from __future__ import annotations
 
+import gc
 import json
 
-from interconnect_operator.k8s.bodies import compact, compact_object
+from interconnect_operator.k8s import bodies
+from interconnect_operator.k8s.bodies import canonical_entries, compact, compact_object, decode
 
 
 def _decoded(name: str) -> dict[str, object]:
@@ -30,8 +33,10 @@ def test_compact_object_is_an_equal_private_copy_without_managed_fields() -> Non
     expected = dict(original.items())
     expected["metadata"] = {k: v for k, v in original["metadata"].items() if k != "managedFields"}  # type: ignore[attr-defined]
     assert copy == expected
-    copy["metadata"]["finalizers"].append("other")
-    copy["status"]["conditions"][0]["reason"] = "Changed"
+    # The copy's metadata is private (a write's answer is taken with metadata.update).
+    copy["metadata"]["finalizers"] = ["other"]
+    copy["metadata"].update(name="renamed")
+    copy["status"] = {}
     assert original["metadata"]["finalizers"] == ["interconnect.io/link"]  # type: ignore[index]
     assert original["status"]["conditions"][0]["reason"] == "ReadyReason"  # type: ignore[index]
 
@@ -54,3 +59,104 @@ def test_compact_keeps_scalars_and_turns_tuples_into_lists() -> None:
         "z": None,
         "t": ["x", 2],
     }
+
+
+def test_equal_sub_values_of_two_bodies_are_one_object() -> None:
+    a, b = compact_object(_decoded("a")), compact_object(_decoded("b"))
+    assert a["status"] is b["status"]
+    assert a["status"]["conditions"][0] is b["status"]["conditions"][0]
+    assert a["metadata"]["finalizers"] is b["metadata"]["finalizers"]
+    # Each copy's metadata is its own, even when equal.
+    assert compact_object(_decoded("a"))["metadata"] is not a["metadata"]
+
+
+def test_values_python_finds_equal_but_json_does_not_are_kept_apart() -> None:
+    one, true, real = (
+        compact_object({"spec": {"n": value, "l": [value]}}) for value in (1, True, 1.0)
+    )
+    assert one["spec"] is not true["spec"]
+    assert one["spec"] is not real["spec"]
+    assert true["spec"] is not real["spec"]
+    assert [json.dumps(x) for x in (one, true, real)] == [
+        '{"spec": {"n": 1, "l": [1]}}',
+        '{"spec": {"n": true, "l": [true]}}',
+        '{"spec": {"n": 1.0, "l": [1.0]}}',
+    ]
+    assert compact_object({"spec": {"n": 1, "l": [1]}})["spec"] is one["spec"]
+    # A nested container and a scalar never stand for each other.
+    assert (
+        compact_object({"spec": {"x": {}}})["spec"] != compact_object({"spec": {"x": []}})["spec"]
+    )
+
+
+def test_entries_nobody_refers_to_are_dropped_at_a_sweep() -> None:
+    kept = [compact_object(_decoded(f"kept-{i}")) for i in range(3)]
+    unique = [
+        compact_object({"metadata": {"name": f"gone-{i}"}, "status": {"id": f"gone-{i}", "x": [i]}})
+        for i in range(50)
+    ]
+    with_unique = canonical_entries()
+    del unique
+    gc.collect()
+    bodies._sweep()
+    # Each dropped body held two entries of its own (its status and its list).
+    assert canonical_entries() <= with_unique - 100
+    again = compact_object(_decoded("kept-0"))
+    assert again["status"] is kept[0]["status"]
+
+
+def test_the_table_sweeps_itself_when_it_doubled() -> None:
+    bodies._sweep()
+    for i in range(3 * bodies._MIN_SWEEP):
+        compact_object({"status": {"id": f"transient-{i}"}})
+    # Without sweeps it would hold every one of them.
+    assert canonical_entries() < 2 * bodies._MIN_SWEEP + 10
+
+
+def _ready_link(name: str) -> str:
+    condition = {"type": "Ready", "status": "True", "reason": "Ready", "observedGeneration": 1}
+    return json.dumps(
+        {
+            "kind": "MulticloudLink",
+            "metadata": {
+                "name": name,
+                "uid": f"uid-{name}",
+                "resourceVersion": "7",
+                "finalizers": ["interconnect.io/finalizer"],
+                "managedFields": [
+                    {"manager": "op", "fieldsV1": {"f:status": {".": {}, "f:phase": {}}}}
+                ],
+            },
+            "spec": {"poolRef": {"name": "p"}, "bandwidthMbps": 1000, "ipv6": False},
+            "status": {"conditions": [condition], "ratio": 0.5, "providers": [{"name": name}]},
+        }
+    )
+
+
+def test_decode_is_compact_object_in_one_pass() -> None:
+    raw = _ready_link("a")
+    decoded = decode(raw)
+    assert decoded == compact_object(json.loads(raw))
+    assert "managedFields" not in decoded["metadata"]
+    other = decode(_ready_link("b"))
+    # Equal parts shared, across decodes and with compact_object's copies.
+    assert decoded["spec"] is other["spec"]
+    assert decoded["status"]["conditions"] is other["status"]["conditions"]
+    assert decoded["metadata"]["finalizers"] is other["metadata"]["finalizers"]
+    assert compact_object(json.loads(raw))["spec"] is decoded["spec"]
+    assert decoded["status"] is not other["status"]
+    # The object and its metadata are private, even when equal.
+    again = decode(raw)
+    assert again is not decoded
+    assert again["metadata"] is not decoded["metadata"]
+    assert again["status"] is decoded["status"]
+
+
+def test_decode_keeps_pages_and_events_private() -> None:
+    link = json.loads(_ready_link("a"))
+    page = decode(json.dumps({"metadata": {"resourceVersion": "3"}, "items": [link]}))
+    event = decode(json.dumps({"type": "ADDED", "object": link}))
+    assert page["items"][0]["spec"] is event["object"]["spec"]
+    assert decode('{"metadata": {"resourceVersion": "3"}, "items": []}') is not decode(
+        '{"metadata": {"resourceVersion": "3"}, "items": []}'
+    )

@@ -76,3 +76,51 @@ def test_glibc_malloc_trim_is_found_and_runs_in_the_loop() -> None:
     trimmer._policy.busy_every = 1
     asyncio.run(asyncio.wait_for(two_periods(), 5.0))
     assert trimmer.trims == 1
+
+
+def test_kept_values_nothing_holds_are_swept_before_each_trim() -> None:
+    order: list[str] = []
+
+    def trim(pad: int) -> int:
+        order.append("trim")
+        return 1
+
+    def sweep() -> int:
+        order.append("sweep")
+        return 0
+
+    cpu = iter([0.0, 5.0, 5.0, 5.0, 5.0, 5.0])
+    trimmer = HeapTrimmer(
+        period=0.001,
+        policy=TrimPolicy(work=1.0, quiet=0.05, busy_every=1),
+        trim=trim,
+        cpu=lambda: next(cpu),
+        sweep=sweep,
+    )
+
+    async def until_trimmed() -> None:
+        task = asyncio.create_task(trimmer.run())
+        while trimmer.trims == 0:
+            await asyncio.sleep(0.001)
+        task.cancel()
+
+    asyncio.run(asyncio.wait_for(until_trimmed(), 5.0))
+    assert order[:2] == ["sweep", "trim"]
+
+
+def test_sweep_drops_the_values_a_replaced_status_left() -> None:
+    from interconnect_operator.k8s import bodies
+
+    bodies.sweep()
+    meta = '"metadata": {"name": "a", "uid": "u-1", "resourceVersion": "%s"}'
+    kept = bodies.decode('{%s, "status": {"phase": "Placing-x1"}}' % (meta % 1))
+    held = bodies.canonical_entries()
+    # A watch event's object: the event and the object private, the status kept.
+    event = bodies.decode(
+        '{"type": "MODIFIED", "object": {%s, "status": {"phase": "Ready-x1"}}}' % (meta % 2)
+    )
+    kept["status"] = event["object"]["status"]
+    del event
+    assert bodies.canonical_entries() == held + 1
+    assert bodies.sweep() == 1
+    assert kept["status"] == {"phase": "Ready-x1"}

@@ -9,12 +9,14 @@ until the test cancels the watcher. Sleeps are recorded, not slept.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
 
+from interconnect_operator.k8s.bodies import decode
 from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.watch import BACKOFF, ListWatch
 
@@ -63,7 +65,9 @@ class FakeServer:
         meta: dict[str, Any] = {"resourceVersion": str(self.version)}
         if start + limit < len(names):
             meta["continue"] = str(start + limit)
-        return {"metadata": meta, "items": items}
+        # As KubeClient.list_page answers: decoded compact (bodies.decode).
+        page: dict[str, Any] = decode(json.dumps({"metadata": meta, "items": items}))
+        return page
 
     async def watch(
         self, path: str, params: Mapping[str, str]
@@ -127,7 +131,7 @@ def rig() -> Rig:
     return Rig()
 
 
-async def test_the_first_list_is_paged_delivered_compact_and_the_watch_starts_at_its_version(
+async def test_the_first_list_is_paged_delivered_as_decoded_and_the_watch_starts_at_its_version(
     rig: Rig,
 ) -> None:
     for name in "abcde":
