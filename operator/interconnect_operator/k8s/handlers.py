@@ -77,9 +77,20 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     kube = KubeClient(load_configuration(_options.kubeconfig))
     controller = Controller(_options, kube, metrics)
     memo["controller"] = controller
+    memo["metrics_server"] = (
+        serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
+        if _options.metrics_port
+        else None
+    )
+    # Watch first, as a standby, then act: the first LISTs of links and pools run
+    # while ``Controller.start`` lists the shared-UUID records (one LIST each,
+    # overlapping instead of one after the other), and links delivered before
+    # the replica acts are held for the restart's bulk confirmation either way.
+    controller.standby()
+    memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
+    memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
     if _options.leader_election:
         # Watch as a standby until this replica holds the Lease (k8s/leader.py).
-        controller.standby()
         elector = LeaseElector(
             kube, _options.operator_namespace, _options.leader_election_name, _identity()
         )
@@ -89,13 +100,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         )
     else:
         await controller.start()
-    memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
-    memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
-    memo["metrics_server"] = (
-        serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
-        if _options.metrics_port
-        else None
-    )
 
 
 def watch_paths(namespaces: tuple[str, ...]) -> tuple[str, list[str]]:
