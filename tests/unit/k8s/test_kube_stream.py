@@ -13,27 +13,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp import web
 
 from interconnect_operator.k8s import kube
+from tests.unit.k8s.test_kube_login import write_token_kubeconfig
 
 LINKS = "/apis/interconnect.io/v1alpha1/multicloudlinks"
-
-
-def _write_kubeconfig(path: Path, server: str, token: str) -> None:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "test",
-                "contexts": [{"name": "test", "context": {"cluster": "c", "user": "u"}}],
-                "clusters": [{"name": "c", "cluster": {"server": server}}],
-                "users": [{"name": "u", "user": {"token": token}}],
-            }
-        )
-    )
 
 
 class Server:
@@ -92,12 +77,12 @@ async def server() -> AsyncIterator[Server]:
 @pytest.fixture
 def client_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Server) -> kube.KubeClient:
     kubeconfig = tmp_path / "kubeconfig"
-    _write_kubeconfig(kubeconfig, server.url, "old-token")
+    write_token_kubeconfig(kubeconfig, server.url, "old-token")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setattr(kube, "_has_kubernetes_client", lambda: False)
     client = kube.KubeClient(kube.load_configuration())
     # The token rotates after the login: the first request of each watch gets 401.
-    _write_kubeconfig(kubeconfig, server.url, "new-token")
+    write_token_kubeconfig(kubeconfig, server.url, "new-token")
     return client
 
 
@@ -131,31 +116,32 @@ async def test_watch_secret_asks_for_one_secret_through_the_same_stream(
     assert [auth for auth, _ in server.seen] == ["Bearer old-token", "Bearer new-token"]
 
 
+async def _error_of(client: kube.KubeClient, events: AsyncIterator[object]) -> kube.KubeError:
+    """The `KubeError` that ends ``events`` (the test fails if none does)."""
+    try:
+        with pytest.raises(kube.KubeError) as caught:
+            async for _ in events:
+                pass
+    finally:
+        await client.aclose()
+    return caught.value
+
+
 async def test_a_watch_error_status_is_a_kube_error_with_the_servers_message(
     server: Server, client_for: kube.KubeClient
 ) -> None:
     server.fail_with = 410
-    try:
-        with pytest.raises(kube.KubeError) as caught:
-            async for _ in client_for.watch(LINKS, {}):
-                pass
-    finally:
-        await client_for.aclose()
-    assert caught.value.status == 410
-    assert "too old resource version" in str(caught.value)
+    error = await _error_of(client_for, client_for.watch(LINKS, {}))
+    assert error.status == 410
+    assert "too old resource version" in str(error)
 
 
 async def test_a_watch_still_refused_after_logging_in_again_is_a_401(
     server: Server, client_for: kube.KubeClient
 ) -> None:
     server.accept = "Bearer nobody-has-this"
-    try:
-        with pytest.raises(kube.KubeError) as caught:
-            async for _ in client_for.watch_secret("ns", "creds"):
-                pass
-    finally:
-        await client_for.aclose()
-    assert caught.value.status == 401
+    error = await _error_of(client_for, client_for.watch_secret("ns", "creds"))
+    assert error.status == 401
     assert [auth for auth, _ in server.seen] == ["Bearer old-token", "Bearer new-token"]
 
 
@@ -163,14 +149,8 @@ async def test_a_watch_the_server_cannot_be_reached_for_is_a_transport_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    _write_kubeconfig(kubeconfig, "http://127.0.0.1:9", "t")
+    write_token_kubeconfig(kubeconfig, "http://127.0.0.1:9", "t")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setattr(kube, "_has_kubernetes_client", lambda: False)
     client = kube.KubeClient(kube.load_configuration())
-    try:
-        with pytest.raises(kube.KubeError) as caught:
-            async for _ in client.watch(LINKS, {}):
-                pass
-    finally:
-        await client.aclose()
-    assert caught.value.status == 0
+    assert (await _error_of(client, client.watch(LINKS, {}))).status == 0
