@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from bench import runtime
+from bench import report, runtime
 from bench.measure import Profiler
 from bench.run import (
     RestartLogged,
@@ -183,3 +183,24 @@ def test_outside_runtime_leaves_the_locked_distributions_in(tmp_path: Path) -> N
     assert "kopf" not in names
     assert "pydantic" not in names
     assert "pytest" in names  # a development-only distribution
+
+
+def test_the_report_says_where_the_restart_figure_comes_from() -> None:
+    restart = {
+        "name": "restart",
+        "n": 1000,
+        "links": 1001,
+        "confirmed": 1001,
+        "recovery_seconds": 3.4,
+        "restart_to_live_seconds": 1.2,
+        "existing_confirmed_seconds": 2.61,
+        "existing_confirmed_from": "operator log: bulk confirmation done",
+        "existing_confirmed_poll_seconds": 2.9,
+    }
+    text = report.render({"scenarios": [restart]}, findings=False)
+    assert "confirmed after 2.61 s (operator log: bulk confirmation done" in text
+    assert "poll first showed them all at 2.9 s" in text
+    polled = {**restart, "existing_confirmed_from": "metrics poll"}
+    text = report.render({"scenarios": [polled]}, findings=False)
+    assert "(metrics poll)" in text
+    assert "first showed them all" not in text
