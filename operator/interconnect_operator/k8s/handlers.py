@@ -82,15 +82,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         if _options.metrics_port
         else None
     )
-    # Watch first, as a standby, then act: the first LISTs of links and pools run
-    # while ``Controller.start`` lists the shared-UUID records (one LIST each,
-    # overlapping instead of one after the other), and links delivered before
-    # the replica acts are held for the restart's bulk confirmation either way.
-    controller.standby()
-    memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
-    memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
+    acting: asyncio.Task[None] | None = None
     if _options.leader_election:
         # Watch as a standby until this replica holds the Lease (k8s/leader.py).
+        controller.standby()
         elector = LeaseElector(
             kube, _options.operator_namespace, _options.leader_election_name, _identity()
         )
@@ -99,7 +94,16 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             elector.run(_lead(controller), _stop_acting), name="leader-election"
         )
     else:
-        await controller.start()
+        # Act at once; the watches' first LISTs run while ``start`` lists the
+        # shared-UUID records (they waited for that LIST before). Pools are
+        # active from the start, so a pool's loop builds its clients as soon as
+        # the pool is listed, before the links' list ends and the restart's bulk
+        # confirmation looks at the pool (a loop not yet built confirms nothing).
+        acting = asyncio.create_task(controller.start(), name="start")
+    memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
+    memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
+    if acting is not None:
+        await acting
 
 
 def watch_paths(namespaces: tuple[str, ...]) -> tuple[str, list[str]]:

@@ -1,10 +1,11 @@
 """The operator's start: the watches begin before the replica acts.
 
 ``startup`` used to await ``Controller.start`` (a LIST of every shared-UUID
-record) before the first LISTs of links and pools began; now every replica
-starts as a standby, starts its watches, then acts, so the two overlap. The
-controller, the watches and the endpoints are stand-ins here: what is checked
-is the order and that nothing is acted on before ``start``.
+record) before the first LISTs of links and pools began; now a replica that
+acts at once (no leader election) runs both together, and is never a standby
+(its pools build their clients as soon as they are listed). The controller,
+the watches and the endpoints are stand-ins here: what is checked is the
+order.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def test_the_watches_begin_before_the_replica_acts(started: dict[str, Any]
         startup: Any = handlers.startup
         await startup(settings=kopf.OperatorSettings(), memo=memo)
         controller: FakeController = memo["controller"]
-        assert controller.calls == ["standby", "start", "watch", "started"]
+        assert controller.calls == ["start", "watch", "started"]
         assert memo["metrics_server"] == "server"
         assert started["metrics_port"] == 9999
         assert "election" not in memo
