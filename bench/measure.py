@@ -426,6 +426,7 @@ class Profiler:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             output, _ = self._proc.communicate()
+        self._proc = None  # stopped: a second stop() does nothing
         if not self.out.exists():
             self.error = (output or "").strip()[-500:] or "py-spy wrote no output"
 

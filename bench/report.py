@@ -375,6 +375,23 @@ def missed(results: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _existing_confirmed(restart: Mapping[str, Any]) -> str:
+    """Where the restart's headline figure comes from: the operator's own line at the
+    end of its bulk confirmation, or the harness's ``/metrics`` poll (and when the
+    poll saw it, for comparison)."""
+    source = restart.get("existing_confirmed_from")
+    if not source:
+        return ""
+    text = (
+        f"; every link Ready before the kill confirmed after "
+        f"{_fmt(restart.get('existing_confirmed_seconds'), 's')} ({source}"
+    )
+    polled = restart.get("existing_confirmed_poll_seconds")
+    if source != "metrics poll" and polled is not None:
+        text += f"; the `/metrics` poll first showed them all at {_fmt(polled, 's')}"
+    return text + ")"
+
+
 def _profile(what: str, scenario: Mapping[str, Any]) -> list[str]:
     profile = scenario.get("profile")
     if not profile:
@@ -718,7 +735,8 @@ def _detail(n: int, by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
             "by the "
             f"new process (its `interconnect_link_ready` gauges) after "
             f"{_fmt(restart.get('recovery_seconds'), 's')} (process live after "
-            f"{_fmt(restart.get('restart_to_live_seconds'), 's')}); provider calls "
+            f"{_fmt(restart.get('restart_to_live_seconds'), 's')}){_existing_confirmed(restart)}; "
+            "provider calls "
             f"{_fmt(restart.get('recovery_calls_by_operation'))}; mutating calls raw "
             f"{restart.get('recovery_mutating_calls_raw')} of which the link applied meanwhile "
             f"is expected to need {_fmt(restart.get('probe_mutating_calls_expected'))}; "

@@ -54,6 +54,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -62,7 +63,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ from bench.measure import (
     summarise_profile,
     wait_quiet,
 )
+from bench.runtime import export_outside_runtime
 from bench.shards import run_shards
 from bench.soak import scenario_soak
 from bench.world import (
@@ -106,6 +108,7 @@ from bench.world import (
     stop_rig,
     write_chunks,
 )
+from interconnect_operator.k8s.controller import RESTART_CONFIRMED
 from interconnect_operator.k8s.resources import GROUP, LINK_PLURAL, VERSION
 
 log = logging.getLogger("bench")
@@ -127,11 +130,7 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     time.sleep(1.0)  # let the watch establish before anything is created
     reset_stats(rig.sims)
     rig.audit.mark()
-    profiler = (
-        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"burst-{n}.pyspy.txt")
-        if opts.profile
-        else None
-    )
+    profiler = _profiler(rig, opts.profile, f"burst-{n}")
     load = [round(x, 2) for x in os.getloadavg()]
     cpu0 = cpu_seconds(rig.operator.process.pid)
     t0 = time.monotonic()
@@ -178,13 +177,8 @@ def scenario_burst(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
         "k8s_writes_by_resource": writes.as_dict(),
         "settle_seconds": round(settle_seconds, 1),
         "rss_mib_peak": rig.sampler.peak_mib(since=t0),
+        **_profile_result(profiler),
     }
-    if profiler is not None:
-        if profiler.out.exists():
-            result["profile"] = summarise_profile(profiler.out)
-            result["profile_file"] = str(profiler.out)
-        else:
-            result["profile_error"] = profiler.error
     return result
 
 
@@ -291,11 +285,7 @@ def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]
     reset_stats(rig.sims)
     rig.audit.mark()
     passes0 = _link_passes(rig.operator)
-    profiler = (
-        Profiler(_py_spy(), pid, rig.log_dir / f"steady-{total_links}.pyspy.txt")
-        if opts.profile
-        else None
-    )
+    profiler = _profiler(rig, opts.profile, f"steady-{total_links}")
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(window)
     cpu1, t1 = cpu_seconds(pid), time.monotonic()
@@ -316,13 +306,8 @@ def scenario_steady(rig: Rig, total_links: int, opts: Options) -> dict[str, Any]
         "k8s_writes_by_resource": writes.as_dict(),
         "rss_mib_peak": rig.sampler.peak_mib(),
         "rss_mib_settled": rig.sampler.median_mib(since=t0, until=t1),
+        **_profile_result(profiler),
     }
-    if profiler is not None:
-        if profiler.out.exists():
-            result["profile"] = summarise_profile(profiler.out)
-            result["profile_file"] = str(profiler.out)
-        else:
-            result["profile_error"] = profiler.error
     return result
 
 
@@ -330,11 +315,7 @@ def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     namespace = "bench-single"
     watcher = ReadyWatcher(str(kubectl_path()), rig.cp.kubeconfig, namespace)
     time.sleep(1.0)
-    profiler = (
-        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"single-{n}.pyspy.txt")
-        if opts.profile
-        else None
-    )
+    profiler = _profiler(rig, opts.profile, f"single-{n}")
     latencies: list[float] = []
     cpu_per_link: list[float] = []
     calls: list[int] = []
@@ -366,14 +347,7 @@ def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
         )
         time.sleep(0.2)
     watcher.stop()
-    extra: dict[str, Any] = {}
-    if profiler is not None:
-        profiler.stop()
-        if profiler.out.exists():
-            extra["profile"] = summarise_profile(profiler.out)
-            extra["profile_file"] = str(profiler.out)
-        else:
-            extra["profile_error"] = profiler.error
+    extra = _profile_result(profiler)
     all_ops = sorted({op for run in per_op_runs for op in run})
     return {
         **extra,
@@ -452,30 +426,32 @@ def scenario_restart(
     rig.custom.create_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, link_manifest(probe, namespace, POOL, LINK_MBPS)
     )
-    t_start = time.monotonic()
+    log_offset = rig.operator.log_path.stat().st_size if rig.operator.log_path.exists() else 0
+    t_start, wall_start = time.monotonic(), time.time()
     rig.operator.restart()
     rig.sampler.set_pid(rig.operator.process.pid)
     t_live = time.monotonic()
-    profiler = (
-        Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"restart-{n}.pyspy.txt")
-        if profile
-        else None
-    )
+    profiler = _profiler(rig, profile, f"restart-{n}")
     timeout = max(120.0, total * 0.3)
     confirmed = 0
     # Each scrape of N links' series costs the operator CPU of its own (a
     # back-to-back poll took ~45 % of its samples at N=1000): poll at twice
-    # the scrape's own duration, at least every 0.2 s.
+    # the scrape's own duration, at least every 0.2 s. The figure itself comes
+    # from the operator's log when it can (below), not from this poll.
     pause = 0.2
     t_existing: float | None = None
+    t_not_yet = t_start  # the last scrape that still missed some of them
     while time.monotonic() - t_start < timeout:
         scraped = time.monotonic()
         confirmed = _ready_links_in_metrics(rig.operator)
-        if t_existing is None and confirmed >= total - 1:
-            # Every link that was Ready before the kill (or all but one of them, if
-            # the probe came up first): the restart's confirmations without the
-            # probe's own bring-up.
-            t_existing = scraped
+        if t_existing is None:
+            if confirmed >= total - 1:
+                # Every link that was Ready before the kill (or all but one of them, if
+                # the probe came up first): the restart's confirmations without the
+                # probe's own bring-up.
+                t_existing = scraped
+            else:
+                t_not_yet = scraped
         if confirmed >= total:
             break
         pause = max(0.2, 2 * (time.monotonic() - scraped))
@@ -483,14 +459,7 @@ def scenario_restart(
     t_confirmed = time.monotonic()
     passes = _link_passes(rig.operator)
     probe_ready = watcher.wait([probe], 60.0)
-    extra: dict[str, Any] = {}
-    if profiler is not None:
-        profiler.stop()
-        if profiler.out.exists():
-            extra["profile"] = summarise_profile(profiler.out)
-            extra["profile_file"] = str(profiler.out)
-        else:
-            extra["profile_error"] = profiler.error
+    extra = _profile_result(profiler)
     t_probe = watcher.ready.get(probe)
     time.sleep(2.0)  # anything the new process still does right after confirming
     stats = read_stats(rig.sims)
@@ -508,6 +477,13 @@ def scenario_restart(
     watcher.stop()
     ops = merge_ops(stats)
     _, _, mutating = split_calls(ops)
+    logged = restart_confirmed_at(_log_since(rig.operator.log_path, log_offset))
+    existing = existing_confirmed(
+        logged,
+        links_before=len(before),
+        wall_start=wall_start,
+        polled=None if t_existing is None else t_existing - t_start,
+    )
     return {
         **extra,
         "name": "restart",
@@ -516,9 +492,15 @@ def scenario_restart(
         "confirmed": confirmed,
         "restart_to_live_seconds": round(t_live - t_start, 2),
         "recovery_seconds": round(t_confirmed - t_start, 2),
-        "existing_confirmed_seconds": round(t_existing - t_start, 2)
+        **existing,
+        "existing_confirmed_poll_seconds": round(t_existing - t_start, 2)
         if t_existing is not None
         else None,
+        # The poll saw them all between these two scrapes (seconds from the start).
+        "existing_confirmed_poll_bracket": [
+            round(t_not_yet - t_start, 2),
+            round(t_existing - t_start, 2) if t_existing is not None else None,
+        ],
         "recovery_reconciles_per_link": _passes_per_link({}, passes, total),
         "confirm_poll_seconds": round(pause, 2),
         "recovery_mutating_calls": max(0, round(mutating - single_mutating)),
@@ -536,8 +518,101 @@ def scenario_restart(
     }
 
 
+@dataclass(frozen=True)
+class RestartLogged:
+    """The operator's line at the end of a restart's bulk confirmation."""
+
+    wall_time: float
+    confirmed: int
+    queued: int
+
+
+_RESTART_TEXT = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ \S+: "
+    + re.escape(RESTART_CONFIRMED)
+    + r": (?P<confirmed>\d+) links confirmed, (?P<queued>\d+) queued"
+)
+
+
+def restart_confirmed_at(log_text: str) -> RestartLogged | None:
+    """The first bulk-confirmation line of ``log_text``, or None.
+
+    The operator logs text (``time LEVEL logger: message``, local time to the
+    millisecond) or JSON lines (``timestamp`` in UTC, ``--log-format json``).
+    """
+    for line in log_text.splitlines():
+        if RESTART_CONFIRMED not in line:
+            continue
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+                when = dt.datetime.fromisoformat(str(record["timestamp"]))
+                if str(record["message"]).startswith(RESTART_CONFIRMED):
+                    return RestartLogged(
+                        when.timestamp(), int(record["confirmed"]), int(record["queued"])
+                    )
+            except (ValueError, KeyError, TypeError):
+                continue
+            continue
+        match = _RESTART_TEXT.match(line)
+        if match is not None:
+            local = dt.datetime.strptime(match["time"], "%Y-%m-%d %H:%M:%S,%f")
+            return RestartLogged(local.timestamp(), int(match["confirmed"]), int(match["queued"]))
+    return None
+
+
+def existing_confirmed(
+    logged: RestartLogged | None, *, links_before: int, wall_start: float, polled: float | None
+) -> dict[str, Any]:
+    """When the new process had confirmed every link that was Ready before the kill,
+    in seconds from its start, and where that moment comes from.
+
+    The operator's log when its bulk pass confirmed all of them (none handed to
+    the queue): the moment the last one was exported Ready, to the millisecond.
+    Otherwise (some went through the queue, or no such line) the harness's
+    ``/metrics`` poll: the first scrape that showed them all, up to one poll
+    interval late.
+    """
+    if logged is not None and logged.queued == 0 and logged.confirmed >= links_before:
+        return {
+            "existing_confirmed_seconds": round(max(0.0, logged.wall_time - wall_start), 2),
+            "existing_confirmed_from": "operator log: bulk confirmation done",
+        }
+    return {
+        "existing_confirmed_seconds": round(polled, 2) if polled is not None else None,
+        "existing_confirmed_from": "metrics poll",
+    }
+
+
+def _log_since(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 # --------------------------------------------------------------------------
 # Driver
+
+
+def _profiler(rig: Rig, on: bool, name: str) -> Profiler | None:
+    """``--profile``: py-spy on the operator into ``<log dir>/<name>.pyspy.txt``."""
+    if not on:
+        return None
+    return Profiler(_py_spy(), rig.operator.process.pid, rig.log_dir / f"{name}.pyspy.txt")
+
+
+def _profile_result(profiler: Profiler | None) -> dict[str, Any]:
+    """Stop ``profiler`` (if it still runs); a scenario's profile fields: the
+    summary and the raw file, or why there is none."""
+    if profiler is None:
+        return {}
+    profiler.stop()
+    if profiler.out.exists():
+        return {"profile": summarise_profile(profiler.out), "profile_file": str(profiler.out)}
+    return {"profile_error": profiler.error}
 
 
 def _py_spy() -> str:
@@ -923,6 +998,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s bench %(message)s")
     opts = parse_args(argv)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
+    # The operator and the floor start as the image runs them (bench/runtime.py),
+    # from a list of absent modules found once here, not at every start.
+    export_outside_runtime()
     results_path = opts.out_dir / "results.json"
     if opts.recompute:
         stored = json.loads(results_path.read_text())

@@ -17,6 +17,7 @@ work and hands each event to its owner:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,12 @@ from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.k8s.workqueue import Priority
 from interconnect_operator.metrics import OperatorMetrics
+
+logger = logging.getLogger(__name__)
+
+#: The line logged when a restart's bulk confirmation ends (bench ``restart``
+#: reads its time: the moment the new process confirmed the links it holds).
+RESTART_CONFIRMED = "restart confirmation done"
 
 
 class Controller:
@@ -107,6 +114,24 @@ class Controller:
             self._restart_task = asyncio.create_task(
                 self.link_workers.confirm_restart(), name="restart-confirmation"
             )
+            self._restart_task.add_done_callback(self._restart_confirmed)
+
+    def _restart_confirmed(self, task: asyncio.Task[None]) -> None:
+        """Say how the bulk confirmation ended: links confirmed, links handed to the queue."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            logger.warning("restart confirmation failed: %r", error)
+            return
+        counts = self.link_workers.restart_counts
+        logger.info(
+            "%s: %d links confirmed, %d queued",
+            RESTART_CONFIRMED,
+            counts["confirmed"],
+            counts["queued"],
+            extra={"confirmed": counts["confirmed"], "queued": counts["queued"]},
+        )
 
     async def stop(self) -> None:
         if self._restart_task is not None:

@@ -77,6 +77,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     kube = KubeClient(load_configuration(_options.kubeconfig))
     controller = Controller(_options, kube, metrics)
     memo["controller"] = controller
+    memo["metrics_server"] = (
+        serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
+        if _options.metrics_port
+        else None
+    )
+    acting: asyncio.Task[None] | None = None
     if _options.leader_election:
         # Watch as a standby until this replica holds the Lease (k8s/leader.py).
         controller.standby()
@@ -88,14 +94,16 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             elector.run(_lead(controller), _stop_acting), name="leader-election"
         )
     else:
-        await controller.start()
+        # Act at once; the watches' first LISTs run while ``start`` lists the
+        # shared-UUID records (they waited for that LIST before). Pools are
+        # active from the start, so a pool's loop builds its clients as soon as
+        # the pool is listed, before the links' list ends and the restart's bulk
+        # confirmation looks at the pool (a loop not yet built confirms nothing).
+        acting = asyncio.create_task(controller.start(), name="start")
     memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
     memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
-    memo["metrics_server"] = (
-        serve_metrics(metrics, _options.metrics_port, _options.metrics_host)
-        if _options.metrics_port
-        else None
-    )
+    if acting is not None:
+        await acting
 
 
 def watch_paths(namespaces: tuple[str, ...]) -> tuple[str, list[str]]:

@@ -74,6 +74,17 @@ def load_configuration(kubeconfig: str | None = None) -> kopf.ConnectionInfo:
     raise kopf.LoginError("no in-cluster service account and no kubeconfig")
 
 
+def _status_error(response: httpx.Response) -> KubeError:
+    """The `KubeError` of an answer with an error status: the server's ``message``
+    (a Status object), else the start of the body."""
+    try:
+        body = response.json()
+        message = str(body.get("message", response.text)) if isinstance(body, dict) else None
+    except ValueError:
+        message = None
+    return KubeError(response.status_code, message or response.text[:200])
+
+
 def _has_kubernetes_client() -> bool:
     try:
         import kubernetes  # noqa: F401
@@ -149,19 +160,10 @@ class KubeClient:
         if method != "GET":
             self.writes += 1
         response = await self._send(method, path, content, content_type)
-        if response.status_code == httpx.codes.UNAUTHORIZED:
-            try:
-                self._connection = self._relogin()
-            except kopf.LoginError as exc:
-                logger.warning("cannot log in to Kubernetes again: %s", exc)
-            else:
-                response = await self._send(method, path, content, content_type)
+        if response.status_code == httpx.codes.UNAUTHORIZED and self._try_relogin():
+            response = await self._send(method, path, content, content_type)
         if response.status_code >= 400:
-            try:
-                message = str(response.json().get("message", response.text))
-            except ValueError:
-                message = response.text
-            raise KubeError(response.status_code, message)
+            raise _status_error(response)
         # What the server answers is often kept (a link's status after a patch):
         # decoded compact, without managedFields (never read, large under SSA).
         result = decode(response.content)
@@ -246,28 +248,8 @@ class KubeClient:
             "fieldSelector": f"metadata.name={name}",
             "timeoutSeconds": str(int(WATCH_SECONDS)),
         }
-        for attempt in (1, 2):
-            try:
-                async with self._watch_http.stream(
-                    "GET", path, params=params, headers=self._headers()
-                ) as response:
-                    if response.status_code == httpx.codes.UNAUTHORIZED and attempt == 1:
-                        self._try_relogin()
-                        continue
-                    if response.status_code >= 400:
-                        await response.aread()
-                        raise KubeError(response.status_code, response.text[:200])
-                    async for line in response.aiter_lines():
-                        if not line.strip():
-                            continue
-                        try:
-                            event = json.loads(line)
-                        except ValueError:
-                            continue
-                        yield str(event.get("type")), event.get("object") or {}
-                    return
-            except httpx.HTTPError as exc:
-                raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc
+        async for event in self._stream(path, params):
+            yield str(event.get("type")), event.get("object") or {}
 
     async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One page of a LIST (``limit``/``continue`` in ``params``), decoded compact
@@ -279,36 +261,50 @@ class KubeClient:
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """A WATCH of ``path`` (``watch=1`` added): yields ``(type, object)`` until the
         server ends it. An HTTP error status is a `KubeError` with that status."""
-        query = {**params, "watch": "1"}
+        async for event in self._stream(path, {**params, "watch": "1"}):
+            obj = event.get("object")
+            yield str(event.get("type")), obj if isinstance(obj, dict) else {}
+
+    async def _stream(self, path: str, params: Mapping[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """A watch's GET, held open: yields each event line decoded (a line that is
+        not a JSON object is skipped) until the server ends it. A 401 logs in again
+        once, as ``_request`` does; an error status or a transport failure is a
+        `KubeError` (0 for transport)."""
         for attempt in (1, 2):
             try:
                 async with self._watch_http.stream(
-                    "GET", path, params=query, headers=self._headers()
+                    "GET", path, params=params, headers=self._headers()
                 ) as response:
-                    if response.status_code == httpx.codes.UNAUTHORIZED and attempt == 1:
-                        self._try_relogin()
+                    if (
+                        response.status_code == httpx.codes.UNAUTHORIZED
+                        and attempt == 1
+                        and self._try_relogin()
+                    ):
                         continue
                     if response.status_code >= 400:
                         await response.aread()
-                        raise KubeError(response.status_code, response.text[:200])
+                        raise _status_error(response)
                     async for line in response.aiter_lines():
-                        if not line:
+                        if not line.strip():
                             continue
                         try:
                             event = decode(line)
                         except ValueError:
                             continue
-                        obj = event.get("object")
-                        yield str(event.get("type")), obj if isinstance(obj, dict) else {}
+                        if isinstance(event, dict):
+                            yield event
                     return
             except httpx.HTTPError as exc:
                 raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc
 
-    def _try_relogin(self) -> None:
+    def _try_relogin(self) -> bool:
+        """Log in again (a 401: an expired token); False when that fails."""
         try:
             self._connection = self._relogin()
         except kopf.LoginError as exc:
             logger.warning("cannot log in to Kubernetes again: %s", exc)
+            return False
+        return True
 
     async def get_namespace(self, name: str) -> dict[str, Any]:
         return await self._request("GET", f"/api/v1/namespaces/{name}")

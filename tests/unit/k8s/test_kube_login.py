@@ -19,7 +19,8 @@ from aiohttp import web
 from interconnect_operator.k8s import kube
 
 
-def _write_kubeconfig(path: Path, server: str, token: str) -> None:
+def write_token_kubeconfig(path: Path, server: str, token: str) -> None:
+    """A kubeconfig with one cluster at ``server`` (no TLS) and a bearer ``token``."""
     path.write_text(
         yaml.safe_dump(
             {
@@ -66,7 +67,7 @@ async def test_kubeconfig_login_without_the_kubernetes_package_and_relogin_on_40
 ) -> None:
     server, seen = api_server
     kubeconfig = tmp_path / "kubeconfig"
-    _write_kubeconfig(kubeconfig, server, "old-token")
+    write_token_kubeconfig(kubeconfig, server, "old-token")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setattr(kube, "_has_kubernetes_client", lambda: False)
 
@@ -78,7 +79,7 @@ async def test_kubeconfig_login_without_the_kubernetes_package_and_relogin_on_40
     try:
         # The token is rotated in the kubeconfig: the first call gets 401,
         # the client logs in again and retries once with the new token.
-        _write_kubeconfig(kubeconfig, server, "new-token")
+        write_token_kubeconfig(kubeconfig, server, "new-token")
         secret = await client.get_secret("ns", "s")
     finally:
         await client.aclose()
@@ -93,7 +94,7 @@ async def test_a_401_after_relogin_is_reported_as_a_kube_error(
 ) -> None:
     server, seen = api_server
     kubeconfig = tmp_path / "kubeconfig"
-    _write_kubeconfig(kubeconfig, server, "revoked")
+    write_token_kubeconfig(kubeconfig, server, "revoked")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setattr(kube, "_has_kubernetes_client", lambda: False)
     client = kube.KubeClient(kube.load_configuration())
