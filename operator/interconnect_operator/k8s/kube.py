@@ -152,7 +152,12 @@ class KubeClient:
         path: str,
         body: Any = None,
         content_type: str | None = None,
+        *,
+        shared: bool = True,
     ) -> dict[str, Any]:
+        """One request; the answer decoded compact (``bodies.decode``), or, with
+        ``shared=False`` (Secrets: their data never enters the process-wide table
+        of shared values nor the interned strings), plainly."""
         content = json.dumps(body).encode() if body is not None else None
         if content is not None and content_type is None:
             # aiohttp would label raw bytes application/octet-stream (415).
@@ -166,7 +171,7 @@ class KubeClient:
             raise _status_error(response)
         # What the server answers is often kept (a link's status after a patch):
         # decoded compact, without managedFields (never read, large under SSA).
-        result = decode(response.content)
+        result = decode(response.content) if shared else json.loads(response.content)
         return result if isinstance(result, dict) else {}
 
     async def _send(
@@ -226,12 +231,18 @@ class KubeClient:
         return await self._request("GET", self._object_path(plural, namespace, name))
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
-        return await self._request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        return await self._request(
+            "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", shared=False
+        )
 
     async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a Secret (only the operator's own, in its namespace: ``digest_key``)."""
         return await self._request(
-            "POST", f"/api/v1/namespaces/{namespace}/secrets", dict(body), "application/json"
+            "POST",
+            f"/api/v1/namespaces/{namespace}/secrets",
+            dict(body),
+            "application/json",
+            shared=False,
         )
 
     async def watch_secret(self, namespace: str, name: str) -> AsyncIterator[tuple[str, Any]]:
@@ -248,7 +259,7 @@ class KubeClient:
             "fieldSelector": f"metadata.name={name}",
             "timeoutSeconds": str(int(WATCH_SECONDS)),
         }
-        async for event in self._stream(path, params):
+        async for event in self._stream(path, params, shared=False):
             yield str(event.get("type")), event.get("object") or {}
 
     async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -265,7 +276,9 @@ class KubeClient:
             obj = event.get("object")
             yield str(event.get("type")), obj if isinstance(obj, dict) else {}
 
-    async def _stream(self, path: str, params: Mapping[str, str]) -> AsyncIterator[dict[str, Any]]:
+    async def _stream(
+        self, path: str, params: Mapping[str, str], *, shared: bool = True
+    ) -> AsyncIterator[dict[str, Any]]:
         """A watch's GET, held open: yields each event line decoded (a line that is
         not a JSON object is skipped) until the server ends it. A 401 logs in again
         once, as ``_request`` does; an error status or a transport failure is a
@@ -288,7 +301,7 @@ class KubeClient:
                         if not line.strip():
                             continue
                         try:
-                            event = decode(line)
+                            event = decode(line) if shared else json.loads(line)
                         except ValueError:
                             continue
                         if isinstance(event, dict):

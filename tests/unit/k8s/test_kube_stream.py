@@ -55,6 +55,19 @@ class Server:
         await response.write_eof()
         return response
 
+    async def secret(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization", "") != self.accept:
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        return web.json_response(SECRET)
+
+
+#: A Secret whose data dict and values no link body holds.
+SECRET = {
+    "kind": "Secret",
+    "metadata": {"name": "creds", "namespace": "ns"},
+    "data": {"activationKey": "c2VjcmV0LW5ldmVyLXNoYXJlZC0xMjM0NQ==", "kind": "b3BhcXVl"},
+}
+
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
@@ -62,6 +75,7 @@ async def server() -> AsyncIterator[Server]:
     app = web.Application()
     app.router.add_get(LINKS, srv.handle)
     app.router.add_get("/api/v1/namespaces/ns/secrets", srv.handle)
+    app.router.add_get("/api/v1/namespaces/ns/secrets/creds", srv.secret)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -154,3 +168,24 @@ async def test_a_watch_the_server_cannot_be_reached_for_is_a_transport_error(
     monkeypatch.setattr(kube, "_has_kubernetes_client", lambda: False)
     client = kube.KubeClient(kube.load_configuration())
     assert (await _error_of(client, client.watch(LINKS, {}))).status == 0
+
+
+async def test_secrets_read_or_watched_stay_out_of_the_shared_table(
+    server: Server, client_for: kube.KubeClient
+) -> None:
+    """A Secret's data is never hash-consed with link bodies (``bodies.decode``):
+    nothing of it enters the process-wide table a link's body shares from."""
+    from interconnect_operator.k8s import bodies
+
+    before = bodies.canonical_entries()
+    try:
+        got = await client_for.get_secret("ns", "creds")
+        events = [e async for e in client_for.watch_secret("ns", "creds")]
+    finally:
+        await client_for.aclose()
+    assert got["data"] == SECRET["data"]
+    assert len(events) == 3
+    assert bodies.canonical_entries() == before
+    # The same JSON decoded as a link body is shared (what the flag avoids).
+    bodies.decode(json.dumps({"spec": SECRET["data"]}))
+    assert bodies.canonical_entries() > before
