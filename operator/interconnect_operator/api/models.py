@@ -731,7 +731,7 @@ class ListFeaturesResponse(WireModel):
 
 
 # A bulk read converts every feature of a changed page into a record
-# (reconcile.snapshot): the same validation into plain dicts costs about a
+# (reconcile.reader): the same validation into plain dicts costs about a
 # third of building the five models per feature. Each typed dict below
 # mirrors its model field for field (names, types, wire aliases, the Python
 # name accepted too): a body one refuses, the other refuses.
