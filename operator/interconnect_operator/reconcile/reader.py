@@ -12,9 +12,10 @@ steady-state refresh neither decodes nor converts what did not change. The
 records are immutable and each snapshot gets fresh dicts holding them, so
 what the reconcilers record into one snapshot never leaks into the next.
 
-A changed features page is validated into plain dicts
-(``models.ListFeaturesPage``: the models' fields and types, no five models
-per feature) and converted by ``FeatureRecord.of_item``; an item equal to
+A changed features page is read item by item (``api.feature_pages``): only
+the items whose bytes the last read did not hold are validated into plain
+dicts (``models.ListFeaturesPage``: the models' fields and types, no five
+models per feature) and converted by ``FeatureRecord.of_item``; an item equal to
 the previous snapshot's record for its (interconnect, connection, channel)
 is that record. So consecutive snapshots share every record that did not
 change, and ``PoolSnapshot.carry`` takes over the previous snapshot's derived
@@ -43,6 +44,7 @@ from typing import Any
 from interconnect_operator.api import models
 from interconnect_operator.api.client import DigestedPage, ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
+from interconnect_operator.api.feature_pages import FeatureEntry
 from interconnect_operator.api.names import last_id
 from interconnect_operator.reconcile.records import (
     ChannelInfo,
@@ -85,33 +87,34 @@ def connection_items(
             yield connection_id, before if before == record else record
 
 
-def feature_items(
-    page: models.ListFeaturesPage,
+def feature_item(
+    feature: models.FeatureItem,
     connection_id: str | None = None,
     previous: Mapping[str, Mapping[str, FeatureRecord]] | None = None,
-) -> Iterator[FeatureItem]:
-    """The records of one ListFeatures page; ``connection_id`` for a page of one
-    connection, None for a wildcard page (the id is read from each name).
+) -> FeatureItem | None:
+    """The record of one listed feature (None: no channel or name, skipped);
+    ``connection_id`` for a page of one connection, None for a wildcard page
+    (the id is read from the name).
 
     ``previous``: the interconnect's records in the last snapshot (connection
     -> channel -> record); an item equal to the one held for its connection
-    and channel is that record (the same object, as ``connection_items``)."""
-    held = previous or {}
-    for feature in page.features or ():
-        uri, name = feature.get("channel"), feature.get("name")
-        if not uri or not name:
-            continue
-        channel = last_id(uri)
-        owner = connection_id
-        if owner is None:
-            # .../connections/{k}/features/{f}: the connection id is two segments up.
-            parts = name.split("/")
-            if len(parts) < 4:
-                continue
-            owner = parts[-3]
-        record = FeatureRecord.of_item(feature)
-        before = held.get(owner, {}).get(channel)
-        yield owner, channel, before if before == record else record
+    and channel is that record (the same object, as ``connection_items``).
+    Called only for items whose bytes the last read did not hold
+    (``api.feature_pages``): the others are that read's entries."""
+    uri, name = feature.get("channel"), feature.get("name")
+    if not uri or not name:
+        return None
+    channel = last_id(uri)
+    owner = connection_id
+    if owner is None:
+        # .../connections/{k}/features/{f}: the connection id is two segments up.
+        parts = name.split("/")
+        if len(parts) < 4:
+            return None
+        owner = parts[-3]
+    record = FeatureRecord.of_item(feature)
+    before = (previous or {}).get(owner, {}).get(channel)
+    return owner, channel, before if before == record else record
 
 
 PageCache = dict[bytes, DigestedPage[Any]]
@@ -242,7 +245,7 @@ class SideReader:
                     env,
                     ix_id,
                     WILDCARD,
-                    functools.partial(feature_items, previous=previous),
+                    functools.partial(feature_item, previous=previous),
                     known,
                     page_size=PAGE_SIZE,
                 ):
@@ -265,9 +268,7 @@ class SideReader:
                     env,
                     ix_id,
                     connection_id,
-                    functools.partial(
-                        feature_items, connection_id=connection_id, previous=previous
-                    ),
+                    functools.partial(feature_item, connection_id=connection_id, previous=previous),
                     known,
                 ):
                     self._count(page, known, kept)
@@ -278,10 +279,13 @@ class SideReader:
 
 
 def _file_features(
-    result: dict[str, dict[str, FeatureRecord]], entries: Iterable[FeatureItem]
+    result: dict[str, dict[str, FeatureRecord]], entries: Iterable[FeatureEntry[FeatureItem]]
 ) -> None:
     """Add a page's features to ``result`` (fresh dicts; the records are shared)."""
-    for connection_id, channel, record in entries:
+    for _, item in entries:
+        if item is None:
+            continue
+        connection_id, channel, record = item
         by_channel = result.get(connection_id)
         if by_channel is None:
             by_channel = result[connection_id] = {}
