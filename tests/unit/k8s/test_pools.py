@@ -6,10 +6,18 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import BUSY_MANY, PoolLoops, pool_health, refresh_due_in
+from interconnect_operator.k8s.pools import (
+    BUSY_MANY,
+    PoolLoops,
+    pool_health,
+    refresh_due_in,
+    refresh_share,
+)
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
@@ -91,6 +99,52 @@ def test_pool_health_counts_channels_by_admin_state() -> None:
     assert ix.channels_by_admin_state == {"ENABLED": 2, "UNKNOWN": 1}
     assert [c.id for c in ix.channels] == ["ch1", "ch2", "ch3"]
     assert health.providers_reachable == {"aws": True, "gcp": True}
+
+
+@pytest.mark.parametrize(
+    ("duration", "busy", "peak", "expected"),
+    [
+        # The burst's height (busy at its peak): a tenth of the wall clock, capped
+        # by the pool's 30 s interval (round 5 at N=10,000: 7.5 s refreshes, 30 s apart).
+        (7.5, 10_000, 10_000, 30.0),
+        (0.8, 500, 500, 8.0),
+        (0.8, 500, 0, 8.0),  # no peak recorded yet: the height
+        # Draining: the share grows as the busy links fall below the peak.
+        (7.5, 5_000, 10_000, 30.0),  # a fifth of the clock: 37.5 s, the interval caps it
+        (4.0, 4_000, 10_000, 16.0),  # a quarter
+        # The tail (a fifth of the peak or fewer): half the clock, never back to back.
+        (7.5, 2_000, 10_000, 15.0),
+        (7.5, 1_200, 10_000, 15.0),
+        (2.0, 1_200, 10_000, 4.0),
+        (0.3, 100, 10_000, 1.0),  # a cheap refresh: still a second apart at least
+        # A few busy links: every second, whatever the peak was.
+        (7.5, BUSY_MANY, 10_000, 1.0),
+        (7.5, 1, 10_000, 1.0),
+        # Idle: the pool's interval.
+        (7.5, 0, 10_000, 30.0),
+    ],
+)
+def test_refresh_spacing_through_a_burst_and_its_tail(
+    duration: float, busy: int, peak: int, expected: float
+) -> None:
+    """Seconds from the start of one refresh to the next (P14/P15: a waiting link
+    needs a read begun after its last call, which only a refresh brings)."""
+    due = refresh_due_in(30.0, duration, 0.0, busy=busy, since_woken=None, peak=peak)
+    assert abs(due - expected) < 1e-9
+    # The gap after a refresh is never shorter than the refresh (no hot loop) while
+    # more than a few links are busy, and never below FAST_REFRESH_SECONDS.
+    if busy > BUSY_MANY:
+        assert due - duration >= min(duration, 30.0 - duration) - 1e-9
+    assert due >= 1.0 - 1e-9
+
+
+def test_the_refresh_share_is_bounded_and_grows_as_the_burst_drains() -> None:
+    shares = [refresh_share(busy, 10_000) for busy in (10_000, 8_000, 5_000, 2_000, 100, 5)]
+    assert shares == sorted(shares)
+    assert shares[0] == 0.1
+    assert shares[-1] == 0.5
+    assert refresh_share(0, 10_000) == 0.1
+    assert refresh_share(20_000, 10_000) == 0.1  # above the recorded peak: the height
 
 
 def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
