@@ -59,8 +59,8 @@ logger = logging.getLogger(__name__)
 FAST_REFRESH_SECONDS = 1.0
 #: While more than BUSY_MANY links are busy, the share of the wall clock refreshes may take.
 BUSY_REFRESH_SHARE = 0.1
-#: The most of the wall clock refreshes take in a burst's tail (the busy links
-#: down to a fifth of the burst's peak or fewer): the gap after a refresh is at
+#: The most of the wall clock refreshes take in a burst's tail (links queued with
+#: work down to a fifth of the busy links or fewer): the gap after a refresh is at
 #: least as long as the refresh itself, so the pool never refreshes back to back.
 TAIL_REFRESH_SHARE = 0.5
 #: While a burst's links are busy, the wait for the next refresh is judged again this often.
@@ -86,23 +86,23 @@ def refresh_due_in(
     *,
     busy: int,
     since_woken: float | None,
-    peak: int = 0,
+    pending: int | None = None,
 ) -> float:
     """Seconds until the next refresh is due (<= 0: now).
 
     ``duration``: how long the last refresh took; ``since``: seconds since it
     started; ``since_woken``: seconds since a link became busy (None: no wake);
-    ``peak``: the most links busy at once since the pool was last idle.
-    Idle: the pool's interval. ``busy`` links (at most BUSY_MANY):
-    FAST_REFRESH_SECONDS. More (a burst): stretched so that refreshing takes
-    at most a share of the time (``refresh_share``: a 0.5 s refresh at the
-    burst's height waits 4.5 s). Never beyond the pool's interval. A link that
-    just became busy gets no refresh before FAST_REFRESH_SECONDS: its own steps
-    come first (a bring-up that needs no provider progress is done by then),
-    and it never waits longer.
+    ``pending``: links waiting in the work queue with a change to act on (None:
+    unknown, counted as a burst's height). Idle: the pool's interval. ``busy``
+    links (at most BUSY_MANY): FAST_REFRESH_SECONDS. More (a burst): stretched
+    so that refreshing takes at most a share of the time (``refresh_share``: a
+    0.5 s refresh at the burst's height waits 4.5 s). Never beyond the pool's
+    interval. A link that just became busy gets no refresh before
+    FAST_REFRESH_SECONDS: its own steps come first (a bring-up that needs no
+    provider progress is done by then), and it never waits longer.
     """
     if busy > BUSY_MANY:
-        share = refresh_share(busy, peak)
+        share = refresh_share(busy, busy if pending is None else pending)
         interval = min(interval, max(FAST_REFRESH_SECONDS, duration / share))
     elif busy:
         interval = min(interval, FAST_REFRESH_SECONDS)
@@ -112,22 +112,23 @@ def refresh_due_in(
     return due
 
 
-def refresh_share(busy: int, peak: int) -> float:
-    """The share of the wall clock refreshes may take with ``busy`` links busy,
-    ``peak`` at most since the pool was last idle.
+def refresh_share(busy: int, pending: int) -> float:
+    """The share of the wall clock refreshes may take with ``busy`` links in
+    progress and ``pending`` links queued with a change to act on.
 
-    At a burst's height the link workers need the CPU for the links' own
-    steps: BUSY_REFRESH_SHARE. As the burst drains, the links still busy are
-    more and more those waiting only for a read begun after their last call
-    (P14, P15), which only a refresh brings: the share grows as the busy
-    links fall below the peak (BUSY_REFRESH_SHARE x peak / busy), up to
-    TAIL_REFRESH_SHARE. At N=10,000 a refresh in the burst took ~7.5 s, so
-    the last ~1,200 links waited 30 s (the pool's interval) per read they
+    While the queue holds as many links with work as there are busy links
+    (a burst's height: new links, steps to take), the link workers need the
+    CPU: BUSY_REFRESH_SHARE. As the queue drains, the busy links are more and
+    more those waiting only for a read begun after their last call (P14,
+    P15), which only a refresh brings: the share grows as BUSY_REFRESH_SHARE
+    x busy / pending, up to TAIL_REFRESH_SHARE (pending a fifth of the busy
+    links or fewer). At N=10,000 a refresh in the burst took ~7.5 s, so the
+    last ~1,200 links waited 30 s (the pool's interval) for each read they
     needed: ~240 Ready per minute against ~1,700 before.
     """
-    if busy <= 0 or peak <= busy:
+    if pending >= busy:
         return BUSY_REFRESH_SHARE
-    return min(TAIL_REFRESH_SHARE, BUSY_REFRESH_SHARE * peak / busy)
+    return min(TAIL_REFRESH_SHARE, BUSY_REFRESH_SHARE * busy / max(pending, 1))
 
 
 @dataclass
@@ -146,8 +147,6 @@ class PoolEntry:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     busy: set[tuple[str, str]] = field(default_factory=set)
     """Links of this pool still making progress: the pool refreshes faster meanwhile."""
-    busy_peak: int = 0
-    """The most links busy at once since the pool was last idle (``refresh_share``)."""
     blocked_event: str | None = None
     """The Warning already emitted for this pool's blocked deletion (once per deletion)."""
     watch: ChannelWatch | None = None
@@ -197,6 +196,9 @@ class PoolLoops:
         )
         #: Pools seen whose labels do not match this instance's --pool-selector.
         self.unowned: set[str] = set()
+        #: Links waiting in the work queue with a change to act on, of every pool
+        #: (``refresh_share``); None until the controller connects its queue.
+        self.pending: Callable[[], int | None] = lambda: None
         #: Loops run only while this replica acts (leader election): a standby
         #: keeps the pools' bodies and makes no provider call and no write.
         self.active = True
@@ -402,15 +404,13 @@ class PoolLoops:
         while True:
             now = time.monotonic()
             busy = len(entry.busy)
-            # A burst's peak, forgotten once no link is busy (the next burst's own).
-            entry.busy_peak = max(entry.busy_peak, busy) if busy else 0
             due = refresh_due_in(
                 runtime.refresh_interval,
                 duration,
                 now - started,
                 busy=busy,
                 since_woken=None if woken_at is None else now - woken_at,
-                peak=entry.busy_peak,
+                pending=self.pending() if busy > BUSY_MANY else None,
             )
             if due <= 0:
                 return
