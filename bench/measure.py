@@ -32,7 +32,7 @@ import psutil
 from tests.support.stack import Simulator
 
 # Operations on one connection (a link's own calls). Everything else is
-# pool-level: the bulk refresh reads of reconcile/snapshot.py (O(interconnects),
+# pool-level: the bulk refresh reads of reconcile/reader.py (O(interconnects),
 # not O(links)), MACsec and maintenance checks per channel, issues.
 LINK_OPERATIONS = frozenset(
     {

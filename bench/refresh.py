@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from interconnect_operator.api.client import ProviderClient
-from interconnect_operator.reconcile.snapshot import SideReader
+from interconnect_operator.reconcile.reader import SideReader
 
 ENV = "env-1"
 PEER = "aws"

@@ -35,6 +35,7 @@ from interconnect_operator.api.base_client import (
     RequestRecord,
     collect,
 )
+from interconnect_operator.api.feature_pages import FeatureEntry, feature_entry_pages
 from interconnect_operator.api.models import (
     AddCommentRequest,
     AddCommentResponse,
@@ -47,6 +48,7 @@ from interconnect_operator.api.models import (
     Empty,
     Environment,
     Feature,
+    FeatureItem,
     GenerateFeatureGuidanceRequest,
     GenerateFeatureGuidanceResponse,
     GetMaintenanceEventsResponse,
@@ -56,7 +58,6 @@ from interconnect_operator.api.models import (
     ListCommentsResponse,
     ListConnectionsResponse,
     ListEnvironmentsResponse,
-    ListFeaturesPage,
     ListFeaturesResponse,
     ListInterconnectsResponse,
     ListIssuesResponse,
@@ -493,25 +494,22 @@ class ProviderClient(BaseProviderClient):
         environment: str,
         interconnect: str,
         connection: str,
-        convert: Callable[[ListFeaturesPage], Iterable[ConvertedT]],
-        known: Mapping[bytes, DigestedPage[ConvertedT]],
+        convert: Callable[[FeatureItem], ConvertedT | None],
+        known: Mapping[bytes, DigestedPage[FeatureEntry[ConvertedT]]],
         *,
         page_size: int | None = None,
-    ) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
+    ) -> AsyncGenerator[DigestedPage[FeatureEntry[ConvertedT]], None]:
         """ListFeatures, all pages digested; pages in ``known`` are reused.
 
-        A page is validated into plain dicts (``ListFeaturesPage``: the same
-        fields and types as ``ListFeaturesResponse``, no model per item)."""
-        return self._digested_pages(
-            "ListFeatures",
-            ListFeaturesPage,
+        A changed page is read item by item: only the items ``known``'s pages
+        do not hold (by the digest of their bytes) are validated (with
+        ``ListFeaturesPage``'s rules: plain dicts, no model per item) and
+        passed to ``convert`` (``api.feature_pages``)."""
+        return feature_entry_pages(
+            self,
+            {"environment": environment, "interconnect": interconnect, "connection": connection},
             convert,
             known,
-            ids={
-                "environment": environment,
-                "interconnect": interconnect,
-                "connection": connection,
-            },
             page_size=page_size,
         )
 

@@ -92,6 +92,7 @@ __all__ = [
     "ListCommentsResponse",
     "ListConnectionsResponse",
     "ListEnvironmentsResponse",
+    "ListFeaturesEnvelope",
     "ListFeaturesPage",
     "ListFeaturesResponse",
     "ListInterconnectsResponse",
@@ -731,7 +732,7 @@ class ListFeaturesResponse(WireModel):
 
 
 # A bulk read converts every feature of a changed page into a record
-# (reconcile.snapshot): the same validation into plain dicts costs about a
+# (reconcile.reader): the same validation into plain dicts costs about a
 # third of building the five models per feature. Each typed dict below
 # mirrors its model field for field (names, types, wire aliases, the Python
 # name accepted too): a body one refuses, the other refuses.
@@ -796,6 +797,15 @@ class ListFeaturesPage(WireModel):
     """A ListFeatures response read in bulk: the features as validated plain dicts."""
 
     features: list[FeatureItem] | None = None
+    next_page_token: str | None = None
+
+
+class ListFeaturesEnvelope(WireModel):
+    """A ListFeatures response with its items left as parsed JSON values: a bulk
+    read validates, with ``ListFeaturesPage``'s rules, only the items that
+    changed since its last read (``api.feature_pages``)."""
+
+    features: list[Any] | None = None
     next_page_token: str | None = None
 
 

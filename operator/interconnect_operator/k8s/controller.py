@@ -73,6 +73,8 @@ class Controller:
             publisher=self.publisher,
             owners=self.owners,
         )
+        # The pools refresh sooner as the queue's changes drain (a burst's tail).
+        self.pools.pending = lambda: self.link_workers.queue.waiting(Priority.CHANGE)
         self._active = False
         self._listed = False
         self._restart_task: asyncio.Task[None] | None = None

@@ -25,14 +25,9 @@ from interconnect_operator.protocol import placement
 from interconnect_operator.protocol.resiliency import DeviceSpread, device_spread
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile import views
-from interconnect_operator.reconcile.snapshot import (
-    ConnectionRecord,
-    FeatureRecord,
-    Fingerprint,
-    PoolSnapshot,
-    SideReader,
-    read_pool,
-)
+from interconnect_operator.reconcile.reader import SideReader, read_pool
+from interconnect_operator.reconcile.records import ConnectionRecord, FeatureRecord
+from interconnect_operator.reconcile.snapshot import Fingerprint, PoolSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +167,7 @@ class PoolRuntime:
 
     def page_counts(self) -> tuple[int, int]:
         """List pages the refreshes decoded and reused so far (both sides):
-        a steady pool reuses nearly all (reconcile.snapshot)."""
+        a steady pool reuses nearly all (reconcile.reader)."""
         readers = self._readers.values()
         return sum(r.pages_decoded for r in readers), sum(r.pages_reused for r in readers)
 

@@ -86,7 +86,7 @@ def mark_verified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> None:
     """Record VERIFIED on both sides' connections (until the next refresh says otherwise).
 
     The record is replaced in this snapshot's dict, never changed in place:
-    records are shared with the reader's page cache (reconcile.snapshot), and
+    records are shared with the reader's page cache (reconcile.reader), and
     an edit in place would show in the next refresh as if the provider said it.
     """
     for side in Side:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid as uuid_module
 
 from interconnect_operator.api import models
-from interconnect_operator.reconcile.snapshot import ConnectionRecord, SideView
+from interconnect_operator.reconcile.records import ConnectionRecord, SideView
 from tests.integration.reconcile.conftest import Rig, link_objects, link_request
 
 

@@ -16,7 +16,7 @@ from interconnect_operator import redaction
 from interconnect_operator.api import models
 from interconnect_operator.protocol.link_state import Phase
 from interconnect_operator.protocol.link_state.failure_rules import RETRYABLE_FAILURE_GRACE
-from interconnect_operator.reconcile.snapshot import feature_failure
+from interconnect_operator.reconcile.records import feature_failure
 from tests.integration.reconcile.conftest import (
     Rig,
     assert_ready_on_both,

@@ -3,7 +3,7 @@
 The simulators serve what a conforming provider serves: a steady pool lists
 the same bytes again, so a refresh decodes no page; a change at one
 interconnect decodes that interconnect's pages only, and the snapshot shows
-the change (reconcile.snapshot, the digested pages of api.base_client).
+the change (reconcile.reader, the digested pages of api.base_client).
 """
 
 from __future__ import annotations

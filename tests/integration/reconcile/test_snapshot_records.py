@@ -1,4 +1,4 @@
-"""The pool snapshot keeps records of what decisions read, not the wire models (reconcile.snapshot).
+"""The pool snapshot keeps records of what decisions read, not the wire models (reconcile.records).
 
 A refresh converts each listed connection and feature once; the records
 must carry every field a decision reads (capacity, verification, deferral,
@@ -16,13 +16,13 @@ from pydantic import BaseModel, SecretStr
 
 from interconnect_operator.api import models
 from interconnect_operator.protocol.types import ProvisioningState, Side
-from interconnect_operator.reconcile.snapshot import (
+from interconnect_operator.reconcile.records import (
     ConnectionRecord,
     FeatureRecord,
-    PoolSnapshot,
     SideView,
     feature_view,
 )
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 PROVIDERS = {Side.NEGOTIATOR: "gcp", Side.RESPONDER: "aws"}
 

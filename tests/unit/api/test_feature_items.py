@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from interconnect_operator.api import models
-from interconnect_operator.reconcile.snapshot import FeatureRecord
+from interconnect_operator.reconcile.records import FeatureRecord
 
 
 @pytest.mark.parametrize("model", list(models.ITEM_MIRRORS))

@@ -7,7 +7,8 @@ from typing import Any
 
 from interconnect_operator.api import models
 from interconnect_operator.k8s.policy import capacity_denial, provisioned_mbps
-from interconnect_operator.reconcile.snapshot import ConnectionRecord, PoolSnapshot, SideView
+from interconnect_operator.reconcile.records import ConnectionRecord, SideView
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 
 def _side(provider: str, held: dict[str, int]) -> SideView:

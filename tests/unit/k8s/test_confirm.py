@@ -29,13 +29,13 @@ from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.link import LinkResult
 from interconnect_operator.reconcile.pool import PoolConfig, PoolRuntime, ProviderConfig
-from interconnect_operator.reconcile.snapshot import (
+from interconnect_operator.reconcile.records import (
     ChannelInfo,
     ConnectionRecord,
     FeatureRecord,
-    PoolSnapshot,
     SideView,
 )
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 from tests.unit.k8s import test_links
 from tests.unit.k8s.test_links import KEY, LINK_SECRET, OPTIONS, Rig, _status
 

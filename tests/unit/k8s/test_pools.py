@@ -6,10 +6,18 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import BUSY_MANY, PoolLoops, pool_health, refresh_due_in
+from interconnect_operator.k8s.pools import (
+    BUSY_MANY,
+    PoolLoops,
+    pool_health,
+    refresh_due_in,
+    refresh_share,
+)
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
@@ -93,6 +101,54 @@ def test_pool_health_counts_channels_by_admin_state() -> None:
     assert health.providers_reachable == {"aws": True, "gcp": True}
 
 
+@pytest.mark.parametrize(
+    ("duration", "busy", "pending", "expected"),
+    [
+        # The burst's height (as many links queued with work as busy, or more): a
+        # tenth of the wall clock, capped by the pool's 30 s interval (round 5 at
+        # N=10,000: 7.5 s refreshes, 30 s apart).
+        (7.5, 2_000, 8_000, 30.0),
+        (7.5, 2_000, 2_000, 30.0),
+        (0.8, 500, 500, 8.0),
+        (0.8, 500, None, 8.0),  # the queue unknown: the height
+        # Draining: the share grows as the queued work falls below the busy links.
+        (7.5, 2_000, 1_000, 30.0),  # a fifth of the clock: 37.5 s, the interval caps it
+        (4.0, 2_000, 800, 16.0),  # a quarter
+        # The tail (queued work a fifth of the busy links or less): half the clock,
+        # never back to back.
+        (7.5, 1_200, 240, 15.0),
+        (7.5, 1_200, 0, 15.0),
+        (2.0, 1_200, 10, 4.0),
+        (0.3, 100, 0, 1.0),  # a cheap refresh: still a second apart at least
+        # A few busy links: every second, whatever is queued.
+        (7.5, BUSY_MANY, 10_000, 1.0),
+        (7.5, 1, 0, 1.0),
+        # Idle: the pool's interval.
+        (7.5, 0, 0, 30.0),
+        (7.5, 0, 10_000, 30.0),
+    ],
+)
+def test_refresh_spacing_through_a_burst_and_its_tail(
+    duration: float, busy: int, pending: int | None, expected: float
+) -> None:
+    """Seconds from the start of one refresh to the next (P14/P15: a waiting link
+    needs a read begun after its last call, which only a refresh brings)."""
+    due = refresh_due_in(30.0, duration, 0.0, busy=busy, since_woken=None, pending=pending)
+    assert abs(due - expected) < 1e-9
+    # The gap after a refresh is never shorter than the refresh (no hot loop) while
+    # more than a few links are busy, and never below FAST_REFRESH_SECONDS.
+    if busy > BUSY_MANY:
+        assert due - duration >= min(duration, 30.0 - duration) - 1e-9
+    assert due >= 1.0 - 1e-9
+
+
+def test_the_refresh_share_is_bounded_and_grows_as_the_queue_drains() -> None:
+    shares = [refresh_share(2_000, pending) for pending in (8_000, 2_000, 1_000, 400, 10, 0)]
+    assert shares == sorted(shares)
+    assert shares[0] == shares[1] == 0.1
+    assert shares[-2] == shares[-1] == 0.5
+
+
 def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
     def due(duration: float, since: float, busy: int, woken: float | None = None) -> float:
         return refresh_due_in(30.0, duration, since, busy=busy, since_woken=woken)
@@ -118,3 +174,18 @@ def test_refresh_cadence_idle_busy_and_bounded_by_its_own_cost() -> None:
     assert due(0.5, 21.0, 1, woken=1.0) <= 0
     # It finished meanwhile (idle again): back to the pool's interval.
     assert abs(due(0.5, 21.0, 0, woken=1.0) - 9.0) < 1e-9
+
+
+def test_the_pools_see_the_link_queue_s_pending_changes() -> None:
+    from interconnect_operator.k8s.controller import Controller
+    from interconnect_operator.k8s.settings import OperatorOptions
+    from interconnect_operator.k8s.workqueue import Priority
+    from interconnect_operator.metrics import OperatorMetrics
+    from tests.unit.k8s.fake_kube import FakeKube
+
+    controller = Controller(OperatorOptions(), FakeKube(), OperatorMetrics())
+    assert controller.pools.pending() == 0
+    controller.link_workers.queue.add(("ns", "a"))
+    controller.link_workers.queue.add(("ns", "b"))
+    controller.link_workers.queue.add(("ns", "c"), Priority.RECHECK)  # not a change
+    assert controller.pools.pending() == 2

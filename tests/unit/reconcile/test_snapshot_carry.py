@@ -36,7 +36,9 @@ from interconnect_operator.reconcile.pool import (
     ProviderConfig,
     build_client,
 )
-from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideReader, SideView
+from interconnect_operator.reconcile.reader import SideReader
+from interconnect_operator.reconcile.records import SideView
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 ENV = "e"
 PAGE = 3

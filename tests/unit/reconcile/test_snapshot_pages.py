@@ -1,4 +1,4 @@
-"""The bulk reader reuses unchanged pages (reconcile.snapshot ``SideReader``).
+"""The bulk reader reuses unchanged pages (reconcile.reader ``SideReader``).
 
 A scripted provider (httpx.MockTransport) serves interconnects, channels,
 connections and features in small pages with cursor tokens. The reader must
@@ -24,15 +24,11 @@ import pytest
 from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.protocol.types import Side
-from interconnect_operator.reconcile import snapshot as snapshot_module
-from interconnect_operator.reconcile.snapshot import (
-    ConnectionRecord,
-    FeatureRecord,
-    PoolSnapshot,
-    SideReader,
-    SideView,
-    read_pool,
-)
+from interconnect_operator.reconcile import reader as reader_module
+from interconnect_operator.reconcile import records as records_module
+from interconnect_operator.reconcile.reader import SideReader, read_pool
+from interconnect_operator.reconcile.records import ConnectionRecord, FeatureRecord, SideView
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 from interconnect_operator.reconcile.views import mark_verified
 
 ENV = "e"
@@ -319,7 +315,7 @@ async def test_a_failed_read_keeps_nothing_of_itself(monkeypatch: pytest.MonkeyP
 async def test_an_interconnect_no_longer_listed_leaves_the_cache(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(snapshot_module, "STATIC_REFRESH_EVERY", 1)  # list interconnects every read
+    monkeypatch.setattr(reader_module, "STATIC_REFRESH_EVERY", 1)  # list interconnects every read
     side = FakeSide({"ix1": 5, "ix2": 5})
     reader, client = _reader(side)
     async with client:
@@ -383,19 +379,19 @@ def test_a_feature_viewed_again_parses_its_bgp_addresses_once() -> None:
         name="f",
         provisioning_state="FINAL",
         vlan=1025,
-        ipv4=snapshot_module._ipv4("169.254.77.0/30"),
+        ipv4=records_module._ipv4("169.254.77.0/30"),
         bgp=(
-            snapshot_module.BgpRecord("gcp", 16550, "169.254.77.1/30", "fd00:77::1/126"),
-            snapshot_module.BgpRecord("aws", 64512, "169.254.77.2/30", None),
+            records_module.BgpRecord("gcp", 16550, "169.254.77.1/30", "fd00:77::1/126"),
+            records_module.BgpRecord("aws", 64512, "169.254.77.2/30", None),
         ),
     )
     providers = {Side.NEGOTIATOR: "gcp", Side.RESPONDER: "aws"}
-    before = snapshot_module._host_v4.cache_info().misses
-    first = snapshot_module.feature_view("ch1", record, providers)
-    second = snapshot_module.feature_view("ch1", record, providers)
+    before = records_module._host_v4.cache_info().misses
+    first = records_module.feature_view("ch1", record, providers)
+    second = records_module.feature_view("ch1", record, providers)
     assert first == second
     assert first is not None
     assert str(first.bgp[Side.NEGOTIATOR].ipv4) == "169.254.77.1"
     assert str(first.bgp[Side.NEGOTIATOR].ipv6) == "fd00:77::1"
     assert first.bgp[Side.RESPONDER].ipv6 is None
-    assert snapshot_module._host_v4.cache_info().misses - before == 2
+    assert records_module._host_v4.cache_info().misses - before == 2

@@ -29,7 +29,8 @@ from interconnect_operator.reconcile.pool import (
     ProviderConfig,
     build_client,
 )
-from interconnect_operator.reconcile.snapshot import PoolSnapshot, SideView
+from interconnect_operator.reconcile.records import SideView
+from interconnect_operator.reconcile.snapshot import PoolSnapshot
 
 CHANNELS = ("ch1", "ch2")
 UUIDS = tuple(f"u{i}" for i in range(5))

@@ -24,7 +24,7 @@ from interconnect_operator.protocol import link_state
 from interconnect_operator.protocol.notifications import verified_by_notifications
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile import views
-from interconnect_operator.reconcile.snapshot import ConnectionRecord
+from interconnect_operator.reconcile.records import ConnectionRecord
 
 from .step_calls import ProviderSteps, count_conflict, keyed_call, request_id_for
 from .types import LinkMemory, LinkRequest, StepFailed
