@@ -46,16 +46,10 @@ import httpx
 from pydantic import ValidationError
 from pydantic_core import from_json, to_json
 
-from interconnect_operator.api.base_client import (
-    CONVERT_SLICE,
-    BaseProviderClient,
-    DigestedPage,
-    _first_page,
-    _next_page,
-    page_digest,
-)
+from interconnect_operator.api.base_client import BaseProviderClient, DigestedPage
 from interconnect_operator.api.errors import InvalidResponse
 from interconnect_operator.api.models import FeatureItem, ListFeaturesEnvelope, ListFeaturesPage
+from interconnect_operator.api.pages import CONVERT_SLICE, first_page, next_page, page_digest
 
 __all__ = ["ITEM_DIGEST_SIZE", "FeatureEntry", "feature_entry_pages", "validate_items"]
 
@@ -192,7 +186,7 @@ async def feature_entry_pages(
             fresh = dict(zip(places, validated, strict=True))
         return digest, token, digests, fresh
 
-    params = _first_page(page_size)
+    params = first_page(page_size)
     seen: set[str] = set()
     while True:
         got = await client._exchange(
@@ -218,5 +212,5 @@ async def feature_entry_pages(
                     await asyncio.sleep(0)
             page = DigestedPage(digest, token or None, tuple(entries))
         yield page
-        if not _next_page(OPERATION, page.next_page_token, seen, params):
+        if not next_page(OPERATION, page.next_page_token, seen, params):
             return

@@ -35,7 +35,7 @@ from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import FeatureView, GuidanceView, LinkSpec, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.pool import PoolRuntime
-from interconnect_operator.reconcile.snapshot import feature_view
+from interconnect_operator.reconcile.records import feature_view
 
 from .channel_blocks import block, guidance_basis
 from .step_calls import ProviderSteps, count_conflict, keyed_call, request_id_for
