@@ -12,6 +12,7 @@ a link Ready from, and after a restart takes a stored Ready as that basis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Mapping
@@ -123,17 +124,26 @@ class ReadyConfirmations:
     async def _confirmable_snapshot(entry: PoolEntry, *, restart: bool) -> PoolSnapshot | None:
         """The pool's snapshot when a confirmation may rely on it: the symmetric
         driver, clients built, both sides answered. After a restart the first
-        refresh is waited for: it is what the stored status is checked against."""
-        if not isinstance(entry.runtime, PoolRuntime) or entry.error is not None:
+        refresh is waited for: it is what the stored status is checked against,
+        and a restart's links may be listed before the pool's clients are built
+        (few links list faster than the clients build), so that is waited for too.
+        A pool whose setup failed is not waited for."""
+        if entry.error is not None:
             return None
         if not entry.ready.is_set():
             if not restart:
                 return None
-            try:
-                await asyncio.wait_for(entry.ready.wait(), POOL_READY_WAIT_SECONDS)
-            except TimeoutError:
-                return None
+            # Bounded; a setup that fails meanwhile ends the wait within a second.
+            deadline = time.monotonic() + POOL_READY_WAIT_SECONDS
+            while not entry.ready.is_set() and entry.error is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry.ready.wait(), min(1.0, remaining))
         runtime = entry.runtime
+        if not isinstance(runtime, PoolRuntime) or entry.error is not None:
+            return None
         snapshot = runtime.snapshot if isinstance(runtime, PoolRuntime) else None
         if snapshot is None or snapshot.errors or entry.reconciler is None:
             return None

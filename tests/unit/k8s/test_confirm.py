@@ -10,6 +10,7 @@ time) takes the full path again. After a restart, a stored Ready status whose
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from dataclasses import replace
@@ -425,6 +426,67 @@ async def test_a_restart_confirms_stored_ready_links_in_one_pass_not_one_queue_i
     late["status"] = dict(rig.stored()["status"])
     workers.on_event("ADDED", late)
     assert workers.queue.waiting(Priority.RECHECK) == 1
+
+
+async def test_a_restart_pass_begun_before_the_pools_clients_are_built_waits_for_them(
+    rig: Rig,
+) -> None:
+    """A few links list faster than a pool's clients build: the bulk pass waits for
+    the pool's first snapshot rather than sending every held link to the queue."""
+    entry, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    rig.metrics.remove_link(*KEY)
+    workers = _restarted(rig)
+    rig.index.links.pop(KEY)
+    workers.on_event("ADDED", rig.stored())
+    entry.runtime = None  # the new process: clients not built, no snapshot yet
+    entry.ready.clear()
+
+    async def built() -> None:
+        await asyncio.sleep(0.05)
+        entry.runtime = runtime
+        entry.ready.set()
+
+    building = asyncio.create_task(built())
+    await workers.confirm_restart()
+    await building
+    assert workers.restart_counts == {"confirmed": 1, "queued": 0}
+    assert workers.passes == {"full": 0, "confirmed": 1}
+
+
+async def test_a_restart_pass_does_not_wait_for_a_pool_whose_setup_failed(rig: Rig) -> None:
+    entry, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    workers = _restarted(rig)
+    rig.index.links.pop(KEY)
+    workers.on_event("ADDED", rig.stored())
+    entry.runtime = None
+    entry.ready.clear()
+    entry.error = ("CredentialsRequired", "no Secret")
+    await asyncio.wait_for(workers.confirm_restart(), 5)
+    assert workers.restart_counts == {"confirmed": 0, "queued": 1}
+
+
+async def test_a_restart_pass_stops_waiting_when_the_pools_setup_fails_meanwhile(
+    rig: Rig,
+) -> None:
+    entry, runtime = _pool(rig)
+    await _reconciled_ready(rig, runtime)
+    workers = _restarted(rig)
+    rig.index.links.pop(KEY)
+    workers.on_event("ADDED", rig.stored())
+    entry.runtime = None
+    entry.ready.clear()
+
+    async def fails() -> None:
+        await asyncio.sleep(0.05)
+        entry.error = ("PoolSetupFailed", "endpoint unreachable")
+
+    failing = asyncio.create_task(fails())
+    # Well below POOL_READY_WAIT_SECONDS: the wait ends on the error, not the bound.
+    await asyncio.wait_for(workers.confirm_restart(), 5)
+    await failing
+    assert workers.restart_counts == {"confirmed": 0, "queued": 1}
 
 
 async def test_a_restart_link_that_does_not_match_takes_the_queue(rig: Rig) -> None:
