@@ -428,19 +428,26 @@ async def test_a_restart_confirms_stored_ready_links_in_one_pass_not_one_queue_i
     assert workers.queue.waiting(Priority.RECHECK) == 1
 
 
-async def test_a_restart_pass_begun_before_the_pools_clients_are_built_waits_for_them(
-    rig: Rig,
-) -> None:
-    """A few links list faster than a pool's clients build: the bulk pass waits for
-    the pool's first snapshot rather than sending every held link to the queue."""
+async def _restart_before_clients(rig: Rig) -> tuple[PoolEntry, PoolRuntime, LinkWorkers]:
+    """A Ready link held for the restart's bulk pass in a new process whose pool has
+    no clients built and no snapshot yet."""
     entry, runtime = _pool(rig)
     await _reconciled_ready(rig, runtime)
     rig.metrics.remove_link(*KEY)
     workers = _restarted(rig)
     rig.index.links.pop(KEY)
     workers.on_event("ADDED", rig.stored())
-    entry.runtime = None  # the new process: clients not built, no snapshot yet
+    entry.runtime = None
     entry.ready.clear()
+    return entry, runtime, workers
+
+
+async def test_a_restart_pass_begun_before_the_pools_clients_are_built_waits_for_them(
+    rig: Rig,
+) -> None:
+    """A few links list faster than a pool's clients build: the bulk pass waits for
+    the pool's first snapshot rather than sending every held link to the queue."""
+    entry, runtime, workers = await _restart_before_clients(rig)
 
     async def built() -> None:
         await asyncio.sleep(0.05)
@@ -455,13 +462,7 @@ async def test_a_restart_pass_begun_before_the_pools_clients_are_built_waits_for
 
 
 async def test_a_restart_pass_does_not_wait_for_a_pool_whose_setup_failed(rig: Rig) -> None:
-    entry, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
-    workers = _restarted(rig)
-    rig.index.links.pop(KEY)
-    workers.on_event("ADDED", rig.stored())
-    entry.runtime = None
-    entry.ready.clear()
+    entry, _, workers = await _restart_before_clients(rig)
     entry.error = ("CredentialsRequired", "no Secret")
     await asyncio.wait_for(workers.confirm_restart(), 5)
     assert workers.restart_counts == {"confirmed": 0, "queued": 1}
@@ -470,13 +471,7 @@ async def test_a_restart_pass_does_not_wait_for_a_pool_whose_setup_failed(rig: R
 async def test_a_restart_pass_stops_waiting_when_the_pools_setup_fails_meanwhile(
     rig: Rig,
 ) -> None:
-    entry, runtime = _pool(rig)
-    await _reconciled_ready(rig, runtime)
-    workers = _restarted(rig)
-    rig.index.links.pop(KEY)
-    workers.on_event("ADDED", rig.stored())
-    entry.runtime = None
-    entry.ready.clear()
+    entry, _, workers = await _restart_before_clients(rig)
 
     async def fails() -> None:
         await asyncio.sleep(0.05)
