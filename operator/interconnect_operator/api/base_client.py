@@ -360,7 +360,7 @@ class BaseProviderClient:
         *,
         ids: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | bytes | None = None,
         request_id: str | None = None,
     ) -> ModelT:
         return await self._exchange(
@@ -379,7 +379,7 @@ class BaseProviderClient:
         *,
         ids: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | bytes | None = None,
         request_id: str | None = None,
     ) -> ResultT:
         """One logical call with its retries (P33); ``read`` turns a success
@@ -393,8 +393,9 @@ class BaseProviderClient:
             # after an unknown outcome). A peer on the pinned spec ignores it.
             params = {**(params or {}), REQUEST_ID_PARAM: request_id or new_request_id()}
         # Serialize once: the same bytes are resent on every retry (P33 "keep
-        # the same ids and body").
-        content = request_bytes(body) if body is not None else None
+        # the same ids and body"). Bytes are a body the caller serialized already
+        # (a create's requestId is keyed by them: ``reconcile.link.step_calls``).
+        content = body if isinstance(body, bytes) or body is None else request_bytes(body)
         started = self._clock()
         attempt = 0
         while True:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from interconnect_operator.api import base_client, models
 from interconnect_operator.protocol import link_state
 from interconnect_operator.reconcile import snapshot as snapshot_module
 from interconnect_operator.reconcile.link import decision as decision_module
@@ -106,6 +107,30 @@ async def test_a_bring_up_takes_six_decisions_and_reads_capacity_once(
     assert sum(calls[operation] for operation in MUTATING) == 15, calls  # as before
     assert calls["CreateFeature"] == 8
     assert calls["GenerateFeatureGuidance"] == 2  # ours once per interconnect, theirs
+
+
+async def test_a_bring_up_serializes_each_create_body_once(rig: Rig, monkeypatch: Any) -> None:
+    # A create's requestId is keyed by its body's bytes (P33: the same body on a
+    # resend); those bytes are what is sent, not a second serialization.
+    serialized: dict[str, int] = {}
+    real = models.request_bytes
+
+    def counting(body: Any) -> bytes:
+        name = type(body).__name__
+        serialized[name] = serialized.get(name, 0) + 1
+        return real(body)
+
+    monkeypatch.setattr(models, "request_bytes", counting)
+    monkeypatch.setattr(base_client, "request_bytes", counting)
+    op = rig.operator()
+    await op.runtime.refresh()
+
+    result, _ = await rig.drive(op, link_request(account="acct-1"), rounds=3)
+
+    assert result.status is not None
+    assert result.status.ready
+    assert serialized["Connection"] == 2  # one per side (4 when serialized twice)
+    assert serialized["Feature"] == 8  # one per channel and side
 
 
 async def test_carried_follow_ups_keep_p5_and_p8_order_on_the_wire(rig: Rig) -> None:

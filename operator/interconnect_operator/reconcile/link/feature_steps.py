@@ -161,7 +161,7 @@ class FeatureSteps(ProviderSteps):
             self._tentative.setdefault((ix, channel), {})[uuid] = view
         body = self._feature_body(side, ix, channel, view, request.spec)
         fid = feature_id(channel)
-        rid_key, request_id = request_id_for(
+        rid_key, request_id, encoded = request_id_for(
             memory, "CreateFeature", side.value, ix, uuid, fid, body=body
         )
         client = self._client(side)
@@ -169,7 +169,9 @@ class FeatureSteps(ProviderSteps):
             created = await keyed_call(
                 memory,
                 rid_key,
-                client.create_feature(self.environment, ix, uuid, fid, body, request_id=request_id),
+                client.create_feature(
+                    self.environment, ix, uuid, fid, body, request_id=request_id, encoded=encoded
+                ),
             )
         except Conflict as exc:
             existing = await self._read_feature(side, ix, uuid, fid)
