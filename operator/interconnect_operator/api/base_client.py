@@ -37,7 +37,6 @@ from collections.abc import (
 )
 from types import TracebackType
 from typing import Self, TypeVar
-from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -92,6 +91,7 @@ from interconnect_operator.api.wire import (
     join_url,
     mutating,
     new_request_id,
+    query_string,
     read_bounded,
     segment,
 )
@@ -233,7 +233,7 @@ class BaseProviderClient:
         the transport (which sends a ``repeatable`` request once more when its
         connection closes with no answer). The answer is streamed: the caller
         reads and closes it."""
-        url = join_url(self._base, path, urlencode(params) if params else None)
+        url = join_url(self._base, path, query_string(params) if params else None)
         headers = self._headers if content is None else self._body_headers
         # Given a stream, httpx adds no headers: Host is in ``headers``, and
         # Content-Length is set as httpx would (the body's length; 0 for a
