@@ -37,7 +37,6 @@ from collections.abc import (
 )
 from types import TracebackType
 from typing import Self, TypeVar
-from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -92,6 +91,7 @@ from interconnect_operator.api.wire import (
     join_url,
     mutating,
     new_request_id,
+    query_string,
     read_bounded,
     segment,
 )
@@ -233,7 +233,7 @@ class BaseProviderClient:
         the transport (which sends a ``repeatable`` request once more when its
         connection closes with no answer). The answer is streamed: the caller
         reads and closes it."""
-        url = join_url(self._base, path, urlencode(params) if params else None)
+        url = join_url(self._base, path, query_string(params) if params else None)
         headers = self._headers if content is None else self._body_headers
         # Given a stream, httpx adds no headers: Host is in ``headers``, and
         # Content-Length is set as httpx would (the body's length; 0 for a
@@ -360,7 +360,7 @@ class BaseProviderClient:
         *,
         ids: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | bytes | None = None,
         request_id: str | None = None,
     ) -> ModelT:
         return await self._exchange(
@@ -379,7 +379,7 @@ class BaseProviderClient:
         *,
         ids: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | bytes | None = None,
         request_id: str | None = None,
     ) -> ResultT:
         """One logical call with its retries (P33); ``read`` turns a success
@@ -393,8 +393,9 @@ class BaseProviderClient:
             # after an unknown outcome). A peer on the pinned spec ignores it.
             params = {**(params or {}), REQUEST_ID_PARAM: request_id or new_request_id()}
         # Serialize once: the same bytes are resent on every retry (P33 "keep
-        # the same ids and body").
-        content = request_bytes(body) if body is not None else None
+        # the same ids and body"). Bytes are a body the caller serialized already
+        # (a create's requestId is keyed by them: ``reconcile.link.step_calls``).
+        content = body if isinstance(body, bytes) or body is None else request_bytes(body)
         started = self._clock()
         attempt = 0
         while True:

@@ -358,19 +358,21 @@ class ProviderClient(BaseProviderClient):
         connection: Connection,
         *,
         request_id: str | None = None,
+        encoded: bytes | None = None,
     ) -> Connection:
         """CreateConnection (P5-P7, P22); 409 means the interconnect cannot fit it.
 
         ``request_id``: the draft's idempotency key; pass the one of the first
         attempt when retrying after an unknown outcome (P33). Every mutating
-        call carries one (a fresh one when not given).
+        call carries one (a fresh one when not given). ``encoded``: the body's
+        ``request_bytes`` when the caller has them already (sent as they are).
         """
         return await self._call(
             "CreateConnection",
             Connection,
             ids={"environment": environment, "interconnect": interconnect},
             params={"connectionId": connection_id},
-            body=connection,
+            body=connection if encoded is None else encoded,
             request_id=request_id,
         )
 
@@ -535,8 +537,10 @@ class ProviderClient(BaseProviderClient):
         feature: Feature,
         *,
         request_id: str | None = None,
+        encoded: bytes | None = None,
     ) -> Feature:
-        """CreateFeature (P9-P11): accepted in full (200) or rejected (400/409)."""
+        """CreateFeature (P9-P11): accepted in full (200) or rejected (400/409).
+        ``encoded``: as for ``create_connection``."""
         return await self._call(
             "CreateFeature",
             Feature,
@@ -546,7 +550,7 @@ class ProviderClient(BaseProviderClient):
                 "connection": connection,
             },
             params={"featureId": feature_id},
-            body=feature,
+            body=feature if encoded is None else encoded,
             request_id=request_id,
         )
 

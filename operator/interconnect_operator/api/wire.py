@@ -9,9 +9,12 @@ peer's error message, and the record of one attempt for the metrics hook.
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+from functools import lru_cache
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -87,13 +90,37 @@ def already_read(response: httpx.Response) -> bool:
 _DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
 
 
+@lru_cache(maxsize=4096)
 def segment(value: str) -> str:
     # Ids are single path segments; quote everything, including "/". An id of
     # "." or ".." is percent-encoded too: sent bare it would be a dot segment,
     # which URL normalization removes (the call would name another resource).
+    # Cached: a bring-up's 14 calls name the same few ids (~1 us each to quote).
     if not value:
         raise ValueError("empty resource id")
     return _DOT_SEGMENTS.get(value) or quote(value, safe="")
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+"""Characters ``quote_plus`` leaves as they are (its always-safe set)."""
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """``urlencode(params)``, with names and values of unreserved characters only
+    (a requestId, a connectionId, a featureId) joined as they are.
+
+    ``urlencode`` quotes every name and value through ``quote_plus`` (~5 us for
+    a create's two parameters); for these it returns them unchanged, so only a
+    pair holding another character goes through it. tests/unit/api/
+    test_request_building.py compares the two on arbitrary text.
+    """
+    parts = []
+    for name, value in params.items():
+        if _UNRESERVED.fullmatch(name) and _UNRESERVED.fullmatch(value):
+            parts.append(f"{name}={value}")
+        else:
+            parts.append(urlencode({name: value}))
+    return "&".join(parts)
 
 
 def join_url(base: httpx.URL, path: str, query: str | None) -> httpx.URL:

@@ -17,8 +17,10 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from interconnect_operator.api import base_client, models
 from interconnect_operator.protocol import link_state
 from interconnect_operator.reconcile import snapshot as snapshot_module
+from interconnect_operator.reconcile import views as views_module
 from interconnect_operator.reconcile.link import decision as decision_module
 from tests.integration.reconcile.conftest import (
     MUTATING,
@@ -106,6 +108,60 @@ async def test_a_bring_up_takes_six_decisions_and_reads_capacity_once(
     assert sum(calls[operation] for operation in MUTATING) == 15, calls  # as before
     assert calls["CreateFeature"] == 8
     assert calls["GenerateFeatureGuidance"] == 2  # ours once per interconnect, theirs
+
+
+async def test_a_bring_up_serializes_each_create_body_once(rig: Rig, monkeypatch: Any) -> None:
+    # A create's requestId is keyed by its body's bytes (P33: the same body on a
+    # resend); those bytes are what is sent, not a second serialization.
+    serialized: dict[str, int] = {}
+    real = models.request_bytes
+
+    def counting(body: Any) -> bytes:
+        name = type(body).__name__
+        serialized[name] = serialized.get(name, 0) + 1
+        return real(body)
+
+    monkeypatch.setattr(models, "request_bytes", counting)
+    monkeypatch.setattr(base_client, "request_bytes", counting)
+    op = rig.operator()
+    await op.runtime.refresh()
+
+    result, _ = await rig.drive(op, link_request(account="acct-1"), rounds=3)
+
+    assert result.status is not None
+    assert result.status.ready
+    assert serialized["Connection"] == 2  # one per side (4 when serialized twice)
+    assert serialized["Feature"] == 8  # one per channel and side
+
+
+async def test_equal_guidance_answers_share_one_build_of_their_views(
+    rig: Rig, monkeypatch: Any
+) -> None:
+    # P8: guidance is per channel; an answer equal to the last one on the same
+    # interconnect reuses its views (frozen) instead of parsing every subnet again.
+    built: list[int] = []
+    real = views_module.guidance_views
+
+    def counting(answer: Any) -> Any:
+        built.append(id(answer))
+        return real(answer)
+
+    monkeypatch.setattr(views_module, "guidance_views", counting)
+    op = rig.operator()
+    await op.runtime.refresh()
+    homes: dict[str, int] = {}
+    for name in ("a", "b", "c", "d"):
+        result, request = await rig.drive(op, link_request(name, account=f"acct-{name}"), rounds=3)
+        assert result.status is not None
+        assert result.status.ready
+        assert request.shared_uuid is not None
+        home = op.reconciler._memory[request.shared_uuid].interconnect
+        assert home is not None
+        homes[home] = homes.get(home, 0) + 1
+    # Some interconnect holds more than one link: theirs was built once per link before.
+    assert max(homes.values()) > 1, homes
+    # Ours once per interconnect (as before), theirs once per interconnect.
+    assert len(built) == 2 * len(homes), (len(built), homes)
 
 
 async def test_carried_follow_ups_keep_p5_and_p8_order_on_the_wire(rig: Rig) -> None:

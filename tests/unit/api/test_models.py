@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from interconnect_operator.api.models import (
+    SCHEMA_MODELS,
     AdminState,
     Channel,
     Connection,
+    Environment,
     Feature,
     FeatureGuidance,
     GenerateFeatureGuidanceResponse,
+    Interconnect,
     Issue,
+    ListConnectionsResponse,
+    ListFeaturesResponse,
+    ListIssuesResponse,
     ListProvidersResponse,
     MacSecKey,
     Provider,
     ProvisioningState,
     from_wire,
+    is_output_only,
+    output_only_exclusions,
     request_bytes,
     to_request,
     to_wire,
@@ -167,3 +176,74 @@ def test_required_fields_of_the_spec_are_required() -> None:
 
 def test_provider_output_only_display_name() -> None:
     assert to_request(Provider(name="providers/a", display_name="A")) == {"name": "providers/a"}
+
+
+def _without_output_only(model: BaseModel, wire: Any) -> Any:
+    """``wire`` (``to_wire(model)``) less each nested model's output-only fields,
+    found from the instance at every level (what the request serializer drops)."""
+    kept = dict(wire)
+    for name, field in type(model).model_fields.items():
+        alias = field.alias or name
+        if alias not in kept:
+            continue
+        if is_output_only(field):
+            del kept[alias]
+            continue
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            kept[alias] = _without_output_only(value, kept[alias])
+        elif isinstance(value, list):
+            kept[alias] = [
+                _without_output_only(v, w) if isinstance(v, BaseModel) else w
+                for v, w in zip(value, kept[alias], strict=True)
+            ]
+    return kept
+
+
+@pytest.mark.parametrize(
+    ("model", "sample"),
+    [
+        (Feature, samples.FEATURE),
+        (MacSecKey, samples.MAC_SEC_KEY),
+        (Connection, samples.CONNECTION),
+        (Issue, samples.ISSUE),
+        (GenerateFeatureGuidanceResponse, samples.GUIDANCE),
+        (FeatureGuidance, samples.GUIDANCE["featureGuidance"][0]),
+        (ListFeaturesResponse, {"features": [samples.FEATURE, samples.FEATURE]}),
+        (ListConnectionsResponse, {"connections": [samples.CONNECTION]}),
+        (ListIssuesResponse, {"issues": [samples.ISSUE]}),
+        (Environment, samples.ENVIRONMENT),
+        (Interconnect, samples.INTERCONNECT),
+        (Channel, samples.CHANNEL),
+        (Provider, samples.PROVIDER),
+    ],
+)
+def test_request_body_drops_every_nested_output_only_field(
+    model: type[BaseModel], sample: dict[str, Any]
+) -> None:
+    """The class-level exclusions drop what a walk of the instance finds output-only,
+    at every level, and keep everything else (secrets revealed, extras kept)."""
+    instance = model.model_validate({**sample, "futureField": {"x": 1}})
+    expected = _without_output_only(instance, to_wire(instance))
+    assert json.loads(request_bytes(instance)) == expected
+    assert to_request(instance) == expected
+    assert expected["futureField"] == {"x": 1}
+
+
+def test_every_nested_model_with_output_only_fields_is_in_the_exclusions() -> None:
+    """A model field holding (a list of) models with output-only fields is named in
+    its class's exclusions: none is reached only through an unrecognised annotation."""
+    for model in SCHEMA_MODELS.values():
+        spec = output_only_exclusions(model)
+        for name, field in model.model_fields.items():
+            if is_output_only(field):
+                assert spec.get(name) is True, (model, name)
+                continue
+            for nested in _models_named(field.annotation):
+                if output_only_exclusions(nested):
+                    assert name in spec, (model, name)
+
+
+def _models_named(annotation: Any) -> list[type[BaseModel]]:
+    text = repr(annotation)
+    return [m for m in SCHEMA_MODELS.values() if re.search(rf"\b{m.__name__}\b", text)]

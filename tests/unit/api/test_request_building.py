@@ -17,10 +17,13 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from interconnect_operator.api.auth import BearerToken, NoAuth, SigV4
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.wire import join_url as _url
+from interconnect_operator.api.wire import query_string
 from interconnect_operator.api.wire import segment as _seg
 from tests.unit.api.conftest import BASE_URL, CALLER, Peer
 
@@ -220,3 +223,31 @@ async def test_a_streamed_answer_is_read_bounded_and_parsed() -> None:
     async with client:
         connection = await client.get_connection(E, IC, "x")
     assert connection.name == "providers/prov-a/x"
+
+
+@given(
+    st.dictionaries(
+        st.one_of(st.sampled_from(["requestId", "featureId", "pageToken"]), st.text(max_size=8)),
+        st.one_of(
+            st.uuids().map(str),
+            st.from_regex(r"[A-Za-z0-9_.~-]{0,12}", fullmatch=True),
+            # Unreserved but for one character, which urlencode changes.
+            st.from_regex(
+                r"[A-Za-z0-9_.~-]{0,6}[^A-Za-z0-9_.~-][A-Za-z0-9_.~-]{0,6}", fullmatch=True
+            ),
+            st.text(),
+        ),
+        max_size=4,
+    )
+)
+def test_query_string_equals_urlencode(params: dict[str, str]) -> None:
+    # Unreserved names and values are joined as they are; any other pair is
+    # encoded by urlencode: the query is urlencode's, byte for byte.
+    assert query_string(params) == urlencode(params)
+
+
+def test_segment_quotes_as_before_when_cached() -> None:
+    for ident in [*HOSTILE_IDS, *HOSTILE_IDS]:
+        assert _seg(ident) == ({".": "%2E", "..": "%2E%2E"}.get(ident) or quote(ident, safe=""))
+    with pytest.raises(ValueError, match="empty"):
+        _seg("")

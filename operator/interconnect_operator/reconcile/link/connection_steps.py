@@ -70,7 +70,7 @@ class ConnectionSteps(ProviderSteps):
         if memory.migrating_to is None:
             memory.interconnect = interconnect
         placeholder = self._reserve(side, interconnect, uuid, body)
-        rid_key, request_id = request_id_for(
+        rid_key, request_id, encoded = request_id_for(
             memory, "CreateConnection", side.value, interconnect, uuid, body=body
         )
         # In flight, and of unknown outcome until a provider shows it settled or a
@@ -81,7 +81,12 @@ class ConnectionSteps(ProviderSteps):
                 memory,
                 rid_key,
                 client.create_connection(
-                    self.environment, interconnect, uuid, body, request_id=request_id
+                    self.environment,
+                    interconnect,
+                    uuid,
+                    body,
+                    request_id=request_id,
+                    encoded=encoded,
                 ),
             )
         except Conflict:

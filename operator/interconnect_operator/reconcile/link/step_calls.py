@@ -29,16 +29,21 @@ __all__ = ["ProviderSteps", "count_conflict", "keyed_call", "request_id_for"]
 T = TypeVar("T")
 
 
-def request_id_for(memory: LinkMemory, *call: str, body: models.WireModel) -> tuple[str, str]:
-    """(memory key, requestId) of one logical create: the id of an earlier attempt
-    whose outcome is unknown when the call and its body are the same, else a new one.
+def request_id_for(
+    memory: LinkMemory, *call: str, body: models.WireModel
+) -> tuple[str, str, bytes]:
+    """(memory key, requestId, body bytes) of one logical create: the id of an
+    earlier attempt whose outcome is unknown when the call and its body are the
+    same, else a new one.
 
     The body is part of the key: the draft answers 409 to a requestId reused with
-    a different body, which a create would misread as "no room" (P6).
+    a different body, which a create would misread as "no room" (P6). The bytes
+    keyed are the bytes sent (the client's ``encoded``): serialized once.
     """
-    digest = hashlib.sha256(models.request_bytes(body))
+    encoded = models.request_bytes(body)
+    digest = hashlib.sha256(encoded)
     key = "|".join((*call, digest.hexdigest()[:32]))
-    return key, memory.request_ids.setdefault(key, new_request_id())
+    return key, memory.request_ids.setdefault(key, new_request_id()), encoded
 
 
 async def keyed_call(memory: LinkMemory, key: str, call: Awaitable[T]) -> T:
