@@ -70,7 +70,7 @@ async def test_the_limits_survive_a_restart_through_the_status(rig: Rig) -> None
     assert again.status.condition("WithinPrefixLimits").reason == "ProviderLimitBelowRequest"
 
 
-async def test_a_ready_link_keeps_its_limits_but_not_the_guidance_they_came_from(
+async def test_a_ready_link_keeps_its_limits_but_not_the_guidance_or_views_they_came_from(
     rig: Rig,
 ) -> None:
     # A Ready link's memory holds the limits read from guidance, never the answer
@@ -86,6 +86,10 @@ async def test_a_ready_link_keeps_its_limits_but_not_the_guidance_they_came_from
     assert memory.guidance == {}
     assert memory.guidance_seen == {}
     assert memory.prefix_basis is None
+    # Nor does the snapshot keep the views its decisions read (built again on demand).
+    snapshot = op.runtime.snapshot
+    assert snapshot is not None
+    assert request.shared_uuid not in snapshot._observations
 
     again = await op.reconciler.reconcile(request)
     assert again.status is not None

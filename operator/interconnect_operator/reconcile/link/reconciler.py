@@ -486,6 +486,8 @@ class LinkReconciler:
                 memory.guidance.clear()
                 memory.guidance_seen.clear()
                 memory.prefix_basis = None
+                if self.pool.snapshot is not None:
+                    self.pool.snapshot.forget_observations(uuid)
         elif isinstance(step, link_state.Fail):
             memory.failure = FailureRecord(step.reason, step.message, request.spec.generation)
             requeue = None
