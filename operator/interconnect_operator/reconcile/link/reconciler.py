@@ -482,7 +482,7 @@ class LinkReconciler:
                 # every channel (repairs re-request it), so it is not kept per link,
                 # nor the copy last seen (its prefix limits are in memory.prefix_limits),
                 # nor the answer those limits were read from (``prefix_basis`` holds it
-                # only to skip reading it twice: ~13 KiB per Ready link otherwise).
+                # only to skip reading it twice: ~15 KiB of RSS per Ready link otherwise).
                 memory.guidance.clear()
                 memory.guidance_seen.clear()
                 memory.prefix_basis = None
