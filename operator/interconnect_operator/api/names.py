@@ -18,6 +18,7 @@ P-Objects), hence :func:`with_provider`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 __all__ = [
@@ -174,8 +175,13 @@ def parse_name(name: str) -> ResourceName:
 
 
 def last_id(name: str) -> str:
-    """The final id of a resource name (e.g. the feature id of a feature)."""
-    return _check("resource", name.rsplit("/", 1)[-1])
+    """The final id of a resource name (e.g. the feature id of a feature).
+
+    Interned: the snapshot keys its records by these ids (a channel id per
+    feature, a connection id per connection and side, the same text as the
+    shared UUID the kept link bodies hold), one copy each instead of one per
+    record."""
+    return sys.intern(_check("resource", name.rsplit("/", 1)[-1]))
 
 
 def with_provider(name: str, provider: str) -> str:

@@ -175,8 +175,15 @@ class SpanSet:
 
 
 def network_block(net: IPv4Network | IPv6Network) -> Interval:
-    """The integer span of a subnet."""
-    return int(net.network_address), int(net.broadcast_address)
+    """The integer span of a subnet.
+
+    Computed from the prefix length, not read from ``broadcast_address``: that
+    property caches itself and ``hostmask`` (two address objects, ~410 bytes)
+    in every network it is read from, and the pool snapshot's records keep
+    one network per feature and family for as long as the feature lives.
+    """
+    lo = int(net.network_address)
+    return lo, lo | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
 
 
 class UsedSpace:

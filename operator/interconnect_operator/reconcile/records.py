@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,8 +74,8 @@ class ConnectionRecord:
         return cls(
             bandwidth_mbps=connection.bandwidth_mbps,
             name=connection.name,
-            verification_state=connection.verification_state,
-            admin_state=connection.admin_state,
+            verification_state=_state(connection.verification_state),
+            admin_state=_state(connection.admin_state),
             deferred=connection.deferred,
             counts_against_capacity=models.counts_against_capacity(connection),
             activation_key=connection.activation_key,
@@ -88,6 +89,26 @@ class BgpRecord:
     asn: int | None
     host_ipv4: str | None
     host_ipv6: str | None
+
+
+def _state(value: str | None) -> str | None:
+    """An enum value as the one shared copy of its text: every record of a pool
+    holds a few of them (a feature's provisioning state, a connection's
+    verification and admin state), ~70 bytes each as decoded."""
+    return sys.intern(value) if value is not None else None
+
+
+BgpKey = tuple[tuple[str, int | None, str | None, str | None], ...]
+
+
+# A feature's BGP ends are the same on all of a link's channels and on both sides
+# (the same two peers): equal ends are one tuple of records, shared (~2 KiB per
+# link). Bounded, so what a provider lists cannot grow it; ends evicted are
+# only not shared any more.
+@functools.lru_cache(maxsize=1 << 12)
+def _bgp(ends: BgpKey) -> tuple[BgpRecord, ...]:
+    """The records of BGP ends given as ``(provider, asn, host_ipv4, host_ipv6)``."""
+    return tuple(BgpRecord(*end) for end in ends)
 
 
 # Every refresh lists the same subnets again: each is parsed once, and the
@@ -140,7 +161,9 @@ class FeatureRecord:
         failure = feature_failure(feature.failure_info)
         if config is None:
             return cls(
-                name=feature.name, provisioning_state=feature.provisioning_state, failure=failure
+                name=feature.name,
+                provisioning_state=_state(feature.provisioning_state),
+                failure=failure,
             )
         ipv4: ipaddress.IPv4Network | None = None
         ipv6: ipaddress.IPv6Network | None = None
@@ -157,19 +180,16 @@ class FeatureRecord:
             invalid = True
         return cls(
             name=feature.name,
-            provisioning_state=feature.provisioning_state,
+            provisioning_state=_state(feature.provisioning_state),
             vlan=config.vlan_id,
             ipv4=ipv4,
             ipv6=ipv6,
             mtu=config.mtu_bytes,
-            bgp=tuple(
-                BgpRecord(
-                    provider=provider_ref_id(end.provider),
-                    asn=end.asn,
-                    host_ipv4=end.host_ipv4,
-                    host_ipv6=end.host_ipv6,
+            bgp=_bgp(
+                tuple(
+                    (provider_ref_id(end.provider), end.asn, end.host_ipv4, end.host_ipv6)
+                    for end in config.provider_bgp_configs or []
                 )
-                for end in config.provider_bgp_configs or []
             ),
             invalid=invalid,
             failure=failure,
@@ -190,7 +210,7 @@ class FeatureRecord:
                 info.get("observed_at"),
             )
         )
-        name, state = feature.get("name"), feature.get("provisioning_state")
+        name, state = feature.get("name"), _state(feature.get("provisioning_state"))
         settings = feature.get("feature_config")
         config = settings.get("l3_base_config") if settings is not None else None
         if config is None:
@@ -216,14 +236,16 @@ class FeatureRecord:
             ipv4=ipv4,
             ipv6=ipv6,
             mtu=config.get("mtu_bytes"),
-            bgp=tuple(
-                BgpRecord(
-                    provider=provider_ref_id(end.get("provider")),
-                    asn=end.get("asn"),
-                    host_ipv4=end.get("host_ipv4"),
-                    host_ipv6=end.get("host_ipv6"),
+            bgp=_bgp(
+                tuple(
+                    (
+                        provider_ref_id(end.get("provider")),
+                        end.get("asn"),
+                        end.get("host_ipv4"),
+                        end.get("host_ipv6"),
+                    )
+                    for end in config.get("provider_bgp_configs") or []
                 )
-                for end in config.get("provider_bgp_configs") or []
             ),
             invalid=invalid,
             failure=failure,

@@ -177,6 +177,14 @@ class PoolSnapshot:
         observation = kept[key] = ProviderObservation(side=side, connections=connections)
         return observation
 
+    def forget_observations(self, shared_uuid: str) -> None:
+        """Drop the observations kept for ``shared_uuid`` (built again when next read).
+
+        A Ready link decides again only when one of its records changed (which
+        drops them anyway) or at its full look (every 30-60 minutes); until then
+        they would hold its connection and feature views on both sides."""
+        self._observations.pop(shared_uuid, None)
+
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Per shared UUID, what a link's status depends on (to wake only changed links).
 

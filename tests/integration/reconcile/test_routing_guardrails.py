@@ -68,3 +68,30 @@ async def test_the_limits_survive_a_restart_through_the_status(rig: Rig) -> None
     assert again.calls == 0
     assert again.status.prefix_limits == {Side.NEGOTIATOR: 100, Side.RESPONDER: 100}
     assert again.status.condition("WithinPrefixLimits").reason == "ProviderLimitBelowRequest"
+
+
+async def test_a_ready_link_keeps_its_limits_but_not_the_guidance_or_views_they_came_from(
+    rig: Rig,
+) -> None:
+    # A Ready link's memory holds the limits read from guidance, never the answer
+    # itself (a few KiB per link: both sides' channels, ranges and subnets).
+    op = rig.operator()
+    ready, request = await rig.drive(op, link_request(account="acct-1", max_prefixes=500))
+    assert ready.status is not None
+    assert ready.status.ready
+    assert request.shared_uuid is not None
+
+    memory = op.reconciler._memory[request.shared_uuid]
+    assert memory.prefix_limits == {Side.NEGOTIATOR: 100, Side.RESPONDER: 100}
+    assert memory.guidance == {}
+    assert memory.guidance_seen == {}
+    assert memory.prefix_basis is None
+    # Nor does the snapshot keep the views its decisions read (built again on demand).
+    snapshot = op.runtime.snapshot
+    assert snapshot is not None
+    assert request.shared_uuid not in snapshot._observations
+
+    again = await op.reconciler.reconcile(request)
+    assert again.status is not None
+    assert again.status.prefix_limits == {Side.NEGOTIATOR: 100, Side.RESPONDER: 100}
+    assert again.status.condition("WithinPrefixLimits").reason == "ProviderLimitBelowRequest"

@@ -103,6 +103,30 @@ def test_a_feature_without_usable_l3_config_has_no_view() -> None:
         assert feature_view("ch1", FeatureRecord.of(_feature(**bad)), PROVIDERS) is None, bad
 
 
+def test_equal_bgp_ends_and_states_are_one_shared_value() -> None:
+    # Every channel of a link, on both sides, lists the same two peers: their
+    # records are one tuple; the enum texts one string.
+    first = FeatureRecord.of(_feature())
+    item = models.ListFeaturesPage.model_validate_json(
+        '{"features": [' + _feature().model_dump_json(by_alias=True) + "]}"
+    ).features[0]
+    second = FeatureRecord.of_item(item)
+    assert second == first
+    assert second.bgp is first.bgp
+    assert second.provisioning_state is first.provisioning_state
+    other = FeatureRecord.of(
+        _feature(
+            providerBgpConfigs=[
+                {"provider": "providers/gcp", "asn": 16550, "hostIpv4": "169.254.10.5"},
+                {"provider": "providers/aws", "asn": 64512, "hostIpv4": "169.254.10.6"},
+            ]
+        )
+    )
+    assert other.bgp is not first.bgp
+    assert [end.host_ipv4 for end in other.bgp] == ["169.254.10.5", "169.254.10.6"]
+    assert [end.provider for end in other.bgp] == ["gcp", "aws"]
+
+
 def test_records_are_smaller_than_the_wire_models() -> None:
     wire = _feature()
     record = FeatureRecord.of(wire)

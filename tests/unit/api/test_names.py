@@ -101,3 +101,12 @@ def test_provider_ref_id_reads_both_forms(reference: str | None, expected: str) 
     assert provider_ref_id(reference) == expected
     if expected:  # only the spec form is ever written
         assert provider_name(expected) == "providers/gcp"
+
+
+def test_last_id_is_one_shared_copy_of_each_id() -> None:
+    # The snapshot keys records by these ids: equal ids are one string.
+    uuid = "2c12f4c9-3ee3-48e2-9991-200573e59096"
+    a = last_id("providers/aws/environments/e/interconnects/ix1/connections/" + uuid)
+    b = last_id("providers/gcp/environments/e/interconnects/ix2/connections/" + uuid)
+    assert a == uuid
+    assert a is b

@@ -25,7 +25,7 @@ from interconnect_operator.protocol.allocation import (
     FeatureAllocation,
     allocate_feature,
 )
-from interconnect_operator.protocol.spans import SpanSet, UsedSpace, merge_intervals
+from interconnect_operator.protocol.spans import SpanSet, UsedSpace, merge_intervals, network_block
 from interconnect_operator.protocol.types import (
     GuidanceView,
     IntRange,
@@ -315,3 +315,24 @@ def test_failure_counts_every_copy_in_use_across_layers() -> None:
     f = allocate_feature("ch1", g, g, (base, extra), LinkSpec(1000))
     assert isinstance(f, AllocationFailure)
     assert f.message == "channel ch1: no VLAN in 1025-1026 free on both sides (2 in use)"
+
+
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        "10.0.0.0/30",
+        "169.254.7.4/30",
+        "10.0.0.1/32",
+        "0.0.0.0/0",
+        "fd00:1::/126",
+        "::/0",
+        "fd00::1/128",
+    ],
+)
+def test_a_network_block_is_its_first_and_last_address_and_caches_nothing(cidr: str) -> None:
+    net, same = ip_network(cidr), ip_network(cidr)
+    held = dict(vars(net))
+
+    assert network_block(net) == (int(same[0]), int(same[-1]))
+    # Nothing cached on the network: the snapshot keeps one per feature and family.
+    assert vars(net) == held

@@ -480,9 +480,14 @@ class LinkReconciler:
             else:
                 # Guidance only serves allocation; a finished link holds a feature on
                 # every channel (repairs re-request it), so it is not kept per link,
-                # nor the copy last seen (its prefix limits are in memory.prefix_limits).
+                # nor the copy last seen (its prefix limits are in memory.prefix_limits),
+                # nor the answer those limits were read from (``prefix_basis`` holds it
+                # only to skip reading it twice: ~15 KiB of RSS per Ready link otherwise).
                 memory.guidance.clear()
                 memory.guidance_seen.clear()
+                memory.prefix_basis = None
+                if self.pool.snapshot is not None:
+                    self.pool.snapshot.forget_observations(uuid)
         elif isinstance(step, link_state.Fail):
             memory.failure = FailureRecord(step.reason, step.message, request.spec.generation)
             requeue = None
