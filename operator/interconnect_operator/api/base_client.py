@@ -4,7 +4,8 @@
 call needs: the path from the operation table, the body serialized once,
 a bounded read of the answer, typed errors (P32), retries (P33), pages
 followed with a bound, and a record of each attempt for the metrics hook.
-Bulk readers can follow pages digested (``_digested_pages``): each raw body
+Bulk readers can follow pages digested (``_digested_pages``, the walk of
+``pages.digested_pages``): each raw body
 is hashed before any parse, and a page whose digest the reader already holds
 is neither decoded nor converted again.
 `ProviderClient` (client.py) adds one typed method per operation; a request's
@@ -60,11 +61,11 @@ from interconnect_operator.api.errors import (
 from interconnect_operator.api.models import request_bytes
 from interconnect_operator.api.operations import OPERATIONS, Operation
 from interconnect_operator.api.pages import (
-    CONVERT_SLICE,
     MAX_PAGES,
     ConvertedT,
     DigestedPage,
     collect,
+    digested_pages,
     first_page,
     next_page,
     page_digest,
@@ -465,7 +466,7 @@ class BaseProviderClient:
             if not next_page(operation_id, getattr(page, "next_page_token", None), seen, params):
                 return
 
-    async def _digested_pages(
+    def _digested_pages(
         self,
         operation_id: str,
         page_model: type[ModelT],
@@ -475,45 +476,14 @@ class BaseProviderClient:
         ids: Mapping[str, str] | None = None,
         page_size: int | None = None,
     ) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
-        """All pages of a list, each with the digest of its raw body.
-
-        A page whose digest is in ``known`` is that entry, reused: its body is
-        not decoded and ``convert`` does not run. Any other page is parsed
-        (the same errors as ``_pages``) and converted (``convert`` yields the
-        page's items). The event loop gets a turn between pages, after a parse
-        and every CONVERT_SLICE converted items, so a large refresh does not
-        hold it for its whole length. Bounds as ``_pages``: MAX_PAGES, a repeated token is an error.
-        """
-        params = first_page(page_size)
-
-        def digest_or_parse(
-            response: httpx.Response,
-        ) -> DigestedPage[ConvertedT] | tuple[bytes, ModelT]:
-            digest = page_digest(response.content)
-            hit = known.get(digest)
-            if hit is not None:
-                return hit
-            return digest, self._parse(operation_id, response, page_model)
-
-        seen: set[str] = set()
-        while True:
-            got = await self._exchange(
-                operation_id, digest_or_parse, ids=ids, params=dict(params) or None
-            )
-            # Parse and conversion of a page, and pages one after another, are
-            # separate turns of the loop: a link step waiting on it runs between.
-            await asyncio.sleep(0)
-            if isinstance(got, DigestedPage):
-                page = got
-            else:
-                digest, model = got
-                token = getattr(model, "next_page_token", None)
-                items: list[ConvertedT] = []
-                for item in convert(model):
-                    items.append(item)
-                    if len(items) % CONVERT_SLICE == 0:
-                        await asyncio.sleep(0)
-                page = DigestedPage(digest, token or None, tuple(items))
-            yield page
-            if not next_page(operation_id, page.next_page_token, seen, params):
-                return
+        """All pages of a list digested (``pages.digested_pages``); a page
+        whose digest is new is parsed whole into ``page_model`` (the same
+        errors as ``_pages``) and ``convert`` yields its items."""
+        return digested_pages(
+            operation_id,
+            lambda read, params: self._exchange(operation_id, read, ids=ids, params=params or None),
+            lambda response: self._parse(operation_id, response, page_model),
+            lambda model: (getattr(model, "next_page_token", None), convert(model)),
+            known=known,
+            page_size=page_size,
+        )

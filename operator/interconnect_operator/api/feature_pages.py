@@ -36,10 +36,9 @@ running, a page's parse cost ~50 ms instead of ~8 ms.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import hashlib
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import httpx
@@ -49,7 +48,7 @@ from pydantic_core import from_json, to_json
 from interconnect_operator.api.base_client import BaseProviderClient, DigestedPage
 from interconnect_operator.api.errors import InvalidResponse
 from interconnect_operator.api.models import FeatureItem, ListFeaturesEnvelope, ListFeaturesPage
-from interconnect_operator.api.pages import CONVERT_SLICE, first_page, next_page, page_digest
+from interconnect_operator.api.pages import digested_pages
 
 __all__ = ["ITEM_DIGEST_SIZE", "FeatureEntry", "feature_entry_pages", "validate_items"]
 
@@ -143,11 +142,11 @@ def _digest_items(response: httpx.Response) -> tuple[str | None, list[bytes], li
     return token, blobs, [hashlib.blake2b(b, digest_size=ITEM_DIGEST_SIZE).digest() for b in blobs]
 
 
-_Decoded = tuple[bytes, str | None, list[bytes], dict[int, FeatureItem]]
-"""A changed page: its digest, next token, item digests and the validated new items by place."""
+_Decoded = tuple[str | None, list[bytes], dict[int, FeatureItem]]
+"""A changed page: its next token, item digests and the validated new items by place."""
 
 
-async def feature_entry_pages(
+def feature_entry_pages(
     client: BaseProviderClient,
     ids: Mapping[str, str],
     convert: Callable[[FeatureItem], ConvertedT | None],
@@ -155,27 +154,20 @@ async def feature_entry_pages(
     *,
     page_size: int | None = None,
 ) -> AsyncGenerator[DigestedPage[FeatureEntry[ConvertedT]], None]:
-    """All pages of a ListFeatures list; a page in ``known`` (by its body's
-    digest) is reused whole, any other is read item by item against the
-    items of ``known``'s pages (module docstring). Bounds, errors and turns
-    of the event loop as ``BaseProviderClient._digested_pages``."""
+    """All pages of a ListFeatures list (``pages.digested_pages``: a page in
+    ``known``, by its body's digest, is reused whole); any other is read item
+    by item against the items of ``known``'s pages (module docstring)."""
     held: dict[bytes, ConvertedT | None] | None = None
 
-    def digest_or_parse(
-        response: httpx.Response,
-    ) -> DigestedPage[FeatureEntry[ConvertedT]] | _Decoded:
+    def decode(response: httpx.Response) -> _Decoded:
         nonlocal held
-        digest = page_digest(response.content)
-        hit = known.get(digest)
-        if hit is not None:
-            return hit
         if not known:
             # A first read (a restart, a new list): nothing to compare with, so
             # the page is validated whole as before and its items keep no
             # digest; the first change of the page digests them.
             page = client._parse(OPERATION, response, ListFeaturesPage)
             items = page.features or []
-            return digest, page.next_page_token, [NO_DIGEST] * len(items), dict(enumerate(items))
+            return page.next_page_token, [NO_DIGEST] * len(items), dict(enumerate(items))
         if held is None:
             held = {d: c for page in known.values() for d, c in page.items if d}
         token, blobs, digests = _digest_items(response)
@@ -184,33 +176,27 @@ async def feature_entry_pages(
         if places:
             validated = validate_items([blobs[i] for i in places], places, response.status_code)
             fresh = dict(zip(places, validated, strict=True))
-        return digest, token, digests, fresh
+        return token, digests, fresh
 
-    params = first_page(page_size)
-    seen: set[str] = set()
-    while True:
-        got = await client._exchange(
-            OPERATION, digest_or_parse, ids=ids, params=dict(params) or None
-        )
-        await asyncio.sleep(0)
-        if isinstance(got, DigestedPage):
-            page = got
-        else:
-            digest, token, digests, fresh = got
-            entries: list[FeatureEntry[ConvertedT]] = []
-            for place, item_digest in enumerate(digests):
-                item = fresh.get(place)
-                if item is None:
-                    assert held is not None  # an item not fresh has its digest held
-                    entries.append((item_digest, held[item_digest]))
-                    continue
-                converted = convert(item)
-                if held is not None:
-                    held[item_digest] = converted
-                entries.append((item_digest, converted))
-                if len(entries) % CONVERT_SLICE == 0:
-                    await asyncio.sleep(0)
-            page = DigestedPage(digest, token or None, tuple(entries))
-        yield page
-        if not next_page(OPERATION, page.next_page_token, seen, params):
-            return
+    def entries(
+        digests: list[bytes], fresh: dict[int, FeatureItem]
+    ) -> Iterator[FeatureEntry[ConvertedT]]:
+        for place, item_digest in enumerate(digests):
+            item = fresh.get(place)
+            if item is None:
+                assert held is not None  # an item not fresh has its digest held
+                yield item_digest, held[item_digest]
+                continue
+            converted = convert(item)
+            if held is not None:
+                held[item_digest] = converted
+            yield item_digest, converted
+
+    return digested_pages(
+        OPERATION,
+        lambda read, params: client._exchange(OPERATION, read, ids=ids, params=params or None),
+        decode,
+        lambda decoded: (decoded[0], entries(decoded[1], decoded[2])),
+        known=known,
+        page_size=page_size,
+    )

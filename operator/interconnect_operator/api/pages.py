@@ -4,21 +4,28 @@ A walk starts with the page size and follows ``nextPageToken`` until the
 peer ends the list; a repeated token or more than MAX_PAGES pages is an
 InvalidResponse. A bulk reader keeps each page as a ``DigestedPage``: the
 digest of its raw body and its converted items, so a page served again with
-the same bytes is neither decoded nor converted again (``base_client``'s
-``_digested_pages``).
+the same bytes is neither decoded nor converted again. ``digested_pages`` is
+that walk, for every bulk list alike; what differs per list is how a page
+whose digest is new is decoded and converted (``base_client``'s
+``_digested_pages``: the whole page into its model; ``feature_pages``: item
+by item).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import httpx
 
 from interconnect_operator.api.errors import InvalidResponse
 
 ItemT = TypeVar("ItemT")
 ConvertedT = TypeVar("ConvertedT")
+DecodedT = TypeVar("DecodedT")
 
 CONVERT_SLICE = 250
 """Items converted between two turns of the event loop while a page is converted."""
@@ -76,6 +83,70 @@ def next_page(operation_id: str, token: str | None, seen: set[str], params: dict
         raise InvalidResponse(operation_id, f"more than {MAX_PAGES} pages")
     params["pageToken"] = token
     return True
+
+
+Fetch = Callable[
+    [
+        Callable[[httpx.Response], "DigestedPage[ConvertedT] | tuple[bytes, DecodedT]"],
+        dict[str, str],
+    ],
+    Awaitable["DigestedPage[ConvertedT] | tuple[bytes, DecodedT]"],
+]
+"""One page's call (with its retries): reads the answer with the given
+function, asked with the given query (``BaseProviderClient._exchange``)."""
+
+
+async def digested_pages(
+    operation_id: str,
+    fetch: Fetch[ConvertedT, DecodedT],
+    decode: Callable[[httpx.Response], DecodedT],
+    convert: Callable[[DecodedT], tuple[str | None, Iterable[ConvertedT]]],
+    *,
+    known: Mapping[bytes, DigestedPage[ConvertedT]],
+    page_size: int | None,
+) -> AsyncGenerator[DigestedPage[ConvertedT], None]:
+    """All pages of a list, each with the digest of its raw body.
+
+    A page whose digest is in ``known`` is that entry, reused: its body is
+    not decoded and nothing is converted. Any other page is decoded as it is
+    read (``decode``, inside the call: an unreadable page is that call's
+    InvalidResponse), then converted (``convert``: the page's next token and
+    its items). The event loop gets a turn between pages, after a decode and
+    every CONVERT_SLICE converted items, so a large refresh does not hold it
+    for its whole length. Bounds as every walk: MAX_PAGES, a repeated token
+    is an error.
+    """
+
+    def digest_or_decode(
+        response: httpx.Response,
+    ) -> DigestedPage[ConvertedT] | tuple[bytes, DecodedT]:
+        digest = page_digest(response.content)
+        hit = known.get(digest)
+        if hit is not None:
+            return hit
+        return digest, decode(response)
+
+    params = first_page(page_size)
+    seen: set[str] = set()
+    while True:
+        got = await fetch(digest_or_decode, dict(params))
+        # Decoding and conversion of a page, and pages one after another, are
+        # separate turns of the loop: a link step waiting on it runs between.
+        await asyncio.sleep(0)
+        if isinstance(got, DigestedPage):
+            page = got
+        else:
+            digest, decoded = got
+            token, converted = convert(decoded)
+            items: list[ConvertedT] = []
+            for item in converted:
+                items.append(item)
+                if len(items) % CONVERT_SLICE == 0:
+                    await asyncio.sleep(0)
+            page = DigestedPage(digest, token or None, tuple(items))
+        yield page
+        if not next_page(operation_id, page.next_page_token, seen, params):
+            return
 
 
 async def collect(items: AsyncIterator[ItemT]) -> list[ItemT]:

@@ -15,6 +15,15 @@ periods. An idle process is trimmed rarely. The trim runs in a thread
 a trim the canonical values of kept bodies nothing refers to any more are
 dropped (``bodies.sweep``), so that what a burst's statuses left is freed. Where
 the C library has no ``malloc_trim`` (musl, macOS) this does nothing.
+
+At 10,000 links the steady process is trimmed about once per refresh (its
+~3 % of a core accumulates ``work`` in a few quiet periods). That was
+suspected of making each refresh fault its freed pages back in; measured, it
+does not: one side's unchanged read at that shape beside two million live
+objects takes ~155 minor faults after a trim and none without (~0.1 ms), the
+trim itself ~1 ms of CPU; in a N=1000 steady window the operator took under
+100 minor faults per refresh. What a refresh paid was the cyclic
+collector's full passes (``reconcile.reader``), so the policy is unchanged.
 """
 
 from __future__ import annotations

@@ -289,15 +289,21 @@ class PoolRuntime:
         record = FeatureRecord.of(feature)
 
         def change(snapshot: PoolSnapshot) -> None:
-            view = snapshot.side(side)
-            view.features.setdefault(interconnect, {}).setdefault(uuid, {})[channel] = record
+            # A new dict for the connection: the one held may be shared with
+            # the reader's pages and other snapshots (SideView.features).
+            by_uuid = snapshot.side(side).features.setdefault(interconnect, {})
+            by_uuid[uuid] = {**by_uuid.get(uuid, {}), channel: record}
             snapshot.invalidate(interconnect, channel, capacity=False, uuid=uuid)
 
         self._apply(change)
 
     def forget_feature(self, side: Side, interconnect: str, uuid: str, channel: str) -> None:
         def change(snapshot: PoolSnapshot) -> None:
-            snapshot.side(side).features.get(interconnect, {}).get(uuid, {}).pop(channel, None)
+            by_uuid = snapshot.side(side).features.get(interconnect, {})
+            held = by_uuid.get(uuid)
+            if held is not None and channel in held:
+                # A new dict, as record_feature.
+                by_uuid[uuid] = {c: f for c, f in held.items() if c != channel}
             snapshot.invalidate(interconnect, channel, capacity=False, uuid=uuid)
 
         self._apply(change)

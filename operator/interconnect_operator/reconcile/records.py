@@ -252,6 +252,10 @@ class FeatureRecord:
         )
 
 
+ConnectionFeatures = Mapping[str, FeatureRecord]
+"""One connection's features by channel id, never edited in place (``SideView.features``)."""
+
+
 @dataclass
 class SideView:
     """Everything one provider lists for the pool's environment."""
@@ -262,8 +266,12 @@ class SideView:
     channels: dict[str, list[ChannelInfo]] = field(default_factory=dict)
     # interconnect -> connection id -> connection
     connections: dict[str, dict[str, ConnectionRecord]] = field(default_factory=dict)
-    # interconnect -> connection id -> channel id -> feature
-    features: dict[str, dict[str, dict[str, FeatureRecord]]] = field(default_factory=dict)
+    # interconnect -> connection id -> channel id -> feature. A connection's
+    # features are a read-only Mapping: the reader shares one connection's
+    # dict between every snapshot whose pages did not change
+    # (``reconcile.reader``), so a change replaces the connection's dict
+    # (``PoolRuntime.record_feature``), never edits it in place.
+    features: dict[str, dict[str, ConnectionFeatures]] = field(default_factory=dict)
 
     def allocated_mbps(self, interconnect: str) -> int:
         """Bandwidth reserved on ``interconnect``: TEST and MONITORING connections

@@ -20,13 +20,13 @@ import pytest
 
 from interconnect_operator.api import models
 from interconnect_operator.api.base_client import (
-    CONVERT_SLICE,
     MAX_PAGES,
     DigestedPage,
     page_digest,
 )
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import Forbidden, InvalidResponse
+from interconnect_operator.api.pages import CONVERT_SLICE
 from tests.unit.api.conftest import Peer
 from tests.unit.api.samples import IC
 

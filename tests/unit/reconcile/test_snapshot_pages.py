@@ -3,9 +3,11 @@
 A scripted provider (httpx.MockTransport) serves interconnects, channels,
 connections and features in small pages with cursor tokens. The reader must
 decode and convert only pages whose bytes changed, reuse pages that moved to
-another position, hand every snapshot fresh dicts (what reconcilers record
-into one never shows in the next), keep nothing from a failed read, and
-bound its cache to the pages of the last successful read.
+another position, hand every snapshot fresh dicts per interconnect (what
+reconcilers record into one never shows in the next) and the same
+per-connection feature dicts while their pages are the same (a read that
+carries them holds what a read from scratch holds), keep nothing from a
+failed read, and bound its cache to the pages of the last successful read.
 
 The counts come from spies on the record conversions (``ConnectionRecord.of``,
 ``FeatureRecord.of_item``) and from the page model's validation.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile import reader as reader_module
 from interconnect_operator.reconcile import records as records_module
+from interconnect_operator.reconcile.pool import PoolConfig, PoolRuntime, ProviderConfig
 from interconnect_operator.reconcile.reader import SideReader, read_pool
 from interconnect_operator.reconcile.records import ConnectionRecord, FeatureRecord, SideView
 from interconnect_operator.reconcile.snapshot import PoolSnapshot
@@ -66,6 +69,12 @@ class FakeSide:
         """Paths answered 403."""
         self.refuse_wildcard = False
         self.requests = 0
+        self.vlans: dict[tuple[str, str, str], int] = {}
+        """(interconnect, connection, channel) -> a VLAN other than the default."""
+        self.gone: set[tuple[str, str, str]] = set()
+        """Features no longer listed."""
+        self.channel_first = False
+        """List features by channel, then connection (a connection's features far apart)."""
 
     def base(self, ix: str) -> str:
         return f"providers/{PEER}/environments/{ENV}/interconnects/{ix}"
@@ -107,16 +116,20 @@ class FakeSide:
             if owner == "-" and self.refuse_wildcard:
                 return httpx.Response(400, json={"error": {"message": "no wildcard"}})
             owners = sorted(self.connections[ix]) if owner == "-" else [owner]
-            items = [
-                (f"{cid}/{ch}", self._feature(ix, cid, n, ch))
+            items = sorted(
+                (
+                    f"{ch}/{cid}" if self.channel_first else f"{cid}/{ch}",
+                    self._feature(ix, cid, n, ch),
+                )
                 for cid in owners
                 for n, ch in enumerate(self.channels)
-            ]
+                if (ix, cid, ch) not in self.gone
+            )
             return httpx.Response(200, content=_paged(items, "features", self.size, token))
         return httpx.Response(404, json={"error": {"message": "unknown"}})
 
     def _feature(self, ix: str, cid: str, n: int, ch: str) -> dict[str, Any]:
-        vlan = 1000 + int(cid[1:]) * 4 + n
+        vlan = self.vlans.get((ix, cid, ch), 1000 + int(cid[1:]) * 4 + n)
         return {
             "name": f"{self.base(ix)}/connections/{cid}/features/l3-{ch}",
             "channel": f"{self.base(ix)}/channels/{ch}",
@@ -264,18 +277,150 @@ async def test_what_reconcilers_record_does_not_leak_into_the_next_read(
     reader, client = _reader(side)
     async with client:
         first = PoolSnapshot(ENV, await reader.read(), SideView(CALLER), dt.datetime.now(dt.UTC))
+        runtime = _runtime(first)
         # What the link steps and the pool record between refreshes.
         mark_verified(first, "ix1", "c001")
         first.negotiator.connections["ix1"]["placeholder"] = ConnectionRecord(bandwidth_mbps=1)
         first.negotiator.features["ix1"].pop("c002")
-        first.negotiator.features["ix1"]["c003"].pop("ch1")
+        runtime.forget_feature(Side.NEGOTIATOR, "ix1", "c003", "ch1")
+        runtime.forget_feature(Side.NEGOTIATOR, "ix1", "c000", "ch2")
+        runtime.record_feature(Side.NEGOTIATOR, "ix1", "c000", "ch3", _wire_feature("ix1", 7))
         assert first.negotiator.connections["ix1"]["c001"].verification_state == VERIFIED
+        assert sorted(first.negotiator.features["ix1"]["c000"]) == ["ch1", "ch3"]
+        assert sorted(first.negotiator.features["ix1"]["c003"]) == ["ch2"]
         second = await reader.read()
     assert reader.pages_decoded == reader.pages_reused  # the second read reused every page
     assert second.connections["ix1"]["c001"].verification_state == PENDING
     assert "placeholder" not in second.connections["ix1"]
-    assert sorted(second.features["ix1"]["c002"]) == ["ch1", "ch2"]
-    assert sorted(second.features["ix1"]["c003"]) == ["ch1", "ch2"]
+    for cid in ("c000", "c002", "c003"):
+        assert sorted(second.features["ix1"][cid]) == ["ch1", "ch2"]
+    assert second.features["ix1"]["c000"]["ch2"].vlan == 1001
+
+
+class _NoClient:
+    async def aclose(self) -> None:
+        """Nothing was opened."""
+
+
+def _runtime(snapshot: PoolSnapshot) -> PoolRuntime:
+    """A pool that records into ``snapshot`` as the link steps do (never refreshes)."""
+
+    def provider(name: str, side: Side) -> ProviderConfig:
+        return ProviderConfig(name=name, endpoint="https://unused", call_as=name, side=side)
+
+    config = PoolConfig(
+        "pool", ENV, provider(PEER, Side.NEGOTIATOR), provider(CALLER, Side.RESPONDER)
+    )
+    runtime = PoolRuntime(config, cast(Any, _NoClient()), cast(Any, _NoClient()))
+    runtime.snapshot = snapshot
+    return runtime
+
+
+def _wire_feature(ix: str, vlan: int) -> models.Feature:
+    base = f"providers/{PEER}/environments/{ENV}/interconnects/{ix}"
+    return models.Feature.model_validate(
+        {
+            "name": f"{base}/connections/c000/features/l3-ch3",
+            "channel": f"{base}/channels/ch3",
+            "provisioningState": "PROVISIONING_STATE_FINAL",
+            "featureConfig": {
+                "featureType": "FEATURE_TYPE_L3_BASE",
+                "l3BaseConfig": {
+                    "vlanId": vlan,
+                    "ipv4Subnet": "10.0.0.0",
+                    "ipv4SubnetPrefixLength": 30,
+                },
+            },
+        }
+    )
+
+
+def _single_page(side: FakeSide, ix: str) -> set[str]:
+    """Connections whose wildcard features all sit on one page (in list order)."""
+    listed = sorted(
+        (f"{ch}/{cid}" if side.channel_first else f"{cid}/{ch}", cid)
+        for cid in side.connections[ix]
+        for ch in side.channels
+        if (ix, cid, ch) not in side.gone
+    )
+    pages: dict[str, set[int]] = {}
+    for place, (_, cid) in enumerate(listed):
+        pages.setdefault(cid, set()).add(place // side.size)
+    return {cid for cid, held in pages.items() if len(held) == 1}
+
+
+def _change(what: str, side: FakeSide) -> None:
+    """One change a provider makes between two reads (ix1 holds c000..c008)."""
+    if what == "a feature on a middle page changes":
+        side.vlans[("ix1", "c004", "ch1")] = 3000
+    elif what == "a connection across two pages changes on its second page":
+        side.vlans[("ix1", "c001", "ch2")] = 3001  # c001: ch1 on page 1, ch2 on page 2
+    elif what == "a feature is deleted and the later ones move up a page":
+        side.gone.add(("ix1", "c001", "ch1"))
+    elif what == "a connection is added and the later features move down a page":
+        side.connections["ix1"]["c0015"] = {"bandwidth": 1000, "verification": VERIFIED}
+    elif what == "every feature of an interconnect is deleted":
+        side.gone |= {("ix1", cid, ch) for cid in side.connections["ix1"] for ch in side.channels}
+    elif what == "the last pages go":
+        for cid in ("c006", "c007", "c008"):
+            del side.connections["ix1"][cid]
+    elif what == "the last page's features go":
+        side.gone |= {("ix1", "c008", ch) for ch in side.channels}
+    elif what == "features are listed in another order":
+        side.channel_first = True
+    elif what != "nothing":
+        raise AssertionError(what)
+
+
+CHANGES = (
+    "nothing",
+    "a feature on a middle page changes",
+    "a connection across two pages changes on its second page",
+    "a feature is deleted and the later ones move up a page",
+    "a connection is added and the later features move down a page",
+    "every feature of an interconnect is deleted",
+    "the last pages go",
+    "the last page's features go",
+    "features are listed in another order",
+)
+
+
+@pytest.mark.parametrize("wildcard", [True, False], ids=["wildcard", "per-connection"])
+@pytest.mark.parametrize("channel_first", [False, True], ids=["by-connection", "by-channel"])
+@pytest.mark.parametrize("change", CHANGES)
+async def test_carried_features_equal_a_read_from_scratch(
+    change: str, channel_first: bool, wildcard: bool
+) -> None:
+    """A read that carries the per-connection dicts of unchanged pages holds
+    exactly what a reader with no cache reads, and shares the dicts of the
+    connections whose pages are the same (what the carry saves)."""
+    side = FakeSide({"ix1": 9, "ix2": 2})
+    side.channel_first = channel_first
+    side.refuse_wildcard = not wildcard
+    reader, client = _reader(side)
+    fresh_reader, fresh_client = _reader(side)
+    async with client, fresh_client:
+        first = await reader.read()
+        before = {cid: dict(by_ch) for cid, by_ch in first.features["ix1"].items()}
+        held = _single_page(side, "ix1") if wildcard else set(side.connections["ix1"])
+        _change(change, side)
+        carried = await reader.read(previous=first)
+        scratch = await fresh_reader.read()
+    assert carried.features == scratch.features
+    assert carried.connections == scratch.connections
+    # The first read's dicts are as it read them (nothing was edited in place).
+    assert first.features["ix1"] == before
+    if change == "nothing":
+        assert held or channel_first  # listed by channel, each connection spans pages
+        for cid in held:
+            assert carried.features["ix1"][cid] is first.features["ix1"][cid]
+    # ix2 did not change: its connections on one page keep their dicts.
+    assert carried.features["ix2"] == first.features["ix2"]
+    if side.channel_first == channel_first:
+        shared = _single_page(side, "ix2") if wildcard else set(side.connections["ix2"])
+        assert shared
+        for cid in shared:
+            assert carried.features["ix2"][cid] is first.features["ix2"][cid]
 
 
 async def test_a_failed_read_keeps_nothing_of_itself(monkeypatch: pytest.MonkeyPatch) -> None:
