@@ -380,11 +380,16 @@ def verified(
         return False
     status = body.get("status") or {}
     inputs = _inputs(key, body, pool, pool_generation, provider)
-    # As the server stores a status written by this operator (no nulls, no empty
-    # top-level fields, integral numbers as ints), its plain sorted text is the
-    # canonical one: tried first, the one-pass canonical text only if that fails.
+    # As the server stores a status written by this operator (no nulls, integral
+    # numbers as ints), its plain sorted text without empty top-level fields (an
+    # empty ``pendingRequests`` is stored as written) is the canonical one: tried
+    # first, the one-pass canonical text only if that fails (one JSON text per link).
     plain = json.dumps(
-        {k: v for k, v in status.items() if k not in NOT_COMPARED},
+        {
+            k: v
+            for k, v in status.items()
+            if k not in NOT_COMPARED and v is not None and v not in ([], {})
+        },
         sort_keys=True,
         separators=(",", ":"),
     )

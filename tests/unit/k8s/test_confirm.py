@@ -872,3 +872,37 @@ def test_the_canonical_text_never_runs_two_values_together() -> None:
         FeatureFailure,
         ChannelInfo,
     }
+
+
+def test_a_status_as_the_server_stores_it_verifies_from_one_json_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server keeps an empty top-level list as written (``pendingRequests: []``)
+    and drops nulls: the plain text already reads as the signer's, so the slower
+    canonical pass (``status_facts``) is not needed for it."""
+    runtime = _runtime()
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    meta = {"uid": "u", "generation": 1, "finalizers": [FINALIZER]}
+    written = {
+        "phase": "Ready",
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "message": None,
+        "routing": {"maxPrefixes": 100, "providerLimits": []},
+        "pendingRequests": [],
+    }
+    digest = confirm.inputs_digest(
+        KEY_BYTES, {"metadata": meta}, "pool", 1, provider, status=written
+    )
+    stored = {k: v for k, v in written.items() if v is not None}
+    body = {"metadata": meta, "status": {**stored, "inputsDigest": digest}}
+
+    def unused(status: Any) -> str:
+        raise AssertionError("the canonical pass ran")
+
+    monkeypatch.setattr(confirm, "status_facts", unused)
+    assert confirm.verified(KEY_BYTES, body, "pool", 1, provider)
+    tampered = {**body, "status": {**body["status"], "pendingRequests": [{"call": "x"}]}}
+    with pytest.raises(AssertionError, match="canonical pass"):
+        confirm.verified(KEY_BYTES, tampered, "pool", 1, provider)
