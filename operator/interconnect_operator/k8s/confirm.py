@@ -184,7 +184,7 @@ def _inputs(
     pool: str,
     pool_generation: int,
     provider: tuple[object, ...],
-) -> Any:
+) -> hashlib.blake2b:
     """The MAC's state over everything but the status (copied for each status text)."""
     meta = body.get("metadata") or {}
     annotations = tuple(sorted((meta.get("annotations") or {}).items()))
@@ -207,7 +207,7 @@ def _inputs(
     return mac
 
 
-def _sealed(key: bytes, inputs: Any, facts: str) -> str:
+def _sealed(key: bytes, inputs: hashlib.blake2b, facts: str) -> str:
     """``<key id>.<mac>`` of ``inputs`` (``_inputs``, left as it is) and the status text."""
     mac = inputs.copy()
     mac.update(facts.encode())
@@ -221,7 +221,7 @@ def _text(value: object) -> str:
     Strings, numbers, booleans and None are their ``repr`` (quoted, escaped);
     a tuple or list ``(`` items ``)``; the provider records their own short
     form (``_RECORDS``: a tag letter and the ``repr`` of each field in order, a
-    held key as ``True`` (present) only, a subnet its quoted text); any other
+    held key as ``K`` (present) only, a subnet its quoted text); any other
     dataclass ``D`` its type name and fields; anything else ``U`` its type name
     and ``repr``, quoted. The text is decodable, so different values never
     share one; it holds no NUL (``repr`` escapes it), which ends it in the MAC.
