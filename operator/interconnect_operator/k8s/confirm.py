@@ -50,8 +50,8 @@ another key, an unsigned one, or no key at all: the full path, never trust.
 
 The MAC's input is one canonical text (``_text``): the provider records in
 a short form of their own (a tag and the ``repr`` of each field, a held key
-as present only), channel records and subnets (shared by the links of an
-interconnect) written once and kept in small bounded tables, then the
+as present only), channel records (shared by the links of an interconnect)
+written once and kept in a small bounded table, then the
 status's JSON text, built once. It replaced ``repr`` of the same values
 (``DIGEST_VERSION`` 2; ``verified`` was ~37 % of a 10,000-link restart's
 samples): a digest stored by an earlier version does not verify, as after
@@ -221,7 +221,8 @@ def _text(value: object) -> str:
     Strings, numbers, booleans and None are their ``repr`` (quoted, escaped);
     a tuple or list ``(`` items ``)``; the provider records their own short
     form (``_RECORDS``: a tag letter and the ``repr`` of each field in order, a
-    held key as ``K`` (present) only, a subnet its quoted text); any other
+    held key as ``K`` (present) only, a subnet ``N<version>:<address>/<length>``,
+    the address as a number); any other
     dataclass ``D`` its type name and fields; anything else ``U`` its type name
     and ``repr``, quoted. The text is decodable, so different values never
     share one; it holds no NUL (``repr`` escapes it), which ends it in the MAC.
@@ -230,7 +231,9 @@ def _text(value: object) -> str:
     if kind is str or kind is int or kind is bool or value is None or kind is float:
         return repr(value)
     if kind is tuple or kind is list:
-        return "(" + ",".join([_text(item) for item in cast(tuple[object, ...], value)]) + ")"
+        items = cast(tuple[object, ...], value)
+        # Strings and numbers inline: most items of the provider data are.
+        return "(" + ",".join([repr(i) if type(i) in _PLAIN else _text(i) for i in items]) + ")"
     record = _RECORDS.get(kind)
     if record is not None:
         return record(value)
@@ -244,17 +247,12 @@ def _text(value: object) -> str:
 
 
 def _subnet(value: object) -> str:
-    """A subnet of a feature record: its text, quoted (the networks are shared: kept)."""
+    """A subnet of a feature record: its version, address (as a number) and prefix length."""
     if value is None:
         return "None"
-    kept = _SUBNETS.get(id(value))
-    if kept is not None and kept[0] is value:
-        return kept[1]
-    text = repr(str(value)) if isinstance(value, _NETWORKS) else _text(value)
-    if len(_SUBNETS) >= _KEPT:
-        _SUBNETS.clear()
-    _SUBNETS[id(value)] = (value, text)
-    return text
+    if isinstance(value, _NETWORKS):
+        return f"N{value.version}:{int(value.network_address)}/{value.prefixlen}"
+    return _text(value)
 
 
 def _connection(r: ConnectionRecord) -> str:
@@ -294,12 +292,12 @@ def _channel(r: ChannelInfo) -> str:
     return text
 
 
-#: Kept texts of shared values, by identity; the value is held, so its id is never
+#: Kept texts of channel records, by identity; the record is held, so its id is never
 #: another's meanwhile. Bounded: cleared when full.
 _KEPT = 4096
 _CHANNELS: dict[int, tuple[object, str]] = {}
-_SUBNETS: dict[int, tuple[object, str]] = {}
 _NETWORKS = (ipaddress.IPv4Network, ipaddress.IPv6Network)
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def _records() -> dict[type, Callable[[Any], str]]:
