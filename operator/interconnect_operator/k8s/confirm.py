@@ -47,27 +47,52 @@ stored status; no write, no call) and remembered as above, its Secrets
 unread: its first recheck reads them and takes the full path once. A
 status someone else wrote (a tenant granted ``*/status``), a digest of
 another key, an unsigned one, or no key at all: the full path, never trust.
+
+The MAC's input is one canonical text (``_text``): the provider records in
+a short form of their own (a tag and the ``repr`` of each field, a held key
+as present only), channel records (shared by the links of an interconnect)
+written once and kept in a small bounded table, then the
+status's JSON text, built once. It replaced ``repr`` of the same values
+(``DIGEST_VERSION`` 2; ``verified`` was ~37 % of a 10,000-link restart's
+samples): a digest stored by an earlier version does not verify, as after
+any upgrade (the operator's version is covered), and that link takes the
+full path once (the queue, a decision). Nothing verifies that would not
+have before: every input is still covered, and two different inputs never
+share a text.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from pydantic import SecretStr
 
 from interconnect_operator import __version__
 from interconnect_operator.k8s.settings import FINALIZER
 from interconnect_operator.k8s.status import NOT_COMPARED
+from interconnect_operator.protocol.types import FeatureFailure
+from interconnect_operator.reconcile.records import (
+    BgpRecord,
+    ChannelInfo,
+    ConnectionRecord,
+    FeatureRecord,
+)
 
 #: Longest a Ready link goes without a full reconcile (drawn uniformly per link).
 FULL_LOOK_SECONDS = (1800.0, 3600.0)
-#: Changes whenever what the digest covers or how the status is built changes.
-DIGEST_VERSION = "2"
+#: Changes whenever what the digest covers, its input's form or how the status is
+#: built changes.
+DIGEST_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +142,7 @@ def provider_digest(provider: tuple[object, ...]) -> int:
     return hash(provider)
 
 
+@functools.lru_cache(maxsize=8)
 def key_id(key: bytes) -> str:
     """A short public name of a signing key (which key signed a digest): reveals nothing of it."""
     return hashlib.blake2b(key, digest_size=4, person=b"ico-key-id").hexdigest()
@@ -145,37 +171,177 @@ def inputs_digest(
     operator can check without a read of its own: the link's uid, generation,
     annotations and finalizer, its pool's name and generation, the provider
     data (records, channels, deferral) its Ready was decided from, and the
-    status as written (``status_facts``). ``repr`` of the immutable records is
-    deterministic and masks keys (``SecretStr``).
+    status as written (``status_facts``), in one canonical text
+    (``_text``: deterministic; a ``SecretStr`` shows as present only).
     """
-    return _mac(key, body, pool, pool_generation, provider, facts=status_facts(status))
+    inputs = _inputs(key, body, pool, pool_generation, provider)
+    return _sealed(key, inputs, status_facts(status))
 
 
-def _mac(
+def _inputs(
     key: bytes,
     body: Mapping[str, Any],
     pool: str,
     pool_generation: int,
     provider: tuple[object, ...],
-    *,
-    facts: str,
-) -> str:
+) -> hashlib.blake2b:
+    """The MAC's state over everything but the status (copied for each status text)."""
     meta = body.get("metadata") or {}
-    annotations = sorted((meta.get("annotations") or {}).items())
-    parts = (
-        DIGEST_VERSION,
-        __version__,
-        str(meta.get("uid") or ""),
-        int(meta.get("generation") or 1),
-        annotations,
-        FINALIZER in (meta.get("finalizers") or []),
-        pool,
-        pool_generation,
-        provider,
-        facts,
+    annotations = tuple(sorted((meta.get("annotations") or {}).items()))
+    text = _text(
+        (
+            DIGEST_VERSION,
+            __version__,
+            str(meta.get("uid") or ""),
+            int(meta.get("generation") or 1),
+            annotations,
+            FINALIZER in (meta.get("finalizers") or []),
+            pool,
+            pool_generation,
+            provider,
+        )
     )
-    mac = hashlib.blake2b(repr(parts).encode(), digest_size=16, key=key).hexdigest()
-    return f"{key_id(key)}.{mac}"
+    mac = hashlib.blake2b(digest_size=16, key=key)
+    mac.update(text.encode())
+    mac.update(b"\0")  # the text holds no NUL: the status's text follows
+    return mac
+
+
+def _sealed(key: bytes, inputs: hashlib.blake2b, facts: str) -> str:
+    """``<key id>.<mac>`` of ``inputs`` (``_inputs``, left as it is) and the status text."""
+    mac = inputs.copy()
+    mac.update(facts.encode())
+    return f"{key_id(key)}.{mac.hexdigest()}"
+
+
+def _text(value: object) -> str:
+    """The canonical text of ``value`` (``_inputs``): one per value, never two values run
+    together.
+
+    Strings, numbers, booleans and None are their ``repr`` (quoted, escaped);
+    a tuple or list ``(`` items ``)``; the provider records their own short
+    form (``_RECORDS``: a tag letter and the ``repr`` of each field in order, a
+    held key as ``K`` (present) only, a subnet ``N<version>:<address>/<length>``,
+    the address as a number); any other
+    dataclass ``D`` its type name and fields; anything else ``U`` its type name
+    and ``repr``, quoted. The text is decodable, so different values never
+    share one; it holds no NUL (``repr`` escapes it), which ends it in the MAC.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None or kind is float:
+        return repr(value)
+    if kind is tuple or kind is list:
+        items = cast(tuple[object, ...], value)
+        # Strings and numbers inline: most items of the provider data are.
+        return "(" + ",".join([repr(i) if type(i) in _PLAIN else _text(i) for i in items]) + ")"
+    record = _RECORDS.get(kind)
+    if record is not None:
+        return record(value)
+    if isinstance(value, SecretStr):
+        return "K"  # a key is present; its value never is part of it
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = [f.name for f in dataclasses.fields(value)]
+        fields = ",".join([_text(getattr(value, name)) for name in names])
+        return f"D{kind.__name__!r}({fields})"
+    return f"U{kind.__name__!r}{repr(value)!r}"
+
+
+def _subnet(value: object) -> str:
+    """A subnet of a feature record: its version, address (as a number) and prefix length."""
+    if value is None:
+        return "None"
+    if isinstance(value, _NETWORKS):
+        return f"N{value.version}:{int(value.network_address)}/{value.prefixlen}"
+    return _text(value)
+
+
+def _connection(r: ConnectionRecord) -> str:
+    key = _text(r.activation_key) if r.activation_key is not None else "None"
+    return (
+        f"C({r.bandwidth_mbps!r},{r.name!r},{r.verification_state!r},{r.admin_state!r},"
+        f"{r.deferred!r},{r.counts_against_capacity!r},{key})"
+    )
+
+
+def _bgp(r: BgpRecord) -> str:
+    return f"B({r.provider!r},{r.asn!r},{r.host_ipv4!r},{r.host_ipv6!r})"
+
+
+def _feature(r: FeatureRecord) -> str:
+    bgp = ",".join([_bgp(b) if type(b) is BgpRecord else _text(b) for b in r.bgp])
+    failure = "None" if r.failure is None else _text(r.failure)
+    return (
+        f"F({r.name!r},{r.provisioning_state!r},{r.vlan!r},{_subnet(r.ipv4)},"
+        f"{_subnet(r.ipv6)},{r.mtu!r},({bgp}),{r.invalid!r},{failure})"
+    )
+
+
+def _failure(r: FeatureFailure) -> str:
+    return f"X({r.code!r},{r.message!r},{r.retryable!r},{r.observed_at!r})"
+
+
+def _channel(r: ChannelInfo) -> str:
+    """A channel record (shared by every link of its interconnect: kept)."""
+    kept = _CHANNELS.get(id(r))
+    if kept is not None and kept[0] is r:
+        return kept[1]
+    text = f"H({r.id!r},{r.admin_state!r},{r.macsec_manager!r},{r.device_id!r})"
+    if len(_CHANNELS) >= _KEPT:
+        _CHANNELS.clear()
+    _CHANNELS[id(r)] = (r, text)
+    return text
+
+
+#: Kept texts of channel records, by identity; the record is held, so its id is never
+#: another's meanwhile. Bounded: cleared when full.
+_KEPT = 4096
+_CHANNELS: dict[int, tuple[object, str]] = {}
+_NETWORKS = (ipaddress.IPv4Network, ipaddress.IPv6Network)
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def _records() -> dict[type, Callable[[Any], str]]:
+    """The provider records' short forms, each only while its fields are the ones it
+    writes (a record given another field falls back to the generic form)."""
+    forms: dict[type, tuple[Callable[[Any], str], tuple[str, ...]]] = {
+        ConnectionRecord: (
+            _connection,
+            (
+                "bandwidth_mbps",
+                "name",
+                "verification_state",
+                "admin_state",
+                "deferred",
+                "counts_against_capacity",
+                "activation_key",
+            ),
+        ),
+        FeatureRecord: (
+            _feature,
+            (
+                "name",
+                "provisioning_state",
+                "vlan",
+                "ipv4",
+                "ipv6",
+                "mtu",
+                "bgp",
+                "invalid",
+                "failure",
+            ),
+        ),
+        BgpRecord: (_bgp, ("provider", "asn", "host_ipv4", "host_ipv6")),
+        FeatureFailure: (_failure, ("code", "message", "retryable", "observed_at")),
+        ChannelInfo: (_channel, ("id", "admin_state", "macsec_manager", "device_id")),
+    }
+    return {
+        kind: form
+        for kind, (form, names) in forms.items()
+        if tuple(f.name for f in dataclasses.fields(kind)) == names
+    }
+
+
+_RECORDS = _records()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,20 +377,24 @@ def verified(
     if key is None or stored is None or digest_key_id(stored) != key_id(key):
         return False
     status = body.get("status") or {}
-    # As the server stores a status written by this operator (no nulls, no empty
-    # top-level fields, integral numbers as ints), its plain sorted text is the
-    # canonical one: tried first, the one-pass canonical text only if that fails.
+    inputs = _inputs(key, body, pool, pool_generation, provider)
+    # As the server stores a status written by this operator (no nulls, integral
+    # numbers as ints), its plain sorted text without empty top-level fields (an
+    # empty ``pendingRequests`` is stored as written) is the canonical one: tried
+    # first, the one-pass canonical text only if that fails (one JSON text per link).
     plain = json.dumps(
-        {k: v for k, v in status.items() if k not in NOT_COMPARED},
+        {
+            k: v
+            for k, v in status.items()
+            if k not in NOT_COMPARED and v is not None and v not in ([], {})
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
-    if hmac.compare_digest(stored, _mac(key, body, pool, pool_generation, provider, facts=plain)):
+    if hmac.compare_digest(stored, _sealed(key, inputs, plain)):
         return True
     facts = status_facts(status)
-    return facts != plain and hmac.compare_digest(
-        stored, _mac(key, body, pool, pool_generation, provider, facts=facts)
-    )
+    return facts != plain and hmac.compare_digest(stored, _sealed(key, inputs, facts))
 
 
 def status_facts(status: Mapping[str, Any]) -> str:

@@ -82,7 +82,6 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         if _options.metrics_port
         else None
     )
-    acting: asyncio.Task[None] | None = None
     if _options.leader_election:
         # Watch as a standby until this replica holds the Lease (k8s/leader.py).
         controller.standby()
@@ -99,11 +98,33 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         # active from the start, so a pool's loop builds its clients as soon as
         # the pool is listed, before the links' list ends and the restart's bulk
         # confirmation looks at the pool (a loop not yet built confirms nothing).
+        # Not awaited here: kopf serves the liveness endpoint only once every
+        # startup handler returned, and at 10,000 links that LIST (beside the
+        # watches' first lists and the pools' first reads on the same loop) kept
+        # the process unanswered for ~14 s. ``start`` itself still lists the
+        # records before the link queue starts, so no link is acted on before
+        # the records it is judged by are in; a start that fails ends the process.
         acting = asyncio.create_task(controller.start(), name="start")
+        acting.add_done_callback(_start_ended)
+        memo["acting"] = acting
     memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
     memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
-    if acting is not None:
-        await acting
+
+
+def _start_ended(task: asyncio.Task[None]) -> None:
+    """A start that raised leaves a process that would never act: it exits, and its
+    restart starts again (kopf no longer sees that error: ``startup`` returned)."""
+    if task.cancelled() or task.exception() is None:
+        return
+    logger.error("the operator could not start: %r", task.exception())
+    _exit(70)
+
+
+def _exit(code: int) -> None:
+    """End the process now, logs flushed (no graceful shutdown that could still write)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(code)
 
 
 def watch_paths(namespaces: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -154,13 +175,15 @@ def _stop_acting() -> None:
     The process exits at once (no graceful shutdown that could still write);
     its restart joins as a standby.
     """
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    os._exit(70)
+    _exit(70)
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    acting: asyncio.Task[None] | None = memo.get("acting")
+    if acting is not None and not acting.done():
+        acting.cancel()
+        await asyncio.gather(acting, return_exceptions=True)
     watches: asyncio.Task[None] | None = memo.get("watches")
     if watches is not None:
         watches.cancel()

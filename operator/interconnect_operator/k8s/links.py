@@ -18,7 +18,8 @@ Each reconcile
 
 A Ready link whose inputs did not change since its last full reconcile (or,
 after a restart, whose stored status and the first snapshot agree) is
-confirmed without steps 1-4 (``ready``, on ``confirm``). Keys are queued as changes
+confirmed without steps 1-4 (``ready``, on ``confirm``); a restart's stored Ready
+links are confirmed in one pass (``restart``). Keys are queued as changes
 (a user's edit, a new link, a deletion, a provider's change) or as
 rechecks (a link that only waits, a restart's already-handled links);
 changes are served first (``workqueue``).
@@ -67,6 +68,7 @@ from interconnect_operator.k8s.resources import (
     LinkConnectionType,
     MulticloudLinkSpec,
 )
+from interconnect_operator.k8s.restart import RestartBatch
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
 from interconnect_operator.k8s.secret_refs import link_secret_refs
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
@@ -147,14 +149,10 @@ class LinkWorkers:
         self._started = time.monotonic()
         #: Reconciles by path since start: "full" (a decision) or "confirmed" (``confirm``).
         self.passes: dict[str, int] = {"full": 0, "confirmed": 0}
-        #: Links new to this process whose stored status is Ready, held for one bulk
-        #: confirmation (``confirm_restart``) instead of one queue item each; None
-        #: once that pass began (later ones go to the queue as rechecks).
-        self.restart_batch: set[LinkKey] | None = set()
-        #: Held links the bulk pass has not decided yet (pool wake-ups skip them).
-        self._restart_pending: set[LinkKey] = self.restart_batch
-        #: Of those, confirmed by the bulk pass / handed to the queue.
-        self.restart_counts: dict[str, int] = {"confirmed": 0, "queued": 0}
+        #: A restart's stored Ready links, confirmed in one pass (``restart``).
+        self.restart = RestartBatch(
+            index, self._confirmations, self.queue, metrics, self._count_confirmed
+        )
 
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         meta = body["metadata"]
@@ -164,9 +162,8 @@ class LinkWorkers:
             return
         known = key in self._index.links
         if self._index.observe(body):
-            if key in self._restart_pending:
+            if self.restart.release(key):
                 # Changed before the bulk pass reached it: an ordinary change.
-                self._restart_pending.discard(key)
                 known = True
             self.enqueue(key, known=known)
 
@@ -177,9 +174,7 @@ class LinkWorkers:
         that links applied meanwhile go first)."""
         body = self._index.links.get(key)
         if not known and body is not None and confirm.answered_ready(body):
-            if self.restart_batch is not None:
-                self.restart_batch.add(key)
-            else:
+            if not self.restart.hold(key):
                 self.queue.add(key, Priority.RECHECK)
         else:
             self.queue.add(key)
@@ -188,57 +183,29 @@ class LinkWorkers:
         """A pool asks for a look at ``key`` (its first snapshot, a provider change):
         queued, unless the restart's bulk pass holds it (that pass looks at it with
         the pool's latest snapshot)."""
-        if key not in self._restart_pending:
+        if not self.restart.holds(key):
             self.queue.add(key, priority)
 
+    def _count_confirmed(self) -> None:
+        self.passes["confirmed"] += 1
+
+    @property
+    def restart_batch(self) -> set[LinkKey] | None:
+        """The links held for the restart's bulk confirmation (``restart``); None once it began."""
+        return self.restart.held
+
+    @property
+    def restart_counts(self) -> dict[str, int]:
+        """Of the held links, confirmed by the bulk pass / handed to the queue."""
+        return self.restart.counts
+
     async def confirm_restart(self) -> None:
-        """Confirm the held restart links in one pass per pool (``ready.try_confirm``'s
-        restart path: same rules, no write, no call); the rest take the queue.
-
-        Called once the watch's first list was delivered and this replica acts.
-        Each pool's links wait for that pool's first snapshot together; the
-        confirmed ones come back at their recheck, the others are queued as
-        rechecks, exactly as one queue item each would have been.
-        """
-        batch, self.restart_batch = self.restart_batch, None
-        if not batch:
-            return
-        self._restart_pending = batch
-        by_pool: dict[str, list[LinkKey]] = {}
-        for key in sorted(batch):
-            body = self._index.links.get(key) or {}
-            pool = ((body.get("spec") or {}).get("poolRef") or {}).get("name")
-            by_pool.setdefault(pool if isinstance(pool, str) else "", []).append(key)
-        await asyncio.gather(*(self._confirm_pool(keys, batch) for keys in by_pool.values()))
-
-    async def _confirm_pool(self, keys: list[LinkKey], batch: set[LinkKey]) -> None:
-        for key in keys:
-            body = self._index.links.get(key)
-            if key not in batch or body is None:
-                continue
-            tenant = redaction.current_tenant.set(key[0])
-            started = time.perf_counter()
-            try:
-                confirmed = await self._confirmations.try_confirm(key, body)
-            except KubeError:
-                confirmed = None
-            finally:
-                redaction.current_tenant.reset(tenant)
-            if key not in batch:
-                continue  # changed or deleted meanwhile: its event took care of it
-            batch.discard(key)
-            if confirmed is None:
-                self.restart_counts["queued"] += 1
-                self.queue.add(key, Priority.RECHECK)
-                continue
-            self.passes["confirmed"] += 1
-            self.restart_counts["confirmed"] += 1
-            self._metrics.observe_reconcile("link_confirm", time.perf_counter() - started)
-            self.queue.add_after(key, confirmed.after, confirmed.priority)
+        """The restart's bulk confirmation (``restart.RestartBatch.confirm``)."""
+        await self.restart.confirm()
 
     def drop(self, key: LinkKey) -> None:
         """Forget a link everywhere: index, memory, queue, pool progress, metrics."""
-        self._restart_pending.discard(key)
+        self.restart.release(key)
         body = self._index.drop(key)
         if body is not None:
             # Its pool, if being deleted, may be waiting for exactly this link.

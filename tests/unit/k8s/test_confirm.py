@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import time
 from dataclasses import replace
 from typing import Any, cast
@@ -26,11 +27,12 @@ from interconnect_operator.k8s.pools import PoolEntry
 from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION
 from interconnect_operator.k8s.workqueue import Priority, Requeue
 from interconnect_operator.protocol.link_state import Phase
-from interconnect_operator.protocol.types import Side
+from interconnect_operator.protocol.types import FeatureFailure, Side
 from interconnect_operator.reconcile import views
 from interconnect_operator.reconcile.link import LinkResult
 from interconnect_operator.reconcile.pool import PoolConfig, PoolRuntime, ProviderConfig
 from interconnect_operator.reconcile.records import (
+    BgpRecord,
     ChannelInfo,
     ConnectionRecord,
     FeatureRecord,
@@ -680,3 +682,227 @@ def test_verified_reads_the_status_as_stored_or_as_written() -> None:
         assert not confirm.verified(KEY_BYTES, body, "pool", 2, provider)
         edited = {"metadata": meta, "status": {**shown, "message": "forged"}}
         assert not confirm.verified(KEY_BYTES, edited, "pool", 1, provider)
+
+
+def _stored(provider: tuple[object, ...], **meta: Any) -> dict[str, Any]:
+    """A link as stored after this operator wrote its Ready status with a digest."""
+    metadata = {
+        "uid": "u",
+        "generation": 1,
+        "finalizers": [FINALIZER],
+        "annotations": {UUID_ANNOTATION: UUID, "team": "a"},
+        **meta,
+    }
+    written = {
+        "phase": "Ready",
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready"}],
+        "sharedConnectionUuid": UUID,
+        "interconnect": "ix-1",
+        "timeToReadySeconds": 12.0,
+    }
+    digest = confirm.inputs_digest(
+        KEY_BYTES, {"metadata": metadata}, "pool", 1, provider, status=written
+    )
+    return {"metadata": metadata, "status": {**written, "inputsDigest": digest}}
+
+
+def test_tampering_with_any_covered_input_fails_verification() -> None:
+    runtime = _runtime()
+    snapshot = runtime.snapshot
+    assert snapshot is not None
+    provider = views.ready_inputs(snapshot, UUID)
+    body = _stored(provider)
+    assert confirm.verified(KEY_BYTES, body, "pool", 1, provider)
+    meta, shown = body["metadata"], body["status"]
+
+    def fails(changed: dict[str, Any], pool: str = "pool", generation: int = 1) -> None:
+        assert not confirm.verified(KEY_BYTES, changed, pool, generation, provider)
+
+    # The link object: uid, generation (the status answers it too), annotations, finalizer.
+    fails({**body, "metadata": {**meta, "uid": "v"}})
+    fails(
+        {
+            "metadata": {**meta, "generation": 2},
+            "status": {**shown, "observedGeneration": 2},
+        }
+    )
+    fails({**body, "metadata": {**meta, "annotations": {**meta["annotations"], "team": "b"}}})
+    fails({**body, "metadata": {**meta, "annotations": {UUID_ANNOTATION: UUID}}})
+    fails({**body, "metadata": {**meta, "finalizers": []}})
+    # The pool.
+    fails(body, pool="other")
+    fails(body, generation=2)
+    # The status as stored, any field at any depth.
+    fails({**body, "status": {**shown, "interconnect": "ix-2"}})
+    fails({**body, "status": {**shown, "timeToReadySeconds": 13}})
+    fails({**body, "status": {**shown, "message": "forged"}})
+    conditions = [{"type": "Ready", "status": "True", "reason": "Forged"}]
+    fails({**body, "status": {**shown, "conditions": conditions}})
+    # A digest made by the previous version (repr of the same inputs) never verifies.
+    fails({**body, "status": {**shown, "inputsDigest": _repr_digest(body, provider)}})
+
+    # The provider data: each record field, a channel, the deferral settings.
+    def tampered(change: Any) -> None:
+        fresh = _runtime().snapshot
+        assert fresh is not None
+        change(fresh)
+        other = views.ready_inputs(fresh, UUID)
+        assert not confirm.verified(KEY_BYTES, body, "pool", 1, other)
+
+    def connection(**fields: Any) -> Any:
+        def change(s: PoolSnapshot) -> None:
+            records = s.negotiator.connections["ix-1"]
+            records[UUID] = replace(records[UUID], **fields)
+
+        return change
+
+    for fields in (
+        {"bandwidth_mbps": 2000},
+        {"name": "other"},
+        {"verification_state": "UNVERIFIED"},
+        {"admin_state": "DISABLED"},
+        {"deferred": True},
+        {"counts_against_capacity": False},
+        {"activation_key": SecretStr("key-one")},  # a key now held (shown as present only)
+    ):
+        tampered(connection(**fields))
+
+    def feature(**fields: Any) -> Any:
+        def change(s: PoolSnapshot) -> None:
+            records = s.responder.features["ix-1"][UUID]
+            records["ch-1"] = replace(records["ch-1"], **fields)
+
+        return change
+
+    for fields in (
+        {"name": "l3-other"},
+        {"provisioning_state": "PENDING"},
+        {"vlan": 7},
+        {"mtu": 9000},
+        {"invalid": True},
+        {"ipv4": ipaddress.IPv4Network("169.254.0.0/30")},
+        {"ipv6": ipaddress.IPv6Network("fd00::/126")},
+        {"bgp": (BgpRecord("gcp", 16550, "169.254.0.1", None),)},
+        {"failure": FeatureFailure(code="QUOTA", message="no room")},
+    ):
+        tampered(feature(**fields))
+
+    def channel(s: PoolSnapshot) -> None:
+        channels = s.responder.channels["ix-1"]
+        channels[3] = replace(channels[3], device_id="dev-9")
+
+    def no_feature(s: PoolSnapshot) -> None:
+        del s.negotiator.features["ix-1"][UUID]["ch-0"]
+
+    tampered(channel)
+    tampered(no_feature)
+    # Within a BGP record and a failure: a value changed one level down.
+    bgp = (BgpRecord("gcp", 16550, "169.254.0.1", None),)
+    failure = FeatureFailure(code="QUOTA", message="no room")
+    body = _stored(_with_feature(bgp=bgp, failure=failure))
+    assert confirm.verified(KEY_BYTES, body, "pool", 1, _with_feature(bgp=bgp, failure=failure))
+    for fields in (
+        {"bgp": (BgpRecord("gcp", 16551, "169.254.0.1", None),), "failure": failure},
+        {"bgp": (BgpRecord("gcp", 16550, "169.254.0.5", None),), "failure": failure},
+        {"bgp": bgp, "failure": FeatureFailure(code="QUOTA", message="no room!")},
+        {"bgp": bgp, "failure": FeatureFailure(code="QUOTA", message="no room", retryable=True)},
+    ):
+        assert not confirm.verified(KEY_BYTES, body, "pool", 1, _with_feature(**fields))
+
+
+def _with_feature(**fields: Any) -> tuple[object, ...]:
+    """The provider data with one feature record's fields set (the rest as ``_side``)."""
+    snapshot = _runtime().snapshot
+    assert snapshot is not None
+    records = snapshot.responder.features["ix-1"][UUID]
+    records["ch-1"] = replace(records["ch-1"], **fields)
+    return views.ready_inputs(snapshot, UUID)
+
+
+def _repr_digest(body: dict[str, Any], provider: tuple[object, ...]) -> str:
+    """``inputsDigest`` as the previous version (``DIGEST_VERSION`` 2) made it."""
+    import hashlib
+
+    from interconnect_operator import __version__
+
+    meta = body["metadata"]
+    status = {k: v for k, v in body["status"].items() if k != "inputsDigest"}
+    facts = confirm.status_facts(status)
+    parts = (
+        "2",
+        __version__,
+        meta["uid"],
+        meta["generation"],
+        sorted(meta["annotations"].items()),
+        True,
+        "pool",
+        1,
+        provider,
+        facts,
+    )
+    mac = hashlib.blake2b(repr(parts).encode(), digest_size=16, key=KEY_BYTES).hexdigest()
+    return f"{confirm.key_id(KEY_BYTES)}.{mac}"
+
+
+def test_the_canonical_text_never_runs_two_values_together() -> None:
+    text = confirm._text
+    pairs: list[tuple[object, object]] = [
+        (("ab", "c"), ("a", "bc")),
+        (("1",), (1,)),
+        ((None,), ("None",)),
+        ((True,), (1,)),
+        ((1.0,), (1,)),
+        ((("a",), "b"), (("a", "b"),)),
+        ((SecretStr("x"),), (None,)),
+        ((ChannelInfo("c", "ENABLED", "gcp"),), (ChannelInfo("c", "ENABLED", "aws"),)),
+        ((ChannelInfo("c", None, None),), (ChannelInfo("c", "None", None),)),
+    ]
+    for one, two in pairs:
+        assert text(one) != text(two), (one, two)
+    # A kept channel's text is the one its fields give (equal records, equal texts).
+    shared = ChannelInfo("c", "ENABLED", "gcp", "dev-1")
+    assert text((shared, shared)) == text((shared, replace(shared)))
+    # Every provider record has its short form (a field added to one falls back to
+    # the generic form, still covered, but slower: this says to update the form).
+    assert set(confirm._RECORDS) == {
+        ConnectionRecord,
+        FeatureRecord,
+        BgpRecord,
+        FeatureFailure,
+        ChannelInfo,
+    }
+
+
+def test_a_status_as_the_server_stores_it_verifies_from_one_json_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server keeps an empty top-level list as written (``pendingRequests: []``)
+    and drops nulls: the plain text already reads as the signer's, so the slower
+    canonical pass (``status_facts``) is not needed for it."""
+    runtime = _runtime()
+    assert runtime.snapshot is not None
+    provider = views.ready_inputs(runtime.snapshot, UUID)
+    meta = {"uid": "u", "generation": 1, "finalizers": [FINALIZER]}
+    written = {
+        "phase": "Ready",
+        "observedGeneration": 1,
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "message": None,
+        "routing": {"maxPrefixes": 100, "providerLimits": []},
+        "pendingRequests": [],
+    }
+    digest = confirm.inputs_digest(
+        KEY_BYTES, {"metadata": meta}, "pool", 1, provider, status=written
+    )
+    stored = {k: v for k, v in written.items() if v is not None}
+    body = {"metadata": meta, "status": {**stored, "inputsDigest": digest}}
+
+    def unused(status: Any) -> str:
+        raise AssertionError("the canonical pass ran")
+
+    monkeypatch.setattr(confirm, "status_facts", unused)
+    assert confirm.verified(KEY_BYTES, body, "pool", 1, provider)
+    tampered = {**body, "status": {**body["status"], "pendingRequests": [{"call": "x"}]}}
+    with pytest.raises(AssertionError, match="canonical pass"):
+        confirm.verified(KEY_BYTES, tampered, "pool", 1, provider)

@@ -1,11 +1,14 @@
-"""The operator's start: the watches begin before the replica acts.
+"""The operator's start: the watches begin before the replica acts, and kopf's
+liveness endpoint does not wait for either.
 
 ``startup`` used to await ``Controller.start`` (a LIST of every shared-UUID
-record) before the first LISTs of links and pools began; now a replica that
-acts at once (no leader election) runs both together, and is never a standby
-(its pools build their clients as soon as they are listed). The controller,
-the watches and the endpoints are stand-ins here: what is checked is the
-order.
+record) before the first LISTs of links and pools began; then a replica that
+acts at once (no leader election) ran both together, and is never a standby
+(its pools build their clients as soon as they are listed). kopf serves the
+liveness endpoint only after every startup handler returned, so ``startup``
+no longer awaits ``start`` at all: it returns while the LIST is in flight.
+The controller, the watches and the endpoints are stand-ins here: what is
+checked is the order.
 """
 
 from __future__ import annotations
@@ -72,10 +75,46 @@ async def test_the_watches_begin_before_the_replica_acts(started: dict[str, Any]
         startup: Any = handlers.startup
         await startup(settings=kopf.OperatorSettings(), memo=memo)
         controller: FakeController = memo["controller"]
+        # Returned before the replica acts (kopf's liveness endpoint begins now).
+        assert "started" not in controller.calls
+        acting: asyncio.Task[None] = memo["acting"]
+        assert not acting.done()
+        await asyncio.wait_for(acting, timeout=5)
         assert controller.calls == ["start", "watch", "started"]
         assert memo["metrics_server"] == "server"
         assert started["metrics_port"] == 9999
         assert "election" not in memo
+    finally:
+        for name in ("acting", "watches", "heap_trimmer"):
+            task = memo.get(name)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        handlers.configure(OperatorOptions())
+
+
+async def test_a_start_that_fails_ends_the_process(
+    started: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``startup`` no longer sees ``start``'s error: the process exits instead of
+    staying live without ever acting."""
+    exits: list[int] = []
+    monkeypatch.setattr(handlers, "_exit", exits.append)
+
+    async def fails(self: FakeController) -> None:
+        self.calls.append("start")
+        raise RuntimeError("cannot list")
+
+    monkeypatch.setattr(FakeController, "start", fails)
+    handlers.configure(OperatorOptions())
+    memo = kopf.Memo()
+    try:
+        startup: Any = handlers.startup
+        await startup(settings=kopf.OperatorSettings(), memo=memo)
+        assert exits == []
+        await asyncio.gather(memo["acting"], return_exceptions=True)
+        await asyncio.sleep(0)  # the done callback runs on the next turn of the loop
+        assert exits == [70]
     finally:
         for name in ("watches", "heap_trimmer"):
             task = memo.get(name)
