@@ -11,6 +11,7 @@ time) takes the full path again. After a restart, a stored Ready status whose
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import time
@@ -906,3 +907,72 @@ def test_a_status_as_the_server_stores_it_verifies_from_one_json_text(
     tampered = {**body, "status": {**body["status"], "pendingRequests": [{"call": "x"}]}}
     with pytest.raises(AssertionError, match="canonical pass"):
         confirm.verified(KEY_BYTES, tampered, "pool", 1, provider)
+
+
+def _full_records() -> dict[type, object]:
+    """One record of each kind the MAC text renders field by field, no field None."""
+    failure = FeatureFailure(
+        code="QUOTA",
+        message="no room",
+        retryable=True,
+        observed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    bgp = BgpRecord("gcp", 16550, "169.254.0.1", "fd00::1")
+    return {
+        ConnectionRecord: ConnectionRecord(
+            1000, "c", "VERIFIED", "ENABLED", False, True, SecretStr("k")
+        ),
+        FeatureRecord: FeatureRecord(
+            "l3",
+            "PROVISIONED",
+            5,
+            ipaddress.IPv4Network("169.254.0.0/30"),
+            ipaddress.IPv6Network("fd00::/126"),
+            1500,
+            (bgp,),
+            False,
+            failure,
+        ),
+        BgpRecord: bgp,
+        FeatureFailure: failure,
+        ChannelInfo: ChannelInfo("ch-1", "ENABLED", "PROVIDER", "dev-1"),
+    }
+
+
+def _other(value: object) -> object:
+    """A value of the same kind as ``value`` that differs from it."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, SecretStr):
+        return None  # a key is covered as present or absent, never by its value
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return ipaddress.ip_network(
+            (int(value.network_address) + value.num_addresses, value.prefixlen)
+        )
+    if isinstance(value, tuple):
+        return ()
+    if isinstance(value, FeatureFailure):
+        return replace(value, message="other")
+    if isinstance(value, dt.datetime):
+        return value + dt.timedelta(seconds=1)
+    raise AssertionError(f"no other value for {type(value).__name__}: extend _other")
+
+
+@pytest.mark.parametrize(
+    "kind", [ConnectionRecord, FeatureRecord, BgpRecord, FeatureFailure, ChannelInfo]
+)
+def test_every_field_of_every_record_kind_is_in_the_mac_text(kind: type) -> None:
+    """The MAC text of a record is written field by field (``confirm._connection`` and
+    the like): a field added to a record must change the text, or a change to it
+    would verify. Every field, by ``dataclasses.fields``, not a hand-kept list."""
+    record = _full_records()[kind]
+    text = confirm._text(record)
+    for field in dataclasses.fields(kind):
+        value = getattr(record, field.name)
+        assert value is not None
+        changed = _other(value)
+        assert confirm._text(replace(record, **{field.name: changed})) != text, field.name
