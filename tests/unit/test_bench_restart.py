@@ -45,7 +45,8 @@ def _operator_line(json_format: bool, confirmed: int, queued: int) -> tuple[str,
     async def run() -> None:
         task = asyncio.create_task(done())
         await task
-        workers = SimpleNamespace(restart_counts={"confirmed": confirmed, "queued": queued})
+        counts = {"confirmed": confirmed, "queued": queued}
+        workers = SimpleNamespace(restart=SimpleNamespace(counts=counts))
         Controller._restart_confirmed(SimpleNamespace(link_workers=workers), task)  # type: ignore[arg-type]
 
     try:

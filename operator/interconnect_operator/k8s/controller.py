@@ -114,7 +114,7 @@ class Controller:
     def _confirm_restart(self) -> None:
         if self._active and self._listed and self._restart_task is None:
             self._restart_task = asyncio.create_task(
-                self.link_workers.confirm_restart(), name="restart-confirmation"
+                self.link_workers.restart.confirm(), name="restart-confirmation"
             )
             self._restart_task.add_done_callback(self._restart_confirmed)
 
@@ -126,7 +126,7 @@ class Controller:
         if error is not None:
             logger.warning("restart confirmation failed: %r", error)
             return
-        counts = self.link_workers.restart_counts
+        counts = self.link_workers.restart.counts
         logger.info(
             "%s: %d links confirmed, %d queued",
             RESTART_CONFIRMED,

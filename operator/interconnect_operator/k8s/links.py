@@ -189,20 +189,6 @@ class LinkWorkers:
     def _count_confirmed(self) -> None:
         self.passes["confirmed"] += 1
 
-    @property
-    def restart_batch(self) -> set[LinkKey] | None:
-        """The links held for the restart's bulk confirmation (``restart``); None once it began."""
-        return self.restart.held
-
-    @property
-    def restart_counts(self) -> dict[str, int]:
-        """Of the held links, confirmed by the bulk pass / handed to the queue."""
-        return self.restart.counts
-
-    async def confirm_restart(self) -> None:
-        """The restart's bulk confirmation (``restart.RestartBatch.confirm``)."""
-        await self.restart.confirm()
-
     def drop(self, key: LinkKey) -> None:
         """Forget a link everywhere: index, memory, queue, pool progress, metrics."""
         self.restart.release(key)

@@ -408,13 +408,13 @@ async def test_a_restart_confirms_stored_ready_links_in_one_pass_not_one_queue_i
     workers.on_event("ADDED", rig.stored())
     workers.on_event("ADDED", _new_link("new-one"))
     # The stored Ready link is held for the bulk pass; the new one is a change now.
-    assert workers.restart_batch == {KEY}
+    assert workers.restart.held == {KEY}
     # The pool's first snapshot wakes its links: a held one is left to the pass.
     workers.wake(KEY, Priority.RECHECK)
     assert workers.queue.waiting(Priority.RECHECK) == 0
     assert workers.queue.waiting(Priority.CHANGE) == 1
-    await workers.confirm_restart()
-    assert workers.restart_counts == {"confirmed": 1, "queued": 0}
+    await workers.restart.confirm()
+    assert workers.restart.counts == {"confirmed": 1, "queued": 0}
     assert workers.passes == {"full": 0, "confirmed": 1}
     assert len(rig.reconciler.requests) == 1  # only the one before the restart
     assert workers.queue.waiting(Priority.RECHECK) == 0  # back at its recheck, delayed
@@ -424,7 +424,7 @@ async def test_a_restart_confirms_stored_ready_links_in_one_pass_not_one_queue_i
     )
     assert ready == 1.0
     # The pass is over: a stored Ready link seen later is one recheck, as before.
-    assert workers.restart_batch is None
+    assert workers.restart.held is None
     late = _new_link("late")
     late["status"] = dict(rig.stored()["status"])
     workers.on_event("ADDED", late)
@@ -458,17 +458,17 @@ async def test_a_restart_pass_begun_before_the_pools_clients_are_built_waits_for
         entry.ready.set()
 
     building = asyncio.create_task(built())
-    await workers.confirm_restart()
+    await workers.restart.confirm()
     await building
-    assert workers.restart_counts == {"confirmed": 1, "queued": 0}
+    assert workers.restart.counts == {"confirmed": 1, "queued": 0}
     assert workers.passes == {"full": 0, "confirmed": 1}
 
 
 async def test_a_restart_pass_does_not_wait_for_a_pool_whose_setup_failed(rig: Rig) -> None:
     entry, _, workers = await _restart_before_clients(rig)
     entry.error = ("CredentialsRequired", "no Secret")
-    await asyncio.wait_for(workers.confirm_restart(), 5)
-    assert workers.restart_counts == {"confirmed": 0, "queued": 1}
+    await asyncio.wait_for(workers.restart.confirm(), 5)
+    assert workers.restart.counts == {"confirmed": 0, "queued": 1}
 
 
 async def test_a_restart_pass_stops_waiting_when_the_pools_setup_fails_meanwhile(
@@ -482,9 +482,9 @@ async def test_a_restart_pass_stops_waiting_when_the_pools_setup_fails_meanwhile
 
     failing = asyncio.create_task(fails())
     # Well below POOL_READY_WAIT_SECONDS: the wait ends on the error, not the bound.
-    await asyncio.wait_for(workers.confirm_restart(), 5)
+    await asyncio.wait_for(workers.restart.confirm(), 5)
     await failing
-    assert workers.restart_counts == {"confirmed": 0, "queued": 1}
+    assert workers.restart.counts == {"confirmed": 0, "queued": 1}
 
 
 async def test_a_restart_link_that_does_not_match_takes_the_queue(rig: Rig) -> None:
@@ -497,8 +497,8 @@ async def test_a_restart_link_that_does_not_match_takes_the_queue(rig: Rig) -> N
     workers = _restarted(rig)
     rig.index.links.pop(KEY)
     workers.on_event("ADDED", rig.stored())
-    await workers.confirm_restart()
-    assert workers.restart_counts == {"confirmed": 0, "queued": 1}
+    await workers.restart.confirm()
+    assert workers.restart.counts == {"confirmed": 0, "queued": 1}
     assert workers.passes == {"full": 0, "confirmed": 0}
     assert workers.queue.waiting(Priority.RECHECK) == 1
 
@@ -518,15 +518,15 @@ async def test_a_restart_link_changed_or_deleted_before_the_pass_leaves_the_batc
         "spec": {**stored["spec"], "bandwidthMbps": 2000},
     }
     workers.on_event("MODIFIED", changed)
-    assert workers.restart_batch == set()
+    assert workers.restart.held == set()
     assert workers.queue.waiting(Priority.CHANGE) == 1
     other = _new_link("other")
     other["status"] = dict(stored["status"])
     workers.on_event("ADDED", other)
-    assert workers.restart_batch == {(KEY[0], "other")}
+    assert workers.restart.held == {(KEY[0], "other")}
     workers.on_event("DELETED", other)
-    await workers.confirm_restart()
-    assert workers.restart_counts == {"confirmed": 0, "queued": 0}
+    await workers.restart.confirm()
+    assert workers.restart.counts == {"confirmed": 0, "queued": 0}
 
 
 KEY_BYTES = b"k" * 32

@@ -309,9 +309,9 @@ async def test_the_bulk_confirmation_waits_for_both_the_first_lists_and_acting()
     controller.standby()
     controller.links_listed()
     assert controller._restart_task is None  # a standby confirms nothing
-    assert controller.link_workers.restart_batch is not None
+    assert controller.link_workers.restart.held is not None
     await controller.start()
     assert controller._restart_task is not None
     await controller._restart_task
-    assert controller.link_workers.restart_batch is None  # later ones take the queue
+    assert controller.link_workers.restart.held is None  # later ones take the queue
     await controller.stop()
