@@ -93,6 +93,21 @@ def test_refreshes_counted_from_the_interval_not_from_interconnect_lists() -> No
     assert steady["refreshes_from"].startswith("window / refreshInterval")
 
 
+def test_refreshes_the_operator_counted_come_first() -> None:
+    # A 330 s window at a 30 s interval may hold 12 refreshes, not 11.
+    steady: dict[str, Any] = {
+        "n": 100,
+        "window_seconds": 330.0,
+        "pool_refreshes": 12,
+        "calls_by_provider": {"aws": {"ListConnections": 240, "ListInterconnects": 3}},
+    }
+    burst: dict[str, Any] = {"n": 100, "burst_seconds": 10.0, "calls_by_provider": {}}
+    derive_call_figures(burst, steady, refresh_interval=30)
+    assert steady["refreshes"] == {"aws": 12}
+    assert steady["list_calls_per_interconnect_per_refresh"] == {"aws": 2.0}
+    assert steady["refreshes_from"] == "pool refreshes counted by the operator"
+
+
 def test_without_an_interval_refreshes_are_the_interconnect_lists() -> None:
     steady: dict[str, Any] = {
         "n": 100,
