@@ -27,9 +27,9 @@ its own is all it needs. What it keeps from client-go's reflector and kopf:
   list.
 
 Only ``(namespace, name) -> resourceVersion`` is kept per object; bodies are
-handed over as the API decoded them, compact already (``bodies.decode``: one
-pass, no copy), and the consumer keeps what it needs. A list page's objects
-are taken out of the page one by one, so an object the consumer does not keep
+handed over as the API decoded them, compact already (``bodies.decode``: the
+C decoder, then one sharing walk), and the consumer keeps what it needs. A
+list page's objects are taken out of the page one by one, so an object the consumer does not keep
 is freed at once, not with the page. ``synced`` is set once the first list was
 delivered completely (restart: the controller confirms the links it holds in bulk).
 """
