@@ -97,6 +97,8 @@ _UNSHARED_KEYS = _PRIVATE_KEYS | _OWN_KEYS
 #: ``_PARTS_MAX`` characters of text (then emptied; and at every sweep).
 _PARTS: dict[tuple[str, str], Any] = {}
 _PARTS_MAX = 1 << 20
+#: A larger part is not kept there (one would empty it).
+_PART_MAX = 1 << 14
 _PARTS_SIZE = 0
 _dumps = json.JSONEncoder(ensure_ascii=True, check_circular=False).encode
 #: The one empty object every kept ``{}`` is.
@@ -289,7 +291,7 @@ def _part(key: str, value: dict[str, Any] | list[Any]) -> Any:
     if found is not None:
         return found
     shared = _walk_any(value)
-    if _shareable(shared):
+    if _shareable(shared) and len(text) <= _PART_MAX:
         if _PARTS_SIZE + len(text) > _PARTS_MAX:
             _PARTS.clear()
             _PARTS_SIZE = 0

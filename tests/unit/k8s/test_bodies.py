@@ -216,3 +216,19 @@ def test_decode_drops_managed_fields_of_pages_and_events_only_in_metadata() -> N
     # Field sets elsewhere (never seen in practice) are left as they are.
     odd = decode(json.dumps({"metadata": {"name": "x"}, "spec": {"f:x": {"a": 1}}}))
     assert odd["spec"] == {"f:x": {"a": 1}}
+
+
+def test_parts_taken_by_text_stay_bounded() -> None:
+    bodies._sweep()
+    big = json.dumps({"metadata": {"name": "x"}, "spec": {"blob": "x" * (bodies._PART_MAX + 1)}})
+    first, second = decode(big), decode(big)
+    # Too large to be kept by its text (still shared through the table).
+    assert not bodies._PARTS
+    assert first["spec"] is second["spec"]
+    for i in range(3000):  # ~1.5 MiB of texts: emptied once on the way
+        decode(json.dumps({"metadata": {"name": "x"}, "spec": {"id": f"{i:0500d}"}}))
+    assert bodies._PARTS_SIZE <= bodies._PARTS_MAX
+    assert 0 < len(bodies._PARTS) < 3000
+    assert sum(len(text) for _, text in bodies._PARTS) == bodies._PARTS_SIZE
+    bodies.sweep()
+    assert not bodies._PARTS
