@@ -223,7 +223,7 @@ def decode(raw: bytes | str) -> Any:
     are dropped before the walk (their field sets are never looked at). The
     collector is paused meanwhile: the decoder's fresh containers would
     otherwise set off collections over the whole heap (a LIST page of 250
-    Ready links allocates ~50,000 of them).
+    Ready links allocates ~45,000 of them).
 
     Measured (10,000 links at the bench's Ready link shape with their
     ``managedFields``, old and new back to back on a loaded machine): the whole
