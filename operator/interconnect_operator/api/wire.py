@@ -90,12 +90,16 @@ def already_read(response: httpx.Response) -> bool:
 _DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def segment(value: str) -> str:
     # Ids are single path segments; quote everything, including "/". An id of
     # "." or ".." is percent-encoded too: sent bare it would be a dot segment,
     # which URL normalization removes (the call would name another resource).
-    # Cached: a bring-up's 14 calls name the same few ids (~1 us each to quote).
+    # Cached: a bring-up's 14 calls name the same few ids (~1 us each to quote),
+    # within seconds: one new id per link (its connection UUID) beside a few
+    # constants, and at most ``workers`` (32) links in bring-up at once. 512
+    # entries (~128 KiB) hold that many times over; 4,096 filled with the ids of
+    # deleted links in a churn soak (~1 MiB).
     if not value:
         raise ValueError("empty resource id")
     return _DOT_SEGMENTS.get(value) or quote(value, safe="")

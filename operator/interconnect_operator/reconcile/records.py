@@ -104,8 +104,11 @@ BgpKey = tuple[tuple[str, int | None, str | None, str | None], ...]
 # A feature's BGP ends are the same on all of a link's channels and on both sides
 # (the same two peers): equal ends are one tuple of records, shared (~2 KiB per
 # link). Bounded, so what a provider lists cannot grow it; ends evicted are
-# only not shared any more.
-@functools.lru_cache(maxsize=1 << 12)
+# only not shared any more. A link's ends repeat within seconds (its channels
+# and both sides in one bring-up, at most ``workers`` = 32 links at once; in a
+# refresh, one page after another): 512 entries (~350 KiB); 4,096 filled with
+# the ends of deleted links in a churn soak (~2.7 MiB).
+@functools.lru_cache(maxsize=1 << 9)
 def _bgp(ends: BgpKey) -> tuple[BgpRecord, ...]:
     """The records of BGP ends given as ``(provider, asn, host_ipv4, host_ipv6)``."""
     return tuple(BgpRecord(*end) for end in ends)

@@ -8,6 +8,7 @@ import json
 
 from interconnect_operator.k8s import bodies
 from interconnect_operator.k8s.bodies import canonical_entries, compact, compact_object, decode
+from interconnect_operator.k8s.settings import UUID_ANNOTATION
 
 
 def _decoded(name: str) -> dict[str, object]:
@@ -160,3 +161,74 @@ def test_decode_keeps_pages_and_events_private() -> None:
     assert decode('{"metadata": {"resourceVersion": "3"}, "items": []}') is not decode(
         '{"metadata": {"resourceVersion": "3"}, "items": []}'
     )
+
+
+def test_decode_keeps_json_types_apart_in_parts_taken_by_their_text() -> None:
+    # A part equal by Python's == but not as JSON (1, 1.0, true) is never taken
+    # for another: each decodes to its own JSON text.
+    texts = [
+        json.dumps({"metadata": {"name": "x"}, "spec": {"n": v, "l": [v]}})
+        for v in (1, True, 1.0, 1, True)
+    ]
+    decoded = [decode(t) for t in texts]
+    assert [json.dumps(d) for d in decoded] == texts
+    assert decoded[3]["spec"] is decoded[0]["spec"]
+    assert decoded[4]["spec"] is decoded[1]["spec"]
+    assert decoded[2]["spec"] is not decoded[0]["spec"]
+    assert decoded[1]["spec"] is not decoded[0]["spec"]
+
+
+def test_an_objects_own_values_are_kept_private_not_looked_up() -> None:
+    def link(name: str) -> str:
+        provider = {"name": "gcp", "connectionId": f"uuid-{name}"}
+        return json.dumps(
+            {
+                "metadata": {
+                    "name": name,
+                    "uid": f"uid-{name}",
+                    "annotations": {UUID_ANNOTATION: f"uuid-{name}"},
+                },
+                "spec": {"poolRef": {"name": "p"}},
+                "status": {
+                    "sharedConnectionUuid": f"uuid-{name}",
+                    "providers": [provider],
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                },
+            }
+        )
+
+    bodies._sweep()
+    before = canonical_entries()
+    decoded = [decode(link(f"l{i}")) for i in range(20)]
+    # Only the shared parts are entries: spec, its poolRef, conditions and their
+    # condition; no status, providers list, provider or annotations of a link.
+    assert canonical_entries() - before <= 4
+    assert decoded[0]["status"]["conditions"] is decoded[19]["status"]["conditions"]
+    assert decoded[0]["spec"] is decoded[19]["spec"]
+    assert decoded[0] == json.loads(link("l0"))
+    assert decoded[0] == compact_object(json.loads(link("l0")))
+
+
+def test_decode_drops_managed_fields_of_pages_and_events_only_in_metadata() -> None:
+    link = json.loads(_ready_link("a"))
+    event = decode(json.dumps({"type": "MODIFIED", "object": link}))
+    assert "managedFields" not in event["object"]["metadata"]
+    # Field sets elsewhere (never seen in practice) are left as they are.
+    odd = decode(json.dumps({"metadata": {"name": "x"}, "spec": {"f:x": {"a": 1}}}))
+    assert odd["spec"] == {"f:x": {"a": 1}}
+
+
+def test_parts_taken_by_text_stay_bounded() -> None:
+    bodies._sweep()
+    big = json.dumps({"metadata": {"name": "x"}, "spec": {"blob": "x" * (bodies._PART_MAX + 1)}})
+    first, second = decode(big), decode(big)
+    # Too large to be kept by its text (still shared through the table).
+    assert not bodies._PARTS
+    assert first["spec"] is second["spec"]
+    for i in range(3000):  # ~1.5 MiB of texts: emptied once on the way
+        decode(json.dumps({"metadata": {"name": "x"}, "spec": {"id": f"{i:0500d}"}}))
+    assert bodies._PARTS_SIZE <= bodies._PARTS_MAX
+    assert 0 < len(bodies._PARTS) < 3000
+    assert sum(len(text) for _, text in bodies._PARTS) == bodies._PARTS_SIZE
+    bodies.sweep()
+    assert not bodies._PARTS
