@@ -96,12 +96,19 @@ def _place(loc: tuple[int | str, ...], places: Sequence[int]) -> str:
 def parse_envelope(response: httpx.Response) -> ListFeaturesEnvelope:
     """The page's envelope, its items as JSON values; errors as
     ``BaseProviderClient._parse`` reports them (parsed by pydantic-core's JSON
-    parser first: about half the cost of validating into ``list[Any]``)."""
+    parser first: about half the cost of validating into ``list[Any]``).
+
+    Only keys go through the parser's cache of short strings: a page's values
+    are nearly all distinct (names, subnets, BGP hosts), so looking each up
+    gains nothing, and the parsed values are serialized again and dropped
+    (``_compact``). 20 pages of 1,000 features at the N=10,000 shape, 30
+    interleaved rounds, two runs: best 3.84-3.92 -> 3.19-3.56 us per feature,
+    median 5.70-7.72 -> 5.02-5.93."""
     raw = response.content
     if not raw.strip():
         return ListFeaturesEnvelope()
     try:
-        value = from_json(raw)
+        value = from_json(raw, cache_strings="keys")
     except ValueError:
         raise InvalidResponse(OPERATION, "body is not JSON", response.status_code) from None
     try:
