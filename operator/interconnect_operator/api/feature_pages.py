@@ -96,12 +96,21 @@ def _place(loc: tuple[int | str, ...], places: Sequence[int]) -> str:
 def parse_envelope(response: httpx.Response) -> ListFeaturesEnvelope:
     """The page's envelope, its items as JSON values; errors as
     ``BaseProviderClient._parse`` reports them (parsed by pydantic-core's JSON
-    parser first: about half the cost of validating into ``list[Any]``)."""
+    parser first: about half the cost of validating into ``list[Any]``).
+
+    Only keys go through the parser's cache of short strings: a page's values
+    are nearly all distinct (names, subnets, BGP hosts), so looking each up
+    gains nothing, and the parsed values are serialized again and dropped
+    (``_compact``). 20 pages of 1,000 features at the N=10,000 shape, two
+    runs of interleaved rounds (loaded machine), us per feature: the parse
+    alone best 3.84-3.92 -> 3.19-3.56, median 5.70-7.72 -> 5.02-5.93; a changed
+    page's parse, compact items and digests (``_digest_items``) best
+    7.26-7.72 -> 4.43-5.64, median 10.25-10.59 -> 8.96-9.72."""
     raw = response.content
     if not raw.strip():
         return ListFeaturesEnvelope()
     try:
-        value = from_json(raw)
+        value = from_json(raw, cache_strings="keys")
     except ValueError:
         raise InvalidResponse(OPERATION, "body is not JSON", response.status_code) from None
     try:
