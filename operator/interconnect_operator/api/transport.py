@@ -30,7 +30,7 @@ classes only when one is raised.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import NoReturn
 
 import aiohttp
@@ -212,13 +212,42 @@ class ProviderTransport(AiohttpTransport):
             finally:
                 response.release()
             return _read_response(response.status, response.raw_headers, body, request, extensions)
+        stream: httpx.AsyncByteStream = AiohttpResponseStream(response)
+        if length is None and not encoded and self._read_ahead > 0:
+            # Undeclared (chunked: the Kubernetes API server's answers over a few
+            # KiB): read here up to the read-ahead bound, whole if it ends within
+            # it; else what was read goes first in the stream the caller reads on.
+            chunks, whole = await self._read_some(response)
+            if whole:
+                body = b"".join(chunks)
+                return _read_response(
+                    response.status, response.raw_headers, body, request, extensions
+                )
+            stream = _ReadFirst(chunks, stream)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=AiohttpResponseStream(response),
+            stream=stream,
             request=request,
             extensions=extensions,
         )
+
+    async def _read_some(self, response: aiohttp.ClientResponse) -> tuple[list[bytes], bool]:
+        """The chunks of an undeclared answer up to just past the read-ahead
+        bound, and whether that was all of it (the response released then)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.content.iter_any():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self._read_ahead:
+                    return chunks, False
+        except Exception as error:
+            response.release()
+            _raise_mapped(error)
+        response.release()
+        return chunks, True
 
     def client_timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
         """The aiohttp timeout of an httpx timeout (``httpx.Timeout.as_dict()``),
@@ -230,6 +259,24 @@ class ProviderTransport(AiohttpTransport):
                 sock_connect=key[0], sock_read=key[1], connect=key[2]
             )
         return built
+
+
+class _ReadFirst(httpx.AsyncByteStream):
+    """A streamed answer whose first ``chunks`` the transport read already."""
+
+    def __init__(self, chunks: list[bytes], rest: httpx.AsyncByteStream) -> None:
+        self._chunks = chunks
+        self._rest = rest
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks, self._chunks = self._chunks, []
+        for chunk in chunks:
+            yield chunk
+        async for chunk in self._rest:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()
 
 
 def _raise_mapped(error: Exception) -> NoReturn:

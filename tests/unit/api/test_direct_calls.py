@@ -194,25 +194,31 @@ async def test_an_error_answer_is_typed_with_the_peers_message(raw: tuple[RawSer
             await client.get_connection(E, IC, "c1")
 
 
-async def test_an_undeclared_answer_is_streamed_and_bounded(
-    raw: tuple[RawServer, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("bound", [1000, 40, 10])
+async def test_an_undeclared_answer_is_read_whole_or_streamed_and_always_bounded(
+    raw: tuple[RawServer, str], monkeypatch: pytest.MonkeyPatch, bound: int
 ) -> None:
     server, base = raw
-    chunk = b'{"name": "providers/prov-a/x"}'
+    parts = (b'{"name": ', b'"providers/prov-a/x"}')
+    body = b"".join(parts)
 
     def chunked(head: bytes) -> bytes:
+        encoded = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
         return (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk)
+            b"Transfer-Encoding: chunked\r\n\r\n%s0\r\n\r\n" % encoded
         )
 
     server.answer = chunked
+    # The bound is both the transport's read-ahead and the client's limit.
+    monkeypatch.setattr(base_client, "MAX_RESPONSE_BYTES", bound)
     async with _client(base) as client:
-        connection = await client.get_connection(E, IC, "x")
-        assert connection.name == "providers/prov-a/x"
-        monkeypatch.setattr(base_client, "MAX_RESPONSE_BYTES", len(chunk) - 1)
-        with pytest.raises(InvalidResponse, match="larger than"):
-            await client.get_connection(E, IC, "x")
+        if bound >= len(body):
+            connection = await client.get_connection(E, IC, "x")
+            assert connection.name == "providers/prov-a/x"
+        else:
+            with pytest.raises(InvalidResponse, match="larger than"):
+                await client.get_connection(E, IC, "x")
 
 
 async def test_not_connected_is_not_sent_and_a_drop_after_sending_is_an_unknown_outcome(

@@ -147,3 +147,52 @@ def test_an_answer_read_whole_reads_as_httpx_would_read_it() -> None:
     assert fast.is_closed
     assert fast.is_stream_consumed
     assert fast.request is request
+
+
+@pytest.fixture
+async def chunked() -> AsyncIterator[str]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for part in (b'{"items": [', b'"a", "b"', b"]}"):
+            await response.write(part)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(("read_ahead", "read_whole"), [(1024, True), (4, False), (0, False)])
+async def test_an_undeclared_answer_is_read_whole_within_the_read_ahead_else_streamed_whole(
+    chunked: str, read_ahead: int, read_whole: bool
+) -> None:
+    transport = ProviderTransport(verify=False, max_connections=1, read_ahead_bytes=read_ahead)
+    try:
+        response = await transport.handle_async_request(httpx.Request("GET", f"{chunked}/x"))
+        try:
+            response.content  # noqa: B018
+        except httpx.ResponseNotRead:
+            streamed = True
+        else:
+            streamed = False
+        assert streamed is not read_whole
+        # Nothing the transport read first is lost from the stream.
+        assert (await response.aread()) == b'{"items": ["a", "b"]}'
+        await response.aclose()
+        # The connection went back whole: the next answer reads as well.
+        again = await transport.handle_async_request(httpx.Request("GET", f"{chunked}/y"))
+        assert (await again.aread()) == b'{"items": ["a", "b"]}'
+        await again.aclose()
+    finally:
+        await transport.aclose()
