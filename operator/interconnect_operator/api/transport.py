@@ -328,15 +328,45 @@ def _read_response(
     complete, so it is set as the read content (tests/unit/api/test_transport.py
     checks ``content``, ``text``, ``json()`` and the headers of such a response).
     """
-    response = httpx.Response(
-        status_code=status,
-        headers=headers,
-        stream=httpx.ByteStream(body),
-        request=request,
-        extensions=extensions,
-    )
-    # As ``read()`` leaves it: content set, stream consumed and closed.
-    response._content = body
-    response.is_stream_consumed = True
-    response.is_closed = True
-    return response
+    return _ReadAnswer(status, headers, body, request, extensions)
+
+
+class _ReadAnswer(httpx.Response):
+    """httpx's Response as ``read()`` leaves it (content set, stream consumed
+    and closed), its Headers built when first asked for: a successful call
+    reads only the status and the body, and building Headers normalizes every
+    pair (a Kubernetes answer carries eight)."""
+
+    def __init__(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        request: httpx.Request | None,
+        extensions: dict[str, bytes],
+    ) -> None:
+        # Everything ``httpx.Response.__init__`` sets for a stream, with the
+        # stream read already; the headers are kept raw until asked for.
+        self.status_code = status
+        self._raw_headers = headers
+        self._headers: httpx.Headers | None = None
+        self._request = request
+        self.next_request = None
+        self.extensions = extensions
+        self.history = []
+        self.is_closed = True
+        self.is_stream_consumed = True
+        self.default_encoding = "utf-8"
+        self.stream = httpx.ByteStream(body)
+        self._content = body
+        self._num_bytes_downloaded = len(body)
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            self._headers = httpx.Headers(self._raw_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: httpx.Headers) -> None:
+        self._headers = httpx.Headers(value)

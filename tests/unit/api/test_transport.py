@@ -149,6 +149,35 @@ def test_an_answer_read_whole_reads_as_httpx_would_read_it() -> None:
     assert fast.request is request
 
 
+async def test_an_answer_read_whole_builds_its_headers_only_when_asked_for() -> None:
+    raw = (
+        (b"Content-Type", b"application/json; charset=latin-1"),
+        (b"Set-Cookie", b"a=1"),
+        (b"set-cookie", b"b=2"),
+    )
+    body = '{"name": "é"}'.encode("latin-1")
+    extensions = {"http_version": b"HTTP/1.1", "reason_phrase": b"Teapot"}
+    fast = _read_response(418, raw, body, None, extensions)
+    slow = httpx.Response(418, headers=raw, stream=httpx.ByteStream(body), extensions=extensions)
+    slow.read()
+    assert fast._headers is None  # a call that reads status and body builds none
+    assert fast.content == body
+    assert fast.status_code == 418
+    assert fast._headers is None
+    assert fast.headers.multi_items() == slow.headers.multi_items()
+    assert fast.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert fast.encoding == slow.encoding == "latin-1"
+    assert fast.text == slow.text
+    assert fast.http_version == "HTTP/1.1"
+    assert fast.reason_phrase == "Teapot"
+    assert repr(fast) == repr(slow) == "<Response [418 Teapot]>"
+    assert [chunk async for chunk in fast.aiter_bytes()] == [body]
+    fast.headers = httpx.Headers({"Retry-After": "3"})
+    assert fast.headers["Retry-After"] == "3"
+    with pytest.raises(RuntimeError):
+        fast.request  # noqa: B018 - none was built (the direct path)
+
+
 @pytest.fixture
 async def chunked() -> AsyncIterator[str]:
     async def handler(request: web.Request) -> web.StreamResponse:
