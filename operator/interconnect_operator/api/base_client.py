@@ -20,6 +20,14 @@ transport costs ~40 us per call instead of ~100 (no I/O, a CreateFeature),
 and a call against a simulator ~490 us of client CPU instead of ~640
 (5,700 calls of a bring-up's kinds, back to back). What is left is mostly
 aiohttp's exchange and the body's serialization and validation.
+With the aiohttp transport and no per-request auth flow (no auth, a fixed
+token), a call is sent straight on the transport (``_Direct``): the URL
+built by yarl from parts already encoded and the header pairs prepared once,
+with no httpx Request, Headers, URL or stream per call; the answer is the
+same httpx Response as before. A CreateFeature and a GetFeature against a
+loopback server: 654-686 -> 557-561 us of client CPU per pair (min of five
+runs of 1,000 pairs, back to back). ``send`` (the httpx path) remains for
+auth flows (SigV4, OAuth2, Entra tokens) and other transports (tests).
 """
 
 from __future__ import annotations
@@ -35,11 +43,15 @@ from collections.abc import (
     Callable,
     Iterable,
     Mapping,
+    Sequence,
 )
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self, TypeVar
 
+import aiohttp
 import httpx
+import yarl
 from pydantic import BaseModel, ValidationError
 
 from interconnect_operator.api.auth import (
@@ -120,6 +132,26 @@ ResultT = TypeVar("ResultT")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    """A client's calls sent straight on its aiohttp transport, from parts
+    prepared once: the base URL's parts (the per-call URL is built from parts
+    already encoded, no parse) and the header pairs of a call without a body,
+    with an empty one, and with one (Content-Length added per call).
+    An httpx Request, its Headers, URL and stream cost ~30-40 us per call
+    (bench: the same calls against a loopback server, back to back)."""
+
+    transport: ProviderTransport
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    empty_body_headers: tuple[tuple[str, str], ...]
+    body_headers: tuple[tuple[str, str], ...]
+    timeout: aiohttp.ClientTimeout
+
+
 class BaseProviderClient:
     """The HTTP core of a client of one peer's Connection Coordinator server.
 
@@ -176,6 +208,7 @@ class BaseProviderClient:
         # (base-URL merging, cookies, redirects, hooks) cost more CPU per call
         # than the transport itself and the protocol needs none of it.
         self._transport = transport
+        self._timeout_s = timeout
         self._extensions: dict[str, object] = {"timeout": httpx.Timeout(timeout).as_dict()}
         # Calls P33 lets the client repeat may be sent once more when their
         # connection closes with no answer (transport.RETRY_CLOSED).
@@ -197,6 +230,35 @@ class BaseProviderClient:
         }
         self._headers = httpx.Headers(common)
         self._body_headers = httpx.Headers({**common, "Content-Type": "application/json"})
+        self._direct = self._direct_parts(transport, common)
+
+    def _direct_parts(
+        self, transport: httpx.AsyncBaseTransport, common: Mapping[str, str]
+    ) -> _Direct | None:
+        """What a call sent straight on the aiohttp transport is built from, or
+        None when it needs httpx's Request (another transport, a per-request
+        auth flow, a base URL yarl would have to parse: userinfo or IPv6)."""
+        host = self._base.raw_host.decode("ascii")
+        if (
+            not isinstance(transport, ProviderTransport)
+            or self._flow
+            or self._base.userinfo
+            or ":" in host
+        ):
+            return None
+        pairs = tuple(common.items())
+        body = (*pairs, ("Content-Type", "application/json"))
+        return _Direct(
+            transport=transport,
+            scheme=self._base.scheme,
+            host=host,
+            port=self._base.port,
+            path=self._base.raw_path.decode("ascii").rstrip("/"),
+            headers=pairs,
+            empty_body_headers=(*pairs, ("Content-Length", "0")),
+            body_headers=body,
+            timeout=transport.client_timeout(httpx.Timeout(self._timeout_s).as_dict()),
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, caller={self.caller!r})"
@@ -270,6 +332,41 @@ class BaseProviderClient:
         finally:
             await flow.aclose()
 
+    @staticmethod
+    async def _send_direct(
+        direct: _Direct,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        *,
+        repeatable: bool,
+    ) -> httpx.Response:
+        """One exchange (no retry) sent straight on the aiohttp transport, as
+        ``send`` sends it without an auth flow: the same URL, header pairs in
+        the same order, the same body and the same error classes, without
+        building an httpx Request, Headers and URL per call (``_Direct``)."""
+        url = yarl.URL.build(
+            scheme=direct.scheme,
+            host=direct.host,
+            port=direct.port,
+            path=direct.path + path,
+            query_string=query_string(params) if params else "",
+            encoded=True,
+        )
+        if content is not None:
+            headers: Sequence[tuple[str, str]] = (
+                *direct.body_headers,
+                ("Content-Length", str(len(content))),
+            )
+        elif method in ("POST", "PUT", "PATCH"):
+            headers = direct.empty_body_headers
+        else:
+            headers = direct.headers
+        return await direct.transport.exchange(
+            method, url, headers, content, direct.timeout, retry_closed=repeatable
+        )
+
     def _path(self, operation: Operation, **ids: str) -> str:
         quoted = {key: segment(value) for key, value in ids.items()}
         quoted.setdefault("provider", segment(self.caller))
@@ -300,13 +397,23 @@ class BaseProviderClient:
         started = time.perf_counter()
         try:
             async with self._semaphore:
-                streamed = await self.send(
-                    operation.method,
-                    path,
-                    params=params,
-                    content=content,
-                    repeatable=operation.idempotent,
-                )
+                if self._direct is not None:
+                    streamed = await self._send_direct(
+                        self._direct,
+                        operation.method,
+                        path,
+                        params,
+                        content,
+                        repeatable=operation.idempotent,
+                    )
+                else:
+                    streamed = await self.send(
+                        operation.method,
+                        path,
+                        params=params,
+                        content=content,
+                        repeatable=operation.idempotent,
+                    )
                 if already_read(streamed):
                     # Read whole by the transport (a declared, plain answer within
                     # the bound), or by a test's transport: the bound still holds.
@@ -325,7 +432,7 @@ class BaseProviderClient:
                         not in ("content-encoding", "content-length", "transfer-encoding")
                     ]
                     response = httpx.Response(
-                        streamed.status_code, headers=kept, content=body, request=streamed.request
+                        streamed.status_code, headers=kept, content=body, request=streamed._request
                     )
         except ResponseTooLarge:
             self._record(operation.operation_id, None, "InvalidResponse", started, attempt)

@@ -19,12 +19,19 @@ connection; for any other call it stays a read error, an unknown outcome the
 caller resolves by reading first (P33). For them aiohttp's own resend of such
 requests (by HTTP method: it would resend a DELETE, which the protocol treats
 as mutating) is off; the Kubernetes client keeps it and httpx's 5 s.
+
+``exchange`` takes a call's prepared parts (a yarl URL, header pairs, bytes):
+the clients send their calls that way, without an httpx Request;
+``handle_async_request`` (httpx's transport API, for auth flows and tests)
+hands a Request's parts to it. aiohttp's errors are mapped to httpx's
+classes only when one is raised.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import NoReturn
 
 import aiohttp
 import httpx
@@ -91,15 +98,55 @@ class ProviderTransport(AiohttpTransport):
         return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx's transport API (tests, auth flows that see the request): the
+        request's parts handed to :meth:`exchange`."""
+        # The headers go to aiohttp as the raw pairs (given the httpx Headers,
+        # aiohttp rebuilds them key by key through httpx's case-insensitive lookup).
+        headers = [
+            (key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
+        ]
+        return await self.exchange(
+            request.method,
+            aiohttp_url(request.url),
+            headers,
+            request.content or None,
+            self.client_timeout(request.extensions.get("timeout") or {}),
+            retry_closed=bool(request.extensions.get(RETRY_CLOSED)),
+            server_hostname=request.extensions.get("sni_hostname"),
+            request=request,
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: Sequence[tuple[str, str]],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        retry_closed: bool,
+        server_hostname: str | None = None,
+        request: httpx.Request | None = None,
+    ) -> httpx.Response:
+        """One exchange from prepared parts: ``url`` encoded already, ``headers``
+        the pairs to send as they are, ``timeout`` from :meth:`client_timeout`.
+        The provider client sends its calls this way, with no httpx Request
+        (``request`` is None then: the answer names none). Errors are httpx's
+        classes with the P33 distinction (module docstring); ``retry_closed``
+        is the ``RETRY_CLOSED`` extension."""
         try:
             try:
-                return await self._send(request)
+                return await self._send(
+                    method, url, headers, data, timeout, sni=server_hostname, request=request
+                )
             except _ClosedBeforeAnswer as closed:
-                if not request.extensions.get(RETRY_CLOSED):
+                if not retry_closed:
                     raise closed.error from closed.error.__cause__
                 # Once, on another connection (aiohttp dropped the closed one).
                 try:
-                    return await self._send(request)
+                    return await self._send(
+                        method, url, headers, data, timeout, sni=server_hostname, request=request
+                    )
                 except _ClosedBeforeAnswer as again:
                     raise again.error from again.error.__cause__
         except httpx.ConnectTimeout as exc:
@@ -111,31 +158,36 @@ class ProviderTransport(AiohttpTransport):
                 raise httpx.ReadError(str(exc), request=request) from cause
             raise
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: Sequence[tuple[str, str]],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        sni: str | None,
+        request: httpx.Request | None,
+    ) -> httpx.Response:
         """httpx-aiohttp's exchange for what the operator sends (bytes bodies, no
-        proxy), without its per-request conversions: the headers go to aiohttp as
-        the raw pairs (given the httpx Headers, aiohttp rebuilds them key by key
-        through httpx's case-insensitive lookup) and the aiohttp timeout is built
-        once per timeout setting."""
+        proxy), without its per-request conversions."""
         if not isinstance(self.client, aiohttp.ClientSession):
             self.client = self.get_client()
-        data = request.content or None
-        headers = [
-            (key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
-        ]
         try:
-            with map_aiohttp_exceptions():
+            try:
                 response = await self.client.request(
-                    method=request.method,
-                    url=_aiohttp_url(request.url),
+                    method=method,
+                    url=url,
                     headers=headers,
                     data=data,
                     allow_redirects=False,
                     auto_decompress=False,
                     compress=False,
-                    timeout=self._timeout(request.extensions.get("timeout") or {}),
-                    server_hostname=request.extensions.get("sni_hostname"),
+                    timeout=timeout,
+                    server_hostname=sni,
                 ).__aenter__()
+            except Exception as error:
+                _raise_mapped(error)
         except httpx.ConnectTimeout as error:
             cause = error.__cause__
             if isinstance(
@@ -153,21 +205,53 @@ class ProviderTransport(AiohttpTransport):
             # The whole answer at once, as one read: an answer already read (its
             # ``content`` set) needs no httpx stream, nor a second Response around
             # it. A connection lost meanwhile is a read error (P33), as above.
-            with map_aiohttp_exceptions():
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
+            try:
+                body = await response.read()
+            except Exception as error:
+                _raise_mapped(error)
+            finally:
+                response.release()
             return _read_response(response.status, response.raw_headers, body, request, extensions)
+        stream: httpx.AsyncByteStream = AiohttpResponseStream(response)
+        if length is None and not encoded and self._read_ahead > 0:
+            # Undeclared (chunked: the Kubernetes API server's answers over a few
+            # KiB): read here up to the read-ahead bound, whole if it ends within
+            # it; else what was read goes first in the stream the caller reads on.
+            chunks, whole = await self._read_some(response)
+            if whole:
+                body = b"".join(chunks)
+                return _read_response(
+                    response.status, response.raw_headers, body, request, extensions
+                )
+            stream = _ReadFirst(chunks, stream)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=AiohttpResponseStream(response),
+            stream=stream,
             request=request,
             extensions=extensions,
         )
 
-    def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+    async def _read_some(self, response: aiohttp.ClientResponse) -> tuple[list[bytes], bool]:
+        """The chunks of an undeclared answer up to just past the read-ahead
+        bound, and whether that was all of it (the response released then)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.content.iter_any():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self._read_ahead:
+                    return chunks, False
+        except Exception as error:
+            response.release()
+            _raise_mapped(error)
+        response.release()
+        return chunks, True
+
+    def client_timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout of an httpx timeout (``httpx.Timeout.as_dict()``),
+        built once per setting."""
         key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
         built = self._timeouts.get(key)
         if built is None:
@@ -175,6 +259,32 @@ class ProviderTransport(AiohttpTransport):
                 sock_connect=key[0], sock_read=key[1], connect=key[2]
             )
         return built
+
+
+class _ReadFirst(httpx.AsyncByteStream):
+    """A streamed answer whose first ``chunks`` the transport read already."""
+
+    def __init__(self, chunks: list[bytes], rest: httpx.AsyncByteStream) -> None:
+        self._chunks = chunks
+        self._rest = rest
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks, self._chunks = self._chunks, []
+        for chunk in chunks:
+            yield chunk
+        async for chunk in self._rest:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()
+
+
+def _raise_mapped(error: Exception) -> NoReturn:
+    """``error`` as httpx-aiohttp's ``map_aiohttp_exceptions`` raises it (the
+    httpx class, ``error`` its cause); entered only when there is an error (the
+    context manager costs a generator on every call)."""
+    with map_aiohttp_exceptions():
+        raise error
 
 
 class _ClosedBeforeAnswer(Exception):
@@ -186,7 +296,7 @@ class _ClosedBeforeAnswer(Exception):
         self.error = error
 
 
-def _aiohttp_url(url: httpx.URL) -> yarl.URL:
+def aiohttp_url(url: httpx.URL) -> yarl.URL:
     """``url`` for aiohttp, from its parts as httpx holds them (encoded).
 
     Given a string, aiohttp parses and re-encodes it (yarl); every call's URL is
@@ -207,7 +317,7 @@ def _read_response(
     status: int,
     headers: Sequence[tuple[bytes, bytes]],
     body: bytes,
-    request: httpx.Request,
+    request: httpx.Request | None,
     extensions: dict[str, bytes],
 ) -> httpx.Response:
     """An httpx Response around an answer already read whole.
@@ -218,15 +328,45 @@ def _read_response(
     complete, so it is set as the read content (tests/unit/api/test_transport.py
     checks ``content``, ``text``, ``json()`` and the headers of such a response).
     """
-    response = httpx.Response(
-        status_code=status,
-        headers=headers,
-        stream=httpx.ByteStream(body),
-        request=request,
-        extensions=extensions,
-    )
-    # As ``read()`` leaves it: content set, stream consumed and closed.
-    response._content = body
-    response.is_stream_consumed = True
-    response.is_closed = True
-    return response
+    return _ReadAnswer(status, headers, body, request, extensions)
+
+
+class _ReadAnswer(httpx.Response):
+    """httpx's Response as ``read()`` leaves it (content set, stream consumed
+    and closed), its Headers built when first asked for: a successful call
+    reads only the status and the body, and building Headers normalizes every
+    pair (a Kubernetes answer carries eight)."""
+
+    def __init__(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        request: httpx.Request | None,
+        extensions: dict[str, bytes],
+    ) -> None:
+        # Everything ``httpx.Response.__init__`` sets for a stream, with the
+        # stream read already; the headers are kept raw until asked for.
+        self.status_code = status
+        self._raw_headers = headers
+        self._headers: httpx.Headers | None = None
+        self._request = request
+        self.next_request = None
+        self.extensions = extensions
+        self.history = []
+        self.is_closed = True
+        self.is_stream_consumed = True
+        self.default_encoding = "utf-8"
+        self.stream = httpx.ByteStream(body)
+        self._content = body
+        self._num_bytes_downloaded = len(body)
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            self._headers = httpx.Headers(self._raw_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: httpx.Headers) -> None:
+        self._headers = httpx.Headers(value)

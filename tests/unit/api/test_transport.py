@@ -14,7 +14,7 @@ import pytest
 import yarl
 from aiohttp import web
 
-from interconnect_operator.api.transport import ProviderTransport, _aiohttp_url, _read_response
+from interconnect_operator.api.transport import ProviderTransport, _read_response, aiohttp_url
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ async def test_a_small_declared_answer_is_read_whole_a_larger_one_streamed(
 )
 def test_the_aiohttp_url_is_the_httpx_url(url: str) -> None:
     parsed = httpx.URL(url)
-    built = _aiohttp_url(parsed)
+    built = aiohttp_url(parsed)
     assert str(built) == str(parsed)
     assert built == yarl.URL(str(parsed), encoded=True)
     assert built.raw_path_qs == parsed.raw_path.decode()
@@ -147,3 +147,81 @@ def test_an_answer_read_whole_reads_as_httpx_would_read_it() -> None:
     assert fast.is_closed
     assert fast.is_stream_consumed
     assert fast.request is request
+
+
+async def test_an_answer_read_whole_builds_its_headers_only_when_asked_for() -> None:
+    raw = (
+        (b"Content-Type", b"application/json; charset=latin-1"),
+        (b"Set-Cookie", b"a=1"),
+        (b"set-cookie", b"b=2"),
+    )
+    body = '{"name": "é"}'.encode("latin-1")
+    extensions = {"http_version": b"HTTP/1.1", "reason_phrase": b"Teapot"}
+    fast = _read_response(418, raw, body, None, extensions)
+    slow = httpx.Response(418, headers=raw, stream=httpx.ByteStream(body), extensions=extensions)
+    slow.read()
+    assert fast._headers is None  # a call that reads status and body builds none
+    assert fast.content == body
+    assert fast.status_code == 418
+    assert fast._headers is None
+    assert fast.headers.multi_items() == slow.headers.multi_items()
+    assert fast.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert fast.encoding == slow.encoding == "latin-1"
+    assert fast.text == slow.text
+    assert fast.http_version == "HTTP/1.1"
+    assert fast.reason_phrase == "Teapot"
+    assert repr(fast) == repr(slow) == "<Response [418 Teapot]>"
+    assert [chunk async for chunk in fast.aiter_bytes()] == [body]
+    fast.headers = httpx.Headers({"Retry-After": "3"})
+    assert fast.headers["Retry-After"] == "3"
+    with pytest.raises(RuntimeError):
+        fast.request  # noqa: B018 - none was built (the direct path)
+
+
+@pytest.fixture
+async def chunked() -> AsyncIterator[str]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for part in (b'{"items": [', b'"a", "b"', b"]}"):
+            await response.write(part)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(("read_ahead", "read_whole"), [(1024, True), (4, False), (0, False)])
+async def test_an_undeclared_answer_is_read_whole_within_the_read_ahead_else_streamed_whole(
+    chunked: str, read_ahead: int, read_whole: bool
+) -> None:
+    transport = ProviderTransport(verify=False, max_connections=1, read_ahead_bytes=read_ahead)
+    try:
+        response = await transport.handle_async_request(httpx.Request("GET", f"{chunked}/x"))
+        try:
+            response.content  # noqa: B018
+        except httpx.ResponseNotRead:
+            streamed = True
+        else:
+            streamed = False
+        assert streamed is not read_whole
+        # Nothing the transport read first is lost from the stream.
+        assert (await response.aread()) == b'{"items": ["a", "b"]}'
+        await response.aclose()
+        # The connection went back whole: the next answer reads as well.
+        again = await transport.handle_async_request(httpx.Request("GET", f"{chunked}/y"))
+        assert (await again.aread()) == b'{"items": ["a", "b"]}'
+        await again.aclose()
+    finally:
+        await transport.aclose()

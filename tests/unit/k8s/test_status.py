@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from interconnect_operator.k8s import status
 from interconnect_operator.protocol.conditions import Condition, ConditionStatus
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
@@ -257,3 +260,24 @@ def test_status_changed_compares_as_the_server_stores_nested_nulls() -> None:
         {"providers": [{"provider": "aws", "sourceConnection": "c1"}]},
         {"providers": [{"provider": "aws", "sourceConnection": None}]},
     )
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "a", "b"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "c", "inputsDigest"]), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "inputsDigest", "phase"]), _JSON, max_size=4),
+    st.dictionaries(st.sampled_from(["a", "b", "inputsDigest", "phase"]), _JSON, max_size=4),
+)
+def test_status_changed_in_place_equals_comparing_the_stored_copies(
+    old: dict[str, object], new: dict[str, object]
+) -> None:
+    by_copies = status.comparable(old) != status.comparable(new)
+    assert status._same_stored(old, new) is not by_copies
