@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,54 @@ class AuditReader:
             found.by_resource[f"{event['verb']} {resource}"] += 1
             found.by_object[name] += 1
         return found
+
+
+def _audit_time(stamp: str) -> float:
+    """Seconds since the epoch of an audit timestamp (RFC 3339, microseconds)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def create_to_status_seconds(reader: AuditReader, name: str) -> float | None:
+    """The API server's own clock from the create of link ``name`` (its request
+    received, any user) to the end of the last status patch of it by the
+    reader's user, in the slice since :meth:`AuditReader.mark`; None if either
+    is missing. Neither the harness's client nor its watch is in it (a harness
+    stall before its create reaches the server would be in the apply-to-Ready
+    figure)."""
+    if not reader.path.exists():
+        return None
+    with reader.path.open("rb") as fh:
+        fh.seek(reader.offset)
+        data = fh.read()
+    data = data[: data.rfind(b"\n") + 1]
+    created: float | None = None
+    written: float | None = None
+    needle = f'"name":"{name}"'.encode()
+    for raw in data.splitlines():
+        if needle not in raw:
+            continue
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if event.get("stage") != "ResponseComplete":
+            continue
+        ref = event.get("objectRef") or {}
+        if ref.get("name") != name or ref.get("resource") != "multicloudlinks":
+            continue
+        code = (event.get("responseStatus") or {}).get("code", 0)
+        if event.get("verb") == "create" and not ref.get("subresource") and code < 300:
+            created = _audit_time(event["requestReceivedTimestamp"])
+        elif (
+            event.get("verb") in ("patch", "update")
+            and ref.get("subresource") == "status"
+            and (event.get("user") or {}).get("username") == reader.username
+            and code < 300
+        ):
+            written = _audit_time(event["stageTimestamp"])
+    if created is None or written is None or written < created:
+        return None
+    return written - created
 
 
 def wait_quiet(reader: AuditReader, quiet_seconds: float, cap_seconds: float) -> float:

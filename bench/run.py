@@ -80,6 +80,7 @@ from bench.measure import (
     Profiler,
     ReadyWatcher,
     cpu_seconds,
+    create_to_status_seconds,
     is_mutating,
     is_pool_level,
     latency_summary,
@@ -325,6 +326,7 @@ def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
     time.sleep(1.0)
     profiler = _profiler(rig, opts.profile, f"single-{n}")
     latencies: list[float] = []
+    server_side: list[float] = []
     cpu_per_link: list[float] = []
     calls: list[int] = []
     per_op_runs: list[dict[str, int]] = []
@@ -344,6 +346,9 @@ def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
             continue
         latencies.append(watcher.ready[name] - t0)
         time.sleep(0.3)  # trailing writes and calls of this link land before counting
+        on_server = create_to_status_seconds(rig.audit, name)
+        if on_server is not None:
+            server_side.append(on_server)
         cpu_per_link.append(cpu_seconds(rig.operator.process.pid) - cpu0)
         ops = {k: v for k, v in merge_ops(read_stats(rig.sims)).items() if not is_pool_level(k)}
         per_op_runs.append(ops)
@@ -364,6 +369,7 @@ def scenario_single(rig: Rig, n: int, opts: Options) -> dict[str, Any]:
         "runs": opts.single_runs,
         "failures": failures,
         **latency_summary(latencies),
+        **{f"server_{k}": v for k, v in latency_summary(server_side).items()},
         "provider_calls_per_link": statistics.median(calls) if calls else 0,
         "operator_cpu_ms_per_link": round(1000.0 * statistics.median(cpu_per_link), 1)
         if cpu_per_link

@@ -6,9 +6,12 @@ on hand-made inputs (the scenarios themselves run in tests/e2e/test_bench_smoke.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, cast
 
 from bench import report
+from bench.measure import AuditReader, create_to_status_seconds
 from bench.run import derive_call_figures
 from bench.shards import Shard, isolation_failures, link_prefix, shard_pool
 from bench.soak import provider_leftovers
@@ -188,3 +191,67 @@ def test_report_judges_n10000_against_the_issues_own_targets() -> None:
     assert "300 MiB **missed**" in text  # 256 MiB at N=10,000
     text = report.render({"scenarios": [{**single, "n": 1000}]}, findings=False)
     assert "212 ms **missed**" in text
+
+
+def _audit(verb: str, name: str, user: str, received: str, done: str, **ref: str) -> str:
+    return json.dumps(
+        {
+            "stage": "ResponseComplete",
+            "verb": verb,
+            "user": {"username": user},
+            "objectRef": {"resource": "multicloudlinks", "name": name, **ref},
+            "responseStatus": {"code": 201 if verb == "create" else 200},
+            "requestReceivedTimestamp": received,
+            "stageTimestamp": done,
+        },
+        separators=(",", ":"),
+    )
+
+
+def test_server_side_latency_is_create_to_the_operators_last_status_patch(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    op = "system:serviceaccount:x:op"
+    log.write_text(
+        _audit("create", "old", "admin", "2026-12-02T06:00:00.000000Z", "2026-12-02T06:00:00.1Z")
+        + "\n"
+    )
+    reader = AuditReader(log, op)
+    reader.mark()
+    lines = [
+        _audit("create", "l-1", "admin", "2026-12-02T06:35:04.747748Z", "2026-12-02T06:35:04.75Z"),
+        _audit("patch", "l-1", op, "2026-12-02T06:35:04.755Z", "2026-12-02T06:35:04.759131Z"),
+        _audit(
+            "patch",
+            "l-1",
+            op,
+            "2026-12-02T06:35:04.770Z",
+            "2026-12-02T06:35:04.787610Z",
+            subresource="status",
+        ),
+        # Another user's status write and another link's are not this link's Ready.
+        _audit(
+            "patch",
+            "l-1",
+            "admin",
+            "2026-12-02T06:35:05.0Z",
+            "2026-12-02T06:35:05.1Z",
+            subresource="status",
+        ),
+        _audit(
+            "patch",
+            "l-2",
+            op,
+            "2026-12-02T06:35:06.0Z",
+            "2026-12-02T06:35:06.1Z",
+            subresource="status",
+        ),
+    ]
+    with log.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    seconds = create_to_status_seconds(reader, "l-1")
+    assert seconds is not None
+    assert abs(seconds - (0.787610 - 0.747748)) < 1e-6
+    # Created before the mark: not in the slice, so no figure.
+    assert create_to_status_seconds(reader, "old") is None
+    # No status patch yet: no figure.
+    assert create_to_status_seconds(reader, "l-3") is None
