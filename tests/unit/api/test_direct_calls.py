@@ -36,6 +36,7 @@ from interconnect_operator.api.models import Connection, Feature, request_bytes
 from interconnect_operator.api.operations import OPERATIONS
 from interconnect_operator.api.retry import RetryPolicy
 from interconnect_operator.api.wire import segment
+from tests.support.raw_http import read_request
 from tests.unit.api import samples
 
 E, IC = "env-1", "ic-1"
@@ -55,17 +56,8 @@ class RawServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length) if length else b""
+            while (request := await read_request(reader)) is not None:
+                head, body = request
                 self.requests.append((head, body))
                 if self.drop_after_read:
                     return  # sent, and no byte of an answer

@@ -17,6 +17,7 @@ import kopf
 import pytest
 
 from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError, _lines
+from tests.support.raw_http import read_request
 
 
 class Recorder:
@@ -26,17 +27,8 @@ class Recorder:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length) if length else b""
+            while (request := await read_request(reader)) is not None:
+                head, body = request
                 self.requests.append(head + body)
                 answer = b'{"kind": "Thing", "message": "nope"}'
                 writer.write(
