@@ -29,7 +29,7 @@ import httpx
 import kopf
 import yarl
 
-from interconnect_operator.api.transport import ProviderTransport, aiohttp_url
+from interconnect_operator.api.transport import ProviderTransport
 from interconnect_operator.k8s.bodies import decode
 from interconnect_operator.k8s.event_body import (
     EventSeries,
@@ -98,24 +98,6 @@ def _status_error(response: httpx.Response) -> KubeError:
     return KubeError(response.status_code, message or response.text[:200])
 
 
-async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The lines of a watch's body (one JSON event each, ``\\n``-terminated), as
-    bytes: no text decoding (JSON reads UTF-8 bytes) and no line reader of
-    httpx's; a line split across chunks is joined once, when its end arrives."""
-    parts: list[bytes] = []
-    async for chunk in chunks:
-        start = 0
-        while (end := chunk.find(b"\n", start)) >= 0:
-            parts.append(chunk[start:end])
-            yield b"".join(parts)
-            parts.clear()
-            start = end + 1
-        if start < len(chunk):
-            parts.append(chunk[start:])
-    if parts:
-        yield b"".join(parts)
-
-
 def _has_kubernetes_client() -> bool:
     try:
         import kubernetes  # noqa: F401
@@ -148,14 +130,12 @@ class KubeClient:
         # (no httpx client layer): the least CPU per call (bench/REPORT.md).
         self._transport = ProviderTransport(verify=context, max_connections=max_connections)
         self._extensions = {"timeout": httpx.Timeout(30.0).as_dict()}
-        # Watches hold a response open for minutes: their own connections, with
-        # a read timeout longer than the server's watch timeout; every answer
-        # streamed (nothing read ahead).
-        self._watch_transport = ProviderTransport(
-            verify=context, max_connections=max_connections, read_ahead_bytes=0
-        )
-        self._watch_timeout = self._watch_transport.client_timeout(
-            httpx.Timeout(30.0, read=WATCH_SECONDS + 30.0).as_dict()
+        # Watches hold a response open for minutes: their own client, with a read
+        # timeout longer than the server's watch timeout (httpx's default transport).
+        self._watch_http = httpx.AsyncClient(
+            base_url=connection.server,
+            verify=context,
+            timeout=httpx.Timeout(30.0, read=WATCH_SECONDS + 30.0),
         )
         self.writes = 0
         self._headers_of: kopf.ConnectionInfo | None = None
@@ -174,7 +154,7 @@ class KubeClient:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
-        await self._watch_transport.aclose()
+        await self._watch_http.aclose()
 
     def _headers(self, content_type: str | None = None) -> httpx.Headers:
         """The headers of a request: built once per login and content type (a
@@ -377,19 +357,11 @@ class KubeClient:
         not a JSON object is skipped) until the server ends it. A 401 logs in again
         once, as ``_request`` does; an error status or a transport failure is a
         `KubeError` (0 for transport)."""
-        query = f"{path}?{urlencode(dict(params))}"
-        url = self._url(query) or aiohttp_url(httpx.URL(self._server + query))
         for attempt in (1, 2):
             try:
-                response = await self._watch_transport.exchange(
-                    "GET",
-                    url,
-                    self._pairs("GET", None, None),
-                    None,
-                    self._watch_timeout,
-                    retry_closed=False,
-                )
-                try:
+                async with self._watch_http.stream(
+                    "GET", path, params=params, headers=self._headers()
+                ) as response:
                     if (
                         response.status_code == httpx.codes.UNAUTHORIZED
                         and attempt == 1
@@ -399,7 +371,7 @@ class KubeClient:
                     if response.status_code >= 400:
                         await response.aread()
                         raise _status_error(response)
-                    async for line in _lines(response.aiter_raw()):
+                    async for line in response.aiter_lines():
                         if not line.strip():
                             continue
                         try:
@@ -409,8 +381,6 @@ class KubeClient:
                         if isinstance(event, dict):
                             yield event
                     return
-                finally:
-                    await response.aclose()
             except httpx.HTTPError as exc:
                 raise KubeError(0, f"watch {path}: {type(exc).__name__}") from exc
 

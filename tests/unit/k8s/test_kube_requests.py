@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import kopf
 import pytest
 
-from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError, _lines
+from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError
 from tests.support.raw_http import read_request
 
 
@@ -134,20 +134,3 @@ async def test_a_server_that_cannot_be_reached_is_a_transport_kube_error() -> No
     finally:
         await client.aclose()
     assert error.value.status == 0
-
-
-@pytest.mark.parametrize(
-    "chunks",
-    [
-        [b'{"a": 1}\n{"b": 2}\n'],
-        [b'{"a"', b": 1}\n", b'{"b": 2}\n'],
-        [b'{"a": 1}\n{"b"', b"", b": 2}"],
-        [b"{", b'"a"', b": 1}", b"\n", b'{"b": 2}\n'],
-    ],
-)
-async def test_watch_lines_are_joined_across_chunks(chunks: list[bytes]) -> None:
-    async def source() -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            yield chunk
-
-    assert [line async for line in _lines(source())] == [b'{"a": 1}', b'{"b": 2}']
