@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -235,22 +235,18 @@ class KubeClient:
         url = self._url(path)
         if url is not None:
             # Straight on the transport: no httpx Request, Headers or URL per call.
-            try:
-                response = await self._transport.exchange(
+            return await self._read_whole(
+                method,
+                path,
+                self._transport.exchange(
                     method,
                     url,
                     self._pairs(method, content, content_type),
                     content,
                     self._timeout,
                     retry_closed=False,
-                )
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-            except httpx.HTTPError as exc:
-                raise KubeError(0, f"{method} {path}: {type(exc).__name__}") from exc
-            return response
+                ),
+            )
         request = httpx.Request(
             method,
             self._server + path,
@@ -258,15 +254,26 @@ class KubeClient:
             headers=self._headers(content_type),
             extensions=self._extensions,
         )
+        response = await self._read_whole(
+            method, path, self._transport.handle_async_request(request)
+        )
+        response.request = request
+        return response
+
+    @staticmethod
+    async def _read_whole(
+        method: str, path: str, sent: Awaitable[httpx.Response]
+    ) -> httpx.Response:
+        """The answer of ``sent``, read whole and closed; a transport failure is a
+        `KubeError` (0)."""
         try:
-            response = await self._transport.handle_async_request(request)
+            response = await sent
             try:
                 await response.aread()
             finally:
                 await response.aclose()
         except httpx.HTTPError as exc:
             raise KubeError(0, f"{method} {path}: {type(exc).__name__}") from exc
-        response.request = request
         return response
 
     @staticmethod
