@@ -1,5 +1,9 @@
 """The operator's list+watch (k8s.watch.ListWatch) against the real kube-apiserver.
 
+MulticloudLinks are listed in pages with each next page asked for from the
+token read at a page's end: the API server's own layout of a custom
+resource's list is the referee of that reading.
+
 ConfigMaps stand in for links and pools (the watcher is the same for any
 path): a paged first list, a watch that the API server ends at its
 ``timeoutSeconds`` several times and that resumes without a list, and a
@@ -19,7 +23,7 @@ import pytest
 
 from interconnect_operator.k8s.kube import KubeClient
 from interconnect_operator.k8s.watch import ListWatch
-from tests.support.stack import Kube
+from tests.support.stack import Kube, link_manifest
 
 NAMESPACE = "watch-e2e"
 
@@ -67,6 +71,9 @@ async def test_the_watch_survives_server_timeouts_and_a_relist_delivers_the_diff
         await asyncio.wait_for(watcher.synced.wait(), 60)
         assert sorted(events) == [("ADDED", f"cm-{i}") for i in range(5)]
         assert watcher.counts.pages >= 3
+        # A built-in list is written metadata first: each next page is asked for
+        # once the page is decoded.
+        assert watcher.counts.guessed_wrong == watcher.counts.pages - 1
         # The server ends each watch after 1-3 s: it resumes from the last version.
         await _until(lambda: watcher.counts.watches >= 4, seen)
         kube.apply([_configmap("cm-late", "1")])
@@ -101,3 +108,41 @@ async def test_the_watch_survives_server_timeouts_and_a_relist_delivers_the_diff
         await asyncio.gather(task, return_exceptions=True)
         await client.aclose()
         kube.run("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+async def test_a_custom_resource_list_ends_with_its_continue_token(
+    kube: Kube, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace = "watch-e2e-links"
+    kube.run("create", "namespace", namespace, check=False)
+    links = []
+    for i in range(5):
+        body = link_manifest(f"link-{i}", namespace, "no-such-pool")
+        # A tenant's annotation that reads like a list's metadata.
+        body["metadata"]["annotations"] = {"continue": "forged", "metadata": '{"continue":"x"}'}
+        links.append(body)
+    kube.apply(links)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    connection = kopf.login_with_kubeconfig(settings=kopf.OperatorSettings())
+    assert connection is not None
+    client = KubeClient(connection)
+    events: list[tuple[str, str]] = []
+    path = f"/apis/interconnect.io/v1alpha1/namespaces/{namespace}/multicloudlinks"
+    watcher = ListWatch(
+        client,
+        path,
+        lambda kind, body: events.append((kind, body["metadata"]["name"])),
+        page_size=2,
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.wait_for(watcher.synced.wait(), 60)
+        assert sorted(events) == [("ADDED", f"link-{i}") for i in range(5)]
+        assert watcher.counts.pages == 3
+        # Every next page was asked for from the token read at the page's end.
+        assert watcher.counts.guessed_wrong == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+        kube.run("delete", "namespace", namespace, "--wait=false", check=False)

@@ -219,15 +219,23 @@ class KubeClient:
             content_type = "application/json"
         if method != "GET":
             self.writes += 1
+        raw = await self._fetch(method, path, content, content_type)
+        # What the server answers is often kept (a link's status after a patch):
+        # decoded compact, without managedFields (never read, large under SSA).
+        result = decode(raw) if shared else json.loads(raw)
+        return result if isinstance(result, dict) else {}
+
+    async def _fetch(
+        self, method: str, path: str, content: bytes | None, content_type: str | None
+    ) -> bytes:
+        """One request's answer body; a 401 logs in again once, an error status is a
+        `KubeError` with that status."""
         response = await self._send(method, path, content, content_type)
         if response.status_code == httpx.codes.UNAUTHORIZED and self._try_relogin():
             response = await self._send(method, path, content, content_type)
         if response.status_code >= 400:
             raise _status_error(response)
-        # What the server answers is often kept (a link's status after a patch):
-        # decoded compact, without managedFields (never read, large under SSA).
-        result = decode(response.content) if shared else json.loads(response.content)
-        return result if isinstance(result, dict) else {}
+        return response.content
 
     async def _send(
         self, method: str, path: str, content: bytes | None, content_type: str | None
@@ -343,10 +351,10 @@ class KubeClient:
         async for event in self._stream(path, params, shared=False):
             yield str(event.get("type")), event.get("object") or {}
 
-    async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
-        """One page of a LIST (``limit``/``continue`` in ``params``), decoded compact
-        (``bodies.decode``): its objects are kept as they are (``k8s.watch``)."""
-        return await self._request("GET", f"{path}?{urlencode(dict(params))}")
+    async def list_page(self, path: str, params: Mapping[str, str]) -> bytes:
+        """One page of a LIST (``limit``/``continue`` in ``params``) as the server sent
+        it: ``k8s.watch`` asks for the next page before it decodes this one."""
+        return await self._fetch("GET", f"{path}?{urlencode(dict(params))}", None, None)
 
     async def watch(
         self, path: str, params: Mapping[str, str]

@@ -37,6 +37,7 @@ delivered completely (restart: the controller confirms the links it holds in bul
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -44,6 +45,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from interconnect_operator.k8s.bodies import decode
 from interconnect_operator.k8s.kube import WATCH_SECONDS, KubeError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ logger = logging.getLogger(__name__)
 #: before its objects are shared (``bodies.decode``), and 500 Ready links with
 #: their ``managedFields`` peak at ~19 MiB of decoded objects (250: ~9 MiB).
 PAGE_SIZE = 250
+#: While a LIST page is handed on, the loop gets a turn before its first object and
+#: then every this many objects.
+YIELD_EVERY = 32
 #: Most pages one LIST follows before it is given up as broken (5 million objects).
 MAX_PAGES = 10_000
 #: Reconnect backoff: first delay, cap (seconds); each failure doubles, jitter 50-100 %.
@@ -66,7 +71,7 @@ Deliver = Callable[[str, dict[str, Any]], Awaitable[None] | None]
 class ListWatchApi(Protocol):
     """What the watcher needs from a Kubernetes client (``kube.KubeClient``)."""
 
-    async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]: ...
+    async def list_page(self, path: str, params: Mapping[str, str]) -> bytes: ...
 
     def watch(
         self, path: str, params: Mapping[str, str]
@@ -89,6 +94,45 @@ class WatchCounts:
     bookmarks: int = 0
     delivered: int = 0
     deleted_on_relist: int = 0
+    #: Pages whose continue token was not read from their end (asked for late).
+    guessed_wrong: int = 0
+
+
+def continue_ahead(raw: bytes) -> str:
+    """A LIST page's continue token read from its end without decoding the page
+    ("" if there is none or the end is not what is expected).
+
+    A custom resource's list is written with its keys in order (``apiVersion``,
+    ``items``, ``kind``, ``metadata``), so the page ends with its own metadata, a
+    flat object. Inside an object's values a quote is always escaped, so the last
+    ``"metadata":{`` of such a page is the list's. The caller checks the token
+    against the decoded page and corrects a wrong guess (another layout).
+    """
+    at = raw.rfind(b'"metadata":{')
+    if at < 0:
+        return ""
+    tail = raw[at + len(b'"metadata":') :].rstrip()
+    if not tail.endswith(b"}}"):
+        return ""
+    try:
+        meta = json.loads(tail[:-1])
+    except ValueError:
+        return ""
+    token = meta.get("continue") if isinstance(meta, dict) else None
+    return token if isinstance(token, str) else ""
+
+
+def _drop(task: asyncio.Task[bytes] | None) -> None:
+    """Stop a page request running ahead (not waited for: the caller may itself be
+    stopping); a failure it ended with is read, not reported as never retrieved."""
+    if task is not None:
+        task.cancel()
+        task.add_done_callback(_read_outcome)
+
+
+def _read_outcome(task: asyncio.Task[bytes]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _key(obj: Mapping[str, Any]) -> ObjectKey | None:
@@ -168,38 +212,75 @@ class ListWatch:
         return float(min(cap, first * 2.0 ** (failures - 1)) * self._rng.uniform(0.5, 1.0))
 
     async def _list(self) -> None:
-        """A full LIST in pages, compared with what is known: ADDED, MODIFIED, DELETED."""
+        """A full LIST in pages, compared with what is known: ADDED, MODIFIED, DELETED.
+
+        The next page is asked for as soon as a page has arrived, before it is
+        decoded and handed on (its continue token read from its end,
+        ``continue_ahead``, then checked against the decoded page), and the
+        handing gives the loop a turn every ``YIELD_EVERY`` objects: the API
+        server serves page k+1 on its own core while page k is decoded and
+        taken, and other tasks (the pool's first refresh after a start) are not
+        held behind a whole page. At most two pages are held at once.
+        """
         self.counts.lists += 1
         seen: set[ObjectKey] = set()
-        token = ""
-        for _ in range(MAX_PAGES):
-            params = {"limit": str(self._page_size)}
-            if token:
-                params["continue"] = token
-            page = await self._api.list_page(self.path, params)
-            self.counts.pages += 1
-            meta = page.get("metadata") or {}
-            items = list(page.get("items") or ())
-            del page
-            items.reverse()
-            while items:
-                obj = items.pop()
-                key = _key(obj)
-                if key is None:
-                    continue
-                seen.add(key)
-                version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
-                before = self.known.get(key)
-                if before == version:
-                    continue
-                self.known[key] = version
-                await self._hand("ADDED" if before is None else "MODIFIED", obj)
-            token = str(meta.get("continue") or "")
-            if not token:
-                version = str(meta.get("resourceVersion") or "")
-                break
-        else:
-            raise KubeError(0, f"list {self.path}: more than {MAX_PAGES} pages")
+        ahead: asyncio.Task[bytes] | None = asyncio.ensure_future(self._page(""))
+        try:
+            for _ in range(MAX_PAGES):
+                assert ahead is not None
+                raw = await ahead
+                self.counts.pages += 1
+                guess = continue_ahead(raw)
+                ahead = asyncio.ensure_future(self._page(guess)) if guess else None
+                page = decode(raw)
+                del raw
+                meta = page.get("metadata") if isinstance(page, dict) else None
+                meta = meta if isinstance(meta, dict) else {}
+                token = str(meta.get("continue") or "")
+                if token != guess:
+                    # The end was not the list's own metadata: ask for the right page.
+                    self.counts.guessed_wrong += 1
+                    _drop(ahead)
+                    ahead = asyncio.ensure_future(self._page(token)) if token else None
+                if isinstance(page, dict):
+                    await self._take(page, seen)
+                del page
+                if not token:
+                    version = str(meta.get("resourceVersion") or "")
+                    break
+            else:
+                raise KubeError(0, f"list {self.path}: more than {MAX_PAGES} pages")
+        finally:
+            _drop(ahead)
+        await self._drop_unseen(seen)
+        self.resource_version = version or None
+        self.synced.set()
+
+    async def _take(self, page: dict[str, Any], seen: set[ObjectKey]) -> None:
+        """Hand on a page's new and changed objects, taking them out one by one."""
+        items = page.get("items")
+        items = list(items) if isinstance(items, list) else []
+        page.clear()
+        items.reverse()
+        turn = 0
+        while items:
+            obj = items.pop()
+            turn += 1
+            if turn % YIELD_EVERY == 1:
+                await asyncio.sleep(0)
+            key = _key(obj)
+            if key is None:
+                continue
+            seen.add(key)
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+            before = self.known.get(key)
+            if before == version:
+                continue
+            self.known[key] = version
+            await self._hand("ADDED" if before is None else "MODIFIED", obj)
+
+    async def _drop_unseen(self, seen: set[ObjectKey]) -> None:
+        """Deliver DELETED for what was known and is not in the list any more."""
         for key in [k for k in self.known if k not in seen]:
             del self.known[key]
             self.counts.deleted_on_relist += 1
@@ -208,8 +289,12 @@ class ListWatch:
             if namespace:
                 gone["namespace"] = namespace
             await self._hand("DELETED", {"metadata": gone})
-        self.resource_version = version or None
-        self.synced.set()
+
+    async def _page(self, token: str) -> bytes:
+        params = {"limit": str(self._page_size)}
+        if token:
+            params["continue"] = token
+        return await self._api.list_page(self.path, params)
 
     async def _watch(self) -> bool:
         """One WATCH from the known version until the server ends it; True if it

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from interconnect_operator.k8s.bodies import decode
 from interconnect_operator.k8s.kube import KubeError
-from interconnect_operator.k8s.watch import BACKOFF, ListWatch
+from interconnect_operator.k8s.watch import BACKOFF, ListWatch, continue_ahead
 
 PATH = "/apis/x/v1/things"
 Script = list[tuple[str, dict[str, Any]]] | BaseException
@@ -46,13 +45,14 @@ class FakeServer:
         self.expire_continue = 0
         self.hang = asyncio.Event()
         self.hung = False
+        self.metadata_first = False
 
     def put(self, name: str) -> dict[str, Any]:
         self.version += 1
         self.objects[name] = _obj(name, self.version)
         return self.objects[name]
 
-    async def list_page(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+    async def list_page(self, path: str, params: Mapping[str, str]) -> bytes:
         assert path == PATH
         self.list_calls.append(dict(params))
         if "continue" in params and self.expire_continue:
@@ -65,9 +65,12 @@ class FakeServer:
         meta: dict[str, Any] = {"resourceVersion": str(self.version)}
         if start + limit < len(names):
             meta["continue"] = str(start + limit)
-        # As KubeClient.list_page answers: decoded compact (bodies.decode).
-        page: dict[str, Any] = decode(json.dumps({"metadata": meta, "items": items}))
-        return page
+        # As the API server writes a custom resource's list: keys in order, so the
+        # list's own metadata comes last.
+        body = {"apiVersion": "x/v1", "items": items, "kind": "ThingList", "metadata": meta}
+        if self.metadata_first:  # a built-in list's layout
+            body = {"metadata": meta, **body}
+        return json.dumps(body, separators=(",", ":")).encode()
 
     async def watch(
         self, path: str, params: Mapping[str, str]
@@ -139,6 +142,7 @@ async def test_the_first_list_is_paged_delivered_as_decoded_and_the_watch_starts
     await rig.run_until_hanging()
     assert [e[:2] for e in rig.events] == [("ADDED", n) for n in "abcde"]
     assert rig.watcher.counts.pages == 3
+    assert rig.watcher.counts.guessed_wrong == 0
     assert [c.get("continue") for c in rig.server.list_calls] == [None, "2", "4"]
     assert all(c["limit"] == "2" for c in rig.server.list_calls)
     assert all("managedFields" not in b["metadata"] for b in rig.bodies)
@@ -315,3 +319,97 @@ async def test_the_bulk_confirmation_waits_for_both_the_first_lists_and_acting()
     await controller._restart_task
     assert controller.link_workers.restart.held is None  # later ones take the queue
     await controller.stop()
+
+
+async def test_the_next_page_is_asked_for_before_a_page_is_handed_on() -> None:
+    """The API server serves page k+1 while page k is handed on (restart at N=10,000:
+    the LIST's serving time no longer adds to the loop's)."""
+    server = FakeServer()
+    for i in range(300):
+        server.put(f"o{i:03}")
+    asked: list[int] = []  # LIST calls made when each object was handed on
+    watcher = ListWatch(server, PATH, lambda kind, body: asked.append(len(server.list_calls)))
+    task = asyncio.create_task(watcher.run())
+    for _ in range(1000):
+        await asyncio.sleep(0)
+        if server.hung:
+            break
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(asked) == 300
+    # Pages of 250: the second page was asked for before the first page's first object.
+    assert asked[0] == 2
+    assert watcher.counts.pages == 2
+
+
+async def test_a_failed_page_leaves_no_request_running_ahead() -> None:
+    server = FakeServer()
+    for i in range(6):
+        server.put(f"o{i}")
+    started: list[str] = []
+    finished: list[str] = []
+    gate = asyncio.Event()
+    plain = server.list_page
+
+    async def list_page(path: str, params: Mapping[str, str]) -> bytes:
+        token = params.get("continue", "")
+        started.append(token)
+        if token == "4":
+            await gate.wait()  # the third page is still on its way ...
+        page = await plain(path, params)
+        finished.append(token)
+        return page
+
+    server.list_page = list_page  # type: ignore[method-assign]
+
+    def deliver(kind: str, body: dict[str, Any]) -> None:
+        if body["metadata"]["name"] == "o2":
+            raise asyncio.CancelledError  # ... when the watcher is stopped mid-page
+
+    watcher = ListWatch(server, PATH, deliver, page_size=2)
+    with pytest.raises(asyncio.CancelledError):
+        await watcher._list()
+    assert started == ["", "2", "4"]
+    gate.set()
+    await asyncio.sleep(0)
+    assert finished == ["", "2"]  # the request running ahead was cancelled, not left behind
+    assert not watcher.synced.is_set()
+
+
+def _page_bytes(
+    meta: dict[str, Any], items: list[dict[str, Any]], *, spaced: bool = False
+) -> bytes:
+    body = {"apiVersion": "x/v1", "items": items, "kind": "ThingList", "metadata": meta}
+    return (json.dumps(body) if spaced else json.dumps(body, separators=(",", ":"))).encode()
+
+
+def test_the_continue_token_is_read_from_a_custom_resource_lists_end() -> None:
+    hostile = _obj("a", 1)
+    # A tenant's annotation and spec keys that look like list metadata.
+    hostile["metadata"]["annotations"] = {"continue": "forged", "metadata": '"metadata":{}'}
+    hostile["spec"] = {"metadata": {"continue": "forged-too"}}
+    meta = {"continue": "tok/+=", "resourceVersion": "9", "remainingItemCount": 3}
+    assert continue_ahead(_page_bytes(meta, [hostile])) == "tok/+="
+    assert continue_ahead(_page_bytes(meta, [hostile]) + b"\n") == "tok/+="
+    assert continue_ahead(_page_bytes(meta, [hostile], spaced=True)) == ""  # checked after
+    # The last page: no token, and the tenant's keys are not taken for one.
+    assert continue_ahead(_page_bytes({"resourceVersion": "9"}, [hostile])) == ""
+    # Not a custom resource's layout, or not a list at all: no guess.
+    last_item_first = json.dumps({"metadata": meta, "items": [hostile]}).encode()
+    assert continue_ahead(last_item_first) == ""
+    assert continue_ahead(b"") == ""
+    assert continue_ahead(b'{"metadata":{"continue":') == ""
+    assert continue_ahead(b'{"metadata":{"continue":7}}') == ""
+
+
+async def test_a_wrong_guess_of_the_next_page_is_corrected_from_the_decoded_page(
+    rig: Rig,
+) -> None:
+    for name in "abcde":
+        rig.server.put(name)
+    rig.server.metadata_first = True  # the token cannot be read from the end
+    await rig.run_until_hanging()
+    assert [e[:2] for e in rig.events] == [("ADDED", n) for n in "abcde"]
+    assert [c.get("continue") for c in rig.server.list_calls] == [None, "2", "4"]
+    assert rig.watcher.counts.guessed_wrong == 2
+    assert rig.watcher.synced.is_set()
