@@ -46,8 +46,36 @@ POOLS = "capacitypools"
 EVENTS_API = "/apis/events.k8s.io/v1"
 #: Most pages one list follows (500 objects each).
 MAX_LIST_PAGES = 1000
-#: How long the server keeps one watch open before the client reconnects.
-WATCH_SECONDS = 240.0
+WATCH_SECONDS_ENV = "ICO_WATCH_SECONDS"
+"""Environment variable: the watch timeout in seconds (tests shorten it so a few
+minutes of watch ends fit in one test); unset, ``DEFAULT_WATCH_SECONDS``."""
+DEFAULT_WATCH_SECONDS = 240.0
+
+
+def watch_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """The watch timeout ``WATCH_SECONDS_ENV`` asks for (1 to 3600 s), else the
+    default; a value that is not such a number is named in a warning and ignored."""
+    raw = (os.environ if environ is None else environ).get(WATCH_SECONDS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_WATCH_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 1.0 <= value <= 3600.0:
+        logger.warning(
+            "%s=%r is not a number of seconds from 1 to 3600: using %.0f",
+            WATCH_SECONDS_ENV,
+            raw,
+            DEFAULT_WATCH_SECONDS,
+        )
+        return DEFAULT_WATCH_SECONDS
+    return value
+
+
+#: How long the server keeps one watch open before the client reconnects
+#: (``ListWatch`` draws each watch's between half and all of it).
+WATCH_SECONDS = watch_seconds()
 
 
 _PLAIN = re.compile(

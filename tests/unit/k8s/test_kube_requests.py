@@ -134,3 +134,16 @@ async def test_a_server_that_cannot_be_reached_is_a_transport_kube_error() -> No
     finally:
         await client.aclose()
     assert error.value.status == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, 240.0), ("", 240.0), ("6", 6.0), ("2.5", 2.5), ("0", 240.0), ("abc", 240.0)],
+)
+def test_the_watch_timeout_comes_from_the_environment_when_sensible(
+    value: str | None, expected: float
+) -> None:
+    from interconnect_operator.k8s.kube import WATCH_SECONDS_ENV, watch_seconds
+
+    environ = {} if value is None else {WATCH_SECONDS_ENV: value}
+    assert watch_seconds(environ) == expected
