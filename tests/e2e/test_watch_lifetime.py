@@ -14,7 +14,10 @@ sees:
 
 - a new link in every watched namespace (it becomes Ready);
 - a pool's deletion (the operator lets go of the pool's finalizer, so the
-  pool is gone);
+  pool is gone), also one deleted together with its last link, after which a
+  new pool and its link must still come up (the pool watch waits while a
+  deleted pool's loop stops: a loop that outlived its cancellation, k8s/waits.py,
+  stopped every later pool event);
 - a pool's Secret rotated to a token the provider refuses (only a Secret
   watch event makes the pool use it: its clients are rebuilt and the pool's
   ``ProvidersReachable`` turns False; the old token keeps working otherwise).
@@ -36,6 +39,7 @@ from tests.support.stack import (
     OperatorProcess,
     condition,
     is_ready,
+    link_manifest,
     pool_manifests,
     start_operator,
     wait_for,
@@ -171,6 +175,27 @@ def test_events_are_seen_after_many_watches_ended_and_restarted(
     kube.delete("cpool", deleted)
     wait_for(lambda: kube.try_get("cpool", deleted) is None, 60, f"pool {deleted} gone")
 
+    # A pool deleted together with its last link (the link's release wakes the
+    # pool's loop as the deletion stops it), then a pool created after it: the
+    # pool watch still delivers, so the new pool's link comes up.
+    doomed, late = extra[1], "wl-late-pool"
+    kube.apply([link_manifest("doomed", LINK_NAMESPACES[0], doomed)])
+    rig.wait_ready(LINK_NAMESPACES[0], ["doomed"], timeout=60)
+    kube.run("delete", "mcl", "doomed", "-n", LINK_NAMESPACES[0], "--wait=false")
+    kube.delete("cpool", doomed)
+    wait_for(lambda: kube.try_get("cpool", doomed) is None, 60, f"pool {doomed} gone")
+    kube.apply(
+        pool_manifests(
+            late,
+            negotiator=rig.gcp,
+            responder=rig.aws,
+            operator_namespace=rig.operator_namespace,
+            refresh_interval=600,
+        )
+    )
+    kube.apply([link_manifest("on-late", LINK_NAMESPACES[1], late)])
+    rig.wait_ready(LINK_NAMESPACES[1], ["on-late"], timeout=60)
+
     # Rotated Secrets are seen: the pools use the refused token from then on.
     rotated = [extra[-1], extra[len(extra) // 2]]
     for pool in rotated:
@@ -191,4 +216,6 @@ def test_events_are_seen_after_many_watches_ended_and_restarted(
     log = operator.log()
     for pool in rotated:
         assert f"secret {pool}-credentials changed" in log
+    # No loop outlived its pool (it would write the status of a pool that is gone).
+    assert "pool status write failed: 404" not in log
     assert operator.alive()
