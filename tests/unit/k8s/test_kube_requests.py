@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import kopf
 import pytest
 
-from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError
+from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError, _lines
 from tests.support.raw_http import read_request
 
 
@@ -147,3 +147,20 @@ def test_the_watch_timeout_comes_from_the_environment_when_sensible(
 
     environ = {} if value is None else {WATCH_SECONDS_ENV: value}
     assert watch_seconds(environ) == expected
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b'{"a": 1}\n{"b": 2}\n'],
+        [b'{"a"', b": 1}\n", b'{"b": 2}\n'],
+        [b'{"a": 1}\n{"b"', b"", b": 2}"],
+        [b"{", b'"a"', b": 1}", b"\n", b'{"b": 2}\n'],
+    ],
+)
+async def test_watch_lines_are_joined_across_chunks(chunks: list[bytes]) -> None:
+    async def source() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    assert [line async for line in _lines(source())] == [b'{"a": 1}', b'{"b": 2}']
