@@ -107,7 +107,7 @@ class ProviderTransport(AiohttpTransport):
         ]
         return await self.exchange(
             request.method,
-            _aiohttp_url(request.url),
+            aiohttp_url(request.url),
             headers,
             request.content or None,
             self.client_timeout(request.extensions.get("timeout") or {}),
@@ -296,7 +296,7 @@ class _ClosedBeforeAnswer(Exception):
         self.error = error
 
 
-def _aiohttp_url(url: httpx.URL) -> yarl.URL:
+def aiohttp_url(url: httpx.URL) -> yarl.URL:
     """``url`` for aiohttp, from its parts as httpx holds them (encoded).
 
     Given a string, aiohttp parses and re-encodes it (yarl); every call's URL is

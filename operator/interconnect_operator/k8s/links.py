@@ -27,7 +27,6 @@ changes are served first (``workqueue``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -72,6 +71,7 @@ from interconnect_operator.k8s.restart import RestartBatch
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
 from interconnect_operator.k8s.secret_refs import link_secret_refs
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
+from interconnect_operator.k8s.waits import wait_set
 from interconnect_operator.k8s.workqueue import Priority, Requeue, WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.driver import LinkDriver
@@ -309,14 +309,11 @@ class LinkWorkers:
             return Stop(1.0)
         if entry is None or entry.reconciler is None:
             return await self._pool_unavailable(key, body, spec, entry, deleting=deleting)
-        if not entry.ready.is_set():
-            try:
-                await asyncio.wait_for(entry.ready.wait(), POOL_READY_WAIT_SECONDS)
-            except TimeoutError:
-                message = f"pool {entry.name} has not completed its first provider read yet"
-                return await self._reports.refuse(
-                    key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
-                )
+        if not entry.ready.is_set() and not await wait_set(entry.ready, POOL_READY_WAIT_SECONDS):
+            message = f"pool {entry.name} has not completed its first provider read yet"
+            return await self._reports.refuse(
+                key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
+            )
         if (
             entry.body["metadata"].get("deletionTimestamp")
             and not deleting

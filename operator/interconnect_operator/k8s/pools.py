@@ -44,6 +44,7 @@ from interconnect_operator.k8s.resources import GROUP, CapacityPoolSpec
 from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
 from interconnect_operator.k8s.secret_watch import SecretWatches
 from interconnect_operator.k8s.settings import OperatorOptions
+from interconnect_operator.k8s.waits import wait_set
 from interconnect_operator.k8s.workqueue import Priority
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
@@ -354,9 +355,9 @@ class PoolLoops:
             entry.wake.clear()
             if busy > BUSY_MANY:  # the share changes as the burst drains: judged again
                 due = min(due, REJUDGE_SECONDS)
-            try:
-                await asyncio.wait_for(entry.wake.wait(), max(due, 0.2))
-            except TimeoutError:
+            # Not asyncio.wait_for: on 3.11 it can swallow the cancellation that
+            # stops this loop (k8s/waits.py); stop_pool would wait for ever.
+            if not await wait_set(entry.wake, max(due, 0.2)):
                 continue
             if woken_at is None:  # the first wake only: flapping links cannot starve it
                 woken_at = time.monotonic()
@@ -381,8 +382,7 @@ class PoolLoops:
                     await self._write_error(entry, reason, message, stalled=terminal)
                 # A referenced Secret that appears or changes ends the wait (on_secret_change);
                 # a terminal reason waits for that or a spec change (a new loop) only.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(entry.wake.wait(), None if terminal else backoff)
+                await wait_set(entry.wake, None if terminal else backoff)
                 backoff = min(backoff * 2, CONFIG_RETRY[1])
                 continue
             entry.error = None

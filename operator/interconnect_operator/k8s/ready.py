@@ -11,8 +11,6 @@ a link Ready from, and after a restart takes a stored Ready as that basis.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Mapping
@@ -30,6 +28,7 @@ from interconnect_operator.k8s.ownership import Ownership, UuidOwnership
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.secret_refs import link_secret_digest, link_secret_refs
+from interconnect_operator.k8s.waits import wait_set
 from interconnect_operator.k8s.workqueue import Priority, Requeue
 from interconnect_operator.protocol.link_state import POLL_SLOW
 from interconnect_operator.reconcile import views
@@ -139,8 +138,7 @@ class ReadyConfirmations:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(entry.ready.wait(), min(1.0, remaining))
+                await wait_set(entry.ready, min(1.0, remaining))
         runtime = entry.runtime
         if not isinstance(runtime, PoolRuntime) or entry.error is not None:
             return None

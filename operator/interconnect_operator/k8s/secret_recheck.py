@@ -17,7 +17,6 @@ links' own backoff still runs underneath, so nothing depends on this alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from interconnect_operator.k8s.index import LinkKey
 from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.secret_refs import SecretReferrers, link_secret_digest
+from interconnect_operator.k8s.waits import wait_set
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,7 @@ class SecretRecheck:
                 logger.exception("secret recheck round failed")
             due = [w.next_check for w in self._waits.values()]
             delay = max(min(due) - self._clock(), 0.2) if due else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), delay)
+            await wait_set(self._changed, delay)
 
     async def check_due(self) -> None:
         """Read every Secret whose turn has come (oldest waits first, at most MAX_SECRETS)."""

@@ -27,7 +27,6 @@ its name; `interconnect_operator.metrics` implements it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import heapq
 import itertools
@@ -37,6 +36,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+from interconnect_operator.k8s.waits import wait_set
 
 K = TypeVar("K", bound=Hashable)
 
@@ -266,8 +267,7 @@ class WorkQueue(Generic[K]):
                     self.add(key, priority)
             timeout = self._delayed[0][0] - now if self._delayed else None
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_set(self._wake, timeout)
 
     async def _work(self) -> None:
         while True:

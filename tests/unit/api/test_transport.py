@@ -14,7 +14,7 @@ import pytest
 import yarl
 from aiohttp import web
 
-from interconnect_operator.api.transport import ProviderTransport, _aiohttp_url, _read_response
+from interconnect_operator.api.transport import ProviderTransport, _read_response, aiohttp_url
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ async def test_a_small_declared_answer_is_read_whole_a_larger_one_streamed(
 )
 def test_the_aiohttp_url_is_the_httpx_url(url: str) -> None:
     parsed = httpx.URL(url)
-    built = _aiohttp_url(parsed)
+    built = aiohttp_url(parsed)
     assert str(built) == str(parsed)
     assert built == yarl.URL(str(parsed), encoded=True)
     assert built.raw_path_qs == parsed.raw_path.decode()

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import kopf
 import pytest
 
-from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError
+from interconnect_operator.k8s.kube import LINKS, KubeClient, KubeError, _lines
 from tests.support.raw_http import read_request
 
 
@@ -134,3 +134,33 @@ async def test_a_server_that_cannot_be_reached_is_a_transport_kube_error() -> No
     finally:
         await client.aclose()
     assert error.value.status == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, 240.0), ("", 240.0), ("6", 6.0), ("2.5", 2.5), ("0", 240.0), ("abc", 240.0)],
+)
+def test_the_watch_timeout_comes_from_the_environment_when_sensible(
+    value: str | None, expected: float
+) -> None:
+    from interconnect_operator.k8s.kube import WATCH_SECONDS_ENV, watch_seconds
+
+    environ = {} if value is None else {WATCH_SECONDS_ENV: value}
+    assert watch_seconds(environ) == expected
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b'{"a": 1}\n{"b": 2}\n'],
+        [b'{"a"', b": 1}\n", b'{"b": 2}\n'],
+        [b'{"a": 1}\n{"b"', b"", b": 2}"],
+        [b"{", b'"a"', b": 1}", b"\n", b'{"b": 2}\n'],
+    ],
+)
+async def test_watch_lines_are_joined_across_chunks(chunks: list[bytes]) -> None:
+    async def source() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    assert [line async for line in _lines(source())] == [b'{"a": 1}', b'{"b": 2}']

@@ -184,3 +184,45 @@ def test_the_pools_see_the_link_queue_s_pending_changes() -> None:
     controller.link_workers.queue.add(("ns", "b"))
     controller.link_workers.queue.add(("ns", "c"), Priority.RECHECK)  # not a change
     assert controller.pools.pending() == 2
+
+
+async def test_a_pool_deleted_just_after_its_loop_was_woken_stops_its_loop(
+    kube: FakeKube, metrics: OperatorMetrics
+) -> None:
+    """The deletion's cancellation lands after a wake-up (a link of the pool went
+    away) and before the loop ran again: the loop still ends, and the deletion's
+    handling (the pool watch waits for it) returns. With ``asyncio.wait_for`` on
+    Python 3.11 the loop swallowed that cancellation and ran on (k8s/waits.py)."""
+    kube.add_object(POOLS, _pool_body())
+    pools = PoolLoops(
+        OPTIONS,
+        kube,
+        metrics,
+        credentials=Credentials(kube, OPTIONS.operator_namespace),
+        index=LinkIndex(),
+        wake_link=lambda key, priority: None,
+        on_request=lambda record: None,
+    )
+    await pools.on_event("ADDED", kube.objects[(POOLS, None, "pool")])
+    entry = pools.get("pool")
+    assert entry is not None
+    task = entry.task
+    assert task is not None
+
+    async def waiting() -> None:  # the loop sleeps in its backoff (no Secret yet)
+        while entry.error is None or not kube.status_patches:
+            await asyncio.sleep(0)
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(waiting(), 5.0)
+    patches = len(kube.status_patches)
+    pools.wake_pool("pool")  # woken ...
+    deleted = asyncio.ensure_future(pools.on_event("DELETED", kube.objects[(POOLS, None, "pool")]))
+    done, _ = await asyncio.wait({deleted}, timeout=5.0)  # ... and deleted at once
+    assert deleted in done, "the deletion waited for a loop that never ended"
+    assert task.cancelled()
+    assert pools.get("pool") is None
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(kube.status_patches) == patches  # nothing written for the deleted pool
