@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import compress
+from operator import is_not
 
 from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import (
@@ -340,11 +342,13 @@ def _differences(
         if before == now:
             continue
         delta = 0
-        for uuid, record in now.items():
-            held = before.get(uuid)
-            if held is not record:
-                changed.add(uuid)
-                delta += record.reserved_mbps - (held.reserved_mbps if held is not None else 0)
+        # The UUIDs whose record is not the same object, found in C: a
+        # Python loop over every UUID of the interconnect was most of a
+        # refresh's snapshot work at 10,000 links.
+        for uuid in compress(now, map(is_not, map(before.get, now), now.values())):
+            record, held = now[uuid], before.get(uuid)
+            changed.add(uuid)
+            delta += record.reserved_mbps - (held.reserved_mbps if held is not None else 0)
         for uuid in before.keys() - now.keys():
             changed.add(uuid)
             delta -= before[uuid].reserved_mbps
@@ -355,10 +359,12 @@ def _differences(
         if was == is_:
             continue
         moved = by_interconnect.setdefault(ix_id, set())
-        for uuid in was.keys() | is_.keys():
-            if was.get(uuid) != is_.get(uuid):
-                moved.add(uuid)
-                changed.add(uuid)
+        # As above: a connection's features not the same dict (found in C; the
+        # reader shares the dicts of unchanged pages) and not equal either.
+        others = compress(is_, map(is_not, map(was.get, is_), is_.values()))
+        moved.update(uuid for uuid in others if was.get(uuid) != is_[uuid])
+        moved.update(was.keys() - is_.keys())
+        changed |= moved
     return shift
 
 
