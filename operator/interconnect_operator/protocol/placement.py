@@ -36,9 +36,12 @@ class InterconnectCapacity:
     @property
     def active(self) -> bool:
         """ACTIVE on both sides (P7)."""
-        return all(
-            v is not None and v.state is InterconnectState.ACTIVE
-            for v in (self.negotiator, self.responder)
+        negotiator, responder = self.negotiator, self.responder
+        return (
+            negotiator is not None
+            and responder is not None
+            and negotiator.state is InterconnectState.ACTIVE
+            and responder.state is InterconnectState.ACTIVE
         )
 
     @property
@@ -54,11 +57,10 @@ class InterconnectCapacity:
     @property
     def free_mbps(self) -> int:
         """Room on both sides: the minimum of the two sides' free capacity."""
-        if not self.on_both_sides:
+        negotiator, responder = self.negotiator, self.responder
+        if negotiator is None or responder is None:
             return 0
-        assert self.negotiator is not None
-        assert self.responder is not None
-        return min(self.negotiator.free_mbps, self.responder.free_mbps)
+        return min(negotiator.free_mbps, responder.free_mbps)
 
     def fits(self, bandwidth_mbps: int) -> bool:
         return self.active and self.free_mbps >= bandwidth_mbps
@@ -192,14 +194,21 @@ def candidates(
     caller proposes the first, and after a 409 (P6) the next, passing the
     refused ones in ``exclude``.
     """
-    excluded = set(exclude)
-    fitting = [
-        c
-        for c in pair_views(negotiator, responder)
-        if c.id not in excluded and c.fits(bandwidth_mbps)
-    ]
-    fitting.sort(key=lambda c: (-c.free_mbps, _tie_break(shared_uuid, c.id)))
-    return fitting
+    return _best_first(pair_views(negotiator, responder), bandwidth_mbps, shared_uuid, set(exclude))
+
+
+def _best_first(
+    pairs: Iterable[InterconnectCapacity], bandwidth_mbps: int, shared_uuid: str, excluded: set[str]
+) -> list[InterconnectCapacity]:
+    """``candidates`` over interconnects already paired. The tie-break hash is
+    computed only when two candidates have the same free capacity (it orders
+    nothing else)."""
+    fitting = [(c.free_mbps, c) for c in pairs if c.id not in excluded and c.fits(bandwidth_mbps)]
+    if len({free for free, _ in fitting}) == len(fitting):
+        fitting.sort(key=lambda fc: -fc[0])
+    else:
+        fitting.sort(key=lambda fc: (-fc[0], _tie_break(shared_uuid, fc[1].id)))
+    return [c for _, c in fitting]
 
 
 def place(
@@ -213,15 +222,16 @@ def place(
 ) -> InterconnectCapacity | NoCapacity:
     """The interconnect to propose, or a precise :class:`NoCapacity`."""
     excluded = set(exclude)
+    pairs = pair_views(negotiator, responder)  # paired once per placement
     if policy is not None:
-        violation = policy_violation(bandwidth_mbps, policy, pool_capacity(negotiator, responder))
+        violation = policy_violation(bandwidth_mbps, policy, PoolCapacity(pairs))
         if violation is not None:
             return NoCapacity(bandwidth_mbps, (), violation)
-    found = candidates(negotiator, responder, bandwidth_mbps, shared_uuid, excluded)
+    found = _best_first(pairs, bandwidth_mbps, shared_uuid, excluded)
     if found:
         return found[0]
     refusals: list[str] = []
-    for cap in pair_views(negotiator, responder):
+    for cap in pairs:
         if cap.id in excluded:
             refusals.append(f"{cap.id}: refused with 409 (P6)")
             continue

@@ -269,16 +269,14 @@ class PoolRuntime:
         )
 
         def change(snapshot: PoolSnapshot) -> None:
-            snapshot.side(side).connections.setdefault(interconnect, {})[uuid] = record
+            snapshot.side(side).file_connection(interconnect, uuid, record)
             snapshot.invalidate(interconnect, usage=False, uuid=uuid)
 
         self._apply(change)
 
     def forget_connection(self, side: Side, interconnect: str, uuid: str) -> None:
         def change(snapshot: PoolSnapshot) -> None:
-            view = snapshot.side(side)
-            view.connections.get(interconnect, {}).pop(uuid, None)
-            view.features.get(interconnect, {}).pop(uuid, None)
+            snapshot.side(side).drop_connection(interconnect, uuid)
             snapshot.invalidate(interconnect, uuid=uuid)
 
         self._apply(change)

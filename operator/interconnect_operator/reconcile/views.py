@@ -90,10 +90,14 @@ def mark_verified(snapshot: PoolSnapshot, interconnect: str, uuid: str) -> None:
     an edit in place would show in the next refresh as if the provider said it.
     """
     for side in Side:
-        by_id = snapshot.side(side).connections.get(interconnect, {})
-        connection = by_id.get(uuid)
+        view = snapshot.side(side)
+        connection = view.connections.get(interconnect, {}).get(uuid)
         if connection is not None:
-            by_id[uuid] = replace(connection, verification_state=VerificationState.VERIFIED.value)
+            view.file_connection(
+                interconnect,
+                uuid,
+                replace(connection, verification_state=VerificationState.VERIFIED.value),
+            )
     snapshot.invalidate(interconnect, usage=False, capacity=False, uuid=uuid)
 
 
