@@ -8,6 +8,7 @@ path accepts, the whole-page validation accepts alike (and the reverse).
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -192,3 +193,36 @@ async def test_a_first_read_refuses_a_bad_item_as_before(monkeypatch: pytest.Mon
     with pytest.raises(InvalidResponse, match=r"features\.1\.featureConfig"):
         await _read(provider, spy, {})
     assert spy.converted == []
+
+
+async def test_items_are_converted_in_slices_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each slice of CONVERT_SLICE items is converted whole with the cyclic
+    collector paused; it runs again between slices (when the walk turns the
+    loop) and after a conversion that fails."""
+    spy = Spy(monkeypatch)
+    count = feature_pages.CONVERT_SLICE + 3
+    provider = Provider([_feature(n) for n in range(count)])
+    seen: list[bool] = []
+    original = spy.convert
+
+    def convert(item: models.FeatureItem) -> str | None:
+        seen.append(gc.isenabled())
+        return original(item)
+
+    spy.convert = convert  # type: ignore[method-assign]
+    _, values = await _read(provider, spy, {})
+    assert seen == [False] * count
+    assert gc.isenabled()
+    assert values == [
+        f"{BASE}/connections/c{n}/features/f=PROVISIONING_STATE_FINAL" for n in range(count)
+    ]
+
+    def failing(item: models.FeatureItem) -> str | None:
+        raise RuntimeError("conversion failed")
+
+    spy.convert = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await _read(provider, spy, {})
+    assert gc.isenabled()
