@@ -116,7 +116,13 @@ def _bgp(ends: BgpKey) -> tuple[BgpRecord, ...]:
 
 
 # Every refresh lists the same subnets again: each is parsed once, and the
-# records of all refreshes share the one (immutable) network object.
+# records of all refreshes share the one (immutable) network object. A
+# restart's first refresh parses every subnet (two per feature, none cached):
+# ``protocol.addresses`` reads the canonical text the operator writes in C,
+# with the stdlib's rules. ``of_item`` at the N=10,000 shape (40,000 features,
+# distinct subnets; best of 6-8 interleaved rounds, loaded machine): 22.2-23.5
+# -> 17.4-17.7 us per feature (11.4 with the collector paused, as
+# ``api.feature_pages`` converts).
 @functools.lru_cache(maxsize=1 << 16)
 def _ipv4(cidr: str) -> ipaddress.IPv4Network:
     return ipv4_network(cidr)  # IPv4Network(cidr, strict=False), cheaper (protocol.addresses)
