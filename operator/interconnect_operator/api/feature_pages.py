@@ -39,9 +39,15 @@ each slice whole before the walk takes its first item (the walk turns the
 loop between slices, never while paused). A restart's first refresh
 converts every item, and the records are long-lived: collected while being
 made they were traversed again and again by passes that free nothing.
-Conversion alone at the N=10,000 shape (40,000 features, realistic
-distinct subnets; best of 6, loaded machine): 17.7 -> 11.4 us per feature
-with the collector paused (23.5 with the stdlib's text parse of subnets).
+A first read's whole-page validation is paused alike. Conversion alone at
+the N=10,000 shape (40,000 features, distinct subnets; best of 6-8,
+loaded machine): 17.7-21.2 -> 11.4 us per feature with the collector
+paused (22.2-23.5 before, with the stdlib's text parse of subnets). One
+side's whole first read at that shape (``bench/refresh.py``'s reader, 40
+features pages and 10 connections pages, interleaved runs): collections
+gen0/gen1/gen2 849/77/6 -> 274/24/2, the longest a full pass held the loop
+636 -> 379 ms (loaded machine), CPU best 1,778 -> 1,368 ms (median of 4
+2,237 -> 1,677).
 """
 
 from __future__ import annotations
@@ -184,7 +190,13 @@ def feature_entry_pages(
             # A first read (a restart, a new list): nothing to compare with, so
             # the page is validated whole as before and its items keep no
             # digest; the first change of the page digests them.
-            page = client._parse(OPERATION, response, ListFeaturesPage)
+            paused = gc.isenabled()
+            gc.disable()  # as in validate_items
+            try:
+                page = client._parse(OPERATION, response, ListFeaturesPage)
+            finally:
+                if paused:
+                    gc.enable()
             items = page.features or []
             return page.next_page_token, [NO_DIGEST] * len(items), dict(enumerate(items))
         if held is None:

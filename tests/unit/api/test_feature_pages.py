@@ -226,3 +226,27 @@ async def test_items_are_converted_in_slices_with_the_collector_paused(
     with pytest.raises(RuntimeError):
         await _read(provider, spy, {})
     assert gc.isenabled()
+
+
+async def test_a_first_read_validates_its_page_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states: list[bool] = []
+    original = models.ListFeaturesPage.model_validate_json
+
+    def validate(cls: Any, body: Any, *args: Any, **kw: Any) -> Any:
+        states.append(gc.isenabled())
+        return original(body, *args, **kw)
+
+    monkeypatch.setattr(models.ListFeaturesPage, "model_validate_json", classmethod(validate))
+    spy = Spy.__new__(Spy)
+    spy.converted = []
+    _, values = await _read(Provider([_feature(n) for n in range(3)]), spy, {})
+    assert states == [False]
+    assert gc.isenabled()
+    assert len(values) == 3
+    # a page that fails validation resumes the collector too
+    with pytest.raises(InvalidResponse):
+        await _read(Provider([_feature(0, vlan="x")]), spy, {})
+    assert states == [False, False]
+    assert gc.isenabled()
