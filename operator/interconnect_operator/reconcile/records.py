@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from interconnect_operator.api import models
 from interconnect_operator.api.names import last_id, provider_ref_id
+from interconnect_operator.protocol.addresses import ipv4_network, ipv6_network
 from interconnect_operator.protocol.retry_discipline import sanitise
 from interconnect_operator.protocol.types import (
     AdminState,
@@ -121,15 +122,21 @@ def _bgp(ends: BgpKey) -> tuple[BgpRecord, ...]:
 
 
 # Every refresh lists the same subnets again: each is parsed once, and the
-# records of all refreshes share the one (immutable) network object.
+# records of all refreshes share the one (immutable) network object. A
+# restart's first refresh parses every subnet (two per feature, none cached):
+# ``protocol.addresses`` reads the canonical text the operator writes in C,
+# with the stdlib's rules. ``of_item`` at the N=10,000 shape (40,000 features,
+# distinct subnets; best of 6-8 interleaved rounds, loaded machine): 22.2-23.5
+# -> 17.4-17.7 us per feature (11.4 with the collector paused, as
+# ``api.feature_pages`` converts).
 @functools.lru_cache(maxsize=1 << 16)
 def _ipv4(cidr: str) -> ipaddress.IPv4Network:
-    return ipaddress.IPv4Network(cidr, strict=False)
+    return ipv4_network(cidr)  # IPv4Network(cidr, strict=False), cheaper (protocol.addresses)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _ipv6(cidr: str) -> ipaddress.IPv6Network:
-    return ipaddress.IPv6Network(cidr, strict=False)
+    return ipv6_network(cidr)  # IPv6Network(cidr, strict=False), cheaper (protocol.addresses)
 
 
 # A link's features are viewed again after each of its steps (its observation is

@@ -8,6 +8,7 @@ path accepts, the whole-page validation accepts alike (and the reverse).
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -192,3 +193,60 @@ async def test_a_first_read_refuses_a_bad_item_as_before(monkeypatch: pytest.Mon
     with pytest.raises(InvalidResponse, match=r"features\.1\.featureConfig"):
         await _read(provider, spy, {})
     assert spy.converted == []
+
+
+async def test_items_are_converted_in_slices_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each slice of CONVERT_SLICE items is converted whole with the cyclic
+    collector paused; it runs again between slices (when the walk turns the
+    loop) and after a conversion that fails."""
+    spy = Spy(monkeypatch)
+    count = feature_pages.CONVERT_SLICE + 3
+    provider = Provider([_feature(n) for n in range(count)])
+    seen: list[bool] = []
+    original = spy.convert
+
+    def convert(item: models.FeatureItem) -> str | None:
+        seen.append(gc.isenabled())
+        return original(item)
+
+    spy.convert = convert  # type: ignore[method-assign]
+    _, values = await _read(provider, spy, {})
+    assert seen == [False] * count
+    assert gc.isenabled()
+    assert values == [
+        f"{BASE}/connections/c{n}/features/f=PROVISIONING_STATE_FINAL" for n in range(count)
+    ]
+
+    def failing(item: models.FeatureItem) -> str | None:
+        raise RuntimeError("conversion failed")
+
+    spy.convert = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await _read(provider, spy, {})
+    assert gc.isenabled()
+
+
+async def test_a_first_read_validates_its_page_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states: list[bool] = []
+    original = models.ListFeaturesPage.model_validate_json
+
+    def validate(cls: Any, body: Any, *args: Any, **kw: Any) -> Any:
+        states.append(gc.isenabled())
+        return original(body, *args, **kw)
+
+    monkeypatch.setattr(models.ListFeaturesPage, "model_validate_json", classmethod(validate))
+    spy = Spy.__new__(Spy)
+    spy.converted = []
+    _, values = await _read(Provider([_feature(n) for n in range(3)]), spy, {})
+    assert states == [False]
+    assert gc.isenabled()
+    assert len(values) == 3
+    # a page that fails validation resumes the collector too
+    with pytest.raises(InvalidResponse):
+        await _read(Provider([_feature(0, vlan="x")]), spy, {})
+    assert states == [False, False]
+    assert gc.isenabled()
