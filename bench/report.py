@@ -580,7 +580,9 @@ def _trace_growth_lines(growth: Mapping[str, Any] | None) -> list[str]:
         f"{_fmt(growth.get('traced_mib_after'), 'MiB')} at the end of the churn "
         f"({_fmt(growth.get('traced_growth_kib'), 'KiB')}, "
         f"{_fmt(growth.get('bytes_per_link_churned_after_warmup'))} bytes per link churned after "
-        "the warm-up). Largest growth by traceback (innermost frame first):",
+        "the warm-up). The RSS rows of a traced soak carry the snapshots' own cost (the "
+        "warm-up's adds a step of a few MiB). Largest growth by traceback (innermost frame "
+        "first):",
         "",
         "| KiB grown | blocks grown | KiB held | where |",
         "| --- | --- | --- | --- |",

@@ -29,6 +29,22 @@ Growth attribution (``--soak-trace``): the operator runs with tracemalloc
 warm-up and at the end of the churn (the harness has the operator write a
 snapshot at each); ``trace_growth`` compares the two by traceback: what the
 operator holds more of after the churn than after the warm-up.
+
+Measured (N=1000, 600 s, traced with 6 frames on a loaded machine): at 5
+links/s the traced operator fell behind (81 ms CPU per churned link, 2,582 of
+3,100 links deleted before Ready) and traced memory grew 21.0 -> 24.6 MiB
+(~1.8 KiB per link churned after the warm-up); 1.1 MiB of it was
+``PoolSnapshot._observations`` keeping both sides' empty observations of
+every deleted link (a leak, fixed: ``LinkReconciler.forget``), the rest
+mostly work in flight at the end (decoded watch bodies, provider answers,
+link memories of links not yet released) and bounded structures still
+filling (the canonical-part texts of ``k8s.bodies``, the released uids of
+``k8s.index`` for 600 s, the Event series). At 2 links/s with the fix,
+where the operator kept up, traced memory fell over the window (19.9 ->
+19.2 MiB); what grew were those bounded structures (~0.4 MiB). A snapshot
+costs RSS of its own: the warm-up's took RSS 109.8 -> 125.6 MiB for ~30 s
+and left it at 114 (so a traced soak's RSS growth is not the figure to
+judge); from then to the end of the churn RSS stayed at 113.3-114.2 MiB.
 """
 
 from __future__ import annotations
