@@ -246,9 +246,11 @@ def _live_uuids(rig: Rig) -> set[str]:
 
 
 def _short(filename: str) -> str:
+    """A traced file's name from its package on (``k8s/bodies.py``, ``json/decoder.py``)."""
     for marker in ("site-packages/", "interconnect_operator/", "lib/python3"):
         if marker in filename:
-            return filename.split(marker, 1)[1]
+            rest = filename.split(marker, 1)[1]
+            return rest.split("/", 1)[1] if marker == "lib/python3" else rest
     return filename
 
 

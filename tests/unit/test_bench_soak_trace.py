@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from bench import report
 from bench.runtime import snapshot_path
-from bench.soak import trace_growth
+from bench.soak import _short, trace_growth
 
 
 def test_numbered_snapshots_do_not_overwrite_each_other(tmp_path: Path) -> None:
@@ -99,3 +99,9 @@ def test_report_renders_the_soak_growth_rows() -> None:
     text = report.render({"scenarios": [soak]}, findings=False)
     assert "1311 bytes per link churned after the warm-up" in text
     assert "| 900 | 12 | 950 | a.py:3 < b.py:9 |" in text
+
+
+def test_traced_file_names_are_shortened_to_their_package() -> None:
+    assert _short("/usr/lib/python3.11/json/decoder.py") == "json/decoder.py"
+    assert _short("/v/lib/python3.11/site-packages/aiohttp/streams.py") == "aiohttp/streams.py"
+    assert _short("/w/operator/interconnect_operator/k8s/bodies.py") == "k8s/bodies.py"
