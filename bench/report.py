@@ -564,7 +564,36 @@ def soak_section(results: Mapping[str, Any]) -> list[str]:
             "",
             f"RSS (MiB) by seconds since the churn began: {shown or 'n/a'}.",
             "",
+            *_trace_growth_lines(soak.get("trace_growth")),
         ]
+    return lines
+
+
+def _trace_growth_lines(growth: Mapping[str, Any] | None) -> list[str]:
+    """The soak's ``--soak-trace``: traced growth from warm-up to the end, by traceback."""
+    if not growth:
+        return []
+    lines = [
+        "Traced (tracemalloc, "
+        f"{growth.get('frames', '?')} frames; the traced operator is slower and larger): "
+        f"{_fmt(growth.get('traced_mib_before'), 'MiB')} at the end of warm-up, "
+        f"{_fmt(growth.get('traced_mib_after'), 'MiB')} at the end of the churn "
+        f"({_fmt(growth.get('traced_growth_kib'), 'KiB')}, "
+        f"{_fmt(growth.get('bytes_per_link_churned_after_warmup'))} bytes per link churned after "
+        "the warm-up). The RSS rows of a traced soak carry the snapshots' own cost (the "
+        "warm-up's adds a step of a few MiB). Largest growth by traceback (innermost frame "
+        "first):",
+        "",
+        "| KiB grown | blocks grown | KiB held | where |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in growth.get("top_growth", []):
+        where = " < ".join(str(w) for w in row.get("where", []))
+        lines.append(
+            f"| {_fmt(row.get('kib_diff'))} | {_fmt(row.get('count_diff'))} | "
+            f"{_fmt(row.get('kib'))} | {where} |"
+        )
+    lines.append("")
     return lines
 
 

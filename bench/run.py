@@ -93,7 +93,7 @@ from bench.measure import (
 )
 from bench.runtime import export_outside_runtime
 from bench.shards import run_shards
-from bench.soak import scenario_soak
+from bench.soak import scenario_soak, trace_growth
 from bench.world import (
     APPLY_CHUNK,
     APPLY_PARALLEL,
@@ -771,6 +771,11 @@ def compare_with_floor(burst: dict[str, Any], floor: dict[str, Any]) -> None:
     burst["cpu_per_link_vs_floor"] = round(cpu / floor_cpu, 2) if floor_cpu else 0.0
 
 
+#: Frames kept per traced allocation in the soak's ``--soak-trace`` (enough to reach the caller
+#: of a container's growth; more costs the traced operator time and memory).
+SOAK_TRACE_FRAMES = 6
+
+
 def run_soak(n: int, opts: Options) -> dict[str, Any]:
     """The churn soak (bench/soak.py) on a fresh world sized for N."""
     log_dir = opts.log_dir / f"n{n}-soak"
@@ -783,7 +788,26 @@ def run_soak(n: int, opts: Options) -> dict[str, Any]:
         opts.soak_ahead,
         log_dir,
     )
-    rig = start_rig(n, opts, log_dir)
+    trace = log_dir / "operator.tracemalloc"
+    env = (
+        {
+            "BENCH_TRACEMALLOC_OUT": str(trace),
+            "BENCH_TRACEMALLOC_FRAMES": str(SOAK_TRACE_FRAMES),
+            "BENCH_TRACEMALLOC_NUMBERED": "1",
+            "BENCH_TRACEMALLOC_AFTER_IMPORT": "interconnect_operator.k8s.main",
+        }
+        if opts.soak_trace
+        else None
+    )
+    rig = start_rig(n, opts, log_dir, operator_env=env)
+    marks: list[str] = []
+
+    def mark(what: str) -> None:
+        # The k-th signal writes operator.tracemalloc.<k> (bench/runtime.py); not waited
+        # for here, so the churn keeps its schedule.
+        marks.append(what)
+        os.kill(rig.operator.process.pid, signal.SIGUSR1)
+
     try:
         result = scenario_soak(
             rig,
@@ -791,10 +815,27 @@ def run_soak(n: int, opts: Options) -> dict[str, Any]:
             opts.soak_rate,
             opts.soak_ahead,
             grace=min(120.0, 2.0 * opts.refresh_interval + 5.0),
+            mark=mark if opts.soak_trace else None,
         )
         result["operator_log"] = operator_log_problems(rig.operator)
+        if opts.soak_trace:
+            files = [trace.with_name(f"{trace.name}.{k}") for k in (1, 2)]
+            for f in files:
+                wait_for(
+                    f.with_name(f.name + ".json").exists, 300, "tracemalloc snapshot", interval=0.5
+                )
     finally:
         stop_rig(rig)
+    if opts.soak_trace:
+        growth = trace_growth(files[0], files[1])
+        churned = result["rate_per_second"] * (result["soak_seconds"] - result["warmup_seconds"])
+        growth["frames"] = SOAK_TRACE_FRAMES
+        growth["marks"] = marks
+        growth["bytes_per_link_churned_after_warmup"] = (
+            round(1024 * growth["traced_growth_kib"] / churned) if churned else 0
+        )
+        growth["snapshot_files"] = [str(f) for f in files]
+        result["trace_growth"] = growth
     result["n"] = n
     result["logs"] = str(log_dir)
     result["run_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -979,6 +1020,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="links alive during the soak (created ahead, deleted oldest first)",
     )
     parser.add_argument(
+        "--soak-trace",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_SOAK_TRACE", "0") not in ("0", "false", "no"),
+        help="tracemalloc in the soak's operator: growth from warm-up to the end, by traceback",
+    )
+    parser.add_argument(
         "--shards",
         type=int,
         default=_env_number("BENCH_SHARDS", "0", int),
@@ -1018,6 +1065,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         soak_seconds=max(0.0, float(args.soak_seconds)),
         soak_rate=float(args.soak_rate),
         soak_ahead=max(1, int(args.soak_live)),
+        soak_trace=bool(args.soak_trace),
         shards=max(0, int(args.shards)),
         skip_main=bool(args.skip_main),
     )

@@ -13,7 +13,14 @@ the floor through this, so that both carry what production carries.
 With ``BENCH_TRACEMALLOC_OUT`` set, tracemalloc traces from the start
 (``BENCH_TRACEMALLOC_FRAMES`` frames, default 1) and SIGUSR1 writes the
 snapshot to that path plus ``<path>.json`` (traced size and peak, and whether
-``kubernetes`` was imported): the benchmark's ``--profile-memory``.
+``kubernetes`` was imported): the benchmark's ``--profile-memory``. With
+``BENCH_TRACEMALLOC_NUMBERED`` set too, the k-th signal writes ``<path>.<k>``
+(and ``<path>.<k>.json``) so that a later snapshot keeps the earlier one: the
+soak's ``--soak-trace`` compares the end of its warm-up with the end of its
+churn. ``BENCH_TRACEMALLOC_AFTER_IMPORT`` (modules, comma-separated) starts
+tracing once MODULE and those are imported: several frames traced through
+every import can keep a loaded machine's operator from answering its
+liveness probe in time, and what a soak compares is allocated later.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ import sys
 import tracemalloc
 from pathlib import Path
 from types import FrameType
+
+
+def snapshot_path(out: Path, numbered: bool, taken: int) -> Path:
+    """Where the snapshot of the ``taken``-th signal (from 1) goes."""
+    return out.with_name(f"{out.name}.{taken}") if numbered else out
 
 
 def _dump(out: Path) -> None:
@@ -96,16 +108,27 @@ def absent_outside_runtime(lock: Path = RUNTIME_LOCK) -> list[str]:
 def main() -> int:
     absent_outside_runtime()
     out = os.environ.get("BENCH_TRACEMALLOC_OUT")
+    after_import = [m for m in os.environ.get("BENCH_TRACEMALLOC_AFTER_IMPORT", "").split(",") if m]
+    frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "1"))
     if out:
-        tracemalloc.start(int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "1")))
+        if not after_import:
+            tracemalloc.start(frames)
+
+        numbered = bool(os.environ.get("BENCH_TRACEMALLOC_NUMBERED"))
+        taken = [0]
 
         def on_signal(_sig: int, _frame: FrameType | None) -> None:
-            _dump(Path(out))
+            taken[0] += 1
+            _dump(snapshot_path(Path(out), numbered, taken[0]))
 
         signal.signal(signal.SIGUSR1, on_signal)
     module, argv = sys.argv[1], sys.argv[2:]
     sys.argv = [module, *argv]
     entry = importlib.import_module(module).main
+    if out and after_import:
+        for name in after_import:
+            importlib.import_module(name)
+        tracemalloc.start(frames)
     return int(entry(argv) or 0)
 
 

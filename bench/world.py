@@ -73,6 +73,8 @@ class Options:
     soak_seconds: float = 0.0
     soak_rate: float = 5.0
     soak_ahead: int = 100
+    #: The soak's operator traced (tracemalloc): the growth from warm-up to the end, by traceback.
+    soak_trace: bool = False
     #: The sharded burst (bench/shards.py): operator processes (0 = off).
     shards: int = 0
     #: Only the opt-in scenarios (soak, shards).

@@ -118,3 +118,33 @@ async def test_p15_feature_back_to_pending_is_renotified(rig: Rig) -> None:
     neg, res = await rig.states()
     assert result.status is not None
     assert_ready_on_both(neg, res, uuid, bandwidth=1000, interconnect=interconnect)
+
+
+async def test_churned_links_leave_no_observations_or_memory_behind(rig: Rig) -> None:
+    # The churn soak (bench/soak.py, --soak-trace) traced ~550 bytes per churned link
+    # to PoolSnapshot._observations: a deleted link's last step reads both sides'
+    # (now empty) observations, and nothing dropped them after the link was released,
+    # so each deleted link's UUID stayed there for the operator's life.
+    op = rig.operator()
+    await rig.drive(op, link_request("base", account="acct-0"))
+    await op.runtime.refresh()
+    snapshot = op.runtime.snapshot
+    assert snapshot is not None
+    base_observations = len(snapshot._observations)
+    base_memory = len(op.reconciler._memory)
+
+    uuids = []
+    for i in range(1, 6):
+        _, request = await rig.drive(op, link_request(f"churn-{i}", account=f"acct-{i}"))
+        assert request.shared_uuid is not None
+        uuids.append(request.shared_uuid)
+        result, _ = await rig.drive(
+            op, replace(request, deleting=True), until=lambda r: r.finalized, rounds=3
+        )
+        assert result.finalized
+
+    snapshot = op.runtime.snapshot
+    assert snapshot is not None
+    assert not set(uuids) & snapshot._observations.keys()
+    assert len(snapshot._observations) <= base_observations
+    assert len(op.reconciler._memory) == base_memory

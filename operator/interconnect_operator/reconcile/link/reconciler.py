@@ -114,8 +114,13 @@ class LinkReconciler:
         return memory.not_before if memory is not None else None
 
     def forget(self, shared_uuid: str) -> None:
+        """Drop what is kept for a released link: its memory, its redaction
+        entries and the observations its last steps read (both sides', empty by
+        then: a refresh carries them on, as nothing of theirs changes again)."""
         self._memory.pop(shared_uuid, None)
         redaction.release(keys.key_owner(shared_uuid))
+        if self.pool.snapshot is not None:
+            self.pool.snapshot.forget_observations(shared_uuid)
 
     # ------------------------------------------------------------------ entry
 
