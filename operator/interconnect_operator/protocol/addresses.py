@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["ipv4_network", "ipv6_network"]
 
 _PTON = socket.inet_pton
 _NTOP = socket.inet_ntop
+_Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
 _V4 = socket.AF_INET
 _V6 = socket.AF_INET6
 
@@ -105,26 +106,23 @@ _BUILD = _filled if _same_fields() else _by_constructor
 def ipv4_network(cidr: str) -> ipaddress.IPv4Network:
     """``ipaddress.IPv4Network(cidr, strict=False)``: host bits are cleared;
     raises its ``ValueError`` for what it rejects."""
-    address, slash, length = cidr.partition("/")
-    if slash:
-        prefix = _prefix(length, 32)
-        if prefix is not None:
-            packed = _canonical(_V4, address)
-            if packed is not None:
-                network: ipaddress.IPv4Network = _BUILD(ipaddress.IPv4Network, packed, prefix)
-                return network
-    return ipaddress.IPv4Network(cidr, strict=False)
+    return _network(ipaddress.IPv4Network, _V4, 32, cidr)
 
 
 def ipv6_network(cidr: str) -> ipaddress.IPv6Network:
     """``ipaddress.IPv6Network(cidr, strict=False)``: host bits are cleared;
     raises its ``ValueError`` for what it rejects."""
+    return _network(ipaddress.IPv6Network, _V6, 128, cidr)
+
+
+def _network(cls: type[_Net], family: int, bits: int, cidr: str) -> _Net:
+    """A canonical ``address/prefix`` read by the C library; anything else by ``cls``."""
     address, slash, length = cidr.partition("/")
     if slash:
-        prefix = _prefix(length, 128)
+        prefix = _prefix(length, bits)
         if prefix is not None:
-            packed = _canonical(_V6, address)
+            packed = _canonical(family, address)
             if packed is not None:
-                network6: ipaddress.IPv6Network = _BUILD(ipaddress.IPv6Network, packed, prefix)
-                return network6
-    return ipaddress.IPv6Network(cidr, strict=False)
+                network: _Net = _BUILD(cls, packed, prefix)
+                return network
+    return cls(cidr, strict=False)

@@ -18,20 +18,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interconnect_operator.api import models
 from interconnect_operator.protocol.types import Side
-from interconnect_operator.reconcile.pool import (
-    PoolConfig,
-    PoolRuntime,
-    ProviderConfig,
-    build_client,
-)
+from interconnect_operator.reconcile.pool import PoolRuntime
 from interconnect_operator.reconcile.records import ConnectionRecord, SideView
 from interconnect_operator.reconcile.snapshot import PoolSnapshot
+from tests.support.offline_pool import offline_runtime
 
 IXS = ("ix1", "ix2", "ix3")
 UUIDS = ("u0", "u1", "u2")
@@ -46,16 +41,7 @@ EXEMPT = {"CONNECTION_TYPE_TEST", "CONNECTION_TYPE_MONITORING"}
 
 
 def _runtime() -> PoolRuntime:
-    def unused(request: httpx.Request) -> httpx.Response:
-        raise AssertionError(f"no provider call expected: {request.url}")
-
-    providers = [
-        ProviderConfig(name=n, endpoint="http://sim.invalid", call_as=peer, side=side)
-        for n, peer, side in (("gcp", "aws", Side.NEGOTIATOR), ("aws", "gcp", Side.RESPONDER))
-    ]
-    config = PoolConfig("pool", "e", providers[0], providers[1])
-    clients = [build_client(p, transport=httpx.MockTransport(unused)) for p in providers]
-    runtime = PoolRuntime(config, clients[0], clients[1])
+    runtime = offline_runtime()
     sides = [SideView(provider="gcp"), SideView(provider="aws")]
     for view in sides:
         view.interconnects = {

@@ -14,7 +14,6 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,14 +22,10 @@ from interconnect_operator.api import models
 from interconnect_operator.protocol.spans import UsedSpace
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile import snapshot as snapshot_module
-from interconnect_operator.reconcile.pool import (
-    PoolConfig,
-    PoolRuntime,
-    ProviderConfig,
-    build_client,
-)
+from interconnect_operator.reconcile.pool import PoolRuntime
 from interconnect_operator.reconcile.records import SideView
 from interconnect_operator.reconcile.snapshot import PoolSnapshot
+from tests.support.offline_pool import offline_runtime
 
 CHANNELS = ("ch1", "ch2")
 UUIDS = tuple(f"u{i}" for i in range(5))
@@ -38,16 +33,7 @@ SUBNETS = ("10.0.0.0/30", "10.0.0.4/30", "10.0.0.0/29", "10.0.0.8/31", "10.0.0.6
 
 
 def _runtime() -> PoolRuntime:
-    def unused(request: httpx.Request) -> httpx.Response:
-        raise AssertionError(f"no provider call expected: {request.url}")
-
-    providers = [
-        ProviderConfig(name=n, endpoint="http://sim.invalid", call_as=peer, side=side)
-        for n, peer, side in (("gcp", "aws", Side.NEGOTIATOR), ("aws", "gcp", Side.RESPONDER))
-    ]
-    config = PoolConfig("pool", "e", providers[0], providers[1])
-    clients = [build_client(p, transport=httpx.MockTransport(unused)) for p in providers]
-    runtime = PoolRuntime(config, clients[0], clients[1])
+    runtime = offline_runtime()
     runtime.snapshot = PoolSnapshot(
         "e", SideView(provider="gcp"), SideView(provider="aws"), taken_at=datetime.now(UTC)
     )
