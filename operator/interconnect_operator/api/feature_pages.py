@@ -52,6 +52,7 @@ gen0/gen1/gen2 849/77/6 -> 274/24/2, the longest a full pass held the loop
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
@@ -89,17 +90,25 @@ def validate_items(blobs: Sequence[bytes], places: Sequence[int], status: int) -
     rules in one pass; ``places``: each one's index in its page, named by the
     error when one fails (locations only: values could be secrets)."""
     body = b'{"features":[' + b",".join(blobs) + b"]}"
-    paused = gc.isenabled()
-    gc.disable()  # as in _digest_items: no pass over the heap mid-validation
     try:
-        page = ListFeaturesPage.model_validate_json(body)
+        with collector_paused():  # as in _digest_items: no pass over the heap mid-validation
+            page = ListFeaturesPage.model_validate_json(body)
     except ValidationError as error:
         where = ", ".join(sorted({_place(e["loc"], places) for e in error.errors()}))
         raise InvalidResponse(OPERATION, f"unexpected body shape at {where}", status) from None
-    finally:
-        if paused:
-            gc.enable()
     return page.features or []
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off for the block, back on after it if it was on."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _place(loc: tuple[int | str, ...], places: Sequence[int]) -> str:
@@ -154,16 +163,11 @@ def _digest_items(response: httpx.Response) -> tuple[str | None, list[bytes], li
     before it resumes), but collected while alive they were promoted and
     made the collector's full passes over the operator's whole heap come
     more often (at N=10,000 most of a changed page's cost in a burst)."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         envelope = parse_envelope(response)
         blobs = _compact(envelope.features or (), response.status_code)
         token = envelope.next_page_token
         del envelope
-    finally:
-        if paused:
-            gc.enable()
     return token, blobs, [hashlib.blake2b(b, digest_size=ITEM_DIGEST_SIZE).digest() for b in blobs]
 
 
@@ -190,13 +194,8 @@ def feature_entry_pages(
             # A first read (a restart, a new list): nothing to compare with, so
             # the page is validated whole as before and its items keep no
             # digest; the first change of the page digests them.
-            paused = gc.isenabled()
-            gc.disable()  # as in validate_items
-            try:
+            with collector_paused():  # as in validate_items
                 page = client._parse(OPERATION, response, ListFeaturesPage)
-            finally:
-                if paused:
-                    gc.enable()
             items = page.features or []
             return page.next_page_token, [NO_DIGEST] * len(items), dict(enumerate(items))
         if held is None:
@@ -221,16 +220,11 @@ def feature_entry_pages(
         # A slice is converted whole, with the cyclic collector paused (as in
         # _digest_items), before the walk takes its first item: the walk turns
         # the loop every CONVERT_SLICE items, so no turn runs while paused.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return [
                 entry(item_digest, fresh.get(place))
                 for place, item_digest in enumerate(digests[start : start + CONVERT_SLICE], start)
             ]
-        finally:
-            if paused:
-                gc.enable()
 
     def entry(item_digest: bytes, item: FeatureItem | None) -> FeatureEntry[ConvertedT]:
         if item is None:
