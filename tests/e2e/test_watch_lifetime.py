@@ -138,15 +138,15 @@ def test_events_are_seen_after_many_watches_ended_and_restarted(
             operator_namespace=rig.operator_namespace,
             refresh_interval=600,
         )
-    # The pool deleted with its last link refreshes every 5 s, as the e2e tier's
-    # pools do: its loop lets go of the finalizer on its next round.
+    # The pool deleted with its last link refreshes every 600 s too: the last
+    # link's release must end its loop's wait, not its next round.
     doomed = "wl-doomed-pool"
     docs += pool_manifests(
         doomed,
         negotiator=rig.gcp,
         responder=rig.aws,
         operator_namespace=rig.operator_namespace,
-        refresh_interval=5,
+        refresh_interval=600,
     )
     kube.apply(docs)
     operator = _start(rig)

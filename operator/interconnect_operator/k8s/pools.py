@@ -307,8 +307,15 @@ class PoolLoops:
         first = True
         while True:
             started = time.monotonic()
+            released = False
             with contextlib.suppress(KubeError):
-                await self.guard(entry)
+                released = await self.guard(entry)
+            if released:
+                # Let go of a pool being deleted: its DELETED event stops this
+                # loop; a refresh would only write status to an object on its way out.
+                entry.wake.clear()
+                await wait_set(entry.wake, runtime.refresh_interval)
+                continue
             try:
                 await self._refresh_once(entry, runtime)
             except Exception as exc:  # containment: the loop outlives any one round
@@ -359,8 +366,15 @@ class PoolLoops:
             # stops this loop (k8s/waits.py); stop_pool would wait for ever.
             if not await wait_set(entry.wake, max(due, 0.2)):
                 continue
+            if self._may_let_go(entry):
+                return  # the last link is gone: the loop's guard lets go of the pool now
             if woken_at is None:  # the first wake only: flapping links cannot starve it
                 woken_at = time.monotonic()
+
+    def _may_let_go(self, entry: PoolEntry) -> bool:
+        """A pool being deleted that no link uses any more (its finalizer can go)."""
+        meta = entry.body["metadata"]
+        return bool(meta.get("deletionTimestamp")) and not self._index.keys_of_pool(entry.name)
 
     async def _connect(self, entry: PoolEntry) -> PoolView:
         """Resolve the pool's configuration (retrying with backoff) and build its clients."""

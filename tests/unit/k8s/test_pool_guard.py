@@ -9,6 +9,8 @@ pool being deleted are refused before anything reaches a provider
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from interconnect_operator.k8s import status as status_mod
@@ -98,3 +100,30 @@ def test_the_deleting_condition_names_the_links_and_bounds_the_list() -> None:
     assert "ns/l09 and 2 more" in cond.message
     assert "ns/l10" not in cond.message
     assert status_mod.deletion_condition([], 3).reason == "NoLinksLeft"
+
+
+class _IdleRuntime:
+    refresh_interval = 30.0
+
+
+async def test_a_deleted_pool_lets_go_when_its_last_link_goes_not_on_its_next_round(
+    kube: FakeKube,
+) -> None:
+    """An idle pool waits its whole interval between rounds; the wake that the
+    last link's release sends ends that wait for a pool being deleted."""
+    entry = _entry(kube, finalizers=[POOL_FINALIZER], deletionTimestamp=DELETING)
+    index = LinkIndex()
+    _link(index, "db")
+    loops = _loops(kube, index)
+    loops.entries["pool"] = entry
+    runtime: Any = _IdleRuntime()
+    waiting = asyncio.create_task(loops._wait_until_due(entry, runtime, time.monotonic(), 0.01))
+    await asyncio.sleep(0)
+    loops.wake_pool("pool")  # a wake while a link remains: the wait goes on
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    index.drop(("team-a", "db"))
+    loops.wake_pool("pool")
+    await asyncio.wait_for(waiting, 5.0)  # not the pool's 30 s interval
+    assert await loops.guard(entry) is True
+    assert _finalizers(kube) == []
