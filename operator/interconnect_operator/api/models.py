@@ -344,6 +344,14 @@ def to_wire(model: BaseModel, *, exclude_output_only: bool = False) -> dict[str,
     return result
 
 
+def to_wire_json(model: BaseModel) -> bytes:
+    """``to_wire`` serialized to compact JSON in one pass (a large list page's
+    answer: no dict of the whole page built first)."""
+    return model.__pydantic_serializer__.to_json(
+        model, by_alias=True, exclude_none=True, context=_REVEAL_CONTEXT
+    )
+
+
 def to_request(model: BaseModel) -> dict[str, Any]:
     """Request body for ``model``: :func:`to_wire` without output-only fields."""
     return to_wire(model, exclude_output_only=True)

@@ -20,6 +20,7 @@ from interconnect_operator.simulator.runtime import (
     Simulator,
     path_param,
     wire,
+    wire_json,
 )
 from interconnect_operator.simulator.store import SimError
 
@@ -32,7 +33,7 @@ async def list_connections(sim: Simulator, request: Request, caller: str) -> Any
     records = sim.store.connections_by_ix.get(path, {})
     keys, token = sim.page(request, sorted(records))
     now = sim.now()
-    return wire(
+    return wire_json(
         ListConnectionsResponse(
             connections=[views.connection_view(caller, records[k], sim.store, now) for k in keys],
             next_page_token=token,
@@ -135,7 +136,7 @@ async def list_features(sim: Simulator, request: Request, caller: str) -> Any:
             ).items()
         }
         page, token = sim.page(request, sorted(every))
-        return wire(
+        return wire_json(
             ListFeaturesResponse(
                 features=[views.feature_view(caller, every[k], sim.store, now) for k in page],
                 next_page_token=token,
@@ -144,7 +145,7 @@ async def list_features(sim: Simulator, request: Request, caller: str) -> Any:
     sim.store.connection(caller, *path)
     records = sim.store.features.get(path, {})
     keys, token = sim.page(request, sorted(records))
-    return wire(
+    return wire_json(
         ListFeaturesResponse(
             features=[views.feature_view(caller, records[k], sim.store, now) for k in keys],
             next_page_token=token,
