@@ -70,6 +70,7 @@ from interconnect_operator.api.errors import (
     Unauthorized,
     error_for_status,
 )
+from interconnect_operator.api.lanes import BULK_IN_FLIGHT, in_bulk_read
 from interconnect_operator.api.models import request_bytes
 from interconnect_operator.api.operations import OPERATIONS, Operation
 from interconnect_operator.api.pages import (
@@ -192,6 +193,8 @@ class BaseProviderClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._bulk_gate = asyncio.Semaphore(min(BULK_IN_FLIGHT, max_concurrency))
+        """Bulk reads' requests in flight (``lanes``): a link's calls never queue behind many."""
         # TLS 1.3 minimum toward providers unless explicitly lowered.
         ssl_context = with_min_tls(self._auth.ssl_context(verify), min_tls_version)
         if transport is None:
@@ -509,7 +512,11 @@ class BaseProviderClient:
         while True:
             attempt += 1
             try:
-                response = await self._attempt(operation, path, params, content, attempt)
+                if in_bulk_read():
+                    async with self._bulk_gate:
+                        response = await self._attempt(operation, path, params, content, attempt)
+                else:
+                    response = await self._attempt(operation, path, params, content, attempt)
                 if response.is_success:
                     return read(response)
                 raise error_for_status(

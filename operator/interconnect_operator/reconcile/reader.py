@@ -54,6 +54,7 @@ from interconnect_operator.api import models
 from interconnect_operator.api.client import DigestedPage, ProviderClient
 from interconnect_operator.api.errors import ApiError, InvalidRequest, NotFound
 from interconnect_operator.api.feature_pages import FeatureEntry
+from interconnect_operator.api.lanes import bulk_reads
 from interconnect_operator.api.names import last_id
 from interconnect_operator.reconcile.records import (
     ChannelInfo,
@@ -355,11 +356,12 @@ async def read_pool(
 
     ``previous``: the last snapshot, whose records a decoded item equal to
     them becomes (``SideReader.read``)."""
-    results = await asyncio.gather(
-        negotiator.read(previous=previous.negotiator if previous is not None else None),
-        responder.read(previous=previous.responder if previous is not None else None),
-        return_exceptions=True,
-    )
+    with bulk_reads():  # its pages never crowd out a link's calls (api.lanes)
+        results = await asyncio.gather(
+            negotiator.read(previous=previous.negotiator if previous is not None else None),
+            responder.read(previous=previous.responder if previous is not None else None),
+            return_exceptions=True,
+        )
     errors: dict[str, str] = {}
     sides: list[SideView] = []
     for reader, result in zip((negotiator, responder), results, strict=True):

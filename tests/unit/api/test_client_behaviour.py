@@ -28,6 +28,7 @@ from interconnect_operator.api.errors import (
     Unauthorized,
     UnexpectedStatus,
 )
+from interconnect_operator.api.lanes import BULK_IN_FLIGHT, bulk_reads
 from interconnect_operator.api.models import Connection, Feature, FeatureConfig, L3BaseConfig
 from interconnect_operator.api.retry import RetryPolicy, is_retryable, parse_retry_after
 from tests.support.clock import FakeClock
@@ -429,6 +430,44 @@ async def test_concurrency_is_bounded(
     results = await asyncio.gather(*tasks)
     assert len(results) == 10
     assert peak == 3
+
+
+async def test_bulk_reads_keep_few_requests_in_flight_and_other_calls_pass_them(
+    peer: Peer, make_client: Callable[..., ProviderClient]
+) -> None:
+    """A refresh's lists (api.lanes) take at most BULK_IN_FLIGHT of the client's
+    requests at once; a link's call made meanwhile is sent at once, not after them."""
+    in_flight = {"list": 0, "other": 0}
+    peak = 0
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal peak
+        peer.requests.append(request)
+        if request.method == "GET" and request.url.path.endswith("/connections"):
+            in_flight["list"] += 1
+            peak = max(peak, in_flight["list"])
+            await release.wait()
+            in_flight["list"] -= 1
+            return httpx.Response(200, json={"connections": []})
+        return httpx.Response(200, json=samples.CONNECTION)
+
+    client = make_client(transport=httpx.MockTransport(handler), max_concurrency=16)
+
+    async def list_one(ix: str) -> list[object]:
+        return [c async for c in client.list_connections(E, ix)]
+
+    with bulk_reads():
+        lists = [asyncio.create_task(list_one(f"ic-{n}")) for n in range(8)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert peak == BULK_IN_FLIGHT
+    # Not a bulk read: sent while every bulk slot is held.
+    await asyncio.wait_for(client.get_connection(E, IC, K), 5.0)
+    assert not any(task.done() for task in lists)
+    release.set()
+    assert all(r == [] for r in await asyncio.gather(*lists))
+    assert peak == BULK_IN_FLIGHT
 
 
 async def test_caller_is_the_path_prefix(

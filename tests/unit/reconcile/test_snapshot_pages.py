@@ -25,6 +25,7 @@ import pytest
 
 from interconnect_operator.api import models
 from interconnect_operator.api.client import ProviderClient
+from interconnect_operator.api.lanes import in_bulk_read
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile import reader as reader_module
 from interconnect_operator.reconcile import records as records_module
@@ -540,3 +541,29 @@ def test_a_feature_viewed_again_parses_its_bgp_addresses_once() -> None:
     assert str(first.bgp[Side.NEGOTIATOR].ipv6) == "fd00:77::1"
     assert first.bgp[Side.RESPONDER].ipv6 is None
     assert records_module._host_v4.cache_info().misses - before == 2
+
+
+async def test_a_pool_read_is_a_bulk_read_and_a_link_call_is_not() -> None:
+    """read_pool marks its calls (api.lanes), so a link's calls never queue
+    behind the refresh's pages; calls outside it are not marked."""
+    side = FakeSide({"ix1": 4, "ix2": 4})
+    marks: list[tuple[str, bool]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        marks.append((request.url.path, in_bulk_read()))
+        return side.handle(request)
+
+    clients = [
+        ProviderClient(f"https://{name}.test", caller, transport=httpx.MockTransport(handle))
+        for name, caller in (("aws", CALLER), ("gcp", PEER))
+    ]
+    readers = [
+        SideReader(c, caller, ENV) for c, caller in zip(clients, (CALLER, PEER), strict=True)
+    ]
+    async with clients[0], clients[1]:
+        await read_pool(readers[0], readers[1], ENV, dt.datetime.now(dt.UTC))
+        read = len(marks)
+        await clients[0].get_environment(ENV)
+    assert read > 10
+    assert all(bulk for _, bulk in marks[:read])
+    assert marks[read:] == [(marks[read][0], False)]
