@@ -35,6 +35,7 @@ from interconnect_operator.api.models import (
 )
 from interconnect_operator.simulator.config import ANY_PROVIDER, SimulatorConfig
 from interconnect_operator.simulator.faults import FaultInjector, Stats
+from interconnect_operator.simulator.feature_json import FeatureJson
 from interconnect_operator.simulator.inventory import default_inventory
 from interconnect_operator.simulator.persistence import StateFile
 from interconnect_operator.simulator.store import SimError, Store
@@ -188,6 +189,8 @@ class Simulator:
         self.faults = FaultInjector(config.faults)
         self.stats = Stats()
         self.requests = RequestLog()
+        self.feature_json = FeatureJson()
+        """Each listed feature's JSON while its view cannot differ (ListFeatures pages)."""
         # Store methods never await, so each is atomic in the event loop; the
         # lock makes the serialisation of reservations (P10) explicit and keeps
         # it true if a handler ever awaits between check and commit.

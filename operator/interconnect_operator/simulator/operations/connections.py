@@ -11,18 +11,19 @@ from interconnect_operator.api.models import (
     Feature,
     GenerateFeatureGuidanceResponse,
     ListConnectionsResponse,
-    ListFeaturesResponse,
     to_wire,
 )
 from interconnect_operator.simulator import views
 from interconnect_operator.simulator.operations.paths import conn_path, ix_path
 from interconnect_operator.simulator.runtime import (
     Simulator,
+    WireJson,
     path_param,
     wire,
     wire_json,
 )
 from interconnect_operator.simulator.store import SimError
+from interconnect_operator.simulator.store.records import FeatureRecord
 
 # ----------------------------------------------------------------- connections
 
@@ -136,21 +137,20 @@ async def list_features(sim: Simulator, request: Request, caller: str) -> Any:
             ).items()
         }
         page, token = sim.page(request, sorted(every))
-        return wire_json(
-            ListFeaturesResponse(
-                features=[views.feature_view(caller, every[k], sim.store, now) for k in page],
-                next_page_token=token,
-            )
-        )
+        return _feature_page(sim, caller, [every[k] for k in page], token, now)
     sim.store.connection(caller, *path)
     records = sim.store.features.get(path, {})
     keys, token = sim.page(request, sorted(records))
-    return wire_json(
-        ListFeaturesResponse(
-            features=[views.feature_view(caller, records[k], sim.store, now) for k in keys],
-            next_page_token=token,
-        )
-    )
+    return _feature_page(sim, caller, [records[k] for k in keys], token, now)
+
+
+def _feature_page(
+    sim: Simulator, caller: str, records: list[FeatureRecord], token: str | None, now: float
+) -> WireJson:
+    """A ListFeatures answer from each feature's kept JSON (``simulator.feature_json``)."""
+    body = sim.feature_json.page(caller, records, token, sim.store, now)
+    sim.feature_json.prune(sim.store.features)
+    return WireJson(body)
 
 
 async def create_feature(sim: Simulator, request: Request, caller: str) -> Any:
