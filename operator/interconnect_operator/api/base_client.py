@@ -33,6 +33,7 @@ auth flows (SigV4, OAuth2, Entra tokens) and other transports (tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -124,6 +125,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_ANY_LANE = contextlib.nullcontext()
+"""A call outside a bulk read: no bound but the client's own (``lanes``)."""
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -512,10 +515,8 @@ class BaseProviderClient:
         while True:
             attempt += 1
             try:
-                if in_bulk_read():
-                    async with self._bulk_gate:
-                        response = await self._attempt(operation, path, params, content, attempt)
-                else:
+                lane = self._bulk_gate if in_bulk_read() else _ANY_LANE
+                async with lane:
                     response = await self._attempt(operation, path, params, content, attempt)
                 if response.is_success:
                     return read(response)

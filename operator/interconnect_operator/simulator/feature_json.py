@@ -51,7 +51,10 @@ class FeatureJson:
         self._held: dict[tuple[str, int], _Held] = {}
         self._limit = SLACK
 
-    def __len__(self) -> int:
+    @property
+    def held(self) -> int:
+        """Features whose JSON is kept (a property, not ``__len__``: an empty
+        cache must not read as a missing one)."""
         return len(self._held)
 
     def page(

@@ -475,5 +475,5 @@ async def test_kept_feature_json_is_pruned_as_features_go(make_peer: MakePeer) -
     assert len(await _listed(peer)) == 4
     # Entries of deleted features do not pile up: at most twice what the last
     # prune kept (one round's features at most) plus the slack.
-    held = len(peer.sim.feature_json)
+    held = peer.sim.feature_json.held
     assert held <= 2 * (4 * links + 4) + SLACK < rounds * 4 * links
