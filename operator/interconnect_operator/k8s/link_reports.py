@@ -86,6 +86,7 @@ class LinkReports:
             )
             self._track_progress(entry, key, phase if expecting else "Waiting")
             if phase != state.last_phase:
+                entry.lagging.set()  # the pool's capacity and link count move with it
                 await self._announce(
                     key, body, state, pool=entry.name, phase=phase, message=result.status.message
                 )

@@ -7,7 +7,12 @@ provider state changed. While links of the pool are making progress the
 loop refreshes faster; while many are (a burst), refreshes take at most a
 tenth of the wall clock: a large pool's bulk read (thousands of features
 to parse) must not crowd out the links' own calls. The pool's
-``.status`` and health series are written from each refresh.
+``.status`` and health series are written from each refresh, and between
+refreshes when its links changed (a link Ready, updated or gone): from the
+snapshot as the links' own provider answers left it, no provider read, at
+most every PUBLISH_SECONDS. Without that a burst that needs no refresh (every
+link Ready from its own calls) left the pool's capacity and link count as they
+were before it until the pool's next interval.
 
 A pool with links never disappears under them: the operator keeps its
 finalizer on every pool, and a pool being deleted keeps serving its links
@@ -44,7 +49,7 @@ from interconnect_operator.k8s.resources import GROUP, CapacityPoolSpec
 from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
 from interconnect_operator.k8s.secret_watch import SecretWatches
 from interconnect_operator.k8s.settings import OperatorOptions
-from interconnect_operator.k8s.waits import wait_set
+from interconnect_operator.k8s.waits import wait_any, wait_set
 from interconnect_operator.k8s.workqueue import Priority
 from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
 from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
@@ -60,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 #: While a burst's links are busy, the wait for the next refresh is judged again this often.
 REJUDGE_SECONDS = 2.0
+#: Between refreshes, a pool whose links changed writes its status at most this often.
+PUBLISH_SECONDS = 2.0
 #: Kept on every CapacityPool: deleting a pool waits until no link uses it.
 POOL_FINALIZER = f"{GROUP}/pool-protection"
 CONFIG_RETRY = (5.0, 300.0)
@@ -92,6 +99,12 @@ class PoolEntry:
     """Secret name -> digest of the data the pool's clients were built from."""
     builds: int = 0
     """How many times the pool's clients were built (a rebuild is a new pool to its links)."""
+    lagging: asyncio.Event = field(default_factory=asyncio.Event)
+    """A link of the pool changed since the status was last written (``PoolLoops.publish``)."""
+    published_at: float = 0.0
+    """When the status was last written from a refresh or the snapshot (monotonic)."""
+    refreshed: bool = False
+    """The latest refresh succeeded: the snapshot may be published (else its error stands)."""
 
 
 class PoolLoops:
@@ -287,6 +300,7 @@ class PoolLoops:
         """A link of ``pool`` went away: a pool being deleted may now let go."""
         entry = self.entries.get(pool)
         if entry is not None:
+            entry.lagging.set()  # its link count, and the capacity the link held
             entry.wake.set()
 
     def wake_links(self, pool: str, priority: Priority = Priority.CHANGE) -> None:
@@ -319,6 +333,7 @@ class PoolLoops:
             try:
                 await self._refresh_once(entry, runtime)
             except Exception as exc:  # containment: the loop outlives any one round
+                entry.refreshed = False
                 logger.exception("pool round failed", extra={"pool": entry.name})
                 self._metrics.record_reconcile_error("pool", "RefreshFailed")
                 with contextlib.suppress(Exception):
@@ -327,6 +342,7 @@ class PoolLoops:
                     )
                 entry.ready.set()  # links report the pool's condition, not wait on it
             else:
+                entry.refreshed = True
                 entry.ready.set()
                 if first:
                     # Every link looks at the new clients' first snapshot; those not
@@ -348,6 +364,9 @@ class PoolLoops:
         woken_at: float | None = None
         while True:
             now = time.monotonic()
+            if entry.lagging.is_set() and now - entry.published_at >= PUBLISH_SECONDS:
+                await self._publish(entry, runtime)
+                now = time.monotonic()
             busy = len(entry.busy)
             due = refresh_due_in(
                 runtime.refresh_interval,
@@ -364,12 +383,31 @@ class PoolLoops:
                 due = min(due, REJUDGE_SECONDS)
             # Not asyncio.wait_for: on 3.11 it can swallow the cancellation that
             # stops this loop (k8s/waits.py); stop_pool would wait for ever.
-            if not await wait_set(entry.wake, max(due, 0.2)):
+            if entry.lagging.is_set():  # published less than PUBLISH_SECONDS ago
+                due = min(due, entry.published_at + PUBLISH_SECONDS - now)
+                woken = await wait_set(entry.wake, max(due, 0.05))
+            else:
+                woken = await wait_any((entry.wake, entry.lagging), max(due, 0.2))
+                woken = woken and entry.wake.is_set()  # a status to publish is no wake
+            if not woken:
                 continue
             if self._may_let_go(entry):
                 return  # the last link is gone: the loop's guard lets go of the pool now
             if woken_at is None:  # the first wake only: flapping links cannot starve it
                 woken_at = time.monotonic()
+
+    async def _publish(self, entry: PoolEntry, runtime: PoolView) -> None:
+        """Between refreshes: the status and health series from the snapshot as
+        the links' recorded provider answers left it (no provider read). Not
+        after a failed refresh: its error condition stands until a refresh ends it."""
+        entry.lagging.clear()
+        entry.published_at = time.monotonic()
+        if not entry.refreshed:
+            return
+        report = runtime.report()
+        health = entry.watch.health if entry.watch is not None else {}
+        await self._write_status(entry, report, health)
+        self._metrics.set_pool(pool_health(entry.name, report, health))
 
     def _may_let_go(self, entry: PoolEntry) -> bool:
         """A pool being deleted that no link uses any more (its finalizer can go)."""
@@ -452,6 +490,8 @@ class PoolLoops:
             # MACsec (P26-P31) and maintenance (P24-P25): channel-level, slow cadence.
             await entry.watch.run()
         health = entry.watch.health if entry.watch is not None else {}
+        entry.lagging.clear()  # what the links changed so far is in this refresh's snapshot
+        entry.published_at = time.monotonic()
         await self._write_status(entry, report, health)
         self._metrics.set_pool(pool_health(entry.name, report, health))
         if isinstance(runtime, PoolRuntime) and not report.errors:

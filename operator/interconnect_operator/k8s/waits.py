@@ -17,6 +17,7 @@ cancellation always raised.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 
 async def wait_set(event: asyncio.Event, timeout: float | None) -> bool:
@@ -31,3 +32,18 @@ async def wait_set(event: asyncio.Event, timeout: float | None) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> bool:
+    """Wait until one of ``events`` is set or ``timeout`` seconds have passed;
+    True if one was set. A cancellation of the caller is always raised
+    (``asyncio.wait`` never swallows it), and no waiter outlives the call."""
+    if any(event.is_set() for event in events):
+        return True
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
