@@ -71,7 +71,7 @@ from interconnect_operator.api.errors import (
     Unauthorized,
     error_for_status,
 )
-from interconnect_operator.api.lanes import BULK_IN_FLIGHT, in_bulk_read
+from interconnect_operator.api.lanes import BULK_IN_FLIGHT, bulk_turn, in_bulk_read
 from interconnect_operator.api.models import request_bytes
 from interconnect_operator.api.operations import OPERATIONS, Operation
 from interconnect_operator.api.pages import (
@@ -511,11 +511,14 @@ class BaseProviderClient:
         # (a create's requestId is keyed by them: ``reconcile.link.step_calls``).
         content = body if isinstance(body, bytes) or body is None else request_bytes(body)
         started = self._clock()
+        bulk = in_bulk_read()
+        lane = self._bulk_gate if bulk else _ANY_LANE
         attempt = 0
         while True:
             attempt += 1
             try:
-                lane = self._bulk_gate if in_bulk_read() else _ANY_LANE
+                if bulk:  # a page asked for later while a few links are at work (lanes)
+                    await bulk_turn()
                 async with lane:
                     response = await self._attempt(operation, path, params, content, attempt)
                 if response.is_success:

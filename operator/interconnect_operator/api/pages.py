@@ -13,7 +13,6 @@ by item).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Generic, TypeVar
 import httpx
 
 from interconnect_operator.api.errors import InvalidResponse
+from interconnect_operator.api.lanes import bulk_turn
 
 ItemT = TypeVar("ItemT")
 ConvertedT = TypeVar("ConvertedT")
@@ -131,8 +131,9 @@ async def digested_pages(
     while True:
         got = await fetch(digest_or_decode, dict(params))
         # Decoding and conversion of a page, and pages one after another, are
-        # separate turns of the loop: a link step waiting on it runs between.
-        await asyncio.sleep(0)
+        # separate turns of the loop: a link step waiting on it runs between
+        # (and a bulk read stands aside while a few links are at work: api.lanes).
+        await bulk_turn()
         if isinstance(got, DigestedPage):
             page = got
         else:
@@ -142,7 +143,7 @@ async def digested_pages(
             for item in converted:
                 items.append(item)
                 if len(items) % CONVERT_SLICE == 0:
-                    await asyncio.sleep(0)
+                    await bulk_turn()
             page = DigestedPage(digest, token or None, tuple(items))
         yield page
         if not next_page(operation_id, page.next_page_token, seen, params):

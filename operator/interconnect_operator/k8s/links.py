@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from interconnect_operator import redaction
+from interconnect_operator.api.lanes import link_work, standing_by
 from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.credentials import Credentials, link_owner
@@ -204,10 +205,15 @@ class LinkWorkers:
         redaction.release_prefix(link_owner(key))
 
     async def process(self, key: LinkKey) -> Requeue | None:
-        """The queue's processor: one reconcile; Kubernetes API failures retry later."""
+        """The queue's processor: one reconcile; Kubernetes API failures retry later.
+        A pool's bulk read stands aside while it runs (``api.lanes``)."""
         body = self._index.links.get(key)
         if body is None:
             return None
+        with link_work():
+            return await self._process(key, body)
+
+    async def _process(self, key: LinkKey, body: dict[str, Any]) -> Requeue | None:
         # Whatever is logged meanwhile belongs to this tenant (redaction scope).
         tenant = redaction.current_tenant.set(key[0])
         try:
@@ -309,7 +315,7 @@ class LinkWorkers:
             return Stop(1.0)
         if entry is None or entry.reconciler is None:
             return await self._pool_unavailable(key, body, spec, entry, deleting=deleting)
-        if not entry.ready.is_set() and not await wait_set(entry.ready, POOL_READY_WAIT_SECONDS):
+        if not entry.ready.is_set() and not await _pool_ready(entry):
             message = f"pool {entry.name} has not completed its first provider read yet"
             return await self._reports.refuse(
                 key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
@@ -589,3 +595,9 @@ class LinkWorkers:
             state = self.state.get(other)
             if state is not None and state.last_phase == "Placing":
                 self.queue.add(other, Priority.CHANGE)
+
+
+async def _pool_ready(entry: PoolEntry) -> bool:
+    """Wait (bounded) for the pool's first snapshot: the link is not at work meanwhile."""
+    with standing_by():
+        return await wait_set(entry.ready, POOL_READY_WAIT_SECONDS)

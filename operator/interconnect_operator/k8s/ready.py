@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from interconnect_operator.api.lanes import standing_by
 from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.digest_key import DigestKey
@@ -138,7 +139,8 @@ class ReadyConfirmations:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                await wait_set(entry.ready, min(1.0, remaining))
+                with standing_by():  # not at work while the pool reads (api.lanes)
+                    await wait_set(entry.ready, min(1.0, remaining))
         runtime = entry.runtime
         if not isinstance(runtime, PoolRuntime) or entry.error is not None:
             return None

@@ -18,6 +18,7 @@ from interconnect_operator.api import activation_key
 from interconnect_operator.api.customer_aws import AwsConnection, AwsInterconnectClient
 from interconnect_operator.api.customer_gcp import GoogleTransportsClient, Transport
 from interconnect_operator.api.errors import ApiError
+from interconnect_operator.api.lanes import standing_by
 from interconnect_operator.protocol.customer_link import Cloud
 from interconnect_operator.protocol.types import Side
 from interconnect_operator.reconcile.pool import PoolConfig, PoolReport
@@ -89,6 +90,10 @@ class CustomerPool:
 
     async def refresh(self, *, fresh: bool = False) -> CustomerPool:
         """Read both sides in bulk (all pages); ``fresh`` is always so (no sharing)."""
+        with standing_by():  # a link waiting for it is not at work (api.lanes)
+            return await self._refresh()
+
+    async def _refresh(self) -> CustomerPool:
         async with self._lock:
             aws, google = await asyncio.gather(
                 self.aws.list_connections(environment_id=self.aws_account.environment_id),

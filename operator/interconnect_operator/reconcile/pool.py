@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from interconnect_operator.api import models
 from interconnect_operator.api.auth import DEFAULT_MIN_TLS, Auth, Verify
 from interconnect_operator.api.client import ProviderClient, RequestRecord
+from interconnect_operator.api.lanes import standing_by
 from interconnect_operator.api.retry import RetryPolicy
 from interconnect_operator.protocol import placement
 from interconnect_operator.protocol.resiliency import DeviceSpread, device_spread
@@ -193,6 +194,12 @@ class PoolRuntime:
         Changes the reconcilers record while the read is in flight are
         replayed onto the new snapshot.
         """
+        # A link that waits for this read is not at work meanwhile: a bulk read
+        # in flight does not stand aside for it (api.lanes).
+        with standing_by():
+            return await self._refresh(fresh)
+
+    async def _refresh(self, fresh: bool) -> PoolSnapshot:
         started = self.generation
         ticket = self._reads_started
         async with self._lock:
