@@ -21,6 +21,7 @@ from typing import Any
 
 import kopf
 
+from interconnect_operator.k8s.collector import CollectorPolicy
 from interconnect_operator.k8s.controller import Controller
 from interconnect_operator.k8s.heap import HeapTrimmer
 from interconnect_operator.k8s.kube import LINKS, POOLS, KubeClient, load_configuration
@@ -109,6 +110,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         memo["acting"] = acting
     memo["watches"] = asyncio.create_task(_watch(kube, controller), name="watches")
     memo["heap_trimmer"] = asyncio.create_task(HeapTrimmer().run(), name="heap-trimmer")
+    collector = CollectorPolicy(asyncio.get_running_loop())
+    collector.start()
+    memo["collector"] = collector
 
 
 def _start_ended(task: asyncio.Task[None]) -> None:
@@ -191,6 +195,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     trimmer: asyncio.Task[None] | None = memo.get("heap_trimmer")
     if trimmer is not None:
         trimmer.cancel()
+    collector: CollectorPolicy | None = memo.get("collector")
+    if collector is not None:
+        collector.stop()
     election: asyncio.Task[None] | None = memo.get("election")
     if election is not None:
         election.cancel()
