@@ -19,16 +19,12 @@ from typing import Any
 import pytest
 
 from interconnect_operator.k8s import pools as pools_mod
-from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
-from interconnect_operator.k8s.settings import OperatorOptions
-from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
 from tests.unit.k8s.fake_kube import FakeKube
-
-OPTIONS = OperatorOptions()
+from tests.unit.k8s.test_pool_guard import _link, _loops
 
 
 class _Runtime:
@@ -65,27 +61,10 @@ class _Runtime:
 def _setup(kube: FakeKube) -> tuple[PoolLoops, PoolEntry, LinkIndex]:
     body = kube.add_object(POOLS, {"metadata": {"name": "pool"}, "spec": {}})
     index = LinkIndex()
-    loops = PoolLoops(
-        OPTIONS,
-        kube,
-        OperatorMetrics(),
-        credentials=Credentials(kube, OPTIONS.operator_namespace),
-        index=index,
-        wake_link=lambda key, priority: None,
-        on_request=lambda record: None,
-    )
+    loops = _loops(kube, index)
     entry = PoolEntry(name="pool", body=body, generation=1, refreshed=True)
     loops.entries["pool"] = entry
     return loops, entry, index
-
-
-def _link(index: LinkIndex, name: str) -> None:
-    index.observe(
-        {
-            "metadata": {"namespace": "team-a", "name": name, "uid": name, "resourceVersion": "1"},
-            "spec": {"poolRef": {"name": "pool"}},
-        }
-    )
 
 
 async def _until(predicate: Any, timeout: float = 5.0) -> None:
