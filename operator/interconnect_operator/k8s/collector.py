@@ -52,7 +52,6 @@ class CollectorPolicy:
         self.thaws = 0
 
     def start(self) -> None:
-        self._thawed_at = self._clock()
         gc.callbacks.append(self._on_collection)
 
     def stop(self) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from interconnect_operator import redaction
-from interconnect_operator.api.lanes import link_work, standing_by
+from interconnect_operator.api.lanes import link_work
 from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s.config_error import ConfigError, validation_message
 from interconnect_operator.k8s.credentials import Credentials, link_owner
@@ -72,7 +72,6 @@ from interconnect_operator.k8s.restart import RestartBatch
 from interconnect_operator.k8s.secret_recheck import SecretRecheck
 from interconnect_operator.k8s.secret_refs import link_secret_refs
 from interconnect_operator.k8s.settings import FINALIZER, OperatorOptions
-from interconnect_operator.k8s.waits import wait_set
 from interconnect_operator.k8s.workqueue import Priority, Requeue, WorkQueue
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.reconcile.driver import LinkDriver
@@ -315,7 +314,7 @@ class LinkWorkers:
             return Stop(1.0)
         if entry is None or entry.reconciler is None:
             return await self._pool_unavailable(key, body, spec, entry, deleting=deleting)
-        if not entry.ready.is_set() and not await _pool_ready(entry):
+        if not entry.ready.is_set() and not await entry.wait_ready(POOL_READY_WAIT_SECONDS):
             message = f"pool {entry.name} has not completed its first provider read yet"
             return await self._reports.refuse(
                 key, body, "Pending", "PoolNotReady", message, stalled=False, retry=10.0
@@ -595,9 +594,3 @@ class LinkWorkers:
             state = self.state.get(other)
             if state is not None and state.last_phase == "Placing":
                 self.queue.add(other, Priority.CHANGE)
-
-
-async def _pool_ready(entry: PoolEntry) -> bool:
-    """Wait (bounded) for the pool's first snapshot: the link is not at work meanwhile."""
-    with standing_by():
-        return await wait_set(entry.ready, POOL_READY_WAIT_SECONDS)

@@ -33,6 +33,7 @@ from typing import Any
 
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
+from interconnect_operator.api.lanes import standing_by
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.cleanup import LeftoverCleanup
 from interconnect_operator.k8s.config_error import ConfigError
@@ -100,11 +101,22 @@ class PoolEntry:
     builds: int = 0
     """How many times the pool's clients were built (a rebuild is a new pool to its links)."""
     lagging: asyncio.Event = field(default_factory=asyncio.Event)
-    """A link of the pool changed since the status was last written (``PoolLoops.publish``)."""
+    """A link of the pool changed since the status was last written (``PoolLoops._publish``)."""
     published_at: float = 0.0
     """When the status was last written from a refresh or the snapshot (monotonic)."""
     refreshed: bool = False
     """The latest refresh succeeded: the snapshot may be published (else its error stands)."""
+
+    def mark_published(self) -> None:
+        """What the links changed so far is in the status being written now."""
+        self.lagging.clear()
+        self.published_at = time.monotonic()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait (bounded) for the pool's first snapshot; True once it is there.
+        A link waiting here is not at work meanwhile (``api.lanes``)."""
+        with standing_by():
+            return await wait_set(self.ready, timeout)
 
 
 class PoolLoops:
@@ -400,14 +412,10 @@ class PoolLoops:
         """Between refreshes: the status and health series from the snapshot as
         the links' recorded provider answers left it (no provider read). Not
         after a failed refresh: its error condition stands until a refresh ends it."""
-        entry.lagging.clear()
-        entry.published_at = time.monotonic()
-        if not entry.refreshed:
-            return
-        report = runtime.report()
-        health = entry.watch.health if entry.watch is not None else {}
-        await self._write_status(entry, report, health)
-        self._metrics.set_pool(pool_health(entry.name, report, health))
+        if entry.refreshed:
+            await self._write_report(entry, runtime.report())
+        else:
+            entry.mark_published()
 
     def _may_let_go(self, entry: PoolEntry) -> bool:
         """A pool being deleted that no link uses any more (its finalizer can go)."""
@@ -489,11 +497,7 @@ class PoolLoops:
         if entry.watch is not None and entry.watch.due() and not report.errors:
             # MACsec (P26-P31) and maintenance (P24-P25): channel-level, slow cadence.
             await entry.watch.run()
-        health = entry.watch.health if entry.watch is not None else {}
-        entry.lagging.clear()  # what the links changed so far is in this refresh's snapshot
-        entry.published_at = time.monotonic()
-        await self._write_status(entry, report, health)
-        self._metrics.set_pool(pool_health(entry.name, report, health))
+        health = await self._write_report(entry, report)
         if isinstance(runtime, PoolRuntime) and not report.errors:
             try:
                 # Stuck links raise, follow and close their issue (Issues API, P24).
@@ -505,6 +509,15 @@ class PoolLoops:
                 await self.cleanup.run(entry.name, runtime, entry.body)
             except Exception:  # containment: cleanup never stops the refresh loop
                 logger.exception("leftover cleanup failed", extra={"pool": entry.name})
+
+    async def _write_report(self, entry: PoolEntry, report: PoolReport) -> ChannelHealthMap:
+        """The pool's status and health series from ``report`` (a refresh's, or the
+        snapshot's between refreshes); returns the channel health they showed."""
+        health = entry.watch.health if entry.watch is not None else {}
+        entry.mark_published()
+        await self._write_status(entry, report, health)
+        self._metrics.set_pool(pool_health(entry.name, report, health))
+        return health
 
     async def _write_status(
         self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap

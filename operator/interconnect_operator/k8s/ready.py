@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from interconnect_operator.api.lanes import standing_by
 from interconnect_operator.k8s import confirm
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.digest_key import DigestKey
@@ -29,7 +28,6 @@ from interconnect_operator.k8s.ownership import Ownership, UuidOwnership
 from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.secret_refs import link_secret_digest, link_secret_refs
-from interconnect_operator.k8s.waits import wait_set
 from interconnect_operator.k8s.workqueue import Priority, Requeue
 from interconnect_operator.protocol.link_state import POLL_SLOW
 from interconnect_operator.reconcile import views
@@ -139,8 +137,7 @@ class ReadyConfirmations:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                with standing_by():  # not at work while the pool reads (api.lanes)
-                    await wait_set(entry.ready, min(1.0, remaining))
+                await entry.wait_ready(min(1.0, remaining))
         runtime = entry.runtime
         if not isinstance(runtime, PoolRuntime) or entry.error is not None:
             return None
