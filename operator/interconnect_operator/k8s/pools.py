@@ -106,6 +106,11 @@ class PoolEntry:
     """When the status was last written from a refresh or the snapshot (monotonic)."""
     refreshed: bool = False
     """The latest refresh succeeded: the snapshot may be published (else its error stands)."""
+    released: bool = False
+    """The operator let go of the pool being deleted (its finalizer removed or on its
+    way out): the object is gone or going, and nothing more is written to it."""
+    writes: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held by a status write and by letting go: neither overtakes the other."""
 
     def mark_published(self) -> None:
         """What the links changed so far is in the status being written now."""
@@ -242,13 +247,18 @@ class PoolLoops:
                     message=entry.blocked_event,
                 )
             return False
-        try:
-            patched = await self._kube.patch_metadata(
-                POOLS, None, entry.name, {"finalizers": change}, meta.get("resourceVersion")
-            )
-        except KubeError as exc:
-            logger.info("pool finalizer not written yet: %s", exc, extra={"pool": entry.name})
-            return False
+        # Letting go waits for a status write in flight (it would race the deletion)
+        # and stops any later one: the object is gone once the write lands.
+        async with entry.writes:
+            entry.released = deleting
+            try:
+                patched = await self._kube.patch_metadata(
+                    POOLS, None, entry.name, {"finalizers": change}, meta.get("resourceVersion")
+                )
+            except KubeError as exc:
+                entry.released = False
+                logger.info("pool finalizer not written yet: %s", exc, extra={"pool": entry.name})
+                return False
         meta["finalizers"] = patched["metadata"].get("finalizers")
         meta["resourceVersion"] = patched["metadata"]["resourceVersion"]
         return change is None or POOL_FINALIZER not in change
@@ -336,9 +346,10 @@ class PoolLoops:
             released = False
             with contextlib.suppress(KubeError):
                 released = await self.guard(entry)
-            if released:
-                # Let go of a pool being deleted: its DELETED event stops this
-                # loop; a refresh would only write status to an object on its way out.
+            if released or entry.released:
+                # Let go of a pool being deleted (here, or by its watch event's guard):
+                # its DELETED event stops this loop; a refresh would only write
+                # status to an object on its way out.
                 entry.wake.clear()
                 await wait_set(entry.wake, runtime.refresh_interval)
                 continue
@@ -572,11 +583,14 @@ class PoolLoops:
         new = redacted(new, redaction.OPERATOR_ONLY)
         if not status_mod.status_changed(old, new):
             return False
-        try:
-            result = await self._kube.patch_status(POOLS, None, entry.name, new)
-        except KubeError as exc:
-            logger.warning("pool status write failed: %s", exc, extra={"pool": entry.name})
-            return False
+        async with entry.writes:
+            if entry.released:
+                return False  # the pool is gone or going: its loop is about to stop
+            try:
+                result = await self._kube.patch_status(POOLS, None, entry.name, new)
+            except KubeError as exc:
+                logger.warning("pool status write failed: %s", exc, extra={"pool": entry.name})
+                return False
         entry.body["status"] = result.get("status", new)
         return True
 

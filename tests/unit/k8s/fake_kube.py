@@ -35,6 +35,8 @@ class FakeKube:
 
     def __init__(self) -> None:
         self.objects: dict[ObjectKey, dict[str, Any]] = {}
+        #: Objects the API server deleted (their last finalizer removed), as they were last.
+        self.deleted: dict[ObjectKey, dict[str, Any]] = {}
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
@@ -100,6 +102,11 @@ class FakeKube:
             KubeError(status, f"injected {status} after commit") for _ in range(times)
         )
 
+    def last_seen(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """The stored object, or as it was when the API server deleted it."""
+        key = (plural, namespace, name)
+        return self.objects[key] if key in self.objects else self.deleted[key]
+
     def bump(self, plural: str, namespace: str | None, name: str) -> None:
         """Another writer changed the object (its resourceVersion moves on)."""
         self.objects[(plural, namespace, name)]["metadata"]["resourceVersion"] = (
@@ -144,6 +151,9 @@ class FakeKube:
             else:
                 meta[key] = copy.deepcopy(value)
         meta["resourceVersion"] = self._next_revision()
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            # As the API server does: the last finalizer gone, the object goes.
+            self.deleted[(plural, namespace, name)] = self.objects.pop((plural, namespace, name))
         self._maybe_fail_after_commit("patch_metadata")
         return copy.deepcopy(obj)
 

@@ -91,7 +91,7 @@ class Rig:
         return entry
 
     def stored(self, name: str = "link") -> dict[str, Any]:
-        return self.kube.objects[(LINKS, "team-a", name)]
+        return self.kube.last_seen(LINKS, "team-a", name)
 
     def reasons(self) -> list[str]:
         return [e.reason for e in self.kube.events]

@@ -104,7 +104,7 @@ class Operator:
 
 
 def _stored(kube: FakeKube) -> dict[str, Any]:
-    return kube.objects[(LINKS, *KEY)]
+    return kube.last_seen(LINKS, *KEY)
 
 
 def _reasons(kube: FakeKube) -> list[str]:

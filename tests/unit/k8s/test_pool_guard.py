@@ -52,8 +52,10 @@ def _link(index: LinkIndex, name: str) -> None:
     )
 
 
-def _finalizers(kube: FakeKube) -> list[str]:
-    return list(kube.objects[(POOLS, None, "pool")]["metadata"].get("finalizers") or [])
+def _finalizers(kube: FakeKube) -> list[str] | None:
+    """The pool's finalizers; None once the API server deleted it."""
+    obj = kube.objects.get((POOLS, None, "pool"))
+    return None if obj is None else list(obj["metadata"].get("finalizers") or [])
 
 
 async def test_every_pool_gets_the_finalizer_and_others_are_kept(kube: FakeKube) -> None:
@@ -81,7 +83,7 @@ async def test_a_pool_being_deleted_waits_for_its_links_then_lets_go(kube: FakeK
     assert await loops.guard(entry) is False
     index.drop(("team-a", "cache"))
     assert await loops.guard(entry) is True
-    assert _finalizers(kube) == []
+    assert _finalizers(kube) is None  # the last finalizer gone: the pool is deleted
 
 
 async def test_a_standby_never_writes_the_finalizer(kube: FakeKube) -> None:
@@ -126,4 +128,4 @@ async def test_a_deleted_pool_lets_go_when_its_last_link_goes_not_on_its_next_ro
     loops.wake_pool("pool")
     await asyncio.wait_for(waiting, 5.0)  # not the pool's 30 s interval
     assert await loops.guard(entry) is True
-    assert _finalizers(kube) == []
+    assert _finalizers(kube) is None

@@ -151,3 +151,41 @@ async def test_nothing_changed_nothing_written(kube: FakeKube) -> None:
     await loops._publish(entry, runtime)  # type: ignore[arg-type]
     assert runtime.reports == 2
     assert len(kube.status_patches) == 1
+
+
+async def test_a_pool_let_go_while_a_publish_waits_is_never_written_again(
+    kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last link leaves, the pool is deleted and let go (its watch event's
+    guard) while the loop waits out PUBLISH_SECONDS: the object is gone, so the
+    waiting publish writes nothing (it used to patch a deleted pool: a 404)."""
+    monkeypatch.setattr(pools_mod, "PUBLISH_SECONDS", 0.2)
+    loops, entry, index = _setup(kube)
+    stored = kube.objects[(POOLS, None, "pool")]["metadata"]
+    for meta in (stored, entry.body["metadata"]):
+        meta["finalizers"] = [pools_mod.POOL_FINALIZER]
+    attempts: list[str] = []
+    patch_status = kube.patch_status
+
+    async def counted(plural: str, namespace: str | None, name: str, status: Any) -> Any:
+        attempts.append(name)
+        return await patch_status(plural, namespace, name, status)
+
+    monkeypatch.setattr(kube, "patch_status", counted)
+    _link(index, "db")
+    entry.published_at = time.monotonic()  # a status written a moment ago
+    runtime = _Runtime()
+    waiting = asyncio.create_task(loops._wait_until_due(entry, runtime, time.monotonic(), 0.01))  # type: ignore[arg-type]
+    await asyncio.sleep(0.02)
+    index.drop(("team-a", "db"))
+    loops.wake_pool("pool")  # the link's release: a status to publish
+    await asyncio.sleep(0.02)
+    for meta in (stored, entry.body["metadata"]):  # the pool is deleted
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert await loops.guard(entry) is True  # as the pool's MODIFIED event does
+    assert (POOLS, None, "pool") not in kube.objects
+    await _until(lambda: not entry.lagging.is_set())  # the publish came due and passed
+    assert attempts == []
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
