@@ -17,7 +17,7 @@ from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.link_memory import LinkState, Stop
 from interconnect_operator.k8s.link_request import observed_generation
-from interconnect_operator.k8s.pools import PoolEntry
+from interconnect_operator.k8s.pool_entry import PoolEntry
 from interconnect_operator.k8s.publish import Publisher, stalled_event
 from interconnect_operator.k8s.ready import ReadyConfirmations
 from interconnect_operator.reconcile.link import LinkEvent, LinkRequest, LinkResult

@@ -60,7 +60,8 @@ from interconnect_operator.k8s.ownership import (
     UuidOwnership,
 )
 from interconnect_operator.k8s.policy import capacity_denial
-from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.ready import ReadyConfirmations
 from interconnect_operator.k8s.resources import (

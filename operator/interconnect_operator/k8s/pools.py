@@ -1,4 +1,4 @@
-"""Pools: one refresh loop per CapacityPool, its status and its metrics.
+"""Pools: one refresh loop per CapacityPool, and when its status is written.
 
 A pool gets a loop of its own (a timer per pool, never per link): it builds
 the pool's provider clients from the spec and Secrets, then reads both
@@ -7,12 +7,12 @@ provider state changed. While links of the pool are making progress the
 loop refreshes faster; while many are (a burst), refreshes take at most a
 tenth of the wall clock: a large pool's bulk read (thousands of features
 to parse) must not crowd out the links' own calls. The pool's
-``.status`` and health series are written from each refresh, and between
-refreshes when its links changed (a link Ready, updated or gone): from the
-snapshot as the links' own provider answers left it, no provider read, at
-most every PUBLISH_SECONDS. Without that a burst that needs no refresh (every
-link Ready from its own calls) left the pool's capacity and link count as they
-were before it until the pool's next interval.
+``.status`` and health series (written by ``k8s.pool_report``) follow
+each refresh, and between refreshes when its links changed (a link Ready,
+updated or gone): from the snapshot as the links' own provider answers left
+it, no provider read, at most every PUBLISH_SECONDS. Without that a burst
+that needs no refresh (every link Ready from its own calls) left the pool's
+capacity and link count as they were before it until the pool's next interval.
 
 A pool with links never disappears under them: the operator keeps its
 finalizer on every pool, and a pool being deleted keeps serving its links
@@ -28,12 +28,10 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
-from interconnect_operator.api.lanes import standing_by
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.cleanup import LeftoverCleanup
 from interconnect_operator.k8s.config_error import ConfigError
@@ -44,7 +42,9 @@ from interconnect_operator.k8s.index import LinkIndex, LinkKey
 from interconnect_operator.k8s.kube import POOLS, KubeError
 from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.policy import selector_matches
-from interconnect_operator.k8s.publish import involved, redacted
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pool_report import PoolReportWriter
+from interconnect_operator.k8s.publish import involved
 from interconnect_operator.k8s.refresh_rule import BUSY_MANY, refresh_due_in
 from interconnect_operator.k8s.resources import GROUP, CapacityPoolSpec
 from interconnect_operator.k8s.secret_refs import SecretReferrers, pool_secret_names
@@ -52,15 +52,14 @@ from interconnect_operator.k8s.secret_watch import SecretWatches
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.k8s.waits import wait_any, wait_set
 from interconnect_operator.k8s.workqueue import Priority
-from interconnect_operator.metrics import ChannelHealth as ChannelMetrics
-from interconnect_operator.metrics import InterconnectHealth, OperatorMetrics, PoolHealth
+from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.protocol.conditions import ConditionStatus
 from interconnect_operator.protocol.escalation import Thresholds
 from interconnect_operator.protocol.retry_discipline import sanitise
-from interconnect_operator.reconcile.channels import ChannelHealth, ChannelWatch
-from interconnect_operator.reconcile.driver import LinkDriver, PoolView
+from interconnect_operator.reconcile.channels import ChannelWatch
+from interconnect_operator.reconcile.driver import PoolView
 from interconnect_operator.reconcile.link import LinkReconciler
-from interconnect_operator.reconcile.pool import PoolConfig, PoolReport, PoolRuntime, build_client
+from interconnect_operator.reconcile.pool import PoolConfig, PoolRuntime, build_client
 
 logger = logging.getLogger(__name__)
 
@@ -73,55 +72,6 @@ POOL_FINALIZER = f"{GROUP}/pool-protection"
 CONFIG_RETRY = (5.0, 300.0)
 #: Setup failures only a change of the pool's spec can fix: Stalled, no retry until then.
 TERMINAL_REASONS = frozenset({"InvalidSpec", "CredentialsRequired"})
-
-ChannelHealthMap = Mapping[tuple[str, str], ChannelHealth]
-
-
-@dataclass
-class PoolEntry:
-    """One CapacityPool: its latest body, its loop, its clients once built."""
-
-    name: str
-    body: dict[str, Any]
-    generation: int = 0
-    runtime: PoolView | None = None
-    """The symmetric PoolRuntime or a CustomerPool (``reconcile.driver``)."""
-    reconciler: LinkDriver | None = None
-    task: asyncio.Task[None] | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    error: tuple[str, str] | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    busy: set[tuple[str, str]] = field(default_factory=set)
-    """Links of this pool still making progress: the pool refreshes faster meanwhile."""
-    blocked_event: str | None = None
-    """The Warning already emitted for this pool's blocked deletion (once per deletion)."""
-    watch: ChannelWatch | None = None
-    secret_digests: dict[str, str] = field(default_factory=dict)
-    """Secret name -> digest of the data the pool's clients were built from."""
-    builds: int = 0
-    """How many times the pool's clients were built (a rebuild is a new pool to its links)."""
-    lagging: asyncio.Event = field(default_factory=asyncio.Event)
-    """A link of the pool changed since the status was last written (``PoolLoops._publish``)."""
-    published_at: float = 0.0
-    """When the status was last written from a refresh or the snapshot (monotonic)."""
-    refreshed: bool = False
-    """The latest refresh succeeded: the snapshot may be published (else its error stands)."""
-    released: bool = False
-    """The operator let go of the pool being deleted (its finalizer removed or on its
-    way out): the object is gone or going, and nothing more is written to it."""
-    writes: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """Held by a status write and by letting go: neither overtakes the other."""
-
-    def mark_published(self) -> None:
-        """What the links changed so far is in the status being written now."""
-        self.lagging.clear()
-        self.published_at = time.monotonic()
-
-    async def wait_ready(self, timeout: float) -> bool:
-        """Wait (bounded) for the pool's first snapshot; True once it is there.
-        A link waiting here is not at work meanwhile (``api.lanes``)."""
-        with standing_by():
-            return await wait_set(self.ready, timeout)
 
 
 class PoolLoops:
@@ -146,6 +96,7 @@ class PoolLoops:
         self._wake_link = wake_link
         self._on_request = on_request
         self.entries: dict[str, PoolEntry] = {}
+        self.reports = PoolReportWriter(kube, metrics, index)
         self.secret_refs: SecretReferrers[str, str] = SecretReferrers()
         self._secret_latest: dict[str, str | None] = {}
         self._secret_watches = SecretWatches(
@@ -360,7 +311,7 @@ class PoolLoops:
                 logger.exception("pool round failed", extra={"pool": entry.name})
                 self._metrics.record_reconcile_error("pool", "RefreshFailed")
                 with contextlib.suppress(Exception):
-                    await self._write_error(
+                    await self.reports.write_error(
                         entry, "RefreshFailed", failure_text(exc), reachable=ConditionStatus.FALSE
                     )
                 entry.ready.set()  # links report the pool's condition, not wait on it
@@ -424,7 +375,7 @@ class PoolLoops:
         the links' recorded provider answers left it (no provider read). Not
         after a failed refresh: its error condition stands until a refresh ends it."""
         if entry.refreshed:
-            await self._write_report(entry, runtime.report())
+            await self.reports.write_report(entry, runtime.report())
         else:
             entry.mark_published()
 
@@ -450,7 +401,7 @@ class PoolLoops:
                 entry.error = (reason, message)
                 terminal = reason in TERMINAL_REASONS
                 with contextlib.suppress(Exception):
-                    await self._write_error(entry, reason, message, stalled=terminal)
+                    await self.reports.write_error(entry, reason, message, stalled=terminal)
                 # A referenced Secret that appears or changes ends the wait (on_secret_change);
                 # a terminal reason waits for that or a spec change (a new loop) only.
                 await wait_set(entry.wake, None if terminal else backoff)
@@ -508,7 +459,7 @@ class PoolLoops:
         if entry.watch is not None and entry.watch.due() and not report.errors:
             # MACsec (P26-P31) and maintenance (P24-P25): channel-level, slow cadence.
             await entry.watch.run()
-        health = await self._write_report(entry, report)
+        health = await self.reports.write_report(entry, report)
         if isinstance(runtime, PoolRuntime) and not report.errors:
             try:
                 # Stuck links raise, follow and close their issue (Issues API, P24).
@@ -520,115 +471,6 @@ class PoolLoops:
                 await self.cleanup.run(entry.name, runtime, entry.body)
             except Exception:  # containment: cleanup never stops the refresh loop
                 logger.exception("leftover cleanup failed", extra={"pool": entry.name})
-
-    async def _write_report(self, entry: PoolEntry, report: PoolReport) -> ChannelHealthMap:
-        """The pool's status and health series from ``report`` (a refresh's, or the
-        snapshot's between refreshes); returns the channel health they showed."""
-        health = entry.watch.health if entry.watch is not None else {}
-        entry.mark_published()
-        await self._write_status(entry, report, health)
-        self._metrics.set_pool(pool_health(entry.name, report, health))
-        return health
-
-    async def _write_status(
-        self, entry: PoolEntry, report: PoolReport, health: ChannelHealthMap
-    ) -> None:
-        old = entry.body.get("status") or {}
-        deleting = bool(entry.body["metadata"].get("deletionTimestamp"))
-        new = status_mod.pool_status_body(
-            report,
-            old_status=old,
-            generation=entry.generation,
-            link_count=self._index.count_of_pool(entry.name),
-            now=status_mod.now(),
-            channels=health,
-            remaining_links=[f"{ns}/{name}" for ns, name in self._index.keys_of_pool(entry.name)]
-            if deleting
-            else None,
-        )
-        await self._patch_status(entry, old, new)
-
-    async def _write_error(
-        self,
-        entry: PoolEntry,
-        reason: str,
-        message: str,
-        *,
-        reachable: ConditionStatus = ConditionStatus.UNKNOWN,
-        stalled: bool = False,
-    ) -> None:
-        old = entry.body.get("status") or {}
-        # A pool belongs to no tenant: only the operator's own secrets mask it.
-        message = redaction.redact(message, redaction.OPERATOR_ONLY)
-        new = status_mod.pool_status_error(
-            old_status=old,
-            generation=entry.generation,
-            reason=reason,
-            message=message,
-            now=status_mod.now(),
-            reachable=reachable,
-            stalled=stalled,
-        )
-        if await self._patch_status(entry, old, new):
-            await self._kube.create_event(
-                involved(entry.body, "CapacityPool"),
-                type_="Warning",
-                reason=reason,
-                message=message,
-            )
-
-    async def _patch_status(
-        self, entry: PoolEntry, old: Mapping[str, Any], new: dict[str, Any]
-    ) -> bool:
-        new = redacted(new, redaction.OPERATOR_ONLY)
-        if not status_mod.status_changed(old, new):
-            return False
-        async with entry.writes:
-            if entry.released:
-                return False  # the pool is gone or going: its loop is about to stop
-            try:
-                result = await self._kube.patch_status(POOLS, None, entry.name, new)
-            except KubeError as exc:
-                logger.warning("pool status write failed: %s", exc, extra={"pool": entry.name})
-                return False
-        entry.body["status"] = result.get("status", new)
-        return True
-
-
-def pool_health(name: str, report: PoolReport, health: ChannelHealthMap) -> PoolHealth:
-    """The pool's health series from a refresh report and the channel watch."""
-    interconnects = []
-    for ix in report.interconnects:
-        by_state: dict[str, int] = {}
-        for _, admin, _ in ix.channels:
-            by_state[admin or "UNKNOWN"] = by_state.get(admin or "UNKNOWN", 0) + 1
-        interconnects.append(
-            InterconnectHealth(
-                id=ix.id,
-                max_mbps=ix.max_mbps,
-                allocated_mbps=ix.allocated_mbps,
-                available_mbps=ix.available_mbps,
-                channels_by_admin_state=by_state,
-                channels=[channel_metrics(ix.id, c, health) for c, _, _ in ix.channels],
-                channels_sharing_device=dict(ix.sharing_device),
-            )
-        )
-    return PoolHealth(pool=name, providers_reachable=report.reachable, interconnects=interconnects)
-
-
-def channel_metrics(interconnect: str, channel: str, health: ChannelHealthMap) -> ChannelMetrics:
-    known = health.get((interconnect, channel))
-    if known is None:
-        return ChannelMetrics(id=channel)
-    return ChannelMetrics(
-        id=channel,
-        maintenance_active=known.maintenance_active,
-        next_maintenance_start=known.next_maintenance_start.timestamp()
-        if known.next_maintenance_start is not None
-        else None,
-        macsec_key_age_seconds=known.macsec_key_age_seconds,
-        maintenance_overlap=known.maintenance_overlap,
-    )
 
 
 def failure_text(exc: BaseException) -> str:

@@ -25,7 +25,8 @@ from interconnect_operator.k8s.kubeapi import KubeApi
 from interconnect_operator.k8s.link_memory import POOL_READY_WAIT_SECONDS, LinkState
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import Ownership, UuidOwnership
-from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.secret_refs import link_secret_digest, link_secret_refs
 from interconnect_operator.k8s.workqueue import Priority, Requeue

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from interconnect_operator.k8s import confirm, status
 from interconnect_operator.k8s.kube import KubeError
 from interconnect_operator.k8s.links import LinkWorkers
-from interconnect_operator.k8s.pools import PoolEntry
+from interconnect_operator.k8s.pool_entry import PoolEntry
 from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION
 from interconnect_operator.k8s.workqueue import Priority, Requeue
 from interconnect_operator.protocol.link_state import Phase

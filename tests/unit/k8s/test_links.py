@@ -23,7 +23,8 @@ from interconnect_operator.k8s.links import STARTUP_GRACE_SECONDS, LinkState, Li
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import UuidOwnership, record_name
-from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.resources import MulticloudLinkSpec
 from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, OperatorOptions

@@ -27,7 +27,8 @@ from interconnect_operator.k8s.links import STARTUP_GRACE_SECONDS, LinkWorkers
 from interconnect_operator.k8s.meta import LinkMetadata
 from interconnect_operator.k8s.namespaces import NamespacePolicy
 from interconnect_operator.k8s.ownership import Ownership, UuidOwnership, record_name
-from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.publish import Publisher
 from interconnect_operator.k8s.settings import FINALIZER, UUID_ANNOTATION, OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics

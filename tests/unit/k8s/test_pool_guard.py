@@ -17,7 +17,8 @@ from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import POOL_FINALIZER, PoolEntry, PoolLoops
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pools import POOL_FINALIZER, PoolLoops
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
 from tests.unit.k8s.fake_kube import FakeKube

@@ -21,7 +21,8 @@ import pytest
 from interconnect_operator.k8s import pools as pools_mod
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import PoolEntry, PoolLoops
+from interconnect_operator.k8s.pool_entry import PoolEntry
+from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.reconcile.pool import InterconnectReport, PoolReport
 from tests.unit.k8s.fake_kube import FakeKube
 from tests.unit.k8s.test_pool_guard import _link, _loops

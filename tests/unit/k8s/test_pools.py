@@ -11,7 +11,8 @@ import pytest
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
-from interconnect_operator.k8s.pools import PoolLoops, pool_health
+from interconnect_operator.k8s.pool_report import pool_health
+from interconnect_operator.k8s.pools import PoolLoops
 from interconnect_operator.k8s.refresh_rule import BUSY_MANY, refresh_due_in, refresh_share
 from interconnect_operator.k8s.settings import OperatorOptions
 from interconnect_operator.metrics import OperatorMetrics
