@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interconnect_operator import redaction
+from interconnect_operator.k8s import pool_status
 from interconnect_operator.k8s import status as status_mod
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS, KubeError
@@ -54,7 +55,7 @@ class PoolReportWriter:
     ) -> None:
         old = entry.body.get("status") or {}
         deleting = bool(entry.body["metadata"].get("deletionTimestamp"))
-        new = status_mod.pool_status_body(
+        new = pool_status.pool_status_body(
             report,
             old_status=old,
             generation=entry.generation,
@@ -79,7 +80,7 @@ class PoolReportWriter:
         old = entry.body.get("status") or {}
         # A pool belongs to no tenant: only the operator's own secrets mask it.
         message = redaction.redact(message, redaction.OPERATOR_ONLY)
-        new = status_mod.pool_status_error(
+        new = pool_status.pool_status_error(
             old_status=old,
             generation=entry.generation,
             reason=reason,

@@ -32,7 +32,7 @@ from typing import Any
 
 from interconnect_operator import redaction
 from interconnect_operator.api.client import RequestRecord
-from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s import pool_status
 from interconnect_operator.k8s.cleanup import LeftoverCleanup
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials, pool_owner
@@ -188,7 +188,7 @@ class PoolLoops:
             change = [f for f in finalizers if f != POOL_FINALIZER] or None
         else:
             if deleting and remaining and entry.blocked_event is None:
-                entry.blocked_event = status_mod.deletion_condition(
+                entry.blocked_event = pool_status.deletion_condition(
                     [f"{ns}/{name}" for ns, name in remaining], entry.generation
                 ).message
                 await self._kube.create_event(

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from interconnect_operator.k8s.pool_report import pool_health
-from interconnect_operator.k8s.status import pool_resilient
+from interconnect_operator.k8s.pool_status import pool_resilient
 from interconnect_operator.metrics import OperatorMetrics
 from interconnect_operator.simulator.inventory import Inventory, load_inventory
 from tests.integration.reconcile.conftest import ENV, RESPONDER, Rig, link_request

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from interconnect_operator.api.client import ProviderClient
 from interconnect_operator.api.errors import ApiError
 from interconnect_operator.api.retry import RetryPolicy
+from interconnect_operator.k8s.pool_status import pool_tls
 from interconnect_operator.k8s.resources import PoolProvider, TlsVersion
-from interconnect_operator.k8s.status import pool_tls
 from interconnect_operator.reconcile.pool import PoolReport
 from interconnect_operator.reconcile.reader import describe_error
 from tests.support.pki import make_pki

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from interconnect_operator.api.auth import BearerToken
-from interconnect_operator.k8s import status
+from interconnect_operator.k8s import pool_status
 from interconnect_operator.k8s.config_error import ConfigError
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.customer_pools import customer_driver
@@ -171,7 +171,7 @@ def _report(sizes: tuple[int, ...], errors: dict[str, str]) -> PoolReport:
 def test_a_customer_pool_is_ready_when_both_clouds_answer_and_share_a_size(
     sizes: tuple[int, ...], errors: dict[str, str], ready: bool, reason: str
 ) -> None:
-    (ready_condition, *_) = status.pool_conditions(_report(sizes, errors), 3)
+    (ready_condition, *_) = pool_status.pool_conditions(_report(sizes, errors), 3)
     assert ready_condition.type == "Ready"
     assert ready_condition.is_true is ready
     assert ready_condition.reason == reason

@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Any
 
-from interconnect_operator.k8s import status as status_mod
+from interconnect_operator.k8s import pool_status
 from interconnect_operator.k8s.credentials import Credentials
 from interconnect_operator.k8s.index import LinkIndex
 from interconnect_operator.k8s.kube import POOLS
@@ -97,12 +97,12 @@ async def test_a_standby_never_writes_the_finalizer(kube: FakeKube) -> None:
 
 def test_the_deleting_condition_names_the_links_and_bounds_the_list() -> None:
     names = [f"ns/l{i:02d}" for i in range(12)]
-    cond = status_mod.deletion_condition(names, 3)
+    cond = pool_status.deletion_condition(names, 3)
     assert (cond.type, cond.reason, cond.observed_generation) == ("Deleting", "LinksRemain", 3)
     assert cond.message.startswith("deletion waits for 12 link(s) that use the pool: ns/l00")
     assert "ns/l09 and 2 more" in cond.message
     assert "ns/l10" not in cond.message
-    assert status_mod.deletion_condition([], 3).reason == "NoLinksLeft"
+    assert pool_status.deletion_condition([], 3).reason == "NoLinksLeft"
 
 
 class _IdleRuntime:

@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interconnect_operator.k8s import status
+from interconnect_operator.k8s import pool_status, status
 from interconnect_operator.protocol.conditions import Condition, ConditionStatus
 from interconnect_operator.protocol.link_state import LinkStatus, Phase
 from interconnect_operator.protocol.types import Side
@@ -137,7 +137,7 @@ def _report(*, reachable: bool, state: str = "INTERCONNECT_STATE_ACTIVE") -> Poo
 
 
 def _pool(report: PoolReport, old: dict[str, object] | None = None) -> dict[str, object]:
-    return status.pool_status_body(report, old_status=old, generation=4, link_count=2, now=T0)
+    return pool_status.pool_status_body(report, old_status=old, generation=4, link_count=2, now=T0)
 
 
 def test_pool_status_ready_with_an_active_interconnect() -> None:
@@ -190,7 +190,7 @@ def test_pool_status_unreachable_keeps_last_known_capacity() -> None:
 
 def test_pool_status_error_keeps_the_rest_of_the_status() -> None:
     old = {"availableMbps": 9000, "linkCount": 3}
-    body = status.pool_status_error(
+    body = pool_status.pool_status_error(
         old_status=old, generation=2, reason="SecretNotFound", message="no secret", now=T0
     )
     assert body["availableMbps"] == 9000
@@ -201,7 +201,7 @@ def test_pool_status_error_keeps_the_rest_of_the_status() -> None:
 
 
 def test_a_terminal_pool_error_is_stalled_until_a_refresh_clears_it() -> None:
-    body = status.pool_status_error(
+    body = pool_status.pool_status_error(
         old_status={},
         generation=3,
         reason="CredentialsRequired",
@@ -212,7 +212,7 @@ def test_a_terminal_pool_error_is_stalled_until_a_refresh_clears_it() -> None:
     stalled = next(c for c in body["conditions"] if c["type"] == "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "CredentialsRequired")
     assert stalled["observedGeneration"] == 3
-    healthy = status.pool_conditions(
+    healthy = pool_status.pool_conditions(
         PoolReport(
             reachable={"gcp": True, "aws": True},
             errors={},
