@@ -842,6 +842,30 @@ def run_soak(n: int, opts: Options) -> dict[str, Any]:
     return result
 
 
+MAIN_SCENARIOS = frozenset({"floor", "burst", "single", "steady", "restart"})
+
+
+def merged_scenarios(
+    stored: Sequence[dict[str, Any]], produced: Sequence[dict[str, Any]], n: int, *, main_ran: bool
+) -> list[dict[str, Any]]:
+    """The results after size ``n`` ran: what it produced replaces the stored
+    scenario of the same name and size. When the main scenarios ran, any stored
+    main scenario of that size that did not (a failed size) goes too: main
+    figures of one size come from one run. Opt-in scenarios (memory, soak,
+    shards) not run this time keep their stored result."""
+    done = {str(s["name"]) for s in produced}
+
+    def kept(s: dict[str, Any]) -> bool:
+        if int(s["n"]) != n:
+            return True
+        name = str(s["name"])
+        return name not in done and not (main_ran and name in MAIN_SCENARIOS)
+
+    merged = [s for s in stored if kept(s)] + list(produced)
+    merged.sort(key=lambda s: (int(s["n"]), SCENARIO_ORDER.index(s["name"])))
+    return merged
+
+
 def run_extras(n: int, opts: Options, last: bool) -> list[dict[str, Any]]:
     """The opt-in scenarios: shards at every size, the soak once (at the run's last size)."""
     out = []
@@ -1117,11 +1141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"kubectl apply --server-side, chunks of {APPLY_CHUNK}, {APPLY_PARALLEL} at once"
             ),
         },
-        "scenarios": [s for s in previous if s.get("n") not in opts.sizes],
+        "scenarios": list(previous),
     }
     if opts.skip_main and previous_settings:
         # The stored main scenarios keep the settings they ran with.
         results["settings"] = previous_settings
+    for extra in ("soak", "shards"):
+        # An opt-in scenario not run this time keeps its stored result: its settings too.
+        if extra in previous_settings:
+            results["settings"][extra] = previous_settings[extra]
     if opts.soak_seconds > 0:
         results["settings"]["soak"] = {
             "seconds": opts.soak_seconds,
@@ -1136,17 +1164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     for n in opts.sizes:
         produced = run_size(n, opts) + run_extras(n, opts, last=n == opts.sizes[-1])
-        done = {(int(s["n"]), str(s["name"])) for s in produced}
-        if opts.skip_main:
-            # Only the extras ran: keep this size's other scenarios from earlier runs.
-            results["scenarios"] = [
-                s for s in results["scenarios"] if (int(s["n"]), str(s["name"])) not in done
-            ]
-            results["scenarios"].extend(
-                s for s in previous if int(s["n"]) == n and (n, str(s["name"])) not in done
-            )
-        results["scenarios"].extend(produced)
-        results["scenarios"].sort(key=lambda s: (int(s["n"]), SCENARIO_ORDER.index(s["name"])))
+        results["scenarios"] = merged_scenarios(
+            results["scenarios"], produced, n, main_ran=not opts.skip_main
+        )
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         report.write_report(results, opts.out_dir / "REPORT.md")
         log.info("N=%d done: %s", n, results_path)

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from bench import report
 from bench.measure import AuditReader, create_to_status_seconds
-from bench.run import derive_call_figures
+from bench.run import derive_call_figures, merged_scenarios
 from bench.shards import Shard, isolation_failures, link_prefix, shard_pool
 from bench.soak import provider_leftovers
 
@@ -255,3 +255,41 @@ def test_server_side_latency_is_create_to_the_operators_last_status_patch(tmp_pa
     assert create_to_status_seconds(reader, "old") is None
     # No status patch yet: no figure.
     assert create_to_status_seconds(reader, "l-3") is None
+
+
+def _scenario(name: str, n: int, run: str) -> dict[str, Any]:
+    return {"name": name, "n": n, "run": run}
+
+
+def test_a_main_run_replaces_its_sizes_main_figures_and_keeps_the_opt_in_ones() -> None:
+    stored = [
+        _scenario(name, n, "old")
+        for n in (1000, 10000)
+        for name in ("floor", "burst", "single", "steady", "restart")
+    ]
+    stored += [_scenario("memory", 1000, "old"), _scenario("soak", 1000, "old")]
+    stored += [_scenario("shards", 10000, "old")]
+    # The new main run at N=1000 produced no floor (it failed): no old floor stays.
+    produced = [_scenario(name, 1000, "new") for name in ("burst", "single", "steady")]
+    merged = merged_scenarios(stored, produced, 1000, main_ran=True)
+    at_1000 = {(s["name"], s["run"]) for s in merged if s["n"] == 1000}
+    assert at_1000 == {
+        ("burst", "new"),
+        ("single", "new"),
+        ("steady", "new"),
+        ("memory", "old"),
+        ("soak", "old"),
+    }
+    assert sum(1 for s in merged if s["n"] == 10000) == 6  # other sizes untouched
+    assert [s["name"] for s in merged if s["n"] == 10000][-1] == "shards"
+
+
+def test_an_opt_in_run_replaces_only_what_it_produced() -> None:
+    stored = [_scenario("burst", 1000, "old"), _scenario("soak", 1000, "old")]
+    stored += [_scenario("memory", 1000, "old")]
+    merged = merged_scenarios(stored, [_scenario("soak", 1000, "new")], 1000, main_ran=False)
+    assert {(s["name"], s["run"]) for s in merged} == {
+        ("burst", "old"),
+        ("soak", "new"),
+        ("memory", "old"),
+    }
