@@ -294,10 +294,9 @@ class PoolLoops:
         first = True
         while True:
             started = time.monotonic()
-            released = False
             with contextlib.suppress(KubeError):
-                released = await self.guard(entry)
-            if released or entry.released:
+                await self.guard(entry)
+            if entry.released:
                 # Let go of a pool being deleted (here, or by its watch event's guard):
                 # its DELETED event stops this loop; a refresh would only write
                 # status to an object on its way out.

@@ -54,7 +54,6 @@ from interconnect_operator.k8s.resources.common import (
     LINK_PLURAL,
     LINK_SHORT_NAMES,
     LINK_SINGULAR,
-    MAX_ASN,
     MAX_BANDWIDTH_MBPS,
     MAX_MTU,
     MIN_MTU,
@@ -68,18 +67,14 @@ from interconnect_operator.k8s.resources.common import (
     AuthSource,
     AuthType,
     Condition,
-    ConditionStatus,
     DeletionPolicy,
     LabelSelector,
     LabelSelectorRequirement,
     LabelValue,
-    LinkConditionType,
     LinkConnectionType,
-    LinkPhase,
     Md5SecretRef,
     ObjectName,
     PeerDeletionPolicy,
-    PoolConditionType,
     ProviderApiType,
     ProviderId,
     ProviderRole,
@@ -125,6 +120,19 @@ from interconnect_operator.k8s.resources.pool import (
     ProviderTls,
     TlsVersion,
 )
+
+# Condition statuses and types and the phase list are the state machine's
+# (`protocol.conditions`, `protocol.link_state.Phase`); `LinkPhase` names the
+# values `MulticloudLink.status.phase` takes. The CRD keeps `phase` a free
+# CamelCase string (not an enum) so that a newer operator can add phases
+# without a CRD change breaking status writes of an older schema.
+from interconnect_operator.protocol.conditions import (
+    ConditionStatus,
+    LinkConditionType,
+    PoolConditionType,
+)
+from interconnect_operator.protocol.link_state import Phase as LinkPhase
+from interconnect_operator.protocol.types import MAX_ASN
 
 __all__ = [
     "API_VERSION",

@@ -12,13 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-from interconnect_operator.protocol.conditions import (
-    ConditionStatus,
-    LinkConditionType,
-    PoolConditionType,
-)
-from interconnect_operator.protocol.link_state import Phase as LinkPhase
-from interconnect_operator.protocol.types import MAX_ASN
+from interconnect_operator.protocol.conditions import ConditionStatus
 
 GROUP = "interconnect.io"
 VERSION = "v1alpha1"
@@ -175,20 +169,6 @@ class SelectorOperator(StrEnum):
     NOT_IN = "NotIn"
     EXISTS = "Exists"
     DOES_NOT_EXIST = "DoesNotExist"
-
-
-# Condition statuses and types and the phase list are the state machine's
-# (`protocol.conditions`, `protocol.link_state.Phase`); `LinkPhase` names the
-# values `MulticloudLink.status.phase` takes. The CRD keeps `phase` a free
-# CamelCase string (not an enum) so that a newer operator can add phases
-# without a CRD change breaking status writes of an older schema.
-__all__ = [
-    "MAX_ASN",
-    "ConditionStatus",
-    "LinkConditionType",
-    "LinkPhase",
-    "PoolConditionType",
-]
 
 
 # --- CEL rules -------------------------------------------------------------------
